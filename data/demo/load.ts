@@ -1,0 +1,90 @@
+import { type Pool, withTransaction } from '../../server/db/pool';
+import { generateActivity } from './activity';
+import { type Position, generateCity } from './city';
+import { copyRows, type Progress, silentProgress, terminalProgress } from './copy';
+import { type CityOptions, demoCityOptions, testCityOptions } from './options';
+
+export { demoCityOptions, testCityOptions };
+
+const wktPoint = ([x, y]: Position) => `SRID=4326;POINT(${x} ${y})`;
+const wktLine = (line: Position[]) => `SRID=4326;LINESTRING(${line.map(([x, y]) => `${x} ${y}`).join(',')})`;
+const wktMultiPolygon = (ring: Position[]) => `SRID=4326;MULTIPOLYGON(((${ring.map(([x, y]) => `${x} ${y}`).join(',')})))`;
+
+/** Tables the demo city fills, children first so TRUNCATE ... CASCADE order does not matter. */
+export const demoTables = ['patrol_points', 'patrol_tracks', 'accidents', 'incidents', 'people', 'hazards', 'key_places', 'buildings', 'roads', 'grids'];
+
+export interface LoadOptions extends CityOptions {
+  progress: boolean;
+}
+
+export type RowCounts = Record<string, number>;
+
+export async function countDemoRows(pool: Pool): Promise<RowCounts> {
+  const counts: RowCounts = {};
+  for (const table of [...demoTables].reverse()) {
+    counts[table] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  }
+  return counts;
+}
+
+/** Places every located row in its level-4 grid with one set-based join (grid_at's rule: lowest id on a border). */
+async function assignGrids(client: Parameters<Parameters<typeof withTransaction>[1]>[0]): Promise<void> {
+  const targets: Array<[string, string]> = [
+    ['buildings', 'ST_PointOnSurface(t.geom)'],
+    ['hazards', 't.geom'],
+    ['key_places', 't.geom'],
+    ['incidents', 't.geom'],
+  ];
+  for (const [table, point] of targets) {
+    await client.query(`
+      UPDATE ${table} AS target SET grid_id = hit.grid_id
+      FROM (
+        SELECT DISTINCT ON (t.id) t.id, g.id AS grid_id
+        FROM ${table} t JOIN grids g ON g.level = 4 AND ST_Intersects(g.geom, ${point})
+        ORDER BY t.id, g.id
+      ) hit
+      WHERE target.id = hit.id`);
+  }
+}
+
+/**
+ * Generates the demo city and loads it in one transaction, replacing whatever demo tables held: running it
+ * twice leaves the same rows. COPY for speed; the grid of every row is assigned in SQL afterwards.
+ */
+export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {}): Promise<RowCounts> {
+  const cityOptions: CityOptions = { ...demoCityOptions, ...options };
+  const progress: Progress = options.progress === false ? silentProgress : terminalProgress();
+  const city = generateCity(cityOptions);
+  const activity = generateActivity(city);
+  await withTransaction(pool, async (client) => {
+    await client.query(`TRUNCATE ${demoTables.join(', ')} RESTART IDENTITY CASCADE`);
+    await copyRows(client, 'grids', ['id', 'code', 'name', 'level', 'parent_id', 'geom', 'leader', 'workers', 'households_target'], city.grids,
+      (g) => [g.id, g.code, g.name, g.level, g.parentId, wktMultiPolygon(g.ring), g.leader, g.workers, g.householdsTarget], progress);
+    await copyRows(client, 'roads', ['id', 'name', 'kind', 'lanes', 'speed_limit', 'geom'], city.roads,
+      (r) => [r.id, r.name, r.kind, r.lanes, r.speedLimit, wktLine(r.line)], progress);
+    await copyRows(client, 'buildings', ['id', 'code', 'address', 'use', 'floors', 'households', 'rental_units', 'geom'], city.buildings,
+      (b) => [b.id, b.code, b.address, b.use, b.floors, b.households, b.rentalUnits, wktMultiPolygon(b.ring)], progress);
+    await copyRows(client, 'people', ['id', 'building_id', 'category', 'household_no', 'birth_year'], city.people,
+      (p) => [p.id, p.buildingId, p.category, p.householdNo, p.birthYear], progress);
+    await copyRows(client, 'hazards', ['id', 'name', 'kind', 'risk_level', 'last_inspected_at', 'next_inspection_due', 'geom'], city.hazards,
+      (h) => [h.id, h.name, h.kind, h.riskLevel, h.lastInspected, h.nextDue, wktPoint(h.at)], progress);
+    await copyRows(client, 'key_places', ['id', 'name', 'kind', 'capacity', 'geom'], city.keyPlaces,
+      (k) => [k.id, k.name, k.kind, k.capacity, wktPoint(k.at)], progress);
+    await copyRows(client, 'incidents', ['id', 'category', 'source', 'status', 'description', 'reported_at', 'closed_at', 'geom', 'h3_r7', 'h3_r8', 'h3_r9'], activity.incidents,
+      (i) => [i.id, i.category, i.source, i.status, i.description, i.reportedAt, i.closedAt, wktPoint(i.at), ...i.h3], progress);
+    await copyRows(client, 'accidents', ['id', 'occurred_at', 'severity', 'vehicles', 'casualties', 'road_id', 'geom'], activity.accidents,
+      (a) => [a.id, a.occurredAt, a.severity, a.vehicles, a.casualties, a.roadId, wktPoint(a.at)], progress);
+    await copyRows(client, 'patrol_tracks', ['id', 'worker', 'grid_id', 'started_at', 'ended_at', 'geom'], activity.patrols,
+      (t) => [t.id, t.worker, t.gridId, t.startedAt, t.endedAt, wktLine(t.fixes.map((f) => f.at))], progress);
+    const fixes = activity.patrols.flatMap((t) => t.fixes.map((f) => ({ trackId: t.id, worker: t.worker, ...f })));
+    await copyRows(client, 'patrol_points', ['track_id', 'worker', 'recorded_at', 'accuracy_m', 'geom'], fixes,
+      (f) => [f.trackId, f.worker, f.time, f.accuracy, wktPoint(f.at)], progress);
+    await assignGrids(client);
+    // Explicit ids were copied in: move each sequence past them so later inserts do not collide.
+    for (const table of demoTables) {
+      await client.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`);
+    }
+  });
+  for (const table of demoTables) await pool.query(`ANALYZE ${table}`);
+  return countDemoRows(pool);
+}

@@ -1,0 +1,13 @@
+export const roles = ['admin', 'planner', 'commander', 'police', 'grid_worker', 'hotline'] as const;
+export type Role = (typeof roles)[number];
+
+/** Who made a request: attached by the auth middleware, passed to services that apply role rules. */
+export interface Actor {
+  tokenId: number;
+  role: Role;
+  label: string | null;
+  /** For grid workers: the level-4 grids they serve; empty for every other role. */
+  gridIds: number[];
+}
+
+export const allRoles: readonly Role[] = roles;

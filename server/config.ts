@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+export const projectRoot = path.resolve(__dirname, '..');
+
+const configSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  // Unset: citygrid runs its own PostgreSQL + PostGIS cluster in CITYGRID_HOME.
+  DATABASE_URL: z.string().url().optional(),
+  CITYGRID_HOME: z.string().default(path.join(projectRoot, '.citygrid')),
+  CITYGRID_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
+  CITYGRID_DB_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('citygrid'),
+  // 2 cores: more connections than this only queue inside PostgreSQL.
+  PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(4),
+  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 1mb or 512kb').default('1mb'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEMO_SEED: z.string().default('citygrid'),
+  WEB_DIST: z.string().default(path.join(projectRoot, 'web', 'dist')),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; every problem is named by its variable so a bad start-up says what to fix. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,117 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureSystemPackages } from './system-packages';
+
+const pgBin = '/usr/lib/postgresql/15/bin';
+
+export interface EmbeddedClusterOptions {
+  home: string; // project-local folder; the cluster lives in <home>/pg
+  port: number;
+  database: string;
+  log?: (line: string) => void;
+}
+
+interface Layout {
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+}
+
+function layoutOf(home: string): Layout {
+  const root = path.join(path.resolve(home), 'pg');
+  return { dataDir: path.join(root, 'data'), socketDir: path.join(root, 'run'), logFile: path.join(root, 'server.log') };
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root, so as root every cluster command runs as the `postgres` system user. */
+function runPg(command: string, args: string[]): { status: number | null; output: string } {
+  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', path.join(pgBin, command), ...args]] : [path.join(pgBin, command), args];
+  const result = spawnSync(file, argv, { encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
+}
+
+function runPgOrThrow(command: string, args: string[]): string {
+  const result = runPg(command, args);
+  if (result.status !== 0) throw new Error(`${command} failed (exit ${result.status}):\n${result.output}`);
+  return result.output;
+}
+
+/** The postgres user must be able to walk down to the data folder (a clone under a 0700 mktemp folder cannot). */
+function makeReachableByPostgres(dir: string, log: (line: string) => void): void {
+  for (let current = path.dirname(dir); current !== path.dirname(current); current = path.dirname(current)) {
+    const mode = fs.statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      log(`allowing the postgres user to traverse ${current} (chmod o+x)`);
+      fs.chmodSync(current, mode | 0o001);
+    }
+  }
+}
+
+function prepareFolders(layout: Layout, log: (line: string) => void): void {
+  for (const dir of [path.dirname(layout.dataDir), layout.dataDir, layout.socketDir]) fs.mkdirSync(dir, { recursive: true });
+  if (!isRoot()) return;
+  makeReachableByPostgres(layout.dataDir, log);
+  execFileSync('chown', ['-R', 'postgres:postgres', path.dirname(layout.dataDir)]);
+  fs.chmodSync(layout.dataDir, 0o700);
+}
+
+function isInitialised(layout: Layout): boolean {
+  return fs.existsSync(path.join(layout.dataDir, 'PG_VERSION'));
+}
+
+function isRunning(layout: Layout): boolean {
+  return isInitialised(layout) && runPg('pg_ctl', ['status', '-D', layout.dataDir]).status === 0;
+}
+
+export function embeddedDatabaseUrl(options: EmbeddedClusterOptions, database = options.database): string {
+  return `postgresql://postgres@127.0.0.1:${options.port}/${database}`;
+}
+
+/**
+ * Makes sure the project's own cluster exists and runs: installs PostGIS if missing, initdb once, starts it on
+ * loopback and a socket inside the folder. Reused as it is on every later start. Returns the connection URL.
+ */
+export function ensureEmbeddedCluster(options: EmbeddedClusterOptions): string {
+  const log = options.log ?? console.log;
+  const layout = layoutOf(options.home);
+  ensureSystemPackages(['postgis'], log);
+  if (isRunning(layout)) return embeddedDatabaseUrl(options);
+  prepareFolders(layout, log);
+  if (!isInitialised(layout)) {
+    log(`initialising a PostgreSQL 15 cluster in ${layout.dataDir}`);
+    runPgOrThrow('initdb', ['-D', layout.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
+  }
+  log(`starting PostgreSQL on 127.0.0.1:${options.port}`);
+  const serverOptions = [
+    `-p ${options.port}`,
+    `-k ${layout.socketDir}`,
+    "-c listen_addresses='127.0.0.1'",
+    '-c shared_buffers=512MB',
+    '-c work_mem=32MB',
+    '-c maintenance_work_mem=256MB',
+    '-c max_connections=200',
+    '-c fsync=on',
+    '-c synchronous_commit=on',
+  ].join(' ');
+  const started = runPg('pg_ctl', ['start', '-w', '-t', '60', '-D', layout.dataDir, '-l', layout.logFile, '-o', serverOptions]);
+  if (started.status !== 0) {
+    const tail = fs.existsSync(layout.logFile) ? fs.readFileSync(layout.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+    throw new Error(`could not start PostgreSQL (port ${options.port} taken?):\n${started.output}\n${tail}`);
+  }
+  return embeddedDatabaseUrl(options);
+}
+
+export function stopEmbeddedCluster(options: EmbeddedClusterOptions): boolean {
+  const layout = layoutOf(options.home);
+  if (!isRunning(layout)) return false;
+  runPgOrThrow('pg_ctl', ['stop', '-w', '-m', 'fast', '-D', layout.dataDir]);
+  return true;
+}
+
+export function embeddedClusterStatus(options: EmbeddedClusterOptions): string {
+  const layout = layoutOf(options.home);
+  if (!isInitialised(layout)) return `no cluster in ${layout.dataDir}`;
+  return isRunning(layout) ? `running on 127.0.0.1:${options.port} (data: ${layout.dataDir})` : `stopped (data: ${layout.dataDir})`;
+}

@@ -1,0 +1,18 @@
+import type { Config } from './config';
+import type { Pool } from './db/pool';
+import type { EventBus } from './events/bus';
+import type { Logger } from './logger';
+
+/** Current time, injected so deadlines, escalation and risk windows can be tested without sleeping. */
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();
+
+/** What every domain module is built from. Passed in, never global, so tests can run several apps at once. */
+export interface AppDeps {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  clock: Clock;
+  /** Change events from every server process (LISTEN/NOTIFY). */
+  events: EventBus;
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const longitude = z.number().min(-180).max(180);
+const latitude = z.number().min(-90).max(90);
+
+/** "minLon,minLat,maxLon,maxLat" in WGS84, as in OGC and most web maps. */
+export const bboxQuery = z
+  .string()
+  .transform((text, ctx) => {
+    const parts = text.split(',').map((part) => Number(part.trim()));
+    const parsed = z.tuple([longitude, latitude, longitude, latitude]).safeParse(parts);
+    if (!parsed.success || parts.length !== 4) {
+      ctx.addIssue({ code: 'custom', message: 'bbox must be minLon,minLat,maxLon,maxLat in WGS84 degrees' });
+      return z.NEVER;
+    }
+    const [minLon, minLat, maxLon, maxLat] = parsed.data;
+    if (minLon >= maxLon || minLat >= maxLat) {
+      ctx.addIssue({ code: 'custom', message: 'bbox minimum must be below its maximum' });
+      return z.NEVER;
+    }
+    return parsed.data;
+  })
+  .openapi({ example: '120.6,31.25,120.8,31.37' });
+
+export type Bbox = [number, number, number, number];
+
+export const idParam = z.object({ id: z.coerce.number().int().positive() }).strict();
+
+/** Keyset pagination: `cursor` is the last id of the previous page, so pages stay stable while rows change. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+  cursor: z.coerce.number().int().min(0).optional(),
+};
+
+export const position = z.tuple([longitude, latitude]).rest(z.number());
+export const linearRing = z.array(position).min(4);
+export const polygonGeometry = z.object({ type: z.literal('Polygon'), coordinates: z.array(linearRing).min(1) }).strict();
+export const multiPolygonGeometry = z.object({ type: z.literal('MultiPolygon'), coordinates: z.array(z.array(linearRing).min(1)).min(1) }).strict();
+export const pointGeometry = z.object({ type: z.literal('Point'), coordinates: position }).strict();
+export const lineStringGeometry = z.object({ type: z.literal('LineString'), coordinates: z.array(position).min(2) }).strict();
+export const areaGeometry = z.discriminatedUnion('type', [polygonGeometry, multiPolygonGeometry]);
+
+export function featureCollection(features: unknown[], extra: Record<string, unknown> = {}) {
+  return { type: 'FeatureCollection' as const, features, ...extra };
+}

@@ -1,0 +1,57 @@
+import { OpenAPIRegistry, OpenApiGeneratorV3, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import type { RouteDefinition } from './route';
+
+extendZodWithOpenApi(z);
+
+const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+  })
+  .passthrough();
+
+function openApiPath(koaPath: string): string {
+  return koaPath.replace(/:(\w+)/g, '{$1}');
+}
+
+/** The OpenAPI 3 document, built from the route definitions themselves so it cannot drift from the code. */
+export class ApiDocument {
+  private readonly registry = new OpenAPIRegistry();
+
+  addRoute(route: RouteDefinition): void {
+    const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
+    for (const [status, response] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
+      responses[status] = response.schema
+        ? { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
+        : { description: response.description };
+    }
+    responses.default = { description: 'Error (RFC 9457 problem details)', content: { 'application/problem+json': { schema: problemSchema } } };
+    this.registry.registerPath({
+      method: route.method,
+      path: openApiPath(route.path),
+      summary: route.summary,
+      tags: [route.tag],
+      security: route.access === 'public' ? [] : [{ bearer: [] }],
+      description: route.access === 'public' ? 'Public.' : `Roles: ${route.access.join(', ')}.`,
+      request: {
+        params: route.params as never,
+        query: route.query as never,
+        body: route.body ? { content: { 'application/json': { schema: route.body } } } : undefined,
+      },
+      responses,
+    });
+  }
+
+  build(): object {
+    this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+    const generator = new OpenApiGeneratorV3(this.registry.definitions);
+    return generator.generateDocument({
+      openapi: '3.0.3',
+      info: { title: 'citygrid API', version: '0.1.0', description: 'GIS analytics server for city grid management.' },
+    });
+  }
+}

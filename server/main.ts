@@ -1,0 +1,48 @@
+import http from 'node:http';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+import { resolveDatabaseUrl } from './db/connect';
+import { migrate } from './db/migrate';
+import { createPool } from './db/pool';
+import { systemClock } from './deps';
+import { EventBus } from './events/bus';
+import { createLogger } from './logger';
+
+export interface RunningServer {
+  url: string;
+  close: () => Promise<void>;
+}
+
+/** Starts one server process: config → database → migrations → app → listen. */
+export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL);
+  const databaseUrl = await resolveDatabaseUrl(config, (line) => log.info(line));
+  const pool = createPool(databaseUrl, config.PG_POOL_MAX);
+  const migrations = await migrate(pool);
+  if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
+  const events = new EventBus(databaseUrl, log);
+  await events.start();
+  const app = createApp({ config, pool, log, clock: systemClock, events });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST}:${port}`;
+  log.info({ url }, 'citygrid listening');
+  return {
+    url,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await events.stop();
+      await pool.end();
+    },
+  };
+}
+
+if (require.main === module) {
+  startServer().catch((error: unknown) => {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  });
+}

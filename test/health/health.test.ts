@@ -1,0 +1,41 @@
+import supertest from 'supertest';
+import { createApp } from '../../server/app';
+import { loadConfig } from '../../server/config';
+import { createPool } from '../../server/db/pool';
+import { systemClock } from '../../server/deps';
+import { EventBus } from '../../server/events/bus';
+import { createLogger } from '../../server/logger';
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+describe('GET /health', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  it('is 200 with the PostGIS version when the database answers', async () => {
+    const response = await api.request.get('/health').expect(200);
+    expect(response.body.status).toBe('ok');
+    expect(response.body.database.up).toBe(true);
+    expect(response.body.database.postgis).toMatch(/^3\./);
+  });
+
+  it('is 503 and says the database is down when it cannot be reached', async () => {
+    const config = loadConfig({ LOG_LEVEL: 'silent' });
+    // Nothing listens on port 1: every query fails to connect.
+    const deadPool = createPool('postgresql://postgres@127.0.0.1:1/none', 1);
+    const log = createLogger('silent');
+    const app = createApp({ config, pool: deadPool, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
+    const response = await supertest(app.callback()).get('/health').expect(503);
+    expect(response.body).toMatchObject({ status: 'degraded', database: { up: false } });
+    expect(response.body.database.error).toEqual(expect.any(String));
+    await deadPool.end();
+  });
+});
