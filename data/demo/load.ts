@@ -1,4 +1,5 @@
-import { type Pool, withTransaction } from '../../server/db/pool';
+import { withWriteTransaction } from '../../server/audit/write-context';
+import type { Pool, PoolClient } from '../../server/db/pool';
 import { generateActivity } from './activity';
 import { type Position, generateCity } from './city';
 import { copyRows, type Progress, silentProgress, terminalProgress } from './copy';
@@ -28,7 +29,7 @@ export async function countDemoRows(pool: Pool): Promise<RowCounts> {
 }
 
 /** Places every located row in its level-4 grid with one set-based join (grid_at's rule: lowest id on a border). */
-async function assignGrids(client: Parameters<Parameters<typeof withTransaction>[1]>[0]): Promise<void> {
+async function assignGrids(client: PoolClient): Promise<void> {
   const targets: Array<[string, string]> = [
     ['buildings', 'ST_PointOnSurface(t.geom)'],
     ['hazards', 't.geom'],
@@ -56,7 +57,7 @@ export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {
   const progress: Progress = options.progress === false ? silentProgress : terminalProgress();
   const city = generateCity(cityOptions);
   const activity = generateActivity(city);
-  await withTransaction(pool, async (client) => {
+  await withWriteTransaction(pool, { actor: null, route: 'data:demo', bulk: true }, async (client) => {
     await client.query(`TRUNCATE ${demoTables.join(', ')} RESTART IDENTITY CASCADE`);
     await copyRows(client, 'grids', ['id', 'code', 'name', 'level', 'parent_id', 'geom', 'leader', 'workers', 'households_target'], city.grids,
       (g) => [g.id, g.code, g.name, g.level, g.parentId, wktMultiPolygon(g.ring), g.leader, g.workers, g.householdsTarget], progress);

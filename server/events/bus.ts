@@ -33,6 +33,10 @@ export class EventBus {
 
   async start(): Promise<void> {
     this.stopped = false;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString, application_name: 'citygrid-events' });
     client.on('notification', (message) => {
       if (message.channel !== channel || !message.payload) return;
@@ -43,11 +47,16 @@ export class EventBus {
       }
     });
     client.on('error', (error) => {
+      if (this.stopped) return;
       this.log.warn({ err: error }, 'event connection lost; reconnecting');
       void this.reconnect();
     });
     await client.connect();
     await client.query(`LISTEN ${channel}`);
+    if (this.stopped) {
+      await client.end();
+      return;
+    }
     this.client = client;
   }
 
@@ -55,7 +64,7 @@ export class EventBus {
     this.client = undefined;
     while (!this.stopped) {
       try {
-        await this.start();
+        await this.connect();
         // Anything may have changed while we were deaf: subscribers drop their caches.
         this.emitter.emit('resync');
         return;

@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
+import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Authorize, RouteAccess } from './auth';
 import { RequestValidationError } from './problem';
@@ -15,6 +16,8 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   actor: Actor | null;
+  /** Pass to write services: the audit trigger records this actor and route with every changed row. */
+  writer: WriteContext;
 }
 
 export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnySchema = AnySchema, B extends AnySchema = AnySchema> {
@@ -79,6 +82,7 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
         query: parsePart('query', definition.query, ctx.query),
         body: parsePart('body', definition.body, (ctx.request as { body?: unknown }).body),
         actor: ctx.state.actor as Actor | null,
+        writer: { actor: ctx.state.actor as Actor | null, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: ctx.state.requestId as string },
       };
       await definition.handler(ctx, input as RouteInput<never, never, never>);
     });

@@ -32,9 +32,14 @@ export async function createTestApp(
   await events.start();
   const app = createApp({ config, pool, log, clock: options.clock ?? systemClock, events });
   const tokens = {} as Record<Role, string>;
-  for (const role of roles) {
-    const gridIds = role === 'grid_worker' ? options.gridWorkerGrids ?? [] : [];
-    tokens[role] = (await createToken(pool, { role, label: `test ${role}`, gridIds })).token;
+  try {
+    for (const role of roles) {
+      const gridIds = role === 'grid_worker' ? options.gridWorkerGrids ?? [] : [];
+      tokens[role] = (await createToken(pool, { role, label: `test ${role}`, gridIds })).token;
+    }
+  } catch (error) {
+    await events.stop();
+    throw error;
   }
   return {
     app,

@@ -1,0 +1,28 @@
+import type { Actor } from '../auth/roles';
+import { type Pool, type PoolClient, withTransaction } from '../db/pool';
+
+/** Who writes and through which route: every write service takes one and passes it to withWriteTransaction. */
+export interface WriteContext {
+  actor: Actor | null;
+  /** e.g. "PATCH /api/grids/:id", or "cli import" for command-line tools */
+  route: string;
+  requestId?: string;
+  /** Bulk loads skip the per-row audit trigger and record one summary row themselves. */
+  bulk?: boolean;
+}
+
+/**
+ * One transaction for one write, with the writer recorded in transaction-local settings that the audit trigger
+ * (sql/005) reads, so the audit row commits or rolls back with the change.
+ */
+export async function withWriteTransaction<T>(pool: Pool, context: WriteContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    await client.query(
+      `SELECT set_config('citygrid.token_id', $1, true), set_config('citygrid.role', $2, true),
+              set_config('citygrid.route', $3, true), set_config('citygrid.request_id', $4, true),
+              set_config('citygrid.bulk', $5, true)`,
+      [String(context.actor?.tokenId ?? ''), context.actor?.role ?? '', context.route, context.requestId ?? '', context.bulk ? 'on' : 'off'],
+    );
+    return fn(client);
+  });
+}
