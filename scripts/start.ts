@@ -1,0 +1,39 @@
+// npm start: the whole of citygrid on this machine — database, schema, demo data, web bundle, API.
+import path from 'node:path';
+import { loadConfig } from '../server/config';
+import { resolveDatabaseUrl } from '../server/db/connect';
+import { migrate } from '../server/db/migrate';
+import { createPool } from '../server/db/pool';
+import { countDemoRows, loadDemoCity } from '../data/demo/load';
+import { ensureDemoTokens } from './demo-tokens';
+import { ensureWebBuilt } from './web-build';
+import { startServer } from '../server/main';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const databaseUrl = await resolveDatabaseUrl(config);
+  const pool = createPool(databaseUrl, 2);
+  try {
+    const migrations = await migrate(pool);
+    console.log(migrations.applied.length ? `migrations applied: ${migrations.applied.join(', ')}` : 'schema up to date');
+    let counts = await countDemoRows(pool);
+    if (counts.grids === 0) {
+      console.log('empty database: loading the demo city (about 20 s)...');
+      counts = await loadDemoCity(pool, { seed: config.DEMO_SEED, progress: process.stdout.isTTY ?? false });
+    }
+    console.log('rows:', Object.entries(counts).map(([table, n]) => `${table}=${n}`).join(' '));
+    ensureWebBuilt(config.WEB_DIST);
+    const server = await startServer({ ...process.env, DATABASE_URL: databaseUrl });
+    const tokens = await ensureDemoTokens(pool, path.join(config.CITYGRID_HOME, 'demo-tokens.json'));
+    console.log(`\ncitygrid is up: ${server.url}/  (health: ${server.url}/health, API: ${server.url}/api)`);
+    console.log('demo tokens (Authorization: Bearer <token>; the web UI takes ?token=):');
+    for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${server.url}/?token=${token}`);
+  } finally {
+    await pool.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message ?? error);
+  process.exit(1);
+});
