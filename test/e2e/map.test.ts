@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { loadConfig } from '../../server/config';
+import { createTestApp, type TestApp } from '../support/app';
+import { forbidOutsideRequests, launchBrowser, listen } from '../support/browser';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+jest.setTimeout(90_000);
+
+describe('web placeholder in headless Chromium', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  let server: Awaited<ReturnType<typeof listen>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    const webDist = loadConfig({}).WEB_DIST;
+    if (!fs.existsSync(path.join(webDist, 'index.html'))) throw new Error(`${webDist} is not built: run the tests with npm test`);
+    db = await createTestDatabase();
+    api = await createTestApp(db);
+    server = await listen(api.app);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await api?.close();
+    await db?.drop();
+  });
+
+  it('draws the grids of the database on a map, with no request leaving the machine', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const outside = await forbidOutsideRequests(page);
+    await page.goto(`${server.url}/?token=${api.tokens.commander}`);
+    await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-ready')).toBe('true');
+
+    const { rows } = await db.pool.query<{ level: number; n: number }>('SELECT level, count(*)::int AS n FROM grids WHERE level IN (1, 4) GROUP BY level ORDER BY level');
+    await expect(page.textContent('#status')).resolves.toBe(`${rows[0].n} districts · ${rows[1].n} grids`);
+
+    // Where the data is (the centre of the fitted map), the picture must show grid fill, not the background.
+    const shot = await page.screenshot({ clip: { x: 540, y: 300, width: 200, height: 200 } });
+    const canvasHasGrids = await page.evaluate(async (base64) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${base64}`;
+      await image.decode();
+      const canvas = document.createElement('canvas');
+      [canvas.width, canvas.height] = [image.width, image.height];
+      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+      context.drawImage(image, 0, 0);
+      const { data } = context.getImageData(0, 0, image.width, image.height);
+      let coloured = 0;
+      // Background is #0b1726 (blue 0x26); the grid fill blends in #2f80ed, so its blue channel is far higher.
+      for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 0x40) coloured++;
+      return coloured / (data.length / 4);
+    }, shot.toString('base64'));
+    expect(canvasHasGrids).toBeGreaterThan(0.5);
+    expect(outside).toEqual([]);
+  });
+
+  it('tells the user how to get in when there is no token', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    await expect(page.textContent('#status')).resolves.toMatch(/no API token/);
+  });
+});
