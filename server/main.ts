@@ -25,7 +25,12 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   await events.start();
   const app = createApp({ config, pool, log, clock: systemClock, events });
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} on ${config.HOST} is in use: stop the other server or set PORT`) : error),
+    );
+    server.listen(config.PORT, config.HOST, resolve);
+  });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
