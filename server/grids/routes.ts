@@ -1,11 +1,44 @@
+import type { Context } from 'koa';
 import type { AppDeps } from '../deps';
-import { allRoles } from '../auth/roles';
-import { featureCollection } from '../geo/schemas';
+import { allRoles, type Role } from '../auth/roles';
+import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
-import { listGridsQuery } from './schemas';
-import { listGrids } from './service';
+import { BadRequestError } from '../errors';
+import type { WriteContext } from '../audit/write-context';
+import { gridCoverage, gridStats } from './analysis';
+import { listHistory } from './history';
+import {
+  createGridBody,
+  deleteGridQuery,
+  listGridsQuery,
+  mergeGridsBody,
+  repairQuery,
+  revertGridBody,
+  splitGridBody,
+  updateGridBody,
+} from './schemas';
+import { createGrid, deleteGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
+import { mergeGrids, splitGrid } from './split-merge';
 
-export function gridRoutes({ pool }: AppDeps) {
+const gridEditors: readonly Role[] = ['admin', 'planner'];
+
+/** If-Match: 3, "3" or W/"3" → 3; absent → undefined (the service answers 428). */
+function ifMatchVersion(ctx: Context): number | undefined {
+  const header = ctx.get('If-Match').trim();
+  if (!header) return undefined;
+  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(header);
+  if (!match) throw new BadRequestError('If-Match must be the grid version, e.g. If-Match: "3"', { header });
+  return Number(match[1]);
+}
+
+function answerWithVersion(ctx: Context, result: { version: number }, status = 200): void {
+  ctx.status = status;
+  ctx.set('ETag', `"${result.version}"`);
+  ctx.body = result;
+}
+
+export function gridRoutes({ pool, clock }: AppDeps) {
+  const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock() });
   return [
     defineRoute({
       method: 'get',
@@ -17,6 +50,133 @@ export function gridRoutes({ pool }: AppDeps) {
       async handler(ctx, { query }) {
         const page = await listGrids(pool, query);
         ctx.body = featureCollection(page.features, { nextCursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids',
+      summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1)',
+      tag: 'grids',
+      access: gridEditors,
+      query: repairQuery,
+      body: createGridBody,
+      async handler(ctx, { query, body, writer }) {
+        answerWithVersion(ctx, await createGrid(writeOptions(writer), body, query.repair), 201);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/merge',
+      summary: 'Merge adjacent sibling grids into one (a preview unless commit: true)',
+      tag: 'grids',
+      access: gridEditors,
+      body: mergeGridsBody,
+      async handler(ctx, { body, writer }) {
+        ctx.body = await mergeGrids(writeOptions(writer), body);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/grids/:id',
+      summary: 'One grid with its parent chain and child count',
+      tag: 'grids',
+      access: allRoles,
+      params: idParam,
+      async handler(ctx, { params }) {
+        answerWithVersion(ctx, await getGrid(pool, params.id));
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/grids/:id/children',
+      summary: 'The child grids of a grid as a FeatureCollection',
+      tag: 'grids',
+      access: allRoles,
+      params: idParam,
+      async handler(ctx, { params }) {
+        ctx.body = featureCollection(await listChildren(pool, params.id));
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/grids/:id',
+      summary: 'Change a grid’s geometry and/or attributes (If-Match: version required)',
+      tag: 'grids',
+      access: gridEditors,
+      params: idParam,
+      query: repairQuery,
+      body: updateGridBody,
+      async handler(ctx, { params, query, body, writer }) {
+        answerWithVersion(ctx, await updateGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body, query.repair));
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/grids/:id',
+      summary: 'Delete a grid (If-Match required; ?target= takes its children and members)',
+      tag: 'grids',
+      access: gridEditors,
+      params: idParam,
+      query: deleteGridQuery,
+      async handler(ctx, { params, query, writer }) {
+        ctx.body = await deleteGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), query.target);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/grids/:id/history',
+      summary: 'Every change of a grid: who, when, why, before and after',
+      tag: 'grids',
+      access: allRoles,
+      params: idParam,
+      async handler(ctx, { params }) {
+        ctx.body = { gridId: params.id, entries: await listHistory(pool, params.id) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/:id/revert',
+      summary: 'Restore a grid to an earlier version (a new version; If-Match required)',
+      tag: 'grids',
+      access: gridEditors,
+      params: idParam,
+      body: revertGridBody,
+      async handler(ctx, { params, body, writer }) {
+        answerWithVersion(ctx, await revertGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body.version, body.reason));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/:id/split',
+      summary: 'Cut a grid along a line into two (a preview unless commit: true, which needs If-Match)',
+      tag: 'grids',
+      access: gridEditors,
+      params: idParam,
+      body: splitGridBody,
+      async handler(ctx, { params, body, writer }) {
+        ctx.body = await splitGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/grids/:id/coverage',
+      summary: 'Gaps, overlaps and protrusions among a grid’s children, with areas in m²',
+      tag: 'grids',
+      access: allRoles,
+      params: idParam,
+      async handler(ctx, { params }) {
+        ctx.body = await gridCoverage(pool, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/grids/:id/stats',
+      summary: 'Households, people by category, buildings, rental units, hazards by risk level, key places',
+      tag: 'grids',
+      access: allRoles,
+      params: idParam,
+      async handler(ctx, { params }) {
+        ctx.body = await gridStats(pool, params.id);
       },
     }),
   ];

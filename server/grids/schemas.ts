@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bboxQuery, pageQuery } from '../geo/schemas';
+import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery } from '../geo/schemas';
 
 export const gridLevel = z.coerce.number().int().min(1).max(4);
 
@@ -13,3 +13,71 @@ export const listGridsQuery = z
   .strict();
 
 export type ListGridsQuery = z.infer<typeof listGridsQuery>;
+
+/** ?repair=true applies ST_MakeValid to an invalid geometry instead of refusing it. */
+export const repairQuery = z.object({ repair: z.enum(['true', 'false']).default('false').transform((value) => value === 'true') }).strict();
+
+const reason = z.string().trim().min(1).max(500).optional();
+
+const gridAttributes = {
+  code: z.string().trim().min(1).max(64),
+  name: z.string().trim().min(1).max(200),
+  leader: z.string().max(200).nullable().optional(),
+  workers: z.array(z.string().min(1).max(100)).max(50).optional(),
+  householdsTarget: z.number().int().positive().nullable().optional(),
+};
+
+export const createGridBody = z
+  .object({
+    ...gridAttributes,
+    level: z.number().int().min(1).max(4),
+    parentId: z.number().int().positive().nullable().optional(),
+    geometry: areaGeometry,
+    reason,
+  })
+  .strict();
+export type CreateGridInput = z.infer<typeof createGridBody>;
+
+export const updateGridBody = z
+  .object({
+    code: gridAttributes.code.optional(),
+    name: gridAttributes.name.optional(),
+    leader: gridAttributes.leader,
+    workers: gridAttributes.workers,
+    householdsTarget: gridAttributes.householdsTarget,
+    geometry: areaGeometry.optional(),
+    reason,
+  })
+  .strict();
+export type UpdateGridInput = z.infer<typeof updateGridBody>;
+
+export const deleteGridQuery = z
+  .object({
+    /** Where the grid's children and members go; without it a grid that has any is not deleted. */
+    target: z.coerce.number().int().positive().optional(),
+  })
+  .strict();
+
+export const revertGridBody = z.object({ version: z.number().int().positive(), reason }).strict();
+
+export const splitGridBody = z
+  .object({
+    line: lineStringGeometry,
+    commit: z.boolean().default(false),
+    newCode: gridAttributes.code.optional(),
+    newName: gridAttributes.name.optional(),
+    reason,
+  })
+  .strict();
+export type SplitGridInput = z.infer<typeof splitGridBody>;
+
+export const mergeGridsBody = z
+  .object({
+    ids: z.array(z.number().int().positive()).min(2).max(50),
+    /** The version of each grid in ids, same order; required with commit (the If-Match of a multi-grid write). */
+    versions: z.array(z.number().int().positive()).optional(),
+    commit: z.boolean().default(false),
+    reason,
+  })
+  .strict();
+export type MergeGridsInput = z.infer<typeof mergeGridsBody>;

@@ -1,5 +1,18 @@
-import type { Queryable } from '../db/pool';
-import type { ListGridsQuery } from './schemas';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import { ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
+import { publishChange } from '../events/bus';
+import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
+import { countMembers, moveMembers, reassignMembers } from './membership';
+import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
+import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
+
+const featureSql = `json_build_object(
+  'type', 'Feature', 'id', id,
+  'geometry', ST_AsGeoJSON(geom, 7)::json,
+  'properties', json_build_object('code', code, 'name', name, 'level', level, 'parentId', parent_id,
+                                  'leader', leader, 'workers', workers, 'householdsTarget', households_target,
+                                  'version', version, 'areaM2', round(ST_Area(geom::geography)::numeric, 1)))`;
 
 export interface GridFeaturePage {
   features: unknown[];
@@ -10,12 +23,7 @@ export interface GridFeaturePage {
 export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<GridFeaturePage> {
   const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
   const { rows } = await db.query<{ id: number; feature: unknown }>(
-    `SELECT id, json_build_object(
-        'type', 'Feature', 'id', id,
-        'geometry', ST_AsGeoJSON(geom, 7)::json,
-        'properties', json_build_object('code', code, 'name', name, 'level', level, 'parentId', parent_id,
-                                        'leader', leader, 'householdsTarget', households_target, 'version', version)
-      ) AS feature
+    `SELECT id, ${featureSql} AS feature
      FROM grids
      WHERE ($1::int IS NULL OR level = $1)
        AND ($2::bigint IS NULL OR parent_id = $2)
@@ -28,4 +36,218 @@ export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<G
   const page = rows.slice(0, query.limit);
   const nextCursor = rows.length > query.limit ? page[page.length - 1].id : null;
   return { features: page.map((row) => row.feature), nextCursor };
+}
+
+export async function gridFeature(db: Queryable, id: number): Promise<{ feature: unknown; version: number }> {
+  const { rows } = await db.query<{ feature: unknown; version: number }>(`SELECT ${featureSql} AS feature, version FROM grids WHERE id = $1`, [id]);
+  if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
+  return rows[0];
+}
+
+/** The grid with its ancestors (nearest first, without geometry) and how many children it has. */
+export async function getGrid(db: Queryable, id: number) {
+  const { feature, version } = await gridFeature(db, id);
+  const { rows: parents } = await db.query(
+    `WITH RECURSIVE chain AS (
+       SELECT g.parent_id AS id, 1 AS depth FROM grids g WHERE g.id = $1
+       UNION ALL
+       SELECT g.parent_id, chain.depth + 1 FROM grids g JOIN chain ON g.id = chain.id WHERE g.parent_id IS NOT NULL)
+     SELECT g.id, g.code, g.name, g.level FROM chain JOIN grids g ON g.id = chain.id ORDER BY chain.depth`,
+    [id],
+  );
+  const { rows: counts } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
+  return { feature, version, parents, childCount: counts[0].n };
+}
+
+export async function listChildren(db: Queryable, id: number): Promise<unknown[]> {
+  await gridFeature(db, id);
+  const { rows } = await db.query<{ feature: unknown }>(`SELECT ${featureSql} AS feature FROM grids WHERE parent_id = $1 ORDER BY id`, [id]);
+  return rows.map((row) => row.feature);
+}
+
+/** Everything a write service needs besides its input: who writes, when, and the pool to write with. */
+export interface WriteOptions {
+  pool: Pool;
+  writer: WriteContext;
+  at: Date;
+}
+
+export interface GridLock {
+  id: number;
+  level: number;
+  parentId: number | null;
+  version: number;
+}
+
+/** Locks the grid row for the transaction and checks the caller's If-Match version against it. */
+export async function lockGrid(client: PoolClient, id: number, expectedVersion: number | undefined): Promise<GridLock> {
+  if (expectedVersion === undefined) {
+    throw new PreconditionRequiredError(`changing grid ${id} needs If-Match with the version you last read`, { id });
+  }
+  const { rows } = await client.query<GridLock>(
+    'SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = $1 FOR UPDATE',
+    [id],
+  );
+  const grid = rows[0];
+  if (!grid) throw new NotFoundError(`grid ${id} does not exist`, { id });
+  if (grid.version !== expectedVersion) {
+    throw new StaleVersionError(`grid ${id} is at version ${grid.version}, not ${expectedVersion}: reload and retry`, {
+      id,
+      currentVersion: grid.version,
+    });
+  }
+  return grid;
+}
+
+function rethrowUniqueCode(error: unknown): never {
+  if ((error as { code?: string }).code === '23505') throw new ConflictError('a grid with this code already exists', { rule: 'unique-code' });
+  throw error;
+}
+
+/** Hex EWKB of the envelope around the given geometries (old and new extents of a change). */
+async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ area: GeometryHex; bbox: [number, number, number, number] }> {
+  const { rows } = await db.query<{ area: string; bbox: [number, number, number, number] }>(
+    `WITH e AS (SELECT ST_Envelope(ST_Collect(g::geometry)) AS g FROM unnest($1::text[]) AS g)
+     SELECT encode(ST_AsEWKB(g), 'hex') AS area, ARRAY[ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)] AS bbox FROM e`,
+    [geometries],
+  );
+  return rows[0];
+}
+
+async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
+  const { rows } = await db.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE id = $1`, [id]);
+  return rows[0].hex;
+}
+
+/** After grid geometry changed: re-place members in the affected extent and tell the tile cache. */
+export async function afterGeometryChange(client: PoolClient, ids: number[], geometries: GeometryHex[]): Promise<Record<string, number>> {
+  const { area, bbox } = await extentOf(client, geometries);
+  const moved = await reassignMembers(client, area);
+  await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids, bbox });
+  return moved;
+}
+
+export async function createGrid(options: WriteOptions, input: CreateGridInput, repair: boolean) {
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const parent = await checkLevel(client, input.level, input.parentId ?? null);
+    const valid = await normalizeGeometry(client, input.geometry, repair);
+    const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
+    const { rows } = await client
+      .query<{ id: number }>(
+        `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5::geometry, $6, $7, $8, $9, $9) RETURNING id`,
+        [input.code, input.name, input.level, parent?.id ?? null, geometry, input.leader ?? null, input.workers ?? [], input.householdsTarget ?? null, options.at],
+      )
+      .catch(rethrowUniqueCode);
+    const id = rows[0].id;
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: 1, action: 'create', reason: input.reason, before: null, after: await gridSnapshot(client, id) });
+    const membersMoved = await afterGeometryChange(client, [id], [geometry]);
+    return { ...(await gridFeature(client, id)), membersMoved };
+  });
+}
+
+/** Applies attribute and geometry changes to a locked grid, with every rule, history and membership. */
+export async function applyGridChange(
+  client: PoolClient,
+  options: WriteOptions,
+  grid: GridLock,
+  change: UpdateGridInput,
+  how: { repair: boolean; action: HistoryAction },
+) {
+  const before = await gridSnapshot(client, grid.id);
+  const oldGeometry = await geometryOf(client, grid.id);
+  let geometry: GeometryHex | null = null;
+  if (change.geometry) {
+    const parent = await checkLevel(client, grid.level, grid.parentId);
+    const valid = await normalizeGeometry(client, change.geometry, how.repair);
+    geometry = await placeGeometry(client, valid, { level: grid.level, parent, excludeIds: [grid.id] });
+    await checkChildrenInside(client, grid.id, geometry);
+  }
+  await client
+    .query(
+      `UPDATE grids SET code = coalesce($2, code), name = coalesce($3, name),
+         leader = CASE WHEN $4 THEN $5 ELSE leader END, workers = coalesce($6, workers),
+         households_target = CASE WHEN $7 THEN $8 ELSE households_target END,
+         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10
+       WHERE id = $1`,
+      [
+        grid.id,
+        change.code ?? null,
+        change.name ?? null,
+        change.leader !== undefined,
+        change.leader ?? null,
+        change.workers ?? null,
+        change.householdsTarget !== undefined,
+        change.householdsTarget ?? null,
+        geometry,
+        options.at,
+      ],
+    )
+    .catch(rethrowUniqueCode);
+  const version = grid.version + 1;
+  await recordHistory(client, options.writer, options.at, { gridId: grid.id, version, action: how.action, reason: change.reason, before, after: await gridSnapshot(client, grid.id) });
+  const membersMoved = geometry ? await afterGeometryChange(client, [grid.id], [oldGeometry, geometry]) : {};
+  return { ...(await gridFeature(client, grid.id)), membersMoved };
+}
+
+export async function updateGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const grid = await lockGrid(client, id, expectedVersion);
+    return applyGridChange(client, options, grid, change, { repair, action: 'update' });
+  });
+}
+
+export async function revertGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, toVersion: number, reason?: string) {
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const grid = await lockGrid(client, id, expectedVersion);
+    const snapshot = await snapshotAtVersion(client, id, toVersion);
+    if (!snapshot) throw new NotFoundError(`grid ${id} has no version ${toVersion} in its history`, { id, version: toVersion });
+    const change: UpdateGridInput = {
+      code: snapshot.code as string,
+      name: snapshot.name as string,
+      leader: snapshot.leader as string | null,
+      workers: snapshot.workers as string[],
+      householdsTarget: snapshot.householdsTarget as number | null,
+      geometry: snapshot.geometry as UpdateGridInput['geometry'],
+      reason: reason ?? `revert to version ${toVersion}`,
+    };
+    return applyGridChange(client, options, grid, change, { repair: false, action: 'revert' });
+  });
+}
+
+/**
+ * Deletes a grid. A grid with children or members is refused unless `target` (a grid of the same level) is
+ * given: then its children are re-parented to the target and its members move there.
+ */
+export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, target: number | undefined) {
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const grid = await lockGrid(client, id, expectedVersion);
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
+    const children = rows[0].n;
+    const members = await countMembers(client, id);
+    if ((children > 0 || members > 0) && target === undefined) {
+      throw new ConflictError(`grid ${id} still has ${children} child grid(s) and ${members} member(s): give ?target=<grid id> for them`, {
+        rule: 'delete-has-dependents',
+        children,
+        members,
+      });
+    }
+    if (target !== undefined) await moveDependents(client, grid, target);
+    const before = await gridSnapshot(client, id);
+    const geometry = await geometryOf(client, id);
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
+    await client.query('DELETE FROM grids WHERE id = $1', [id]);
+    const { bbox } = await extentOf(client, [geometry]);
+    await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids: [id], bbox });
+    return { id, deleted: true, children, members };
+  });
+}
+
+async function moveDependents(client: PoolClient, grid: GridLock, target: number): Promise<void> {
+  const { rows } = await client.query<{ level: number }>('SELECT level FROM grids WHERE id = $1', [target]);
+  if (!rows[0] || rows[0].level !== grid.level || target === grid.id) {
+    throw new RuleViolationError(`target grid ${target} must be another existing grid of level ${grid.level}`, { rule: 'delete-target', target });
+  }
+  await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [grid.id, target]);
+  await moveMembers(client, grid.id, target);
 }

@@ -1,0 +1,166 @@
+import type { Queryable } from '../db/pool';
+import { RuleViolationError } from '../errors';
+
+/** Geometry travels between statements as hex EWKB, so it is parsed and validated once. */
+export type GeometryHex = string;
+
+const insideParentToleranceMetres = 0.5;
+const siblingOverlapLimitM2 = 1;
+const sliverSnapMetres = 2;
+// ST_Snap works in the data's units (degrees); a metre of latitude is 1/111,320°, a metre of longitude is
+// shorter than that in degrees, so this tolerance never exceeds 2 m in any direction.
+const sliverSnapDegrees = sliverSnapMetres / 111_320;
+
+function pgMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * GeoJSON (already a Polygon/MultiPolygon in WGS84 range by the zod schema) → valid MultiPolygon 4326.
+ * Invalid input is refused with ST_IsValidReason, or repaired with ST_MakeValid when asked.
+ */
+export async function normalizeGeometry(db: Queryable, geojson: unknown, repair: boolean): Promise<GeometryHex> {
+  let row: { valid: boolean; reason: string; hex: string; repaired: string | null };
+  try {
+    const { rows } = await db.query(
+      `WITH input AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g)
+       SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS reason, encode(ST_AsEWKB(ST_Multi(g)), 'hex') AS hex,
+              CASE WHEN $2::boolean AND NOT ST_IsValid(g)
+                   THEN encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))), 'hex') END AS repaired
+       FROM input`,
+      [JSON.stringify(geojson), repair],
+    );
+    row = rows[0];
+  } catch (error) {
+    throw new RuleViolationError(`geometry is not valid: ${pgMessage(error)}`, { rule: 'valid-geometry' });
+  }
+  if (row.valid) return row.hex;
+  if (!repair) {
+    throw new RuleViolationError(`geometry is not valid: ${row.reason} (add ?repair=true to apply ST_MakeValid)`, {
+      rule: 'valid-geometry',
+      reason: row.reason,
+      geometry: geojson,
+    });
+  }
+  const { rows } = await db.query<{ empty: boolean }>('SELECT ST_IsEmpty($1::geometry) AS empty', [row.repaired]);
+  if (rows[0].empty) throw new RuleViolationError(`geometry could not be repaired: ${row.reason}`, { rule: 'valid-geometry', reason: row.reason });
+  return row.repaired as string;
+}
+
+export interface ParentGrid {
+  id: number;
+  level: number;
+}
+
+/** level = parent level + 1; level-1 grids (districts) have no parent. */
+export async function checkLevel(db: Queryable, level: number, parentId: number | null): Promise<ParentGrid | null> {
+  if (level === 1) {
+    if (parentId !== null) throw new RuleViolationError('a level-1 grid has no parent', { rule: 'level', level, parentId });
+    return null;
+  }
+  if (parentId === null) throw new RuleViolationError(`a level-${level} grid needs a parent of level ${level - 1}`, { rule: 'level', level });
+  const { rows } = await db.query<ParentGrid>('SELECT id, level FROM grids WHERE id = $1', [parentId]);
+  const parent = rows[0];
+  if (!parent) throw new RuleViolationError(`parent grid ${parentId} does not exist`, { rule: 'level', parentId });
+  if (parent.level !== level - 1) {
+    throw new RuleViolationError(`level must be parent level + 1: parent ${parentId} is level ${parent.level}, grid is level ${level}`, {
+      rule: 'level',
+      level,
+      parentLevel: parent.level,
+    });
+  }
+  return parent;
+}
+
+/**
+ * Places a valid geometry among its parent and siblings: snaps vertices within 2 m of a neighbour or the parent
+ * onto their edges (so shared borders stay exact), refuses it outside the parent (beyond 0.5 m) or overlapping
+ * a sibling by more than 1 m², then clips the tolerated remainders so the result nests and tiles exactly.
+ */
+export async function placeGeometry(
+  db: Queryable,
+  geometry: GeometryHex,
+  where: { level: number; parent: ParentGrid | null; excludeIds: number[] },
+): Promise<GeometryHex> {
+  const parentId = where.parent?.id ?? null;
+  const snapped = await snapToNeighbours(db, geometry, where.level, parentId, where.excludeIds);
+  const nested = parentId === null ? snapped : await clipInsideParent(db, snapped, parentId);
+  return subtractSiblings(db, nested, where.level, parentId, where.excludeIds);
+}
+
+async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
+  const { rows } = await db.query<{ hex: string }>(
+    `WITH input AS (SELECT $1::geometry AS g),
+     neighbours AS (
+       SELECT ST_Collect(n.geom) AS ref FROM grids n, input
+       WHERE ((n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])) OR n.id = $3)
+         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5))
+     SELECT encode(ST_AsEWKB(CASE WHEN ref IS NULL THEN g
+              ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Snap(g, ref, $5)), 3)) END), 'hex') AS hex
+     FROM input, neighbours`,
+    [geometry, level, parentId, excludeIds, sliverSnapDegrees],
+  );
+  return rows[0].hex;
+}
+
+async function clipInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<GeometryHex> {
+  const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number; clipped: string }>(
+    `SELECT ST_Covers(ST_Buffer(p.geom::geography, $3)::geometry, g) AS inside,
+            ST_AsGeoJSON(ST_Difference(g, p.geom), 9)::json AS outside,
+            ST_Area(ST_Difference(g, p.geom)::geography) AS outside_m2,
+            encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_Intersection(g, p.geom), 3))), 'hex') AS clipped
+     FROM grids p, (SELECT $1::geometry AS g) input WHERE p.id = $2`,
+    [geometry, parentId, insideParentToleranceMetres],
+  );
+  const row = rows[0];
+  if (!row.inside) {
+    throw new RuleViolationError(`grid sticks out of its parent ${parentId} by ${row.outside_m2.toFixed(1)} m² (tolerance 0.5 m)`, {
+      rule: 'inside-parent',
+      parentId,
+      outsideAreaM2: row.outside_m2,
+      geometry: row.outside,
+    });
+  }
+  return row.clipped;
+}
+
+async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
+  const { rows } = await db.query<{ id: number; area_m2: number; overlap: unknown }>(
+    `SELECT s.id, ST_Area(ST_Intersection(s.geom, g)::geography) AS area_m2, ST_AsGeoJSON(ST_Intersection(s.geom, g), 9)::json AS overlap
+     FROM grids s, (SELECT $1::geometry AS g) input
+     WHERE s.level = $2 AND s.parent_id IS NOT DISTINCT FROM $3 AND s.id <> ALL($4::bigint[])
+       AND s.geom && g AND ST_Intersects(s.geom, g)`,
+    [geometry, level, parentId, excludeIds],
+  );
+  const overlapping = rows.filter((row) => row.area_m2 > 0);
+  const refused = overlapping.filter((row) => row.area_m2 > siblingOverlapLimitM2);
+  if (refused.length > 0) {
+    throw new RuleViolationError(`grid overlaps sibling grid(s) ${refused.map((row) => row.id).join(', ')} by more than 1 m²`, {
+      rule: 'sibling-overlap',
+      siblings: refused.map((row) => ({ id: row.id, overlapAreaM2: row.area_m2 })),
+      geometry: refused[0].overlap,
+    });
+  }
+  if (overlapping.length === 0) return geometry;
+  const { rows: clipped } = await db.query<{ hex: string }>(
+    `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(
+              ST_Difference($1::geometry, (SELECT ST_Union(geom) FROM grids WHERE id = ANY($2::bigint[]))), 3))), 'hex') AS hex`,
+    [geometry, overlapping.map((row) => row.id)],
+  );
+  return clipped[0].hex;
+}
+
+/** Children must stay inside a parent whose boundary moves (same 0.5 m tolerance). */
+export async function checkChildrenInside(db: Queryable, gridId: number, geometry: GeometryHex): Promise<void> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT c.id FROM grids c, (SELECT ST_Buffer($2::geometry::geography, $3)::geometry AS g) input
+     WHERE c.parent_id = $1 AND NOT ST_Covers(g, c.geom)`,
+    [gridId, geometry, insideParentToleranceMetres],
+  );
+  if (rows.length > 0) {
+    throw new RuleViolationError(`child grid(s) ${rows.map((row) => row.id).join(', ')} would stick out of the new boundary`, {
+      rule: 'children-inside',
+      childIds: rows.map((row) => row.id),
+    });
+  }
+}

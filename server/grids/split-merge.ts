@@ -1,0 +1,160 @@
+import { withWriteTransaction } from '../audit/write-context';
+import type { PoolClient, Queryable } from '../db/pool';
+import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
+import { featureCollection } from '../geo/schemas';
+import { gridSnapshot, recordHistory } from './history';
+import { moveMembers } from './membership';
+import type { GeometryHex } from './rules';
+import type { MergeGridsInput, SplitGridInput } from './schemas';
+import { type WriteOptions, afterGeometryChange, gridFeature, lockGrid } from './service';
+
+interface Piece {
+  hex: GeometryHex;
+  geometry: unknown;
+  areaM2: number;
+  buildings: number;
+  households: number;
+}
+
+// What a proposed polygon would hold: buildings by the point on their footprint, as grid_at() places them.
+const pieceFiguresSql = (polygon: string) => `
+  encode(ST_AsEWKB(ST_Multi(${polygon})), 'hex') AS hex, ST_AsGeoJSON(${polygon}, 9)::json AS geometry,
+  ST_Area(${polygon}::geography) AS "areaM2",
+  (SELECT count(*)::int FROM buildings b WHERE b.geom && ${polygon} AND ST_Intersects(${polygon}, ST_PointOnSurface(b.geom))) AS buildings,
+  (SELECT coalesce(sum(b.households), 0)::int FROM buildings b
+     WHERE b.geom && ${polygon} AND ST_Intersects(${polygon}, ST_PointOnSurface(b.geom))) AS households`;
+
+function previewOf(pieces: Piece[]) {
+  return featureCollection(pieces.map(({ geometry, areaM2, buildings, households }) => ({ type: 'Feature', geometry, properties: { areaM2, buildings, households } })));
+}
+
+/** ST_Split of a one-polygon grid without children; the line must cut it into exactly two pieces. */
+async function cutAlongLine(db: Queryable, id: number, line: unknown): Promise<Piece[]> {
+  const { rows: grids } = await db.query<{ parts: number; children: number }>(
+    `SELECT ST_NumGeometries(geom) AS parts, (SELECT count(*)::int FROM grids c WHERE c.parent_id = g.id) AS children FROM grids g WHERE id = $1`,
+    [id],
+  );
+  if (!grids[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
+  if (grids[0].children > 0) throw new RuleViolationError(`grid ${id} has child grids: split its children instead`, { rule: 'split-no-children' });
+  if (grids[0].parts !== 1) throw new RuleViolationError(`grid ${id} is a multi-part polygon; only one-part grids can be split`, { rule: 'split-line' });
+  const { rows } = await db.query<Piece>(
+    `WITH parts AS (
+       SELECT (ST_Dump(ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)))).geom AS p FROM grids g WHERE g.id = $1)
+     SELECT ${pieceFiguresSql('p')} FROM parts ORDER BY ST_Area(p) DESC`,
+    [id, JSON.stringify(line)],
+  );
+  if (rows.length !== 2) {
+    throw new RuleViolationError(`the line must cut the grid into exactly two pieces, not ${rows.length}`, { rule: 'split-line', pieces: rows.length, geometry: line });
+  }
+  return rows;
+}
+
+/**
+ * Cuts a grid in two along a drawn line. Without commit: the two proposed pieces with their figures. With
+ * commit (and If-Match): the grid keeps the larger piece, a new sibling takes the other, members follow.
+ */
+export async function splitGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: SplitGridInput) {
+  if (!input.commit) return { committed: false, pieces: previewOf(await cutAlongLine(options.pool, id, input.line)) };
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const grid = await lockGrid(client, id, expectedVersion);
+    const [kept, cut] = await cutAlongLine(client, id, input.line);
+    const before = await gridSnapshot(client, id);
+    const oldGeometry = before?.geometry;
+    await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [id, kept.hex, options.at]);
+    const { rows } = await client
+      .query<{ id: number }>(
+        `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
+         SELECT coalesce($2, code || '-2'), coalesce($3, name || ' (2)'), level, parent_id, $4::geometry, leader, workers, households_target, $5, $5
+         FROM grids WHERE id = $1 RETURNING id`,
+        [id, input.newCode ?? null, input.newName ?? null, cut.hex, options.at],
+      )
+      .catch((error: { code?: string }) => {
+        if (error.code === '23505') throw new ConflictError('the new grid’s code is taken: give newCode', { rule: 'unique-code' });
+        throw error;
+      });
+    const newId = rows[0].id;
+    const reason = input.reason ?? `split of grid ${id}`;
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'split', reason, before, after: await gridSnapshot(client, id) });
+    await recordHistory(client, options.writer, options.at, { gridId: newId, version: 1, action: 'split', reason, before: null, after: await gridSnapshot(client, newId) });
+    const { rows: old } = await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 'hex') AS hex`, [JSON.stringify(oldGeometry)]);
+    const membersMoved = await afterGeometryChange(client, [id, newId], [old[0].hex]);
+    return { committed: true, grids: [await gridFeature(client, id), await gridFeature(client, newId)], membersMoved };
+  });
+}
+
+interface MergeCandidate {
+  id: number;
+  level: number;
+  parentId: number | null;
+  version: number;
+}
+
+async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Promise<{ grids: MergeCandidate[]; union: Piece }> {
+  const { rows: grids } = await db.query<MergeCandidate>(
+    `SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = ANY($1::bigint[]) ORDER BY id ${lock ? 'FOR UPDATE' : ''}`,
+    [ids],
+  );
+  const missing = ids.filter((id) => !grids.some((grid) => grid.id === id));
+  if (missing.length > 0) throw new NotFoundError(`grid(s) ${missing.join(', ')} do not exist`, { ids: missing });
+  if (new Set(grids.map((grid) => `${grid.level}/${grid.parentId}`)).size > 1) {
+    throw new RuleViolationError('only siblings (same level and parent) can be merged', { rule: 'merge-siblings' });
+  }
+  const { rows } = await db.query<Piece & { parts: number }>(
+    `WITH merged AS (SELECT ST_Union(geom) AS u FROM grids WHERE id = ANY($1::bigint[]))
+     SELECT ST_NumGeometries(u) AS parts, ${pieceFiguresSql('u')} FROM merged`,
+    [ids],
+  );
+  if (rows[0].parts !== 1) {
+    throw new RuleViolationError(`the grids are not adjacent: their union has ${rows[0].parts} separate parts`, { rule: 'merge-adjacent', parts: rows[0].parts });
+  }
+  return { grids, union: rows[0] };
+}
+
+function checkVersions(grids: MergeCandidate[], input: MergeGridsInput): void {
+  if (!input.versions) throw new PreconditionRequiredError('committing a merge needs versions: the version of each grid in ids', { ids: input.ids });
+  if (input.versions.length !== input.ids.length) throw new BadRequestError('versions must give one version per id, in the same order', {});
+  const stale = grids.filter((grid) => grid.version !== input.versions?.[input.ids.indexOf(grid.id)]);
+  if (stale.length > 0) {
+    throw new StaleVersionError(`grid(s) ${stale.map((grid) => grid.id).join(', ')} changed since you read them`, {
+      currentVersions: Object.fromEntries(stale.map((grid) => [grid.id, grid.version])),
+    });
+  }
+}
+
+/**
+ * Merges adjacent siblings into the first grid of `ids`; the others are deleted after their children and
+ * members move to it. Without commit: the merged polygon and its figures.
+ */
+export async function mergeGrids(options: WriteOptions, input: MergeGridsInput) {
+  if (new Set(input.ids).size !== input.ids.length) throw new BadRequestError('ids must be distinct', { ids: input.ids });
+  if (!input.commit) {
+    const { union } = await unionOfSiblings(options.pool, input.ids, false);
+    return { committed: false, survivorId: input.ids[0], merged: previewOf([union]) };
+  }
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const { grids, union } = await unionOfSiblings(client, input.ids, true);
+    checkVersions(grids, input);
+    const [survivorId, ...absorbed] = input.ids;
+    const reason = input.reason ?? `merge of grids ${input.ids.join(', ')}`;
+    const geometries = await absorbGrids(client, options, survivorId, absorbed, reason);
+    const before = await gridSnapshot(client, survivorId);
+    await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
+    const version = (before?.version as number) + 1;
+    await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason, before, after: await gridSnapshot(client, survivorId) });
+    const membersMoved = await afterGeometryChange(client, input.ids, [union.hex, ...geometries]);
+    return { committed: true, grid: await gridFeature(client, survivorId), deletedIds: absorbed, membersMoved };
+  });
+}
+
+async function absorbGrids(client: PoolClient, options: WriteOptions, survivorId: number, absorbed: number[], reason: string): Promise<GeometryHex[]> {
+  const geometries: GeometryHex[] = [];
+  for (const id of absorbed) {
+    const before = await gridSnapshot(client, id);
+    await client.query('UPDATE grids SET parent_id = $2 WHERE parent_id = $1', [id, survivorId]);
+    await moveMembers(client, id, survivorId);
+    const { rows } = await client.query<{ hex: string }>(`DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`, [id]);
+    geometries.push(rows[0].hex);
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: 'merge', reason, before, after: null });
+  }
+  return geometries;
+}
