@@ -98,7 +98,7 @@ describe('layers CRUD, roles and audit', () => {
     const ids: number[] = [];
     let cursor: number | null = 0;
     while (cursor !== null) {
-      const page: { body: { features: Array<{ id: number }>; nextCursor: number | null } } = await api.request
+      const page: { body: { type: string; features: Array<{ id: number }>; nextCursor: number | null } } = await api.request
         .get('/api/layers/buildings')
         .query({ grid: workerGrid, limit: 7, cursor })
         .set(api.auth('police'))
