@@ -10,9 +10,11 @@ import { problemMiddleware } from './http/problem';
 import { mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
+import { layerRoutes } from './layers/routes';
+import { auditRoutes } from './audit/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });

@@ -1,0 +1,54 @@
+import type { z } from 'zod';
+import { type Role, allRoles } from '../auth/roles';
+import {
+  buildingGeometry,
+  buildingProperties,
+  hazardProperties,
+  keyPlaceProperties,
+  personProperties,
+  placeGeometry,
+} from './schemas';
+
+export type LayerName = 'buildings' | 'people' | 'hazards' | 'key_places';
+
+/** Everything the generic layer service and routes need to know about one table. */
+export interface LayerDefinition {
+  name: LayerName;
+  table: LayerName;
+  /** Stored geometry type; null for people, who live in a building. */
+  geometry: 'MultiPolygon' | 'Point' | null;
+  geometrySchema: z.ZodType | null;
+  properties: z.ZodObject;
+  /** Attribute columns in output and CSV order (the keys of `properties`). */
+  columns: readonly string[];
+  /** Personal data: readable and writable only by admin and by grid workers of the row's grid. */
+  personal: boolean;
+  read: readonly Role[];
+  write: readonly Role[];
+}
+
+function columnsOf(properties: z.ZodObject): string[] {
+  return Object.keys(properties.shape);
+}
+
+function layer(definition: Omit<LayerDefinition, 'columns' | 'table'>): LayerDefinition {
+  return { ...definition, table: definition.name, columns: columnsOf(definition.properties) };
+}
+
+const editors: readonly Role[] = ['admin', 'planner'];
+const personalDataRoles: readonly Role[] = ['admin', 'grid_worker'];
+
+export const layers: readonly LayerDefinition[] = [
+  layer({ name: 'buildings', geometry: 'MultiPolygon', geometrySchema: buildingGeometry, properties: buildingProperties, personal: false, read: allRoles, write: editors }),
+  layer({ name: 'people', geometry: null, geometrySchema: null, properties: personProperties, personal: true, read: personalDataRoles, write: personalDataRoles }),
+  layer({ name: 'hazards', geometry: 'Point', geometrySchema: placeGeometry, properties: hazardProperties, personal: false, read: allRoles, write: editors }),
+  layer({ name: 'key_places', geometry: 'Point', geometrySchema: placeGeometry, properties: keyPlaceProperties, personal: false, read: allRoles, write: editors }),
+];
+
+/**
+ * SQL for a row's grid: a building goes to the grid holding a point surely inside its footprint (the centroid
+ * may fall outside an L-shaped one), a point to the grid holding it. `geom` is a trusted SQL expression.
+ */
+export function gridExpression(definition: LayerDefinition, geom: string): string {
+  return definition.geometry === 'MultiPolygon' ? `grid_at(ST_PointOnSurface(${geom}))` : `grid_at(${geom})`;
+}

@@ -1,0 +1,77 @@
+import type { AppDeps } from '../deps';
+import { featureCollection, idParam } from '../geo/schemas';
+import { defineRoute, type RouteDefinition } from '../http/route';
+import { type LayerDefinition, layers } from './registry';
+import { createBody, listLayerQuery, updateBody } from './schemas';
+import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
+
+/** The same five routes for every layer of the registry, each with that layer's own schemas and roles. */
+function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+  const base = `/api/layers/${layer.name}`;
+  const tag = 'layers';
+  return [
+    defineRoute({
+      method: 'get',
+      path: base,
+      summary: `${layer.name} as a GeoJSON FeatureCollection, paginated by id`,
+      tag,
+      access: layer.read,
+      query: listLayerQuery,
+      async handler(ctx, { query, actor }) {
+        const page = await listFeatures(pool, layer, query, actor);
+        ctx.body = featureCollection(page.features, { nextCursor: page.nextCursor });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: `${base}/:id`,
+      summary: `One of ${layer.name} as a GeoJSON Feature`,
+      tag,
+      access: layer.read,
+      params: idParam,
+      async handler(ctx, { params, actor }) {
+        ctx.body = await getFeature(pool, layer, params.id, actor);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: base,
+      summary: `Creates one of ${layer.name}; its grid is assigned from its location`,
+      tag,
+      access: layer.write,
+      body: createBody(layer.properties, layer.geometrySchema),
+      async handler(ctx, { body, writer }) {
+        ctx.status = 201;
+        ctx.body = await createFeature(pool, layer, body, writer);
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: `${base}/:id`,
+      summary: `Changes some properties and/or the geometry of one of ${layer.name}`,
+      tag,
+      access: layer.write,
+      params: idParam,
+      body: updateBody(layer.properties, layer.geometrySchema),
+      async handler(ctx, { params, body, writer }) {
+        ctx.body = await updateFeature(pool, layer, params.id, body, writer);
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: `${base}/:id`,
+      summary: `Deletes one of ${layer.name}`,
+      tag,
+      access: layer.write,
+      params: idParam,
+      async handler(ctx, { params, writer }) {
+        await deleteFeature(pool, layer, params.id, writer);
+        ctx.status = 204;
+      },
+    }),
+  ];
+}
+
+export function layerRoutes(deps: AppDeps): RouteDefinition[] {
+  return layers.flatMap((layer) => crudRoutes(deps, layer));
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { areaGeometry, bboxQuery, pageQuery, pointGeometry } from '../geo/schemas';
+
+const isoDate = z.iso.date();
+
+/** Attribute columns of each layer, named as in the database so one generic service can map them. */
+export const buildingProperties = z
+  .object({
+    code: z.string().min(1).max(64).nullable().optional(),
+    address: z.string().max(500).nullable().optional(),
+    use: z.string().min(1).max(64).optional(),
+    floors: z.number().int().min(1).max(200).optional(),
+    households: z.number().int().min(0).optional(),
+    rental_units: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const personProperties = z
+  .object({
+    building_id: z.number().int().positive(),
+    category: z.enum(['常住', '流动', '重点关注']),
+    household_no: z.string().max(64).nullable().optional(),
+    birth_year: z.number().int().min(1880).max(2100).nullable().optional(),
+  })
+  .strict();
+
+export const hazardProperties = z
+  .object({
+    name: z.string().min(1).max(200),
+    kind: z.string().min(1).max(64),
+    risk_level: z.number().int().min(1).max(4),
+    last_inspected_at: isoDate.nullable().optional(),
+    next_inspection_due: isoDate.nullable().optional(),
+  })
+  .strict();
+
+export const keyPlaceProperties = z
+  .object({
+    name: z.string().min(1).max(200),
+    kind: z.enum(['school', 'hospital', 'market', 'transport_hub', 'other']),
+    capacity: z.number().int().min(0).nullable().optional(),
+  })
+  .strict();
+
+/** A feature to create: GeoJSON-shaped; a `crs` member (anything but WGS84) is an unknown field → 400. */
+export function createBody(properties: z.ZodObject, geometry: z.ZodType | null) {
+  return geometry
+    ? z.object({ type: z.literal('Feature').optional(), geometry, properties }).strict()
+    : z.object({ properties }).strict();
+}
+
+export function updateBody(properties: z.ZodObject, geometry: z.ZodType | null) {
+  const partial = properties.partial();
+  return geometry
+    ? z.object({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: partial.optional() }).strict()
+    : z.object({ properties: partial }).strict();
+}
+
+export const buildingGeometry = areaGeometry;
+export const placeGeometry = pointGeometry;
+
+export const listLayerQuery = z
+  .object({
+    bbox: bboxQuery.optional(),
+    grid: z.coerce.number().int().positive().optional(),
+    ...pageQuery,
+  })
+  .strict();
+export type ListLayerQuery = z.infer<typeof listLayerQuery>;
+
+export const importQuery = z
+  .object({
+    format: z.enum(['csv', 'geojson']).optional(),
+    dryRun: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  })
+  .strict();
+
+export const exportQuery = z.object({ format: z.enum(['geojson', 'csv']).default('geojson') }).strict();

@@ -1,0 +1,209 @@
+import pg from 'pg';
+import type { WriteContext } from '../audit/write-context';
+import { withWriteTransaction } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
+import { publishChange } from '../events/bus';
+import type { Bbox } from '../geo/schemas';
+import { type LayerDefinition, gridExpression } from './registry';
+import type { ListLayerQuery } from './schemas';
+
+export interface LayerFeature {
+  type: 'Feature';
+  id: number;
+  geometry: unknown;
+  properties: Record<string, unknown>;
+}
+
+export interface FeatureInput {
+  geometry?: unknown;
+  properties?: Record<string, unknown>;
+}
+
+/** The FROM clause, the row's grid and the geometry to filter by: people take all three from their building. */
+function source(layer: LayerDefinition) {
+  const table = pg.escapeIdentifier(layer.table);
+  return layer.geometry
+    ? { from: `${table} t`, grid: 't.grid_id', geom: 't.geom', geometryJson: 'ST_AsGeoJSON(t.geom, 7)::json' }
+    : { from: `${table} t JOIN buildings b ON b.id = t.building_id`, grid: 'b.grid_id', geom: 'b.geom', geometryJson: 'NULL::json' };
+}
+
+function featureSelect(layer: LayerDefinition): string {
+  const { from, grid, geometryJson } = source(layer);
+  return `SELECT t.id, ${grid} AS grid_id,
+            json_build_object('type', 'Feature', 'id', t.id, 'geometry', ${geometryJson},
+              'properties', (to_jsonb(t) - 'id' - 'geom' - 'geom_3857') || jsonb_build_object('grid_id', ${grid})) AS feature
+          FROM ${from}`;
+}
+
+/** Grids whose personal data this actor may see; null when the actor is not limited to grids. */
+function personalScope(layer: LayerDefinition, actor: Actor | null): number[] | null {
+  if (!layer.personal || actor?.role !== 'grid_worker') return null;
+  return actor.gridIds;
+}
+
+function assertInScope(layer: LayerDefinition, actor: Actor | null, gridId: number | null): void {
+  const scope = personalScope(layer, actor);
+  if (scope && (gridId === null || !scope.includes(gridId))) {
+    throw new ForbiddenError(`A grid worker may only see and change ${layer.name} of their own grids`, { gridId, allowedGrids: scope });
+  }
+}
+
+export async function listFeatures(db: Queryable, layer: LayerDefinition, query: ListLayerQuery, actor: Actor | null) {
+  if (query.grid !== undefined) assertInScope(layer, actor, query.grid);
+  const { grid, geom } = source(layer);
+  const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
+  const { rows } = await db.query<{ id: number; feature: LayerFeature }>(
+    `${featureSelect(layer)}
+     WHERE ($1::bigint IS NULL OR ${grid} = $1)
+       AND ($2::float8 IS NULL OR ${geom} && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+       AND ($6::bigint[] IS NULL OR ${grid} = ANY($6))
+       AND t.id > $7
+     ORDER BY t.id
+     LIMIT $8`,
+    [query.grid ?? null, minLon, minLat, maxLon, maxLat, personalScope(layer, actor), query.cursor ?? 0, query.limit + 1],
+  );
+  const page = rows.slice(0, query.limit);
+  const nextCursor = rows.length > query.limit ? page[page.length - 1].id : null;
+  return { features: page.map((row) => row.feature), nextCursor };
+}
+
+async function findRow(db: Queryable, layer: LayerDefinition, id: number) {
+  const { rows } = await db.query<{ id: number; grid_id: number | null; feature: LayerFeature }>(`${featureSelect(layer)} WHERE t.id = $1`, [id]);
+  if (rows.length === 0) throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
+  return rows[0];
+}
+
+export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<LayerFeature> {
+  const row = await findRow(db, layer, id);
+  assertInScope(layer, actor, row.grid_id);
+  return row.feature;
+}
+
+/** SQL turning GeoJSON parameter $n into the stored geometry type. */
+function geometryFromJson(layer: LayerDefinition, parameter: number): string {
+  const geometry = `ST_SetSRID(ST_GeomFromGeoJSON($${parameter}::text), 4326)`;
+  return layer.geometry === 'MultiPolygon' ? `ST_Multi(${geometry})` : geometry;
+}
+
+async function assertValidGeometry(db: Queryable, geometry: unknown): Promise<void> {
+  const reason = await db
+    .query<{ reason: string | null }>(
+      `SELECT CASE WHEN ST_IsValid(g) THEN NULL ELSE ST_IsValidReason(g) END AS reason
+         FROM (SELECT ST_GeomFromGeoJSON($1::text) AS g) AS input`,
+      [JSON.stringify(geometry)],
+    )
+    // PostGIS refuses some shapes outright (unclosed rings): that is the same complaint as an invalid one.
+    .then(({ rows }) => rows[0].reason, (error: Error) => error.message);
+  if (reason) throw new RuleViolationError(`The geometry is invalid: ${reason}`, { rule: 'valid-geometry', reason, geometry });
+}
+
+/** People live in a building: it must exist, and a grid worker may only use buildings of their grids. */
+async function checkBuilding(db: Queryable, layer: LayerDefinition, actor: Actor | null, buildingId: unknown): Promise<void> {
+  if (layer.geometry || buildingId === undefined) return;
+  const { rows } = await db.query<{ grid_id: number | null }>('SELECT grid_id FROM buildings WHERE id = $1', [buildingId]);
+  if (rows.length === 0) throw new RuleViolationError(`Building ${String(buildingId)} does not exist`, { rule: 'existing-building', field: 'building_id' });
+  assertInScope(layer, actor, rows[0].grid_id);
+}
+
+async function rowBbox(db: Queryable, layer: LayerDefinition, id: number): Promise<Bbox | null> {
+  const { rows } = await db.query<{ bbox: Bbox | null }>(
+    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bbox
+       FROM (SELECT ST_Extent(geom)::box2d AS e FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1) AS extent`,
+    [id],
+  );
+  return rows[0].bbox;
+}
+
+function unionBbox(a: Bbox | null, b: Bbox | null): Bbox | null {
+  if (!a || !b) return a ?? b;
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+async function announce(client: PoolClient, layer: LayerDefinition, id: number, bbox: Bbox | null): Promise<void> {
+  if (!layer.geometry) return;
+  await publishChange(client, { kind: 'layer-changed', layer: layer.name, ids: [id], bbox });
+}
+
+/** Duplicate codes and rows still referenced are the caller's conflict, not a server fault. */
+function asDomainError(error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  const detail = (error as { detail?: string }).detail;
+  if (code === '23505') return new ConflictError('A row with this value already exists', { detail });
+  if (code === '23503') return new ConflictError('The row is still referenced by other rows', { detail });
+  if (code === '23514') return new RuleViolationError('A value breaks a check rule', { detail, constraint: (error as { constraint?: string }).constraint });
+  return error;
+}
+
+async function mapErrors<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw asDomainError(error);
+  }
+}
+
+export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext): Promise<LayerFeature> {
+  const properties = input.properties ?? {};
+  const columns = layer.columns.filter((column) => properties[column] !== undefined);
+  const values = columns.map((column) => properties[column]);
+  const names = columns.map((column) => pg.escapeIdentifier(column));
+  const placeholders = columns.map((_, index) => `$${index + 1}`);
+  if (layer.geometry) {
+    const geometry = geometryFromJson(layer, columns.length + 1);
+    names.push('geom', 'grid_id');
+    placeholders.push(geometry, gridExpression(layer, geometry));
+    values.push(JSON.stringify(input.geometry));
+  }
+  return mapErrors(
+    withWriteTransaction(pool, writer, async (client) => {
+      if (layer.geometry) await assertValidGeometry(client, input.geometry);
+      await checkBuilding(client, layer, writer.actor, properties.building_id);
+      const { rows } = await client.query<{ id: number }>(
+        `INSERT INTO ${pg.escapeIdentifier(layer.table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING id`,
+        values,
+      );
+      const id = rows[0].id;
+      await announce(client, layer, id, layer.geometry ? await rowBbox(client, layer, id) : null);
+      return (await findRow(client, layer, id)).feature;
+    }),
+  );
+}
+
+export async function updateFeature(pool: Pool, layer: LayerDefinition, id: number, input: FeatureInput, writer: WriteContext): Promise<LayerFeature> {
+  const properties = input.properties ?? {};
+  const columns = layer.columns.filter((column) => properties[column] !== undefined);
+  const values: unknown[] = [id, ...columns.map((column) => properties[column])];
+  const assignments = columns.map((column, index) => `${pg.escapeIdentifier(column)} = $${index + 2}`);
+  if (layer.geometry && input.geometry !== undefined) {
+    const geometry = geometryFromJson(layer, values.length + 1);
+    assignments.push(`geom = ${geometry}`, `grid_id = ${gridExpression(layer, geometry)}`);
+    values.push(JSON.stringify(input.geometry));
+  }
+  assignments.push('updated_at = now()');
+  return mapErrors(
+    withWriteTransaction(pool, writer, async (client) => {
+      const before = await findRow(client, layer, id);
+      assertInScope(layer, writer.actor, before.grid_id);
+      if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry);
+      await checkBuilding(client, layer, writer.actor, properties.building_id);
+      const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
+      await client.query(`UPDATE ${pg.escapeIdentifier(layer.table)} SET ${assignments.join(', ')} WHERE id = $1`, values);
+      await announce(client, layer, id, unionBbox(oldBbox, layer.geometry ? await rowBbox(client, layer, id) : null));
+      return (await findRow(client, layer, id)).feature;
+    }),
+  );
+}
+
+export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext): Promise<void> {
+  await mapErrors(
+    withWriteTransaction(pool, writer, async (client) => {
+      const before = await findRow(client, layer, id);
+      assertInScope(layer, writer.actor, before.grid_id);
+      const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
+      await client.query(`DELETE FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1`, [id]);
+      await announce(client, layer, id, bbox);
+    }),
+  );
+}

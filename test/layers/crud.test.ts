@@ -1,0 +1,208 @@
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+// A small square around a point of a level-4 grid, so it is assigned to that grid.
+function squareAround([lon, lat]: [number, number], size = 0.0002) {
+  return {
+    type: 'Polygon',
+    coordinates: [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]],
+  };
+}
+
+describe('layers CRUD, roles and audit', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  let workerGrid: number;
+  let otherGrid: number;
+  let insideWorkerGrid: [number, number];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const { rows } = await db.pool.query<{ id: number; lon: number; lat: number }>(
+      `SELECT g.id, ST_X(p) AS lon, ST_Y(p) AS lat
+         FROM grids g CROSS JOIN LATERAL ST_PointOnSurface(g.geom) AS p
+        WHERE g.level = 4 AND EXISTS (SELECT 1 FROM buildings b JOIN people pe ON pe.building_id = b.id WHERE b.grid_id = g.id)
+        ORDER BY g.id LIMIT 2`,
+    );
+    workerGrid = rows[0].id;
+    otherGrid = rows[1].id;
+    insideWorkerGrid = [rows[0].lon, rows[0].lat];
+    api = await createTestApp(db, { gridWorkerGrids: [workerGrid] });
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  async function auditRows(entity: string, id: number) {
+    const { rows } = await db.pool.query<{ action: string; role: string; route: string }>(
+      'SELECT action, role, route FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY id',
+      [entity, id],
+    );
+    return rows;
+  }
+
+  it('creates, reads, changes and deletes a building, assigning its grid and auditing every write', async () => {
+    const created = await api.request
+      .post('/api/layers/buildings')
+      .set(api.auth('planner'))
+      .send({ type: 'Feature', geometry: squareAround(insideWorkerGrid), properties: { code: 'T-1', floors: 6, households: 24 } })
+      .expect(201);
+    const id = created.body.id as number;
+    const expectedGrid = await db.pool.query('SELECT grid_at(ST_PointOnSurface(geom)) AS g FROM buildings WHERE id = $1', [id]);
+    expect(created.body.properties).toMatchObject({ code: 'T-1', floors: 6, grid_id: expectedGrid.rows[0].g });
+    expect(created.body.geometry.type).toBe('MultiPolygon');
+
+    const read = await api.request.get(`/api/layers/buildings/${id}`).set(api.auth('commander')).expect(200);
+    expect(read.body.properties.households).toBe(24);
+
+    const moved = await api.request
+      .patch(`/api/layers/buildings/${id}`)
+      .set(api.auth('admin'))
+      .send({ properties: { floors: 7 } })
+      .expect(200);
+    expect(moved.body.properties.floors).toBe(7);
+
+    await api.request.delete(`/api/layers/buildings/${id}`).set(api.auth('planner')).expect(204);
+    await api.request.get(`/api/layers/buildings/${id}`).set(api.auth('planner')).expect(404);
+    expect((await auditRows('buildings', id)).map((row) => [row.action, row.role])).toEqual([
+      ['insert', 'planner'],
+      ['update', 'admin'],
+      ['delete', 'planner'],
+    ]);
+  });
+
+  it.each([
+    ['hazards', { name: 'Gas station 7', kind: 'gas_station', risk_level: 3, next_inspection_due: '2026-01-31' }],
+    ['key_places', { name: 'No. 2 Primary School', kind: 'school', capacity: 900 }],
+  ])('creates, changes and deletes %s points with their grid', async (layer, properties) => {
+    const created = await api.request
+      .post(`/api/layers/${layer}`)
+      .set(api.auth('planner'))
+      .send({ geometry: { type: 'Point', coordinates: insideWorkerGrid }, properties })
+      .expect(201);
+    expect(created.body.properties).toMatchObject({ ...properties, grid_id: workerGrid });
+    const id = created.body.id as number;
+    const patched = await api.request
+      .patch(`/api/layers/${layer}/${id}`)
+      .set(api.auth('planner'))
+      .send({ properties: { name: 'renamed' } })
+      .expect(200);
+    expect(patched.body.properties.name).toBe('renamed');
+    await api.request.delete(`/api/layers/${layer}/${id}`).set(api.auth('admin')).expect(204);
+    expect((await auditRows(layer, id)).map((row) => row.action)).toEqual(['insert', 'update', 'delete']);
+  });
+
+  it('lists a layer by grid and bbox as paginated GeoJSON matching SQL counts', async () => {
+    const expected = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [workerGrid]);
+    const ids: number[] = [];
+    let cursor: number | null = 0;
+    while (cursor !== null) {
+      const page: { body: { type: string; features: Array<{ id: number }>; nextCursor: number | null } } = await api.request
+        .get('/api/layers/buildings')
+        .query({ grid: workerGrid, limit: 7, cursor })
+        .set(api.auth('police'))
+        .expect(200);
+      expect(page.body.type).toBe('FeatureCollection');
+      ids.push(...page.body.features.map((feature) => feature.id));
+      cursor = page.body.nextCursor;
+    }
+    expect(ids).toHaveLength(expected.rows[0].n);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    const bbox = [insideWorkerGrid[0] - 0.01, insideWorkerGrid[1] - 0.01, insideWorkerGrid[0] + 0.01, insideWorkerGrid[1] + 0.01];
+    const inBox = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hazards WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)', bbox);
+    const listed = await api.request.get('/api/layers/hazards').query({ bbox: bbox.join(','), limit: 5000 }).set(api.auth('planner')).expect(200);
+    expect(listed.body.features).toHaveLength(inBox.rows[0].n);
+  });
+
+  it('answers 404 for an unknown layer, 400 for unknown fields and 422 for a self-intersecting footprint', async () => {
+    await api.request.get('/api/layers/secrets').set(api.auth('admin')).expect(404);
+    await api.request
+      .post('/api/layers/key_places')
+      .set(api.auth('planner'))
+      .send({ geometry: { type: 'Point', coordinates: insideWorkerGrid }, properties: { name: 'x', kind: 'school', owner: 'me' } })
+      .expect(400);
+    await api.request
+      .post('/api/layers/key_places')
+      .set(api.auth('planner'))
+      .send({ geometry: { type: 'Point', coordinates: insideWorkerGrid }, properties: { name: 'x', kind: 'school' }, crs: { type: 'name' } })
+      .expect(400);
+    const [lon, lat] = insideWorkerGrid;
+    const bowTie = { type: 'Polygon', coordinates: [[[lon, lat], [lon + 0.001, lat + 0.001], [lon + 0.001, lat], [lon, lat + 0.001], [lon, lat]]] };
+    const before = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM buildings');
+    const response = await api.request.post('/api/layers/buildings').set(api.auth('planner')).send({ geometry: bowTie, properties: {} }).expect(422);
+    expect(response.body.rule).toBe('valid-geometry');
+    const after = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM buildings');
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  describe('people (personal data)', () => {
+    async function personIn(gridId: number) {
+      const { rows } = await db.pool.query<{ id: number; building_id: number }>(
+        'SELECT p.id, p.building_id FROM people p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = $1 ORDER BY p.id LIMIT 1',
+        [gridId],
+      );
+      return rows[0];
+    }
+
+    it('needs a token (401) and is closed to planners, commanders, police and hotline (403)', async () => {
+      await api.request.get('/api/layers/people').expect(401);
+      for (const role of ['planner', 'commander', 'police', 'hotline'] as const) {
+        await api.request.get('/api/layers/people').set(api.auth(role)).expect(403);
+      }
+    });
+
+    it('lets a grid worker read only the people of their own grid', async () => {
+      const own = await personIn(workerGrid);
+      const other = await personIn(otherGrid);
+      await api.request.get(`/api/layers/people/${own.id}`).set(api.auth('grid_worker')).expect(200);
+      await api.request.get(`/api/layers/people/${other.id}`).set(api.auth('grid_worker')).expect(403);
+      await api.request.get('/api/layers/people').query({ grid: otherGrid }).set(api.auth('grid_worker')).expect(403);
+      await api.request.get(`/api/layers/people/${other.id}`).set(api.auth('admin')).expect(200);
+
+      const expected = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM people p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = $1',
+        [workerGrid],
+      );
+      const listed = await api.request.get('/api/layers/people').query({ limit: 5000 }).set(api.auth('grid_worker')).expect(200);
+      expect(listed.body.features).toHaveLength(expected.rows[0].n);
+      expect(listed.body.features.every((feature: { properties: { grid_id: number } }) => feature.properties.grid_id === workerGrid)).toBe(true);
+    });
+
+    it('lets a grid worker register and change people only in buildings of their grid, audited', async () => {
+      const own = await personIn(workerGrid);
+      const other = await personIn(otherGrid);
+      const created = await api.request
+        .post('/api/layers/people')
+        .set(api.auth('grid_worker'))
+        .send({ properties: { building_id: own.building_id, category: '流动', birth_year: 1990 } })
+        .expect(201);
+      await api.request
+        .post('/api/layers/people')
+        .set(api.auth('grid_worker'))
+        .send({ properties: { building_id: other.building_id, category: '流动' } })
+        .expect(403);
+      await api.request
+        .patch(`/api/layers/people/${created.body.id}`)
+        .set(api.auth('grid_worker'))
+        .send({ properties: { building_id: other.building_id } })
+        .expect(403);
+      await api.request.post('/api/layers/people').set(api.auth('planner')).send({ properties: { building_id: own.building_id, category: '常住' } }).expect(403);
+      await api.request.delete(`/api/layers/people/${created.body.id}`).set(api.auth('grid_worker')).expect(204);
+      expect((await auditRows('people', created.body.id)).map((row) => [row.action, row.role])).toEqual([
+        ['insert', 'grid_worker'],
+        ['delete', 'grid_worker'],
+      ]);
+    });
+  });
+
+  it('shows the audit log to admins only, filtered by entity', async () => {
+    await api.request.get('/api/audit').set(api.auth('planner')).expect(403);
+    await api.request.get('/api/audit').expect(401);
+    const log = await api.request.get('/api/audit').query({ entity: 'buildings', limit: 2 }).set(api.auth('admin')).expect(200);
+    expect(log.body.entries.length).toBeGreaterThan(0);
+    expect(log.body.entries.every((entry: { entity: string }) => entry.entity === 'buildings')).toBe(true);
+    expect(log.body.entries[0].route).toMatch(/\/api\/layers\/buildings/);
+  });
+});
