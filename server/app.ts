@@ -12,9 +12,10 @@ import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
 import { layerRoutes } from './layers/routes';
 import { auditRoutes } from './audit/routes';
+import { incidentRoutes } from './incidents/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });

@@ -1,0 +1,75 @@
+import type { Role } from '../auth/roles';
+import type { AppDeps } from '../deps';
+import { idParam } from '../geo/schemas';
+import { defineRoute } from '../http/route';
+import { createIncidentBody, listIncidentsQuery, statsQuery, transitionBody } from './schemas';
+import { createIncident, getIncident, listIncidents, transitionIncident } from './service';
+import { incidentStats } from './stats';
+
+const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
+const readers: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
+
+export function incidentRoutes({ pool, clock }: AppDeps) {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/incidents',
+      summary: 'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked',
+      tag: 'incidents',
+      access: reporters,
+      body: createIncidentBody,
+      async handler(ctx, { body, writer }) {
+        const id = await createIncident(pool, clock, writer, body);
+        ctx.status = 201;
+        ctx.set('Location', `/api/incidents/${id}`);
+        ctx.body = await getIncident(pool, id);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents',
+      summary: 'Incidents, filtered and paginated by id (cursor)',
+      tag: 'incidents',
+      access: readers,
+      query: listIncidentsQuery,
+      async handler(ctx, { query }) {
+        ctx.body = await listIncidents(pool, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/stats/incidents',
+      summary: 'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped',
+      tag: 'incidents',
+      access: readers,
+      query: statsQuery,
+      async handler(ctx, { query }) {
+        ctx.body = await incidentStats(pool, clock, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/:id',
+      summary: 'One incident with its timeline of events',
+      tag: 'incidents',
+      access: readers,
+      params: idParam,
+      async handler(ctx, { params }) {
+        ctx.body = await getIncident(pool, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/incidents/:id/transitions',
+      summary: 'Move an incident one step through the 4268 workflow; 409 lists the allowed steps',
+      tag: 'incidents',
+      access: readers.filter((role) => role !== 'planner'),
+      params: idParam,
+      body: transitionBody,
+      async handler(ctx, { params, body, writer }) {
+        await transitionIncident(pool, clock, writer, params.id, body);
+        ctx.body = await getIncident(pool, params.id);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { pageQuery, pointGeometry } from '../geo/schemas';
+import { statuses } from './workflow';
+
+export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
+
+export const createIncidentBody = z
+  .object({
+    category: z.string().min(1).max(50),
+    location: pointGeometry,
+    description: z.string().max(4000).optional(),
+    source: z.enum(incidentSources),
+    reporterContact: z.string().max(200).optional(),
+    photos: z.array(z.string().url().max(2000).refine((url) => /^https?:\/\//.test(url), 'photos must be http(s) URLs')).max(10).default([]),
+  })
+  .strict();
+export type CreateIncidentInput = z.infer<typeof createIncidentBody>;
+
+const isoTime = z.string().datetime({ offset: true });
+
+export const listIncidentsQuery = z
+  .object({
+    status: z.enum(statuses).optional(),
+    category: z.string().max(50).optional(),
+    department: z.string().max(50).optional(),
+    grid: z.coerce.number().int().positive().optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    ...pageQuery,
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type ListIncidentsQuery = z.infer<typeof listIncidentsQuery>;
+
+export const transitionBody = z
+  .object({
+    to: z.enum(statuses),
+    comment: z.string().max(2000).optional(),
+    /** Dispatch and reassignment name the department; defaults to the catalogue's. */
+    department: z.string().min(1).max(50).optional(),
+    /** The reporter's evaluation, recorded when closing (评价). */
+    satisfaction: z.number().int().min(1).max(5).optional(),
+  })
+  .strict();
+export type TransitionInput = z.infer<typeof transitionBody>;
+
+export const statsQuery = z
+  .object({
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    grid: z.coerce.number().int().positive().optional(),
+    category: z.string().max(50).optional(),
+    department: z.string().max(50).optional(),
+    groupBy: z.enum(['day', 'grid', 'category', 'department']).optional(),
+  })
+  .strict();
+export type StatsQuery = z.infer<typeof statsQuery>;
+
+export const streamQuery = z.object({ access_token: z.string().optional() }).strict();

@@ -1,0 +1,198 @@
+import { latLngToCell } from 'h3-js';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import type { Clock } from '../deps';
+import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
+import { publishChange } from '../events/bus';
+import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
+import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
+
+/** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
+export const duplicateRadiusMetres = 50;
+export const duplicateWindowHours = 24;
+
+const incidentJson = `json_build_object(
+  'id', i.id, 'category', i.category, 'source', i.source, 'status', i.status, 'description', i.description,
+  'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
+  'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
+  'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
+  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at,
+  'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
+
+export interface EventRecord {
+  incidentId: number;
+  at: Date;
+  kind: 'reported' | 'transition' | 'escalated' | 'duplicate-linked';
+  from: Status | null;
+  to: Status;
+  actor: Actor | null;
+  comment?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Stores one timeline event and announces it to every process (delivered when the transaction commits). */
+export async function recordEvent(client: Queryable, event: EventRecord): Promise<number> {
+  const { rows } = await client.query<{ id: number }>(
+    `INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, comment, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [event.incidentId, event.at, event.kind, event.from, event.to, event.actor?.tokenId ?? null, event.actor?.role ?? null, event.comment ?? null, JSON.stringify(event.details ?? {})],
+  );
+  await publishChange(client, { kind: 'incident-changed', id: event.incidentId, status: event.to, eventId: rows[0].id });
+  return rows[0].id;
+}
+
+async function requireCategory(db: Queryable, category: string): Promise<void> {
+  const { rowCount } = await db.query('SELECT 1 FROM incident_categories WHERE name = $1', [category]);
+  if (rowCount) return;
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM incident_categories ORDER BY name');
+  throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
+}
+
+export interface IntakeOptions {
+  externalId?: string;
+}
+
+/**
+ * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
+ * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
+ */
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, options: IntakeOptions = {}): Promise<number> {
+  await requireCategory(pool, input.category);
+  const [lon, lat] = input.location.coordinates;
+  const now = clock();
+  return withWriteTransaction(pool, writer, async (client) => {
+    const { rows } = await client.query<{ id: number; grid_id: number | null; duplicate_of: number | null }>(
+      `WITH point AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS geom),
+            placed AS (SELECT grid_at(point.geom) AS grid_id FROM point)
+       INSERT INTO incidents (category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
+                              reporter_contact, photos, assigned_worker, duplicate_of, external_id)
+       SELECT $3, $4, 'reported', $5, $6, point.geom, placed.grid_id, $7, $8, $9, $10, $11,
+              (SELECT workers[1] FROM grids WHERE id = placed.grid_id),
+              (SELECT d.id FROM incidents d
+                WHERE d.category = $3 AND d.duplicate_of IS NULL AND d.status <> ALL ($12::text[])
+                  AND d.reported_at BETWEEN $6::timestamptz - make_interval(hours => $13) AND $6
+                  AND d.geom && ST_Expand(point.geom, 0.001)
+                  AND ST_DWithin(d.geom::geography, point.geom::geography, $14)
+                ORDER BY ST_Distance(d.geom::geography, point.geom::geography), d.id LIMIT 1),
+              $15
+       FROM point, placed
+       RETURNING id, grid_id, duplicate_of`,
+      [lon, lat, input.category, input.source, input.description ?? null, now, latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9),
+        input.reporterContact ?? null, input.photos, finalStatuses, duplicateWindowHours, duplicateRadiusMetres, options.externalId ?? null],
+    );
+    const created = rows[0];
+    if (created.grid_id === null) {
+      throw new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location });
+    }
+    await recordEvent(client, { incidentId: created.id, at: now, kind: 'reported', from: null, to: 'reported', actor: writer.actor, details: { source: input.source } });
+    if (created.duplicate_of !== null) {
+      await recordEvent(client, { incidentId: created.duplicate_of, at: now, kind: 'duplicate-linked', from: null, to: 'reported', actor: writer.actor, details: { duplicate: created.id } });
+    }
+    return created.id;
+  });
+}
+
+export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
+  const { rows } = await db.query<{ incident: Record<string, unknown> }>(
+    `SELECT ${incidentJson}::jsonb || jsonb_build_object(
+        'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM incidents d WHERE d.duplicate_of = i.id),
+        'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
+                       'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
+                     FROM incident_events e WHERE e.incident_id = i.id)
+      ) AS incident
+     FROM incidents i WHERE i.id = $1`,
+    [id],
+  );
+  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
+  return rows[0].incident;
+}
+
+export async function listIncidents(db: Queryable, query: ListIncidentsQuery): Promise<{ items: unknown[]; nextCursor: number | null }> {
+  const { rows } = await db.query<{ id: number; incident: unknown }>(
+    `SELECT i.id, ${incidentJson} AS incident FROM incidents i
+     WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
+       AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
+       AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
+       AND i.id > $7
+     ORDER BY i.id LIMIT $8`,
+    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1],
+  );
+  const page = rows.slice(0, query.limit);
+  return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };
+}
+
+interface LockedIncident extends StageHours {
+  id: number;
+  status: Status;
+  grid_id: number | null;
+  department: string | null;
+}
+
+async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
+  const { rows } = await client.query<LockedIncident>(
+    `SELECT i.id, i.status, i.grid_id, i.department, c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
+     FROM incidents i JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
+    [id],
+  );
+  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
+  return rows[0];
+}
+
+async function checkDepartment(client: Queryable, input: TransitionInput): Promise<void> {
+  if (input.department === undefined) return;
+  if (input.to !== 'dispatched') {
+    throw new RuleViolationError('A department is named only when dispatching or reassigning', { rule: 'department-on-dispatch' });
+  }
+  const { rowCount } = await client.query('SELECT 1 FROM incident_departments WHERE name = $1', [input.department]);
+  if (!rowCount) throw new RuleViolationError(`Unknown department ${input.department}`, { rule: 'known-department' });
+}
+
+/** One workflow step: checked against the transition table and the actor's role, stored, announced. */
+export async function transitionIncident(pool: Pool, clock: Clock, writer: WriteContext, id: number, input: TransitionInput): Promise<void> {
+  const actor = writer.actor;
+  if (!actor) throw new ForbiddenError('Workflow steps need an authenticated actor');
+  if (input.satisfaction !== undefined && input.to !== 'closed') {
+    throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
+  }
+  await withWriteTransaction(pool, writer, async (client) => {
+    const incident = await lockIncident(client, id);
+    if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
+      throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
+    }
+    const transition = findTransition(incident.status, input.to);
+    if (!transition) {
+      throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {
+        from: incident.status,
+        allowed: allowedFrom(incident.status, actor.role).map((t) => t.to),
+      });
+    }
+    if (!transition.roles.includes(actor.role)) {
+      throw new ForbiddenError(`Role ${actor.role} may not move an incident from ${incident.status} to ${input.to}`, { allowedRoles: transition.roles });
+    }
+    await checkDepartment(client, input);
+    const now = clock();
+    const hours = stageHours(input.to, incident);
+    await client.query(
+      `UPDATE incidents SET status = $2,
+         stage_due_at = CASE WHEN $3::text = 'keep' THEN stage_due_at WHEN $3::text IS NULL THEN NULL
+                             ELSE $4::timestamptz + make_interval(secs => 3600 * $3::text::float8) END,
+         department = coalesce($5, department),
+         closed_at = CASE WHEN $2 = ANY ($6::text[]) THEN $4::timestamptz ELSE closed_at END,
+         satisfaction = coalesce($7, satisfaction),
+         version = version + 1, updated_at = $4
+       WHERE id = $1`,
+      [id, input.to, hours === null ? null : String(hours), now, input.department ?? null, finalStatuses, input.satisfaction ?? null],
+    );
+    await recordEvent(client, {
+      incidentId: id,
+      at: now,
+      kind: 'transition',
+      from: incident.status,
+      to: input.to,
+      actor,
+      comment: input.comment,
+      details: { ...(input.department && { department: input.department, previousDepartment: incident.department }), ...(input.satisfaction && { satisfaction: input.satisfaction }) },
+    });
+  });
+}

@@ -1,0 +1,98 @@
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { manualClock } from './helpers';
+
+/** Linear interpolation between closest ranks, as percentile_cont does. */
+function percentile(sorted: number[], p: number): number {
+  const rank = p * (sorted.length - 1);
+  const low = Math.floor(rank);
+  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (rank - low);
+}
+
+describe('GET /api/stats/incidents', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  const time = manualClock('2026-01-15T00:00:00Z');
+  const from = '2025-04-01T00:00:00+08:00';
+  const to = '2025-10-01T00:00:00+08:00';
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db, { clock: time.clock });
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  /** Recomputed from raw rows and the catalogue, not from the columns the service reads (due_at, department). */
+  async function expectedFor(where: string, params: unknown[]) {
+    const { rows } = await db.pool.query<{ status: string; hours: number | null; on_time: boolean | null; overdue: boolean }>(
+      `SELECT i.status, extract(epoch FROM i.closed_at - i.reported_at)::float8 / 3600 AS hours,
+              i.closed_at <= i.reported_at + (c.accept_hours + c.dispatch_hours + c.handle_hours + c.feedback_hours) * interval '1 hour' AS on_time,
+              i.status NOT IN ('closed', 'rejected') AND i.reported_at + (c.accept_hours + c.dispatch_hours + c.handle_hours + c.feedback_hours) * interval '1 hour' < $1 AS overdue
+       FROM incidents i JOIN incident_categories c ON c.name = i.category
+       WHERE i.reported_at >= $2 AND i.reported_at < $3 AND ${where}`,
+      [time.clock(), from, to, ...params],
+    );
+    const closed = rows.filter((r) => r.status === 'closed');
+    const hours = closed.map((r) => r.hours as number).sort((a, b) => a - b);
+    const byStatus: Record<string, number> = {};
+    for (const row of rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
+    return {
+      total: rows.length,
+      byStatus,
+      closed: closed.length,
+      closureRate: closed.length / rows.length,
+      onTimeRate: closed.filter((r) => r.on_time).length / closed.length,
+      meanHandlingHours: hours.reduce((sum, h) => sum + h, 0) / hours.length,
+      p90HandlingHours: percentile(hours, 0.9),
+      medianHandlingHours: percentile(hours, 0.5),
+      overdueOpen: rows.filter((r) => r.overdue).length,
+    };
+  }
+
+  function expectClose(actual: Record<string, unknown>, expected: Awaited<ReturnType<typeof expectedFor>>) {
+    expect(actual).toMatchObject({ total: expected.total, byStatus: expected.byStatus, closed: expected.closed, overdueOpen: expected.overdueOpen });
+    for (const key of ['closureRate', 'onTimeRate', 'meanHandlingHours', 'p90HandlingHours', 'medianHandlingHours'] as const) {
+      expect(actual[key]).toBeCloseTo(expected[key], 6);
+    }
+  }
+
+  it('matches counts, rates and handling times computed independently for the whole window', async () => {
+    const response = await api.request.get('/api/stats/incidents').query({ from, to }).set(api.auth('planner')).expect(200);
+    expect(response.body.groups).toHaveLength(1);
+    const expected = await expectedFor('true', []);
+    expect(expected.total).toBeGreaterThan(1000);
+    expect(expected.onTimeRate).toBeGreaterThan(0);
+    expect(expected.onTimeRate).toBeLessThan(1);
+    expectClose(response.body.groups[0], expected);
+  });
+
+  it('groups by category and filters by department and grid, each matching SQL', async () => {
+    const byCategory = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'category' }).set(api.auth('commander')).expect(200)).body;
+    const categories = (await db.pool.query('SELECT DISTINCT category FROM incidents WHERE reported_at >= $1 AND reported_at < $2', [from, to])).rows;
+    expect(byCategory.groups.map((g: { key: string }) => g.key).sort()).toEqual(categories.map((r) => r.category).sort());
+    for (const group of byCategory.groups.slice(0, 4)) expectClose(group, await expectedFor('i.category = $4', [group.key]));
+
+    const department = (await api.request.get('/api/stats/incidents').query({ from, to, department: '城管局' }).set(api.auth('commander')).expect(200)).body;
+    expectClose(department.groups[0], await expectedFor(`c.department = '城管局'`, []));
+
+    const grid = (await db.pool.query('SELECT grid_id FROM incidents WHERE grid_id IS NOT NULL GROUP BY grid_id ORDER BY count(*) DESC LIMIT 1')).rows[0].grid_id;
+    const inGrid = (await api.request.get('/api/stats/incidents').query({ from, to, grid }).set(api.auth('commander')).expect(200)).body;
+    expectClose(inGrid.groups[0], await expectedFor('i.grid_id = $4', [grid]));
+  });
+
+  it('groups by day in Shanghai time, totals adding up', async () => {
+    const byDay = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'day' }).set(api.auth('planner')).expect(200)).body;
+    expect(byDay.groups[0].key).toBe('2025-04-01');
+    const total = byDay.groups.reduce((sum: number, g: { total: number }) => sum + g.total, 0);
+    expect(total).toBe((await expectedFor('true', [])).total);
+  });
+
+  it('refuses bad filters', async () => {
+    await api.request.get('/api/stats/incidents').query({ groupBy: 'street' }).set(api.auth('planner')).expect(400);
+    await api.request.get('/api/stats/incidents').query({ from: 'yesterday' }).set(api.auth('planner')).expect(400);
+    await api.request.get('/api/stats/incidents').query({ sql: '1' }).set(api.auth('planner')).expect(400);
+    await api.request.get('/api/stats/incidents').expect(401);
+  });
+});
