@@ -10,9 +10,10 @@ import { problemMiddleware } from './http/problem';
 import { mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
+import { tileRoutes } from './tiles/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, tileRoutes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
