@@ -13,9 +13,10 @@ import { healthRoutes } from './health/routes';
 import { layerRoutes } from './layers/routes';
 import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
+import { tileRoutes } from './tiles/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, tileRoutes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });

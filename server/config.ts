@@ -16,6 +16,8 @@ const configSchema = z.object({
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 1mb or 512kb').default('1mb'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_SEED: z.string().default('citygrid'),
+  // Gzipped vector tiles kept in memory per process; 0 turns the tile cache off (benchmarks, debugging).
+  TILE_CACHE_MB: z.coerce.number().min(0).max(4096).default(64),
   WEB_DIST: z.string().default(path.join(projectRoot, 'web', 'dist')),
 });
 

@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import { allRoles, type Role } from '../auth/roles';
+
+/** MVT field types as TileJSON's vector_layers name them. */
+export type FieldType = 'Number' | 'String' | 'Boolean';
+
+export interface TileFilter {
+  schema: z.ZodType;
+  /** The PostgreSQL type the bound value is cast to. */
+  sqlType: 'text' | 'int' | 'timestamptz';
+  description: string;
+}
+
+/**
+ * What one layer shows over one zoom band. SQL fragments are constants of this file, never user input; a
+ * `{filter}` token becomes the bound parameter of that filter (NULL when the request leaves it out), `{z}` the zoom.
+ * The tile query always selects `id`, the geometry and the attributes from `from`, restricted to rows whose
+ * `geometry` touches the tile (plus buffer) so the GIST index on geom_3857 does the search.
+ */
+export interface TileSource {
+  minzoom: number;
+  maxzoom: number;
+  from: string;
+  /** EPSG:3857 geometry expression with a GIST index. */
+  geometry: string;
+  id: string;
+  attributes: Record<string, { sql: string; type: FieldType }>;
+  where?: string;
+  /** Tolerance in tile pixels (of 4096) for ST_Simplify (collapsed parts kept); lines and polygons only. */
+  simplifyPixels?: number;
+  /** Feature limit per tile, so no tile of a dense band grows past the size budget. */
+  limit: number;
+}
+
+export interface TileLayer {
+  name: string;
+  description: string;
+  access: readonly Role[];
+  filters: Record<string, TileFilter>;
+  sources: TileSource[];
+  /** Layers whose changes alter this layer's tiles (incident counts are drawn on grid polygons). */
+  changedBy: string[];
+  /** WGS84 table whose extent is the TileJSON bounds. */
+  boundsTable: string;
+}
+
+const incidentFilters: Record<string, TileFilter> = {
+  category: { schema: z.string().min(1).max(100), sqlType: 'text', description: 'Only incidents of this category' },
+  status: { schema: z.string().min(1).max(50), sqlType: 'text', description: 'Only incidents in this status' },
+  from: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'Reported at or after (ISO 8601)' },
+  to: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'Reported before (ISO 8601)' },
+};
+
+const incidentWhere = `({category} IS NULL OR f.category = {category})
+  AND ({status} IS NULL OR f.status = {status})
+  AND ({from} IS NULL OR f.reported_at >= {from})
+  AND ({to} IS NULL OR f.reported_at < {to})`;
+
+const gridAttributes = {
+  code: { sql: 't.code', type: 'String' },
+  name: { sql: 't.name', type: 'String' },
+  level: { sql: 't.level', type: 'Number' },
+} as const;
+
+/** Grid level drawn at a zoom when the request names none: districts far out, level-4 grids close in. */
+function gridBand(level: number, minzoom: number, maxzoom: number): TileSource {
+  return {
+    minzoom,
+    maxzoom,
+    from: 'grids t',
+    geometry: 't.geom_3857',
+    id: 't.id',
+    attributes: { ...gridAttributes, parent_id: { sql: 't.parent_id', type: 'Number' } },
+    where: `t.level = coalesce({level}, ${level})`,
+    simplifyPixels: 1,
+    limit: 20_000,
+  };
+}
+
+function pointSource(table: string, minzoom: number, attributes: TileSource['attributes'], limit = 20_000): TileSource {
+  return { minzoom, maxzoom: 22, from: `${table} t`, geometry: 't.geom_3857', id: 't.id', attributes, limit };
+}
+
+export const tileLayers: TileLayer[] = [
+  {
+    name: 'grids',
+    description: 'Grid polygons; the level follows the zoom unless `level` is given',
+    access: allRoles,
+    filters: { level: { schema: z.coerce.number().int().min(1).max(4), sqlType: 'int', description: 'Grid level 1–4' } },
+    sources: [gridBand(1, 0, 10), gridBand(2, 11, 12), gridBand(3, 13, 13), gridBand(4, 14, 22)],
+    changedBy: ['grids'],
+    boundsTable: 'grids',
+  },
+  {
+    name: 'buildings',
+    description: 'Building footprints (from z13)',
+    access: allRoles,
+    filters: {},
+    sources: [
+      {
+        minzoom: 13,
+        maxzoom: 22,
+        from: 'buildings t',
+        geometry: 't.geom_3857',
+        id: 't.id',
+        attributes: {
+          code: { sql: 't.code', type: 'String' },
+          use: { sql: 't.use', type: 'String' },
+          floors: { sql: 't.floors', type: 'Number' },
+          grid_id: { sql: 't.grid_id', type: 'Number' },
+        },
+        simplifyPixels: 0.5,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['buildings'],
+    boundsTable: 'buildings',
+  },
+  {
+    name: 'hazards',
+    description: 'Hazard sources',
+    access: allRoles,
+    filters: {},
+    sources: [
+      pointSource('hazards', 0, {
+        name: { sql: 't.name', type: 'String' },
+        kind: { sql: 't.kind', type: 'String' },
+        risk_level: { sql: 't.risk_level', type: 'Number' },
+        next_inspection_due: { sql: 't.next_inspection_due::text', type: 'String' },
+      }),
+    ],
+    changedBy: ['hazards'],
+    boundsTable: 'hazards',
+  },
+  {
+    name: 'key_places',
+    description: 'Key places (schools, markets, ...)',
+    access: allRoles,
+    filters: {},
+    sources: [
+      pointSource('key_places', 0, {
+        name: { sql: 't.name', type: 'String' },
+        kind: { sql: 't.kind', type: 'String' },
+        capacity: { sql: 't.capacity', type: 'Number' },
+      }),
+    ],
+    changedBy: ['key_places'],
+    boundsTable: 'key_places',
+  },
+  {
+    name: 'incidents',
+    description: 'Incidents: counts per level-4 grid below z15, single incidents from z15',
+    access: allRoles,
+    filters: incidentFilters,
+    sources: [
+      {
+        minzoom: 0,
+        maxzoom: 14,
+        // Counts are whole-grid counts, so a grid shows the same number in every tile it crosses.
+        from: `grids t CROSS JOIN LATERAL (
+          SELECT count(*)::int AS n FROM incidents f WHERE f.grid_id = t.id AND ${incidentWhere}) c`,
+        geometry: 't.geom_3857',
+        id: 't.id',
+        attributes: { ...gridAttributes, incident_count: { sql: 'c.n', type: 'Number' } },
+        where: 't.level = 4 AND c.n > 0',
+        simplifyPixels: 1,
+        limit: 20_000,
+      },
+      {
+        minzoom: 15,
+        maxzoom: 22,
+        from: 'incidents f',
+        geometry: 'f.geom_3857',
+        id: 'f.id',
+        attributes: {
+          category: { sql: 'f.category', type: 'String' },
+          status: { sql: 'f.status', type: 'String' },
+          source: { sql: 'f.source', type: 'String' },
+          reported_at: { sql: "to_char(f.reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
+          grid_id: { sql: 'f.grid_id', type: 'Number' },
+        },
+        where: incidentWhere,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['incidents', 'grids'],
+    boundsTable: 'incidents',
+  },
+  {
+    name: 'roads',
+    description: 'Roads; local roads from z13',
+    access: allRoles,
+    filters: {},
+    sources: [
+      {
+        minzoom: 0,
+        maxzoom: 22,
+        from: 'roads t',
+        geometry: 't.geom_3857',
+        id: 't.id',
+        attributes: {
+          name: { sql: 't.name', type: 'String' },
+          kind: { sql: 't.kind', type: 'String' },
+          lanes: { sql: 't.lanes', type: 'Number' },
+          speed_limit: { sql: 't.speed_limit', type: 'Number' },
+        },
+        where: "(t.kind <> 'local' OR {z} >= 13)",
+        simplifyPixels: 1,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['roads'],
+    boundsTable: 'roads',
+  },
+  {
+    name: 'accidents',
+    description: 'Road accidents (from z13)',
+    access: allRoles,
+    filters: {},
+    sources: [
+      pointSource('accidents', 13, {
+        severity: { sql: 't.severity', type: 'String' },
+        occurred_at: { sql: "to_char(t.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
+        vehicles: { sql: 't.vehicles', type: 'Number' },
+        casualties: { sql: 't.casualties', type: 'Number' },
+        road_id: { sql: 't.road_id', type: 'Number' },
+      }),
+    ],
+    changedBy: ['accidents'],
+    boundsTable: 'accidents',
+  },
+  {
+    name: 'patrol_tracks',
+    description: 'Patrol tracks of grid workers (from z13)',
+    // Where a named worker walked is staff data: not for the hotline desk.
+    access: ['admin', 'planner', 'commander', 'police', 'grid_worker'],
+    filters: {},
+    sources: [
+      {
+        minzoom: 13,
+        maxzoom: 22,
+        from: 'patrol_tracks t',
+        geometry: 't.geom_3857',
+        id: 't.id',
+        attributes: {
+          worker: { sql: 't.worker', type: 'String' },
+          grid_id: { sql: 't.grid_id', type: 'Number' },
+          started_at: { sql: "to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
+        },
+        simplifyPixels: 1,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['patrol_tracks'],
+    boundsTable: 'patrol_tracks',
+  },
+];
+
+export const tileLayerByName = new Map(tileLayers.map((layer) => [layer.name, layer]));
+
+export function sourceAtZoom(layer: TileLayer, z: number): { source: TileSource; index: number } | undefined {
+  const index = layer.sources.findIndex((source) => z >= source.minzoom && z <= source.maxzoom);
+  return index < 0 ? undefined : { source: layer.sources[index], index };
+}
+
+export function layerZoomRange(layer: TileLayer): { minzoom: number; maxzoom: number } {
+  return { minzoom: Math.min(...layer.sources.map((s) => s.minzoom)), maxzoom: Math.max(...layer.sources.map((s) => s.maxzoom)) };
+}

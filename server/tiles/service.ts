@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Actor } from '../auth/roles';
+import type { Queryable } from '../db/pool';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
+import type { ChangeEvent, EventBus } from '../events/bus';
+import { type CachedTile, TileCache } from './cache';
+import { layerZoomRange, sourceAtZoom, type TileLayer, tileLayerByName, tileLayers } from './registry';
+import { buildTileQuery, type TileQuery, tileBuffer, tileExtent } from './sql';
+
+const gzip = promisify(zlib.gzip);
+
+export interface TileAddress {
+  z: number;
+  x: number;
+  y: number;
+}
+
+export type TileFilters = Record<string, string | number | undefined>;
+
+/** Tile queries by layer and band, built once at start-up. */
+const tileQueries = new Map<string, TileQuery>(
+  tileLayers.flatMap((layer) => layer.sources.map((source, index) => [`${layer.name}/${index}`, buildTileQuery(layer, source, index)] as const)),
+);
+
+export function visibleLayer(name: string, actor: Actor | null): TileLayer {
+  const layer = tileLayerByName.get(name);
+  if (!layer) throw new NotFoundError(`There is no tile layer ${name}`, { layers: tileLayers.map((l) => l.name) });
+  if (!actor || !layer.access.includes(actor.role)) {
+    throw new ForbiddenError(`Role ${actor?.role ?? 'anonymous'} may not see the ${name} layer`, { allowedRoles: layer.access });
+  }
+  return layer;
+}
+
+/** The layer's filter values in registry order (the order of $4, $5, ...); a filter of another layer is a 400. */
+export function filterValues(layer: TileLayer, filters: TileFilters): Array<string | number | null> {
+  const foreign = Object.keys(filters).filter((name) => filters[name] !== undefined && !(name in layer.filters));
+  if (foreign.length > 0) {
+    throw new BadRequestError(`Layer ${layer.name} has no filter ${foreign.join(', ')}`, { filters: Object.keys(layer.filters) });
+  }
+  return Object.keys(layer.filters).map((name) => filters[name] ?? null);
+}
+
+export function checkTileAddress({ z, x, y }: TileAddress): void {
+  const size = 2 ** z;
+  if (x >= size || y >= size) throw new BadRequestError(`Tile ${z}/${x}/${y} does not exist: x and y must be below ${size} at zoom ${z}`);
+}
+
+/** Runs the layer's tile query: the raw MVT bytes, empty when nothing is in the tile or the zoom is outside the layer. */
+export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>): Promise<Buffer> {
+  const band = sourceAtZoom(layer, address.z);
+  if (!band) return Buffer.alloc(0);
+  const query = tileQueries.get(`${layer.name}/${band.index}`)!;
+  const { rows } = await db.query<{ tile: Buffer | null }>({ ...query, values: [address.z, address.x, address.y, ...values] });
+  return rows[0]?.tile ?? Buffer.alloc(0);
+}
+
+/** WGS84 bounds of a tile grown by the MVT buffer: the area whose changes can alter the tile. */
+export function tileBoundsWithBuffer({ z, x, y }: TileAddress): [number, number, number, number] {
+  const size = 2 ** z;
+  const margin = tileBuffer / tileExtent;
+  const lon = (column: number) => (column / size) * 360 - 180;
+  const lat = (row: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * row) / size))) * 180) / Math.PI;
+  return [lon(x - margin), lat(y + 1 + margin), lon(x + 1 + margin), lat(y - margin)];
+}
+
+function touches(a: [number, number, number, number], b: [number, number, number, number]): boolean {
+  return a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
+}
+
+/**
+ * Tiles for every layer through one cache. A change event from any process drops exactly the cached tiles of
+ * the affected layers whose buffered bounds touch the change's bbox (old and new geometry, as published).
+ */
+export class TileService {
+  private readonly cache: TileCache;
+  /** Bumped by every change: a tile queried before a change is not cached after it (it may be stale). */
+  private generation = 0;
+
+  constructor(
+    private readonly db: Queryable,
+    cacheBytes: number,
+  ) {
+    this.cache = new TileCache(cacheBytes);
+  }
+
+  listen(events: Pick<EventBus, 'onChange' | 'onResync'>): () => void {
+    const stopChanges = events.onChange((event) => this.invalidate(event));
+    const stopResync = events.onResync(() => {
+      this.generation++;
+      this.cache.clear();
+    });
+    return () => {
+      stopChanges();
+      stopResync();
+    };
+  }
+
+  invalidate(event: ChangeEvent): number {
+    if (event.kind !== 'layer-changed') return 0;
+    this.generation++;
+    const affected = new Set(tileLayers.filter((layer) => layer.changedBy.includes(event.layer)).map((layer) => layer.name));
+    const { bbox } = event;
+    return this.cache.deleteWhere((tile) => affected.has(tile.layer) && (bbox === null || touches(tileBoundsWithBuffer(tile), bbox)));
+  }
+
+  async tile(layer: TileLayer, address: TileAddress, filters: TileFilters): Promise<CachedTile> {
+    checkTileAddress(address);
+    const values = filterValues(layer, filters);
+    const key = `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const generation = this.generation;
+    const mvt = await queryTile(this.db, layer, address, values);
+    const body = mvt.length > 0 ? await gzip(mvt) : mvt;
+    const tile: CachedTile = { layer: layer.name, ...address, gzip: body, etag: `"${createHash('sha1').update(mvt).digest('base64url')}"` };
+    if (generation === this.generation) this.cache.set(key, tile);
+    return tile;
+  }
+
+  get cacheSize() {
+    return this.cache.size;
+  }
+}
+
+export interface TileJson {
+  tilejson: '3.0.0';
+  name: string;
+  description: string;
+  tiles: string[];
+  minzoom: number;
+  maxzoom: number;
+  bounds: [number, number, number, number];
+  center: [number, number, number];
+  vector_layers: Array<{ id: string; description: string; minzoom: number; maxzoom: number; fields: Record<string, string> }>;
+}
+
+/** TileJSON 3.0.0 for one layer; the tile URL carries the filters so a map shows what it asked for. */
+export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string, filters: TileFilters): Promise<TileJson> {
+  filterValues(layer, filters);
+  const { rows } = await db.query<{ bounds: [number, number, number, number] | null }>(
+    // boundsTable is a registry constant, never request input.
+    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bounds
+     FROM (SELECT ST_Extent(geom) AS e FROM ${layer.boundsTable}) extent`,
+  );
+  const bounds = rows[0]?.bounds ?? [-180, -85.0511, 180, 85.0511];
+  const { minzoom, maxzoom } = layerZoomRange(layer);
+  const fields = Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
+  const search = new URLSearchParams(Object.entries(filters).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
+  const query = search.size > 0 ? `?${search}` : '';
+  const centerZoom = Math.max(minzoom, Math.min(maxzoom, 13));
+  return {
+    tilejson: '3.0.0',
+    name: layer.name,
+    description: layer.description,
+    tiles: [`${baseUrl}/tiles/${layer.name}/{z}/{x}/{y}.mvt${query}`],
+    minzoom,
+    maxzoom,
+    bounds,
+    center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, centerZoom],
+    vector_layers: [{ id: layer.name, description: layer.description, minzoom, maxzoom, fields }],
+  };
+}
+
+export function listLayers(actor: Actor | null, baseUrl: string) {
+  return tileLayers
+    .filter((layer) => actor && layer.access.includes(actor.role))
+    .map((layer) => ({
+      name: layer.name,
+      description: layer.description,
+      ...layerZoomRange(layer),
+      filters: Object.fromEntries(Object.entries(layer.filters).map(([name, f]) => [name, f.description])),
+      tilejson: `${baseUrl}/tiles/${layer.name}.json`,
+    }));
+}

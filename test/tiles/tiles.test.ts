@@ -1,0 +1,262 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import type { Response } from 'supertest';
+import { withWriteTransaction } from '../../server/audit/write-context';
+import { ensureSystemPackages } from '../../server/db/system-packages';
+import { type ChangeEvent, publishChange } from '../../server/events/bus';
+import { tileLayerByName } from '../../server/tiles/registry';
+import { queryTile, TileService } from '../../server/tiles/service';
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+interface Tile {
+  z: number;
+  x: number;
+  y: number;
+}
+
+function tileAt(lon: number, lat: number, z: number): Tile {
+  const n = 2 ** z;
+  const rad = (lat * Math.PI) / 180;
+  return {
+    z,
+    x: Math.floor(((lon + 180) / 360) * n),
+    y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n),
+  };
+}
+
+const binary = (res: Response, done: (error: Error | null, body: Buffer) => void) => {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('end', () => done(null, Buffer.concat(chunks)));
+};
+
+describe('vector tiles', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  function getTile(layer: string, { z, x, y }: Tile, query = '', headers: Record<string, string> = api.auth('planner')) {
+    return api.request.get(`/tiles/${layer}/${z}/${x}/${y}.mvt${query}`).set(headers).buffer(true).parse(binary);
+  }
+
+  function decode(response: Response) {
+    return new VectorTile(new PbfReader(response.body as Buffer));
+  }
+
+  /** A tile holding the representative point of some row of the table, at zoom z. */
+  async function tileOfRow(sql: string, z: number): Promise<Tile> {
+    const { rows } = await db.pool.query<{ lon: number; lat: number }>(sql);
+    return tileAt(rows[0].lon, rows[0].lat, z);
+  }
+
+  /** Features whose geometry touches the tile grown by the 64-pixel buffer, counted without the tile code. */
+  async function countTouching(from: string, tile: Tile): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${from}
+       WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326))`,
+      [tile.z, tile.x, tile.y],
+    );
+    return rows[0].n;
+  }
+
+  function expectInsideBuffer(tile: VectorTile, layerName: string) {
+    const layer = tile.layers[layerName];
+    for (let i = 0; i < layer.length; i++) {
+      for (const ring of layer.feature(i).loadGeometry()) {
+        for (const point of ring) {
+          expect(point.x).toBeGreaterThanOrEqual(-64);
+          expect(point.x).toBeLessThanOrEqual(4096 + 64);
+          expect(point.y).toBeGreaterThanOrEqual(-64);
+          expect(point.y).toBeLessThanOrEqual(4096 + 64);
+        }
+      }
+    }
+  }
+
+  const middleBuilding = `SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM buildings ORDER BY id OFFSET (SELECT count(*) / 2 FROM buildings) LIMIT 1) b`;
+
+  it('lists the layers a role may see, never people', async () => {
+    const planner = await api.request.get('/tiles').set(api.auth('planner')).expect(200);
+    const names = planner.body.layers.map((layer: { name: string }) => layer.name);
+    expect(names).toEqual(expect.arrayContaining(['grids', 'buildings', 'hazards', 'key_places', 'incidents', 'roads', 'accidents', 'patrol_tracks']));
+    expect(names).not.toContain('people');
+    const hotline = await api.request.get('/tiles').set(api.auth('hotline')).expect(200);
+    expect(hotline.body.layers.map((layer: { name: string }) => layer.name)).not.toContain('patrol_tracks');
+    await api.request.get('/tiles/people/16/0/0.mvt').set(api.auth('admin')).expect(404);
+    await api.request.get('/tiles').expect(401);
+  });
+
+  it.each([
+    ['buildings', 'buildings', middleBuilding, 16, ['code', 'use', 'floors', 'grid_id']],
+    ['hazards', 'hazards', 'SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM hazards ORDER BY id LIMIT 1', 13, ['name', 'kind', 'risk_level']],
+    ['key_places', 'key_places', 'SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM key_places ORDER BY id LIMIT 1', 13, ['name', 'kind']],
+    ['incidents', 'incidents', 'SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incidents ORDER BY id LIMIT 1', 16, ['category', 'status', 'reported_at']],
+    ['accidents', 'accidents', 'SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM accidents ORDER BY id LIMIT 1', 15, ['severity', 'occurred_at']],
+    ['roads', 'roads', 'SELECT ST_X(ST_PointN(geom, 1)) AS lon, ST_Y(ST_PointN(geom, 1)) AS lat FROM roads ORDER BY id LIMIT 1', 15, ['kind', 'lanes']],
+    ['patrol_tracks', 'patrol_tracks', 'SELECT ST_X(ST_PointN(geom, 1)) AS lon, ST_Y(ST_PointN(geom, 1)) AS lat FROM patrol_tracks ORDER BY id LIMIT 1', 15, ['worker']],
+    ['grids', '(SELECT * FROM grids WHERE level = 4) g', middleBuilding, 15, ['code', 'name', 'level']],
+  ])('%s: the tile holds exactly the features touching it, with attributes, inside extent + buffer', async (layer, from, locate, z, attributes) => {
+    const tile = await tileOfRow(locate, z);
+    const response = await getTile(layer, tile).expect(200);
+    expect(response.headers['content-type']).toBe('application/vnd.mapbox-vector-tile');
+    const decoded = decode(response);
+    expect(Object.keys(decoded.layers)).toEqual([layer]);
+    const expected = await countTouching(from, tile);
+    expect(expected).toBeGreaterThan(0);
+    expect(decoded.layers[layer].length).toBe(expected);
+    expect(decoded.layers[layer].extent).toBe(4096);
+    expect(Object.keys(decoded.layers[layer].feature(0).properties)).toEqual(expect.arrayContaining(attributes));
+    expectInsideBuffer(decoded, layer);
+  });
+
+  it('incidents below z15 are counts per level-4 grid that match SQL, and filters are bound', async () => {
+    const tile = await tileOfRow(middleBuilding, 12);
+    const { rows } = await db.pool.query<{ category: string }>('SELECT category FROM incidents GROUP BY category ORDER BY count(*) DESC LIMIT 1');
+    const { category } = rows[0];
+    const response = await getTile('incidents', tile, `?category=${encodeURIComponent(category)}&from=2025-03-01T00:00:00Z&to=2025-06-01T00:00:00Z`).expect(200);
+    const layer = decode(response).layers.incidents;
+    const { rows: grids } = await db.pool.query<{ id: number; n: number }>(
+      `SELECT g.id, count(i.id)::int AS n FROM grids g JOIN incidents i ON i.grid_id = g.id
+       WHERE g.level = 4 AND ST_Intersects(g.geom, ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326))
+         AND i.category = $4 AND i.reported_at >= '2025-03-01Z' AND i.reported_at < '2025-06-01Z'
+       GROUP BY g.id`,
+      [tile.z, tile.x, tile.y, category],
+    );
+    expect(grids.length).toBeGreaterThan(0);
+    expect(layer.length).toBe(grids.length);
+    const counts = new Map(Array.from({ length: layer.length }, (_, i) => [layer.feature(i).id, layer.feature(i).properties.incident_count]));
+    for (const grid of grids) expect(counts.get(grid.id)).toBe(grid.n);
+
+    const injection = await getTile('incidents', tile, `?category=${encodeURIComponent("x' OR '1'='1")}`);
+    expect(injection.status).toBe(204);
+    const { rows: still } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM incidents');
+    expect(still[0].n).toBeGreaterThan(0);
+  });
+
+  it('rejects invalid tile addresses, foreign filters and bad filter values with 400 problems', async () => {
+    for (const url of ['/tiles/buildings/3/8/0.mvt', '/tiles/buildings/3/0/8.mvt', '/tiles/buildings/23/0/0.mvt', '/tiles/buildings/a/0/0.mvt', '/tiles/buildings/14/-1/0.mvt', '/tiles/buildings/14/1.5/0.mvt', '/tiles/buildings/14/0/0.mvt?category=x', '/tiles/incidents/14/0/0.mvt?from=yesterday', '/tiles/grids/14/0/0.mvt?level=9', '/tiles/grids/14/0/0.mvt?nope=1']) {
+      const response = await api.request.get(url).set(api.auth('planner'));
+      expect([url, response.status]).toEqual([url, 400]);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+
+  it('answers 204 for an empty tile and for a zoom outside the layer', async () => {
+    await getTile('buildings', { z: 14, x: 0, y: 0 }).expect(204);
+    await getTile('buildings', await tileOfRow(middleBuilding, 10)).expect(204);
+  });
+
+  it('serves identical bytes from the database and from the cache, with an ETag that gives 304', async () => {
+    const tile = await tileOfRow(middleBuilding, 15);
+    const first = await getTile('buildings', tile).expect(200);
+    const second = await getTile('buildings', tile).expect(200);
+    expect(second.headers['content-encoding']).toBe('gzip');
+    expect(Buffer.compare(first.body, second.body)).toBe(0);
+    const raw = await queryTile(db.pool, tileLayerByName.get('buildings')!, tile, []);
+    expect(Buffer.compare(first.body, raw)).toBe(0);
+    expect(second.headers.etag).toBe(first.headers.etag);
+    expect(first.headers['cache-control']).toBe('private, no-cache');
+    await getTile('buildings', tile, '', { ...api.auth('planner'), 'If-None-Match': first.headers.etag }).expect(304);
+    const identity = await getTile('buildings', tile, '', { ...api.auth('planner'), 'Accept-Encoding': 'identity' }).expect(200);
+    expect(identity.headers['content-encoding']).toBeUndefined();
+    expect(Buffer.compare(identity.body, raw)).toBe(0);
+  });
+
+  it('shows an edited building in the next tile response, on every process that hears the change', async () => {
+    const tile = await tileOfRow(middleBuilding, 16);
+    const before = await getTile('buildings', tile).expect(200);
+    const { rows } = await db.pool.query<{ id: number; bbox: [number, number, number, number] }>(
+      `SELECT id, ARRAY[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)] AS bbox FROM buildings
+       WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope($1, $2, $3), 4326)) ORDER BY id LIMIT 1`,
+      [tile.z, tile.x, tile.y],
+    );
+    const { id, bbox } = rows[0];
+    const heard = new Promise<ChangeEvent>((resolve) => {
+      const stop = api.events.onChange((event) => {
+        stop();
+        resolve(event);
+      });
+    });
+    await withWriteTransaction(db.pool, { actor: null, route: 'test edit' }, async (client) => {
+      await client.query(`UPDATE buildings SET use = 'edited-in-test', updated_at = now() WHERE id = $1`, [id]);
+      await publishChange(client, { kind: 'layer-changed', layer: 'buildings', ids: [id], bbox });
+    });
+    await heard;
+    const after = await getTile('buildings', tile, '', { ...api.auth('planner'), 'If-None-Match': before.headers.etag }).expect(200);
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+    const layer = decode(after).layers.buildings;
+    const edited = Array.from({ length: layer.length }, (_, i) => layer.feature(i)).find((feature) => feature.id === id);
+    expect(edited?.properties.use).toBe('edited-in-test');
+  });
+
+  it('drops exactly the cached tiles whose buffered bounds touch a change', async () => {
+    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const buildings = tileLayerByName.get('buildings')!;
+    const near = await tileOfRow(middleBuilding, 16);
+    const neighbour = { ...near, x: near.x + 1 };
+    const far = { ...near, x: near.x + 5 };
+    for (const tile of [near, neighbour, far]) await service.tile(buildings, tile, {});
+    await service.tile(tileLayerByName.get('hazards')!, near, {});
+    expect(service.cacheSize.tiles).toBe(4);
+    // A point-sized change well inside `near`: its neighbours' buffers do not reach it.
+    const { rows } = await db.pool.query<{ lon: number; lat: number }>(
+      'SELECT ST_X(c) AS lon, ST_Y(c) AS lat FROM (SELECT ST_Transform(ST_Centroid(ST_TileEnvelope($1, $2, $3)), 4326) AS c) p',
+      [near.z, near.x, near.y],
+    );
+    const point: [number, number, number, number] = [rows[0].lon, rows[0].lat, rows[0].lon, rows[0].lat];
+    expect(service.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: point })).toBe(1);
+    expect(service.cacheSize.tiles).toBe(3);
+    expect(service.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [], bbox: null })).toBe(2);
+    expect(service.cacheSize.tiles).toBe(1);
+  });
+
+  it('accepts ?access_token= and applies layer roles', async () => {
+    const tile = await tileOfRow(middleBuilding, 15);
+    await api.request.get(`/tiles/buildings/${tile.z}/${tile.x}/${tile.y}.mvt?access_token=${api.tokens.hotline}`).expect(200);
+    await api.request.get(`/tiles/patrol_tracks/${tile.z}/${tile.x}/${tile.y}.mvt?access_token=${api.tokens.hotline}`).expect(403);
+    await api.request.get(`/tiles/buildings/${tile.z}/${tile.x}/${tile.y}.mvt`).expect(401);
+  });
+
+  it('describes a layer as TileJSON 3.0.0', async () => {
+    const response = await api.request.get('/tiles/incidents.json?status=open').set(api.auth('commander')).expect(200);
+    expect(response.body).toMatchObject({ tilejson: '3.0.0', name: 'incidents', minzoom: 0, maxzoom: 22 });
+    expect(response.body.tiles[0]).toMatch(/\/tiles\/incidents\/\{z\}\/\{x\}\/\{y\}\.mvt\?status=open$/);
+    expect(response.body.vector_layers[0]).toMatchObject({ id: 'incidents', fields: { category: 'String', incident_count: 'Number' } });
+    const { rows } = await db.pool.query<{ minx: number; maxy: number }>('SELECT ST_XMin(ST_Extent(geom)) AS minx, ST_YMax(ST_Extent(geom)) AS maxy FROM incidents');
+    expect(response.body.bounds[0]).toBeCloseTo(rows[0].minx, 6);
+    expect(response.body.bounds[3]).toBeCloseTo(rows[0].maxy, 6);
+    const [west, south, east, north] = response.body.bounds;
+    expect(response.body.center[0]).toBeGreaterThan(west);
+    expect(response.body.center[0]).toBeLessThan(east);
+    expect(response.body.center[1]).toBeGreaterThan(south);
+    expect(response.body.center[1]).toBeLessThan(north);
+  });
+
+  it('gives tiles that ogrinfo (GDAL) opens as MVT files', async () => {
+    ensureSystemPackages(['gdal']);
+    const tile = await tileOfRow(middleBuilding, 16);
+    const response = await getTile('buildings', tile).expect(200);
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-tile-'));
+    const file = path.join(folder, 'tile.mvt');
+    fs.writeFileSync(file, response.body);
+    try {
+      const listing = execFileSync('ogrinfo', ['-ro', '-q', file], { encoding: 'utf8' });
+      expect(listing).toMatch(/1: buildings \((Multi)?Polygon\)/);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
