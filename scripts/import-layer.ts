@@ -1,5 +1,5 @@
-// npm run import -- <layer> <file.csv> [--dry-run]
-// Imports a CSV (wkt, or lon/lat columns) into buildings, people, hazards or key_places: all rows or none.
+// npm run import -- <layer> <file.csv|file.geojson> [--dry-run]
+// Imports a CSV (wkt, or lon/lat columns) or a GeoJSON FeatureCollection into buildings, people, hazards or key_places: all rows or none.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
@@ -11,7 +11,7 @@ import { RuleViolationError } from '../server/errors';
 import { importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
 
-const usage = 'usage: npm run import -- <buildings|people|hazards|key_places> <file.csv> [--dry-run]';
+const usage = 'usage: npm run import -- <buildings|people|hazards|key_places> <file.csv|file.geojson> [--dry-run]';
 
 /** The file as a stream, with a progress bar over the bytes read (rows are counted only while parsing). */
 function readWithProgress(file: string) {
@@ -34,12 +34,12 @@ async function main(): Promise<void> {
   const [layerName, file] = positionals;
   const layer = layers.find((candidate) => candidate.name === layerName);
   if (!layer || !file) throw new Error(usage);
-  if (!file.toLowerCase().endsWith('.csv')) throw new Error('only .csv files can be imported so far');
+  const format = file.toLowerCase().endsWith('.csv') ? 'csv' : 'geojson';
   const pool = createPool(await resolveDatabaseUrl(loadConfig(), (line) => console.error(line)), 2);
   try {
     await migrate(pool);
     const started = performance.now();
-    const report = await importFeatures(pool, layer, readWithProgress(file), { format: 'csv', dryRun: values['dry-run'] ?? false }, { actor: null, route: 'cli import' });
+    const report = await importFeatures(pool, layer, readWithProgress(file), { format, dryRun: values['dry-run'] ?? false }, { actor: null, route: 'cli import' });
     const seconds = (performance.now() - started) / 1000;
     console.log(`${report.dryRun ? 'checked' : 'imported'} ${report.rows} rows into ${layer.name} in ${seconds.toFixed(1)} s (${Math.round(report.rows / seconds)} rows/s); stored ${report.inserted}`);
   } finally {

@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse as parseCsv } from 'csv-parse';
+import { parser as jsonParser } from 'stream-json';
+import { pick } from 'stream-json/filters/Pick';
+import { streamArray } from 'stream-json/streamers/StreamArray';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
@@ -75,16 +78,55 @@ async function* csvRows(layer: LayerDefinition, input: Readable): AsyncGenerator
   );
   input.on('error', (error) => parser.destroy(error));
   let row = 0;
-  for await (const record of parser as AsyncIterable<Record<string, string>>) {
-    row += 1;
-    const errors: RowError[] = [];
-    const properties: Record<string, unknown> = {};
-    for (const column of layer.columns) {
-      const text = record[column];
-      if (text === undefined || text === '') continue;
-      properties[column] = numeric.has(column) && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+  try {
+    for await (const record of parser as AsyncIterable<Record<string, string>>) {
+      row += 1;
+      const errors: RowError[] = [];
+      const properties: Record<string, unknown> = {};
+      for (const column of layer.columns) {
+        const text = record[column];
+        if (text === undefined || text === '') continue;
+        properties[column] = numeric.has(column) && Number.isFinite(Number(text)) ? Number(text) : text;
+      }
+      yield { row, properties, geometry: csvGeometry(layer, record, row, errors), errors };
     }
-    yield { row, properties, geometry: csvGeometry(layer, record, row, errors), errors };
+  } catch (error) {
+    if (error instanceof BadRequestError) throw error;
+    throw new BadRequestError(`The CSV cannot be read after row ${row}: ${(error as Error).message}`, { row: row + 1 });
+  }
+}
+
+// The feature envelope; its properties are checked by the layer's own schema so that each bad one is named.
+const importedFeature = z
+  .object({
+    type: z.literal('Feature'),
+    id: z.union([z.string(), z.number()]).optional(),
+    geometry: z.record(z.string(), z.unknown()).nullable(),
+    properties: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .strict();
+
+/** The features of a GeoJSON FeatureCollection, one at a time: the file is never held whole. */
+async function* geojsonRows(layer: LayerDefinition, input: Readable): AsyncGenerator<SourceRow> {
+  const features = input.pipe(jsonParser()).pipe(pick({ filter: 'features' })).pipe(streamArray());
+  input.on('error', (error) => features.destroy(error));
+  try {
+    for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
+      const row = key + 1;
+      const envelope = importedFeature.safeParse(value);
+      if (!envelope.success) {
+        const errors = envelope.error.issues.map((issue) => ({ row, field: issue.path.join('.') || '(feature)', reason: issue.message }));
+        yield { row, properties: {}, geometry: null, errors };
+        continue;
+      }
+      const { geometry, properties } = envelope.data;
+      const errors: RowError[] = [];
+      if (layer.geometry && !geometry) errors.push({ row, field: 'geometry', reason: 'a geometry is required' });
+      yield { row, properties: properties ?? {}, geometry: layer.geometry && geometry ? JSON.stringify(geometry) : null, errors };
+    }
+  } catch (error) {
+    if (error instanceof BadRequestError) throw error;
+    throw new BadRequestError(`The GeoJSON cannot be read: ${(error as Error).message}`);
   }
 }
 
@@ -192,8 +234,7 @@ async function recordImport(client: PoolClient, layer: LayerDefinition, inserted
 }
 
 function rowsOf(layer: LayerDefinition, format: 'csv' | 'geojson', input: Readable): AsyncIterable<SourceRow> {
-  if (format === 'csv') return csvRows(layer, input);
-  throw new BadRequestError('Only CSV imports are supported so far', { format });
+  return format === 'csv' ? csvRows(layer, input) : geojsonRows(layer, input);
 }
 
 /**

@@ -14,7 +14,7 @@ function bulkRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
     defineRoute({
       method: 'post',
       path: `${base}/import`,
-      summary: `Imports ${layer.name} from CSV (wkt, or lon/lat columns), all or nothing, with a per-row error report`,
+      summary: `Imports ${layer.name} from CSV (wkt, or lon/lat columns) or a GeoJSON FeatureCollection, all or nothing, with a per-row error report`,
       tag: 'layers',
       access: bulkAccess(layer, layer.write),
       query: importQuery,

@@ -134,4 +134,36 @@ describe('layer import and export', () => {
     expect(collection.features[0].geometry.type).toBe('Point');
     expect(Object.keys(collection.features[0].properties).sort()).toEqual(['kind', 'last_inspected_at', 'name', 'next_inspection_due', 'risk_level']);
   });
+
+  it('round-trips hazards through a GeoJSON export and import, and names bad features by number', async () => {
+    const signature = `name || '|' || kind || '|' || risk_level || '|' || coalesce(next_inspection_due::text, '') || '|' || ST_AsText(geom)`;
+    const original = await db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards ORDER BY 1`);
+    const maxId = (await db.pool.query<{ max: number }>('SELECT max(id) AS max FROM hazards')).rows[0].max;
+    const exported = await api.request.get('/api/layers/hazards/export?format=geojson').set(api.auth('planner')).expect(200);
+    const collection = JSON.parse(exported.text) as { features: Array<Record<string, unknown>> };
+
+    const broken = structuredClone(collection);
+    broken.features[1] = { ...broken.features[1], properties: { name: 'x', kind: 'y', risk_level: 9 } };
+    broken.features[2] = { ...broken.features[2], geometry: { type: 'Point', coordinates: [500, 31] } };
+    const rejected = await api.request
+      .post('/api/layers/hazards/import?format=geojson')
+      .set(api.auth('planner'))
+      .set('Content-Type', 'application/geo+json')
+      .send(JSON.stringify(broken))
+      .expect(422);
+    expect(rejected.body.errors.map((error: { row: number; field: string }) => [error.row, error.field])).toEqual([
+      [2, 'risk_level'],
+      [3, 'geometry'],
+    ]);
+    expect((await db.pool.query('SELECT 1 FROM hazards WHERE id > $1', [maxId])).rowCount).toBe(0);
+
+    await api.request
+      .post('/api/layers/hazards/import')
+      .set(api.auth('planner'))
+      .set('Content-Type', 'application/geo+json')
+      .send(exported.text)
+      .expect(200);
+    const imported = await db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards WHERE id > $1 ORDER BY 1`, [maxId]);
+    expect(imported.rows).toEqual(original.rows);
+  });
 });
