@@ -1,6 +1,7 @@
 // npm run import -- <layer> <file.csv|file.geojson> [--dry-run]
 // Imports a CSV (wkt, or lon/lat columns) or a GeoJSON FeatureCollection into buildings, people, hazards or key_places: all rows or none.
 import fs from 'node:fs';
+import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { loadConfig } from '../server/config';
@@ -20,13 +21,19 @@ function readWithProgress(file: string) {
   const megabytes = (bytes: number) => Math.round(bytes / 1e5) / 10;
   bar.start(megabytes(total), 0);
   let read = 0;
-  const stream = fs.createReadStream(file);
-  stream.on('data', (chunk) => {
-    read += chunk.length;
-    bar.update(megabytes(read));
+  // A pass-through that counts, so the bytes wait for the importer instead of flowing before it listens.
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      read += chunk.length;
+      bar.update(megabytes(read));
+      done(null, chunk);
+    },
+    flush(done) {
+      bar.stop();
+      done();
+    },
   });
-  stream.on('end', () => bar.stop());
-  return stream;
+  return fs.createReadStream(file).pipe(counter);
 }
 
 async function main(): Promise<void> {
