@@ -1,7 +1,8 @@
 -- Bulk imports check every row's geometry in one pass over a staging table; a row that PostGIS cannot even
 -- parse must become a per-row error ("row 17: geometry: ..."), not abort the whole statement.
 CREATE FUNCTION parse_import_geometry(source text, OUT geom geometry, OUT reason text)
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+-- Not PARALLEL SAFE: the EXCEPTION block starts a subtransaction, which parallel workers cannot.
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   geom := CASE WHEN left(ltrim(source), 1) = '{' THEN ST_GeomFromGeoJSON(source) ELSE ST_GeomFromEWKT(source) END;
   IF ST_SRID(geom) NOT IN (0, 4326) THEN
