@@ -52,3 +52,8 @@ export const layers: readonly LayerDefinition[] = [
 export function gridExpression(definition: LayerDefinition, geom: string): string {
   return definition.geometry === 'MultiPolygon' ? `grid_at(ST_PointOnSurface(${geom}))` : `grid_at(${geom})`;
 }
+
+/** Whole-layer reads and writes of personal data cannot be scoped row by row cheaply: they are for admins. */
+export function bulkAccess(layer: LayerDefinition, roles: readonly Role[]): readonly Role[] {
+  return layer.personal ? ['admin'] : roles;
+}

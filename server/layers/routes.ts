@@ -1,9 +1,45 @@
 import type { AppDeps } from '../deps';
 import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute, type RouteDefinition } from '../http/route';
-import { type LayerDefinition, layers } from './registry';
-import { createBody, listLayerQuery, updateBody } from './schemas';
+import { type LayerDefinition, bulkAccess, layers } from './registry';
+import { exportCsv, exportGeoJson } from './export';
+import { importFeatures } from './import';
+import { createBody, exportQuery, importQuery, listLayerQuery, updateBody } from './schemas';
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
+
+/** Import and export come before /:id so that their names are not read as ids. */
+function bulkRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+  const base = `/api/layers/${layer.name}`;
+  return [
+    defineRoute({
+      method: 'post',
+      path: `${base}/import`,
+      summary: `Imports ${layer.name} from CSV (wkt, or lon/lat columns) or a GeoJSON FeatureCollection, all or nothing, with a per-row error report`,
+      tag: 'layers',
+      access: bulkAccess(layer, layer.write),
+      query: importQuery,
+      rawBody: true,
+      async handler(ctx, { query, writer }) {
+        const format = query.format ?? (ctx.is('text/csv') ? 'csv' : 'geojson');
+        ctx.body = await importFeatures(pool, layer, ctx.req, { format, dryRun: query.dryRun }, writer);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: `${base}/export`,
+      summary: `The whole ${layer.name} layer as GeoJSON or CSV, streamed; the columns are the importable ones`,
+      tag: 'layers',
+      access: bulkAccess(layer, layer.read),
+      query: exportQuery,
+      async handler(ctx, { query }) {
+        const csv = query.format === 'csv';
+        ctx.type = csv ? 'text/csv; charset=utf-8' : 'application/geo+json';
+        ctx.attachment(`${layer.name}.${csv ? 'csv' : 'geojson'}`);
+        ctx.body = csv ? await exportCsv(pool, layer) : exportGeoJson(pool, layer);
+      },
+    }),
+  ];
+}
 
 /** The same five routes for every layer of the registry, each with that layer's own schemas and roles. */
 function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
@@ -73,5 +109,5 @@ function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
 }
 
 export function layerRoutes(deps: AppDeps): RouteDefinition[] {
-  return layers.flatMap((layer) => crudRoutes(deps, layer));
+  return layers.flatMap((layer) => [...bulkRoutes(deps, layer), ...crudRoutes(deps, layer)]);
 }

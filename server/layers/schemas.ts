@@ -1,3 +1,5 @@
+// geo/schemas uses .openapi(): the zod extension must be installed even when no app is built (CLI, bench).
+import '../http/openapi';
 import { z } from 'zod';
 import { areaGeometry, bboxQuery, pageQuery, pointGeometry } from '../geo/schemas';
 
@@ -37,7 +39,7 @@ export const hazardProperties = z
 export const keyPlaceProperties = z
   .object({
     name: z.string().min(1).max(200),
-    kind: z.enum(['school', 'hospital', 'market', 'transport_hub', 'other']),
+    kind: z.enum(['school', 'kindergarten', 'hospital', 'market', 'mall', 'transport_hub', 'elderly_home', 'park', 'other']),
     capacity: z.number().int().min(0).nullable().optional(),
   })
   .strict();

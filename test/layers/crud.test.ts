@@ -205,4 +205,23 @@ describe('layers CRUD, roles and audit', () => {
     expect(log.body.entries.every((entry: { entity: string }) => entry.entity === 'buildings')).toBe(true);
     expect(log.body.entries[0].route).toMatch(/\/api\/layers\/buildings/);
   });
+
+  it('describes every layer route in the OpenAPI document', async () => {
+    const document = await api.request.get('/api').expect(200);
+    for (const layer of ['buildings', 'people', 'hazards', 'key_places']) {
+      expect(Object.keys(document.body.paths)).toEqual(
+        expect.arrayContaining([`/api/layers/${layer}`, `/api/layers/${layer}/{id}`, `/api/layers/${layer}/import`, `/api/layers/${layer}/export`]),
+      );
+    }
+  });
+
+  it('answers 400 to unknown fields in a change and 404 to a missing row, changing nothing', async () => {
+    const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM hazards ORDER BY id LIMIT 1');
+    const auditBefore = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+    await api.request.patch(`/api/layers/hazards/${rows[0].id}`).set(api.auth('planner')).send({ properties: { owner: 'x' } }).expect(400);
+    await api.request.patch('/api/layers/hazards/999999999').set(api.auth('planner')).send({ properties: { name: 'x' } }).expect(404);
+    await api.request.post('/api/layers/hazards/import').set('Content-Type', 'text/csv').send('name\n').expect(401);
+    const auditAfter = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+    expect(auditAfter.rows[0].n).toBe(auditBefore.rows[0].n);
+  });
 });

@@ -1,0 +1,90 @@
+// npm run bench:import: imports 200,000 building footprints from a CSV file through the same service as
+// POST /api/layers/buildings/import, into a scratch database holding the small demo city's grids.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadDemoCity, testCityOptions } from '../data/demo/load';
+import { loadConfig } from '../server/config';
+import { resolveDatabaseUrl } from '../server/db/connect';
+import { migrate } from '../server/db/migrate';
+import { createPool, ensureDatabaseExists } from '../server/db/pool';
+import { importFeatures } from '../server/layers/import';
+import { layers } from '../server/layers/registry';
+
+const rows = Number(process.env.BENCH_ROWS ?? 200_000);
+const baselineRowsPerSecond = 20_000; // the issue's target for buildings on this machine
+
+interface Extent {
+  minLon: number;
+  minLat: number;
+  maxLon: number;
+  maxLat: number;
+}
+
+function writeCsv(file: string, extent: Extent): void {
+  const size = 0.00005;
+  const out = fs.openSync(file, 'w');
+  let chunk = 'code,address,use,floors,households,wkt\n';
+  for (let row = 1; row <= rows; row += 1) {
+    const lon = extent.minLon + (((row * 7919) % 100_003) / 100_003) * (extent.maxLon - extent.minLon - size);
+    const lat = extent.minLat + (((row * 104_729) % 99_991) / 99_991) * (extent.maxLat - extent.minLat - size);
+    const ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+      .map(([x, y]) => `${x.toFixed(7)} ${y.toFixed(7)}`)
+      .join(', ');
+    chunk += `B-${row},"No. ${row} Bench Road",residential,${1 + (row % 30)},${row % 50},"POLYGON((${ring}))"\n`;
+    if (chunk.length > 1 << 20) {
+      fs.writeSync(out, chunk);
+      chunk = '';
+    }
+  }
+  fs.writeSync(out, chunk);
+  fs.closeSync(out);
+}
+
+async function main(): Promise<void> {
+  const serverUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), () => undefined);
+  const url = new URL(serverUrl);
+  const database = `citygrid_bench_import_${process.pid}`;
+  url.pathname = `/${database}`;
+  await ensureDatabaseExists(url.toString());
+  const pool = createPool(url.toString(), 2);
+  const file = path.join(os.tmpdir(), `${database}.csv`);
+  try {
+    await migrate(pool);
+    await loadDemoCity(pool, { ...testCityOptions, progress: false });
+    const { rows: extents } = await pool.query<Extent>(
+      `SELECT ST_XMin(e) AS "minLon", ST_YMin(e) AS "minLat", ST_XMax(e) AS "maxLon", ST_YMax(e) AS "maxLat"
+         FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
+    );
+    writeCsv(file, extents[0]);
+    const buildings = layers.find((layer) => layer.name === 'buildings');
+    if (!buildings) throw new Error('no buildings layer');
+    const started = performance.now();
+    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false }, { actor: null, route: 'bench import' });
+    const seconds = (performance.now() - started) / 1000;
+    const rate = Math.round(report.inserted / seconds);
+    console.table([
+      {
+        case: `import ${rows.toLocaleString('en')} buildings (CSV, WKT)`,
+        file: `${(fs.statSync(file).size / 1e6).toFixed(1)} MB`,
+        seconds: seconds.toFixed(2),
+        'rows/s': rate,
+        'baseline rows/s': baselineRowsPerSecond,
+        ratio: (rate / baselineRowsPerSecond).toFixed(2),
+      },
+    ]);
+  } finally {
+    await pool.end();
+    fs.rmSync(file, { force: true });
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
