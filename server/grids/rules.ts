@@ -7,6 +7,7 @@ export type GeometryHex = string;
 const insideParentToleranceMetres = 0.5;
 const siblingOverlapLimitM2 = 1;
 const sliverSnapMetres = 2;
+const sliverMinimumM2 = 6;
 // Planar buffers work in the data's units (degrees); a metre of latitude is 1/111,320°, and a degree of
 // longitude is shorter than one of latitude, so this tolerance never exceeds 2 m in any direction.
 const sliverSnapDegrees = sliverSnapMetres / 111_320;
@@ -93,7 +94,8 @@ export async function placeGeometry(
  * Fills slivers narrower than 2 m between the geometry and its siblings: the space within 2 m of both (mitred
  * buffers, so straight edges stay straight) that no sibling holds joins the geometry, and the two then share
  * one edge. ST_Snap alone does not do it: it moves vertices onto the reference's vertices, not onto its edges.
- * Side effect: a corner next to the end of a shared edge may gain a ≤ 2 m ear into unassigned space.
+ * Pieces under 6 m² are left out: they are the corner "ears" of the buffers (≤ 2 m × 2 m) beside borders that
+ * already touch, not slivers, and claiming them would block the next neighbour's edit.
  */
 async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
   const { rows } = await db.query<{ hex: string }>(
@@ -101,11 +103,14 @@ async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: num
      neighbours AS (
        SELECT ST_Union(n.geom) AS ref FROM grids n, input
        WHERE n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])
-         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5))
-     SELECT encode(ST_AsEWKB(CASE WHEN ref IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g,
-              ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref))), 3)) END), 'hex') AS hex
-     FROM input, neighbours`,
-    [geometry, level, parentId, excludeIds, sliverSnapDegrees],
+         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5)),
+     fill AS (
+       SELECT (ST_Dump(ST_Difference(ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref), g))).geom AS piece
+       FROM input, neighbours WHERE ref IS NOT NULL),
+     slivers AS (SELECT ST_Union(piece) AS s FROM fill WHERE ST_Area(piece::geography) > $6)
+     SELECT encode(ST_AsEWKB(CASE WHEN s IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g, s)), 3)) END), 'hex') AS hex
+     FROM input, slivers`,
+    [geometry, level, parentId, excludeIds, sliverSnapDegrees, sliverMinimumM2],
   );
   return rows[0].hex;
 }
