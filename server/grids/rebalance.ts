@@ -1,0 +1,166 @@
+import { withWriteTransaction } from '../audit/write-context';
+import type { PoolClient, Queryable } from '../db/pool';
+import { NotFoundError, RuleViolationError } from '../errors';
+import { featureCollection } from '../geo/schemas';
+import { gridSnapshot, recordHistory } from './history';
+import { moveMembers } from './membership';
+import { type Box, type PartitionCell, partitionBuildings, type WeightedBuilding } from './partition';
+import type { RebalanceInput } from './schemas';
+import { type WriteOptions, afterGeometryChange } from './service';
+
+interface ParentRow {
+  id: number;
+  code: string;
+  name: string;
+  level: number;
+  box: Box;
+  grandchildren: number;
+}
+
+async function loadParent(db: Queryable, id: number): Promise<ParentRow> {
+  const { rows } = await db.query<ParentRow>(
+    `SELECT id, code, name, level, ARRAY[ST_XMin(geom) - 1e-6, ST_YMin(geom) - 1e-6, ST_XMax(geom) + 1e-6, ST_YMax(geom) + 1e-6] AS box,
+            (SELECT count(*)::int FROM grids c JOIN grids gc ON gc.parent_id = c.id WHERE c.parent_id = p.id) AS grandchildren
+     FROM grids p WHERE id = $1`,
+    [id],
+  );
+  const parent = rows[0];
+  if (!parent) throw new NotFoundError(`grid ${id} does not exist`, { id });
+  if (parent.level === 4) throw new RuleViolationError('a level-4 grid has no children to rebalance', { rule: 'rebalance-parent' });
+  if (parent.grandchildren > 0) throw new RuleViolationError('only a parent whose children have no children of their own can be rebalanced', { rule: 'rebalance-parent' });
+  return parent;
+}
+
+async function loadBuildings(db: Queryable, parentId: number): Promise<WeightedBuilding[]> {
+  const { rows } = await db.query<WeightedBuilding>(
+    `SELECT b.id, ST_X(pt) AS x, ST_Y(pt) AS y, ST_XMin(b.geom) AS "minX", ST_YMin(b.geom) AS "minY",
+            ST_XMax(b.geom) AS "maxX", ST_YMax(b.geom) AS "maxY", b.households
+     FROM grids p JOIN buildings b ON b.geom && p.geom, LATERAL ST_PointOnSurface(b.geom) AS pt
+     WHERE p.id = $1 AND ST_Intersects(p.geom, pt)`,
+    [parentId],
+  );
+  return rows;
+}
+
+interface ProposedGrid {
+  index: number;
+  hex: string;
+  geometry: unknown;
+  areaM2: number;
+  parts: number;
+  polsbyPopper: number;
+  /** the existing child that overlaps it most (and is not taken by a larger overlap), reused on commit */
+  matchedId: number | null;
+}
+
+/** Cells → polygons (parent ∩ box), their compactness, and the existing child each best replaces. */
+async function proposeGrids(db: Queryable, parentId: number, cells: PartitionCell[]): Promise<ProposedGrid[]> {
+  const { rows } = await db.query<Omit<ProposedGrid, 'matchedId'>>(
+    `WITH cell AS (
+       SELECT ord::int - 1 AS index, ST_Multi(ST_CollectionExtract(ST_Intersection(p.geom,
+                ST_MakeEnvelope((box->>0)::float8, (box->>1)::float8, (box->>2)::float8, (box->>3)::float8, 4326)), 3)) AS g
+       FROM grids p, json_array_elements($2::json) WITH ORDINALITY AS boxes(box, ord) WHERE p.id = $1)
+     SELECT index, encode(ST_AsEWKB(g), 'hex') AS hex, ST_AsGeoJSON(g, 9)::json AS geometry, ST_Area(g::geography) AS "areaM2",
+            ST_NumGeometries(g) AS parts,
+            CASE WHEN ST_Perimeter(g::geography) > 0 THEN 4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2 ELSE 0 END AS "polsbyPopper"
+     FROM cell ORDER BY index`,
+    [parentId, JSON.stringify(cells.map((cell) => cell.box))],
+  );
+  const { rows: overlaps } = await db.query<{ index: number; id: number; area: number }>(
+    `SELECT cell.index, c.id, ST_Area(ST_Intersection(c.geom, cell.g)) AS area
+     FROM grids c, (SELECT ord::int - 1 AS index, g::geometry AS g FROM unnest($2::text[]) WITH ORDINALITY AS cells(g, ord)) cell
+     WHERE c.parent_id = $1 AND c.geom && cell.g AND ST_Intersects(c.geom, cell.g)
+     ORDER BY area DESC`,
+    [parentId, rows.map((row) => row.hex)],
+  );
+  const matched = new Map<number, number>();
+  const taken = new Set<number>();
+  for (const overlap of overlaps) {
+    if (matched.has(overlap.index) || taken.has(overlap.id)) continue;
+    matched.set(overlap.index, overlap.id);
+    taken.add(overlap.id);
+  }
+  return rows.map((row) => ({ ...row, matchedId: matched.get(row.index) ?? null }));
+}
+
+async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<number, number | null>> {
+  const { rows } = await db.query<{ id: number; grid_id: number | null }>('SELECT id, grid_id FROM buildings WHERE id = ANY($1::bigint[])', [buildingIds]);
+  return new Map(rows.map((row) => [row.id, row.grid_id]));
+}
+
+/**
+ * Re-cuts the children of a parent into round(households / target) grids of about `targetHouseholds` each.
+ * The preview gives every proposed grid's households, deviation and Polsby-Popper compactness, the largest
+ * |deviation| and how many buildings would change grid. With commit the children are replaced in one
+ * transaction (ids of best-overlapping children are kept), members re-assigned and history written.
+ */
+export async function rebalanceGrid(options: WriteOptions, id: number, input: RebalanceInput) {
+  const plan = async (db: Queryable) => {
+    const parent = await loadParent(db, id);
+    const buildings = await loadBuildings(db, id);
+    const total = buildings.reduce((sum, b) => sum + b.households, 0);
+    const count = Math.max(1, Math.round(total / input.targetHouseholds));
+    const cells = partitionBuildings(buildings, count, parent.box, input.targetHouseholds * input.tolerance * 0.5);
+    const proposed = await proposeGrids(db, id, cells);
+    const current = await currentGridOf(db, buildings.map((b) => b.id));
+    const changing = cells.reduce((sum, cell, index) => sum + cell.buildings.filter((b) => current.get(b.id) !== proposed[index].matchedId).length, 0);
+    const deviations = cells.map((cell) => (cell.households - input.targetHouseholds) / input.targetHouseholds);
+    const summary = {
+      parentId: id,
+      grids: count,
+      households: total,
+      maxAbsDeviation: Math.max(...deviations.map(Math.abs)),
+      meanPolsbyPopper: proposed.reduce((sum, grid) => sum + grid.polsbyPopper, 0) / proposed.length,
+      buildingsChangingGrid: changing,
+      proposal: featureCollection(
+        proposed.map((grid, index) => ({
+          type: 'Feature',
+          id: grid.matchedId,
+          geometry: grid.geometry,
+          properties: { households: cells[index].households, buildings: cells[index].buildings.length, deviation: deviations[index], polsbyPopper: grid.polsbyPopper, parts: grid.parts, areaM2: grid.areaM2 },
+        })),
+      ),
+    };
+    return { parent, proposed, summary };
+  };
+  if (!input.commit) return { committed: false, ...(await plan(options.pool)).summary };
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    await client.query('SELECT id FROM grids WHERE parent_id = $1 OR id = $1 ORDER BY id FOR UPDATE', [id]);
+    const { parent, proposed, summary } = await plan(client);
+    const ids = await replaceChildren(client, options, parent, proposed, input.reason ?? `rebalance to ${input.targetHouseholds} households`);
+    return { committed: true, ...summary, ids };
+  });
+}
+
+async function replaceChildren(client: PoolClient, options: WriteOptions, parent: ParentRow, proposed: ProposedGrid[], reason: string): Promise<number[]> {
+  const { rows: children } = await client.query<{ id: number; hex: string }>(`SELECT id, encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE parent_id = $1 ORDER BY id`, [parent.id]);
+  const kept = proposed.filter((grid) => grid.matchedId !== null).map((grid) => grid.matchedId as number);
+  const removed = children.filter((child) => !kept.includes(child.id));
+  const holder = kept[0];
+  for (const child of removed) {
+    const before = await gridSnapshot(client, child.id);
+    // Members wait in a kept grid until the re-assignment below places them by point-in-polygon.
+    if (holder !== undefined) await moveMembers(client, child.id, holder);
+    await client.query('DELETE FROM grids WHERE id = $1', [child.id]);
+    await recordHistory(client, options.writer, options.at, { gridId: child.id, version: (before?.version as number) + 1, action: 'delete', reason, before, after: null });
+  }
+  const ids: number[] = [];
+  for (const grid of proposed) {
+    if (grid.matchedId !== null) {
+      const before = await gridSnapshot(client, grid.matchedId);
+      await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [grid.matchedId, grid.hex, options.at]);
+      await recordHistory(client, options.writer, options.at, { gridId: grid.matchedId, version: (before?.version as number) + 1, action: 'update', reason, before, after: await gridSnapshot(client, grid.matchedId) });
+      ids.push(grid.matchedId);
+      continue;
+    }
+    const { rows } = await client.query<{ id: number }>(
+      `INSERT INTO grids (code, name, level, parent_id, geom, created_at, updated_at)
+       VALUES ($1 || '-R' || $2, $3 || ' 新网格 ' || $2, $4, $5, $6::geometry, $7, $7) RETURNING id`,
+      [parent.code, grid.index + 1, parent.name, parent.level + 1, parent.id, grid.hex, options.at],
+    );
+    await recordHistory(client, options.writer, options.at, { gridId: rows[0].id, version: 1, action: 'create', reason, before: null, after: await gridSnapshot(client, rows[0].id) });
+    ids.push(rows[0].id);
+  }
+  await afterGeometryChange(client, ids, [...children.map((child) => child.hex), ...proposed.map((grid) => grid.hex)]);
+  return ids;
+}
