@@ -103,7 +103,7 @@ export async function rebalanceGrid(options: WriteOptions, id: number, input: Re
     const cells = partitionBuildings(buildings, count, parent.box, input.targetHouseholds * input.tolerance * 0.5);
     const proposed = await proposeGrids(db, id, cells);
     const current = await currentGridOf(db, buildings.map((b) => b.id));
-    const changing = cells.reduce((sum, cell, index) => sum + cell.buildings.filter((b) => current.get(b.id) !== proposed[index].matchedId).length, 0);
+    const changing = cells.reduce((sum, cell, index) => sum + cell.buildings.filter((b) => proposed[index].matchedId === null || current.get(b.id) !== proposed[index].matchedId).length, 0);
     const deviations = cells.map((cell) => (cell.households - input.targetHouseholds) / input.targetHouseholds);
     const summary = {
       parentId: id,
