@@ -42,6 +42,11 @@ async function loadBuildings(db: Queryable, parentId: number): Promise<WeightedB
   return rows;
 }
 
+/** Does the footprint's extent cross a cut line of its cell (an edge of the box that is not the parent's)? */
+function crossesCut(b: WeightedBuilding, box: Box, root: Box): boolean {
+  return (b.minX < box[0] && box[0] > root[0]) || (b.minY < box[1] && box[1] > root[1]) || (b.maxX > box[2] && box[2] < root[2]) || (b.maxY > box[3] && box[3] < root[3]);
+}
+
 interface ProposedGrid {
   index: number;
   hex: string;
@@ -53,25 +58,38 @@ interface ProposedGrid {
   matchedId: number | null;
 }
 
-/** Cells → polygons (parent ∩ box), their compactness, and the existing child each best replaces. */
-async function proposeGrids(db: Queryable, parentId: number, cells: PartitionCell[]): Promise<ProposedGrid[]> {
+/**
+ * Cells → polygons: parent ∩ box, then every footprint a cut line crosses goes whole to the cell holding its
+ * point (added there, removed from the others), so the border steps around buildings and the cells still tile
+ * the parent. Also each polygon's compactness and the existing child it best replaces.
+ */
+async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCell[]): Promise<ProposedGrid[]> {
+  const crossing = cells.flatMap((cell, index) => cell.buildings.filter((b) => crossesCut(b, cell.box, parent.box)).map((b) => ({ id: b.id, index })));
   const { rows } = await db.query<Omit<ProposedGrid, 'matchedId'>>(
-    `WITH cell AS (
-       SELECT ord::int - 1 AS index, ST_Multi(ST_CollectionExtract(ST_Intersection(p.geom,
-                ST_MakeEnvelope((box->>0)::float8, (box->>1)::float8, (box->>2)::float8, (box->>3)::float8, 4326)), 3)) AS g
-       FROM grids p, json_array_elements($2::json) WITH ORDINALITY AS boxes(box, ord) WHERE p.id = $1)
+    `WITH box_cell AS (
+       SELECT ord::int - 1 AS index, ST_Intersection(p.geom,
+                ST_MakeEnvelope((box->>0)::float8, (box->>1)::float8, (box->>2)::float8, (box->>3)::float8, 4326)) AS g
+       FROM grids p, json_array_elements($2::json) WITH ORDINALITY AS boxes(box, ord) WHERE p.id = $1),
+     crossing AS (
+       SELECT (c->>'index')::int AS index, ST_Intersection(b.geom, p.geom) AS geom
+       FROM json_array_elements($3::json) AS c JOIN buildings b ON b.id = (c->>'id')::bigint, grids p WHERE p.id = $1),
+     cell AS (
+       SELECT index, ST_Multi(ST_CollectionExtract(ST_Union(
+                ST_Difference(g, coalesce((SELECT ST_Union(geom) FROM crossing x WHERE x.index <> box_cell.index AND x.geom && box_cell.g), 'SRID=4326;POLYGON EMPTY'::geometry)),
+                coalesce((SELECT ST_Union(geom) FROM crossing x WHERE x.index = box_cell.index), 'SRID=4326;POLYGON EMPTY'::geometry)), 3)) AS g
+       FROM box_cell)
      SELECT index, encode(ST_AsEWKB(g), 'hex') AS hex, ST_AsGeoJSON(g, 9)::json AS geometry, ST_Area(g::geography) AS "areaM2",
             ST_NumGeometries(g) AS parts,
             CASE WHEN ST_Perimeter(g::geography) > 0 THEN 4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2 ELSE 0 END AS "polsbyPopper"
      FROM cell ORDER BY index`,
-    [parentId, JSON.stringify(cells.map((cell) => cell.box))],
+    [parent.id, JSON.stringify(cells.map((cell) => cell.box)), JSON.stringify(crossing)],
   );
   const { rows: overlaps } = await db.query<{ index: number; id: number; area: number }>(
     `SELECT cell.index, c.id, ST_Area(ST_Intersection(c.geom, cell.g)) AS area
      FROM grids c, (SELECT ord::int - 1 AS index, g::geometry AS g FROM unnest($2::text[]) WITH ORDINALITY AS cells(g, ord)) cell
      WHERE c.parent_id = $1 AND c.geom && cell.g AND ST_Intersects(c.geom, cell.g)
      ORDER BY area DESC`,
-    [parentId, rows.map((row) => row.hex)],
+    [parent.id, rows.map((row) => row.hex)],
   );
   const matched = new Map<number, number>();
   const taken = new Set<number>();
@@ -101,7 +119,7 @@ export async function rebalanceGrid(options: WriteOptions, id: number, input: Re
     const total = buildings.reduce((sum, b) => sum + b.households, 0);
     const count = Math.max(1, Math.round(total / input.targetHouseholds));
     const cells = partitionBuildings(buildings, count, parent.box, input.targetHouseholds * input.tolerance * 0.5);
-    const proposed = await proposeGrids(db, id, cells);
+    const proposed = await proposeGrids(db, parent, cells);
     const current = await currentGridOf(db, buildings.map((b) => b.id));
     const changing = cells.reduce((sum, cell, index) => sum + cell.buildings.filter((b) => proposed[index].matchedId === null || current.get(b.id) !== proposed[index].matchedId).length, 0);
     const deviations = cells.map((cell) => (cell.households - input.targetHouseholds) / input.targetHouseholds);
@@ -112,6 +130,8 @@ export async function rebalanceGrid(options: WriteOptions, id: number, input: Re
       maxAbsDeviation: Math.max(...deviations.map(Math.abs)),
       meanPolsbyPopper: proposed.reduce((sum, grid) => sum + grid.polsbyPopper, 0) / proposed.length,
       buildingsChangingGrid: changing,
+      // Footprints a straight cut crossed (each then drawn whole into the grid holding its point).
+      buildingsOnCutLines: cells.reduce((sum, cell) => sum + cell.buildings.filter((b) => crossesCut(b, cell.box, parent.box)).length, 0),
       proposal: featureCollection(
         proposed.map((grid, index) => ({
           type: 'Feature',

@@ -67,6 +67,13 @@ describe('POST /api/grids/:id/rebalance', () => {
     expect(worst).toBeLessThanOrEqual(Math.max(0.1, Math.abs(community.households / ids.length - target) / target + 0.1));
     expect(rows.reduce((sum, row) => sum + row.households, 0)).toBe(community.households);
     expect(await misplacedMembers(db)).toBe(0);
+    const split = await one<{ n: number }>(
+      db,
+      `SELECT count(*)::int AS n FROM buildings b
+       WHERE (SELECT count(*) FROM grids g WHERE g.parent_id = $1 AND g.geom && b.geom AND ST_Area(ST_Intersection(g.geom, b.geom)::geography) > 0.01) > 1`,
+      [community.id],
+    );
+    expect(split.n).toBe(0);
     const coverage = await api.request.get(`/api/grids/${community.id}/coverage`).set(api.auth('planner')).expect(200);
     expect(coverage.body.gapAreaM2 + coverage.body.overlapAreaM2).toBeLessThan(1);
   });
