@@ -73,11 +73,12 @@ async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCe
      crossing AS (
        SELECT (c->>'index')::int AS index, ST_Intersection(b.geom, p.geom) AS geom
        FROM json_array_elements($3::json) AS c JOIN buildings b ON b.id = (c->>'id')::bigint, grids p WHERE p.id = $1),
+     every_crossing AS (SELECT coalesce(ST_Union(geom), 'SRID=4326;POLYGON EMPTY'::geometry) AS u FROM crossing),
+     own AS (SELECT index, ST_Union(geom) AS u FROM crossing GROUP BY index),
      cell AS (
-       SELECT index, ST_Multi(ST_CollectionExtract(ST_Union(
-                ST_Difference(g, coalesce((SELECT ST_Union(geom) FROM crossing x WHERE x.index <> box_cell.index AND x.geom && box_cell.g), 'SRID=4326;POLYGON EMPTY'::geometry)),
-                coalesce((SELECT ST_Union(geom) FROM crossing x WHERE x.index = box_cell.index), 'SRID=4326;POLYGON EMPTY'::geometry)), 3)) AS g
-       FROM box_cell)
+       SELECT box_cell.index, ST_Multi(ST_CollectionExtract(
+                ST_Union(ST_Difference(box_cell.g, every_crossing.u), coalesce(own.u, 'SRID=4326;POLYGON EMPTY'::geometry)), 3)) AS g
+       FROM box_cell CROSS JOIN every_crossing LEFT JOIN own ON own.index = box_cell.index)
      SELECT index, encode(ST_AsEWKB(g), 'hex') AS hex, ST_AsGeoJSON(g, 9)::json AS geometry, ST_Area(g::geography) AS "areaM2",
             ST_NumGeometries(g) AS parts,
             CASE WHEN ST_Perimeter(g::geography) > 0 THEN 4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2 ELSE 0 END AS "polsbyPopper"
