@@ -6,7 +6,7 @@ import { gridSnapshot, recordHistory } from './history';
 import { moveMembers } from './membership';
 import { type Box, type PartitionCell, partitionBuildings, type WeightedBuilding } from './partition';
 import type { RebalanceInput } from './schemas';
-import { type WriteOptions, afterGeometryChange } from './service';
+import { type WriteOptions, afterGeometryChange, lockGrid } from './service';
 
 interface ParentRow {
   id: number;
@@ -113,7 +113,7 @@ async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<
  * |deviation| and how many buildings would change grid. With commit the children are replaced in one
  * transaction (ids of best-overlapping children are kept), members re-assigned and history written.
  */
-export async function rebalanceGrid(options: WriteOptions, id: number, input: RebalanceInput) {
+export async function rebalanceGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: RebalanceInput) {
   const plan = async (db: Queryable) => {
     const parent = await loadParent(db, id);
     const buildings = await loadBuildings(db, id);
@@ -146,9 +146,16 @@ export async function rebalanceGrid(options: WriteOptions, id: number, input: Re
   };
   if (!input.commit) return { committed: false, ...(await plan(options.pool)).summary };
   return withWriteTransaction(options.pool, options.writer, async (client) => {
-    await client.query('SELECT id FROM grids WHERE parent_id = $1 OR id = $1 ORDER BY id FOR UPDATE', [id]);
+    // The parent's version stands for its set of children: a rebalance bumps it, so two planners re-cutting the
+    // same community cannot overwrite each other (If-Match of the parent, 412 when stale).
+    const locked = await lockGrid(client, id, expectedVersion);
+    await client.query('SELECT id FROM grids WHERE parent_id = $1 ORDER BY id FOR UPDATE', [id]);
     const { parent, proposed, summary } = await plan(client);
-    const ids = await replaceChildren(client, options, parent, proposed, input.reason ?? `rebalance to ${input.targetHouseholds} households`);
+    const reason = input.reason ?? `rebalance to ${input.targetHouseholds} households`;
+    const ids = await replaceChildren(client, options, parent, proposed, reason);
+    const before = await gridSnapshot(client, id);
+    await client.query('UPDATE grids SET version = version + 1, updated_at = $2 WHERE id = $1', [id, options.at]);
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: locked.version + 1, action: 'update', reason, before, after: await gridSnapshot(client, id) });
     return { committed: true, ...summary, ids };
   });
 }

@@ -162,13 +162,13 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/rebalance',
-      summary: 'Re-cut a parent’s children into grids of about targetHouseholds each (a preview unless commit: true)',
+      summary: 'Re-cut a parent’s children into grids of about targetHouseholds each (a preview unless commit: true, which needs If-Match of the parent)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,
       body: rebalanceBody,
       async handler(ctx, { params, body, writer }) {
-        ctx.body = await rebalanceGrid(writeOptions(writer), params.id, body);
+        ctx.body = await rebalanceGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
       },
     }),
     defineRoute({

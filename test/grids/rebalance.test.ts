@@ -40,11 +40,15 @@ describe('POST /api/grids/:id/rebalance', () => {
   });
 
   it('commits grids that are contiguous, tile the parent exactly, stay within 10% and hold every building once', async () => {
-    const { body } = await api.request
-      .post(`/api/grids/${community.id}/rebalance`)
-      .set(api.auth('planner'))
-      .send({ targetHouseholds: target, tolerance: 0.1, commit: true })
-      .expect(200);
+    const send = (version?: string) => {
+      const request = api.request.post(`/api/grids/${community.id}/rebalance`).set(api.auth('planner'));
+      if (version) request.set('If-Match', version);
+      return request.send({ targetHouseholds: target, tolerance: 0.1, commit: true });
+    };
+    await send().expect(428);
+    await send('"7"').expect(412);
+    const { body } = await send('"1"').expect(200);
+    await send('"1"').expect(412);
     const ids = body.ids as number[];
     const check = await one<{ parts: number; gap: number; overlap: number; children: number }>(
       db,
