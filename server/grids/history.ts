@@ -41,11 +41,17 @@ export async function listHistory(db: Queryable, gridId: number) {
   return rows;
 }
 
-/** The grid as it was right after version `version` was written. */
+/**
+ * The grid as it was at version `version`: the `after` of the change that wrote it, or else the `before` of
+ * the next change (bulk-loaded grids have no history row of their own for version 1).
+ */
 export async function snapshotAtVersion(db: Queryable, gridId: number, version: number): Promise<Record<string, unknown> | null> {
-  const { rows } = await db.query<{ after: Record<string, unknown> }>(
-    `SELECT after FROM grid_history WHERE grid_id = $1 AND version = $2 AND after IS NOT NULL ORDER BY id DESC LIMIT 1`,
+  const { rows } = await db.query<{ snapshot: Record<string, unknown> }>(
+    `SELECT CASE WHEN (after ->> 'version')::int = $2 THEN after ELSE before END AS snapshot
+     FROM grid_history
+     WHERE grid_id = $1 AND ((after ->> 'version')::int = $2 OR (before ->> 'version')::int = $2)
+     ORDER BY id DESC LIMIT 1`,
     [gridId, version],
   );
-  return rows[0]?.after ?? null;
+  return rows[0]?.snapshot ?? null;
 }

@@ -12,12 +12,14 @@ import {
   deleteGridQuery,
   listGridsQuery,
   mergeGridsBody,
+  rebalanceBody,
   repairQuery,
   revertGridBody,
   splitGridBody,
   updateGridBody,
 } from './schemas';
 import { createGrid, deleteGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
+import { rebalanceGrid } from './rebalance';
 import { mergeGrids, splitGrid } from './split-merge';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
@@ -155,6 +157,18 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       body: splitGridBody,
       async handler(ctx, { params, body, writer }) {
         ctx.body = await splitGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/:id/rebalance',
+      summary: 'Re-cut a parent’s children into grids of about targetHouseholds each (a preview unless commit: true, which needs If-Match of the parent)',
+      tag: 'grids',
+      access: gridEditors,
+      params: idParam,
+      body: rebalanceBody,
+      async handler(ctx, { params, body, writer }) {
+        ctx.body = await rebalanceGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
       },
     }),
     defineRoute({

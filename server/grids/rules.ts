@@ -7,8 +7,9 @@ export type GeometryHex = string;
 const insideParentToleranceMetres = 0.5;
 const siblingOverlapLimitM2 = 1;
 const sliverSnapMetres = 2;
-// ST_Snap works in the data's units (degrees); a metre of latitude is 1/111,320°, a metre of longitude is
-// shorter than that in degrees, so this tolerance never exceeds 2 m in any direction.
+const sliverMinimumM2 = 6;
+// Planar buffers work in the data's units (degrees); a metre of latitude is 1/111,320°, and a degree of
+// longitude is shorter than one of latitude, so this tolerance never exceeds 2 m in any direction.
 const sliverSnapDegrees = sliverSnapMetres / 111_320;
 
 function pgMessage(error: unknown): string {
@@ -73,9 +74,9 @@ export async function checkLevel(db: Queryable, level: number, parentId: number 
 }
 
 /**
- * Places a valid geometry among its parent and siblings: snaps vertices within 2 m of a neighbour or the parent
- * onto their edges (so shared borders stay exact), refuses it outside the parent (beyond 0.5 m) or overlapping
- * a sibling by more than 1 m², then clips the tolerated remainders so the result nests and tiles exactly.
+ * Places a valid geometry among its parent and siblings: refuses it outside the parent (beyond 0.5 m), fills
+ * slivers up to 2 m wide against siblings (so shared borders stay exact), refuses an overlap with a sibling of
+ * more than 1 m², and clips the tolerated remainders so the result nests and tiles exactly.
  */
 export async function placeGeometry(
   db: Queryable,
@@ -83,32 +84,42 @@ export async function placeGeometry(
   where: { level: number; parent: ParentGrid | null; excludeIds: number[] },
 ): Promise<GeometryHex> {
   const parentId = where.parent?.id ?? null;
+  if (parentId !== null) await checkInsideParent(db, geometry, parentId);
   const snapped = await snapToNeighbours(db, geometry, where.level, parentId, where.excludeIds);
-  const nested = parentId === null ? snapped : await clipInsideParent(db, snapped, parentId);
+  const nested = parentId === null ? snapped : await clipToParent(db, snapped, parentId);
   return subtractSiblings(db, nested, where.level, parentId, where.excludeIds);
 }
 
+/**
+ * Fills slivers narrower than 2 m between the geometry and its siblings: the space within 2 m of both (mitred
+ * buffers, so straight edges stay straight) that no sibling holds joins the geometry, and the two then share
+ * one edge. ST_Snap alone does not do it: it moves vertices onto the reference's vertices, not onto its edges.
+ * Pieces under 6 m² are left out: they are the corner "ears" of the buffers (≤ 2 m × 2 m) beside borders that
+ * already touch, not slivers, and claiming them would block the next neighbour's edit.
+ */
 async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
   const { rows } = await db.query<{ hex: string }>(
     `WITH input AS (SELECT $1::geometry AS g),
      neighbours AS (
-       SELECT ST_Collect(n.geom) AS ref FROM grids n, input
-       WHERE ((n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])) OR n.id = $3)
-         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5))
-     SELECT encode(ST_AsEWKB(CASE WHEN ref IS NULL THEN g
-              ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Snap(g, ref, $5)), 3)) END), 'hex') AS hex
-     FROM input, neighbours`,
-    [geometry, level, parentId, excludeIds, sliverSnapDegrees],
+       SELECT ST_Union(n.geom) AS ref FROM grids n, input
+       WHERE n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])
+         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5)),
+     fill AS (
+       SELECT (ST_Dump(ST_Difference(ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref), g))).geom AS piece
+       FROM input, neighbours WHERE ref IS NOT NULL),
+     slivers AS (SELECT ST_Union(piece) AS s FROM fill WHERE ST_Area(piece::geography) > $6)
+     SELECT encode(ST_AsEWKB(CASE WHEN s IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g, s)), 3)) END), 'hex') AS hex
+     FROM input, slivers`,
+    [geometry, level, parentId, excludeIds, sliverSnapDegrees, sliverMinimumM2],
   );
   return rows[0].hex;
 }
 
-async function clipInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<GeometryHex> {
-  const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number; clipped: string }>(
+async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<void> {
+  const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number }>(
     `SELECT ST_Covers(ST_Buffer(p.geom::geography, $3)::geometry, g) AS inside,
             ST_AsGeoJSON(ST_Difference(g, p.geom), 9)::json AS outside,
-            ST_Area(ST_Difference(g, p.geom)::geography) AS outside_m2,
-            encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_Intersection(g, p.geom), 3))), 'hex') AS clipped
+            ST_Area(ST_Difference(g, p.geom)::geography) AS outside_m2
      FROM grids p, (SELECT $1::geometry AS g) input WHERE p.id = $2`,
     [geometry, parentId, insideParentToleranceMetres],
   );
@@ -121,7 +132,14 @@ async function clipInsideParent(db: Queryable, geometry: GeometryHex, parentId: 
       geometry: row.outside,
     });
   }
-  return row.clipped;
+}
+
+async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<GeometryHex> {
+  const { rows } = await db.query<{ hex: string }>(
+    `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_Intersection($1::geometry, p.geom), 3))), 'hex') AS hex FROM grids p WHERE p.id = $2`,
+    [geometry, parentId],
+  );
+  return rows[0].hex;
 }
 
 async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {

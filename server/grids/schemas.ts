@@ -81,3 +81,13 @@ export const mergeGridsBody = z
   })
   .strict();
 export type MergeGridsInput = z.infer<typeof mergeGridsBody>;
+
+export const rebalanceBody = z
+  .object({
+    targetHouseholds: z.number().int().min(1).max(100_000),
+    tolerance: z.number().min(0).max(1).default(0.1),
+    commit: z.boolean().default(false),
+    reason,
+  })
+  .strict();
+export type RebalanceInput = z.infer<typeof rebalanceBody>;

@@ -27,6 +27,14 @@ describe('grid reads', () => {
     expect(children.body.features).toHaveLength(community.children);
   });
 
+  it('documents every grid route in the OpenAPI document', async () => {
+    const { body } = await api.request.get('/api').expect(200);
+    const paths = Object.keys(body.paths);
+    for (const path of ['/api/grids/{id}', '/api/grids/{id}/split', '/api/grids/merge', '/api/grids/{id}/rebalance', '/api/grids/{id}/revert']) {
+      expect(paths).toContain(path);
+    }
+  });
+
   it('answers 404 for a grid that does not exist and 401 without a token', async () => {
     await api.request.get('/api/grids/999999').set(api.auth('planner')).expect(404);
     await api.request.get('/api/grids/1').expect(401);

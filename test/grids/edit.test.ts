@@ -1,0 +1,130 @@
+import type { ChangeEvent } from '../../server/events/bus';
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { adjacentLevel4Pair, misplacedMembers, one } from './support';
+
+describe('grid edits: versions, membership, history, delete', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  const versionOf = async (id: number) => (await one<{ version: number }>(db, 'SELECT version FROM grids WHERE id = $1', [id])).version;
+
+  const patch = (id: number, body: object, version?: number | string) => {
+    const request = api.request.patch(`/api/grids/${id}`).set(api.auth('planner'));
+    if (version !== undefined) request.set('If-Match', `"${version}"`);
+    return request.send(body);
+  };
+
+  it('PATCH without If-Match is 428, with a stale version 412 naming the current one; nothing changes', async () => {
+    const grid = await one<{ id: number; name: string }>(db, 'SELECT id, name FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
+    await patch(grid.id, { name: 'renamed' }).expect(428);
+    const stale = await patch(grid.id, { name: 'renamed' }, 7).expect(412);
+    expect(stale.body).toMatchObject({ type: 'stale-version', currentVersion: 1 });
+    expect(await one(db, 'SELECT name, version FROM grids WHERE id = $1', [grid.id])).toEqual({ name: grid.name, version: 1 });
+    const ok = await patch(grid.id, { name: 'renamed', reason: 'new street sign' }, 1).expect(200);
+    expect(ok.body.version).toBe(2);
+    expect(ok.headers.etag).toBe('"2"');
+  });
+
+  it('two PATCH with the same version race: exactly one wins, the other gets 412', async () => {
+    const grid = await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 4 ORDER BY id OFFSET 1 LIMIT 1');
+    const [first, second] = await Promise.all([patch(grid.id, { leader: 'Planner A' }, 1), patch(grid.id, { leader: 'Planner B' }, 1)]);
+    expect([first.status, second.status].sort()).toEqual([200, 412]);
+    const winner = first.status === 200 ? 'Planner A' : 'Planner B';
+    expect(await one(db, 'SELECT leader, version FROM grids WHERE id = $1', [grid.id])).toEqual({ leader: winner, version: 2 });
+  });
+
+  it('moving a shared border re-assigns buildings and incidents in the same change, publishes the bbox and records history', async () => {
+    const { a, b } = await adjacentLevel4Pair(db, 0);
+    // A 30 m strip of A along its border with B moves from A to B: shrink A first, then grow B.
+    const shapes = await one<{ a_new: object; b_new: object; strip_buildings: number }>(
+      db,
+      `WITH s AS (SELECT ST_Intersection(a.geom, ST_Buffer(b.geom::geography, 30)::geometry) AS strip, a.geom AS ag, b.geom AS bg
+                  FROM grids a, grids b WHERE a.id = $1 AND b.id = $2)
+       SELECT ST_AsGeoJSON(ST_Difference(ag, strip), 9)::json AS a_new, ST_AsGeoJSON(ST_Union(bg, strip), 9)::json AS b_new,
+              (SELECT count(*)::int FROM buildings x WHERE x.grid_id = $1 AND ST_Intersects(strip, ST_PointOnSurface(x.geom))) AS strip_buildings
+       FROM s`,
+      [a, b],
+    );
+    const buildingsOfB = async () => (await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b])).n;
+    const before = await buildingsOfB();
+    const [versionA, versionB] = [await versionOf(a), await versionOf(b)];
+    const events: ChangeEvent[] = [];
+    const stop = api.events.onChange((event) => events.push(event));
+    await patch(a, { geometry: shapes.a_new }, versionA).expect(200);
+    const grown = await patch(b, { geometry: shapes.b_new, reason: 'road realigned' }, versionB);
+    expect(grown.body).toMatchObject({ version: versionB + 1 });
+    expect(grown.body.version).toBe(versionB + 1);
+    expect(await buildingsOfB()).toBe(before + shapes.strip_buildings);
+    expect(await misplacedMembers(db)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop();
+    const gridEvents = events.filter((event) => event.kind === 'layer-changed' && event.layer === 'grids');
+    expect(gridEvents.length).toBe(2);
+    expect(gridEvents[1]).toMatchObject({ ids: [b], bbox: expect.any(Array) });
+    const history = await api.request.get(`/api/grids/${b}/history`).set(api.auth('commander')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', reason: 'road realigned', role: 'planner', version: versionB + 1 });
+    expect(history.body.entries.at(-1).before.geometry.type).toBe('MultiPolygon');
+  });
+
+  it('coverage reports a gap left by a shrunk grid with its area', async () => {
+    const { a } = await adjacentLevel4Pair(db, 3);
+    const shrunk = await one<{ parent: number; geometry: object; lost: number }>(
+      db,
+      `SELECT parent_id AS parent, ST_AsGeoJSON(ST_Buffer(geom::geography, -20)::geometry, 9)::json AS geometry,
+              ST_Area(geom::geography) - ST_Area(ST_Buffer(geom::geography, -20)) AS lost FROM grids WHERE id = $1`,
+      [a],
+    );
+    await patch(a, { geometry: shrunk.geometry }, await versionOf(a)).expect(200);
+    const { body } = await api.request.get(`/api/grids/${shrunk.parent}/coverage`).set(api.auth('planner')).expect(200);
+    expect(body.clean).toBe(false);
+    expect(body.gapAreaM2).toBeGreaterThan(shrunk.lost * 0.9);
+    expect(body.gapAreaM2).toBeLessThan(shrunk.lost * 1.1 + 10);
+    expect(body.gaps.features[0].geometry.type).toBe('Polygon');
+    expect(await misplacedMembers(db)).toBe(0);
+  });
+
+  it('revert restores an earlier version as a new version', async () => {
+    const grid = await one<{ id: number; name: string; area: number }>(db, 'SELECT id, name, ST_Area(geom) AS area FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1');
+    const smaller = await one<{ geometry: object }>(db, 'SELECT ST_AsGeoJSON(ST_Buffer(geom::geography, -15)::geometry, 9)::json AS geometry FROM grids WHERE id = $1', [grid.id]);
+    await patch(grid.id, { name: 'temporary' }, 1).expect(200);
+    await patch(grid.id, { geometry: smaller.geometry }, 2).expect(200);
+    await api.request.post(`/api/grids/${grid.id}/revert`).set(api.auth('planner')).send({ version: 1 }).expect(428);
+    await api.request.post(`/api/grids/${grid.id}/revert`).set(api.auth('planner')).set('If-Match', '3').send({ version: 9 }).expect(404);
+    const reverted = await api.request.post(`/api/grids/${grid.id}/revert`).set(api.auth('planner')).set('If-Match', '3').send({ version: 1 }).expect(200);
+    expect(reverted.body.version).toBe(4);
+    const now = await one<{ name: string; area: number }>(db, 'SELECT name, ST_Area(geom) AS area FROM grids WHERE id = $1', [grid.id]);
+    expect(now.name).toBe(grid.name);
+    expect(Math.abs(now.area - grid.area) / grid.area).toBeLessThan(1e-9);
+    expect(await misplacedMembers(db)).toBe(0);
+    const history = await api.request.get(`/api/grids/${grid.id}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.map((entry: { action: string }) => entry.action)).toEqual(['update', 'update', 'revert']);
+  });
+
+  it('DELETE is refused while a grid has members, and moves them to ?target=', async () => {
+    const { a, b } = await adjacentLevel4Pair(db, 6);
+    const members = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [a]);
+    expect(members.n).toBeGreaterThan(0);
+    const version = (await one<{ version: number }>(db, 'SELECT version FROM grids WHERE id = $1', [a])).version;
+    await api.request.delete(`/api/grids/${a}`).set(api.auth('planner')).expect(428);
+    const refused = await api.request.delete(`/api/grids/${a}`).set(api.auth('planner')).set('If-Match', String(version)).expect(409);
+    expect(refused.body.rule).toBe('delete-has-dependents');
+    await api.request.delete(`/api/grids/${a}`).set(api.auth('police')).set('If-Match', String(version)).expect(403);
+    const districtId = (await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 1 LIMIT 1')).id;
+    await api.request.delete(`/api/grids/${a}?target=${districtId}`).set(api.auth('planner')).set('If-Match', String(version)).expect(422);
+    const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b]);
+    await api.request.delete(`/api/grids/${a}?target=${b}`).set(api.auth('planner')).set('If-Match', String(version)).expect(200);
+    expect(await one(db, 'SELECT count(*)::int AS n FROM grids WHERE id = $1', [a])).toEqual({ n: 0 });
+    expect(await one(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b])).toEqual({ n: before.n + members.n });
+    const history = await api.request.get(`/api/grids/${a}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'delete', after: null });
+  });
+});

@@ -1,0 +1,111 @@
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { one, square } from './support';
+
+// A test district far from the demo city (which lies in 120.7–120.74, 31.3–31.33), so nothing else is there.
+const districtOrigin = { lon: 121.0, lat: 31.0 };
+const metre = 1 / 111_320; // one metre of latitude in degrees
+
+describe('grid writes: validation rules', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  let districtId: number;
+  let streetId: number;
+
+  const post = (body: object, query = '') => api.request.post(`/api/grids${query}`).set(api.auth('planner')).send(body);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db);
+    const district = await post({ code: 'T01', name: '测试区', level: 1, geometry: square(districtOrigin.lon, districtOrigin.lat, 0.02) }).expect(201);
+    districtId = district.body.feature.id;
+    const street = await post({ code: 'T01-01', name: '测试街道', level: 2, parentId: districtId, geometry: square(121.0, 31.0, 0.01) }).expect(201);
+    streetId = street.body.feature.id;
+  });
+  afterAll(async () => {
+    await api.close();
+    await db.drop();
+  });
+
+  it('creates a grid and answers with version 1, an ETag and a history row', async () => {
+    const created = await one<{ version: number; level: number }>(db, 'SELECT version, level FROM grids WHERE id = $1', [streetId]);
+    expect(created).toEqual({ version: 1, level: 2 });
+    const history = await api.request.get(`/api/grids/${streetId}/history`).set(api.auth('police')).expect(200);
+    expect(history.body.entries).toHaveLength(1);
+    expect(history.body.entries[0]).toMatchObject({ action: 'create', version: 1, role: 'planner' });
+  });
+
+  it('refuses a level that is not parent level + 1 (422 level), and a level-1 grid with a parent', async () => {
+    const wrong = await post({ code: 'T-L', name: 'x', level: 3, parentId: districtId, geometry: square(121.011, 31.0, 0.001) }).expect(422);
+    expect(wrong.body).toMatchObject({ type: 'rule-violation', rule: 'level' });
+    expect(wrong.headers['content-type']).toMatch(/application\/problem\+json/);
+    await post({ code: 'T-L2', name: 'x', level: 1, parentId: districtId, geometry: square(121.011, 31.0, 0.001) }).expect(422);
+    await post({ code: 'T-L3', name: 'x', level: 2, geometry: square(121.011, 31.0, 0.001) }).expect(422);
+    expect(await one<{ n: number }>(db, "SELECT count(*)::int AS n FROM grids WHERE code LIKE 'T-L%'")).toEqual({ n: 0 });
+  });
+
+  it('refuses a self-intersecting polygon naming the reason, and repairs it with ?repair=true', async () => {
+    const bowtie = { type: 'Polygon', coordinates: [[[121.012, 31.012], [121.014, 31.014], [121.014, 31.012], [121.012, 31.014], [121.012, 31.012]]] };
+    const refused = await post({ code: 'T01-02', name: 'bowtie', level: 2, parentId: districtId, geometry: bowtie }).expect(422);
+    expect(refused.body.rule).toBe('valid-geometry');
+    expect(refused.body.detail).toMatch(/Self-intersection/);
+    const repaired = await post({ code: 'T01-02', name: 'bowtie', level: 2, parentId: districtId, geometry: bowtie }, '?repair=true').expect(201);
+    const stored = await one<{ valid: boolean; parts: number }>(db, 'SELECT ST_IsValid(geom) AS valid, ST_NumGeometries(geom) AS parts FROM grids WHERE id = $1', [repaired.body.feature.id]);
+    expect(stored).toEqual({ valid: true, parts: 2 });
+  });
+
+  it('refuses a grid outside its parent beyond 0.5 m, and accepts (and clips) one 0.3 m out', async () => {
+    const farOut = square(121.0 - 5 * metre, 31.012, 0.001);
+    const refused = await post({ code: 'T01-03', name: 'out', level: 2, parentId: districtId, geometry: farOut }).expect(422);
+    expect(refused.body).toMatchObject({ rule: 'inside-parent', parentId: districtId });
+    expect(refused.body.outsideAreaM2).toBeGreaterThan(100);
+    expect(refused.body.geometry.type).toMatch(/Polygon/);
+    const slightlyOut = square(121.0 - 0.3 * metre, 31.015, 0.001);
+    const accepted = await post({ code: 'T01-03', name: 'edge', level: 2, parentId: districtId, geometry: slightlyOut }).expect(201);
+    const nested = await one<{ covered: boolean }>(db, 'SELECT ST_Covers(p.geom, c.geom) AS covered FROM grids p, grids c WHERE p.id = $1 AND c.id = $2', [districtId, accepted.body.feature.id]);
+    expect(nested.covered).toBe(true);
+  });
+
+  it('refuses an overlap with a sibling above 1 m² and tolerates (removes) a smaller one', async () => {
+    const overlapping = square(121.009, 31.0, 0.002); // 0.001° (≈ 95 m) into the street
+    const refused = await post({ code: 'T01-04', name: 'overlap', level: 2, parentId: districtId, geometry: overlapping }).expect(422);
+    expect(refused.body.rule).toBe('sibling-overlap');
+    expect(refused.body.siblings[0].id).toBe(streetId);
+    // 0.2 m into the street along a 1 km edge would be ~200 m²: use a 1 m long tooth instead.
+    const tooth = { type: 'Polygon', coordinates: [[[121.01, 31.0], [121.012, 31.0], [121.012, 31.002], [121.01, 31.002], [121.01, 31.001 + metre], [121.01 - 0.5 * metre, 31.001 + metre], [121.01 - 0.5 * metre, 31.001], [121.01, 31.001], [121.01, 31.0]]] };
+    const accepted = await post({ code: 'T01-04', name: 'tooth', level: 2, parentId: districtId, geometry: tooth }).expect(201);
+    const overlap = await one<{ m2: number }>(db, 'SELECT ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2 FROM grids a, grids b WHERE a.id = $1 AND b.id = $2', [streetId, accepted.body.feature.id]);
+    expect(overlap.m2).toBeLessThan(0.01);
+  });
+
+  it('snaps a sliver gap of about 1 m to the neighbour’s edge so the border is shared', async () => {
+    const nearly = square(121.0, 31.01 + metre, 0.004); // 1 m north of the street's northern edge
+    const created = await post({ code: 'T01-05', name: 'sliver', level: 2, parentId: districtId, geometry: nearly }).expect(201);
+    const shared = await one<{ gap: number; border: number }>(
+      db,
+      'SELECT ST_Distance(a.geom::geography, b.geom::geography) AS gap, ST_Length(ST_Intersection(a.geom, b.geom)::geography) AS border FROM grids a, grids b WHERE a.id = $1 AND b.id = $2',
+      [streetId, created.body.feature.id],
+    );
+    expect(shared.gap).toBe(0);
+    expect(shared.border).toBeGreaterThan(300);
+  });
+
+  it('answers 400 for a foreign crs, out-of-range coordinates, unknown fields and wrong types; nothing is written', async () => {
+    const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids');
+    const base = { code: 'T-BAD', name: 'bad', level: 2, parentId: districtId };
+    await post({ ...base, geometry: { ...square(121.001, 31.001, 0.001), crs: { type: 'name', properties: { name: 'EPSG:3857' } } } }).expect(400);
+    await post({ ...base, geometry: square(181, 31.001, 0.001) }).expect(400);
+    await post({ ...base, geometry: square(121.001, 31.001, 0.001), colour: 'red' }).expect(400);
+    await post({ ...base, geometry: { type: 'Point', coordinates: [121, 31] } }).expect(400);
+    await post({ ...base, code: "x'); DROP TABLE grids; --", geometry: { type: 'Polygon', coordinates: [[[121.001, 31.001], [121.002, 31.001], [121.002, 31.002]]] } }).expect(400);
+    expect(await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids')).toEqual(before);
+  });
+
+  it('lets planners and admins write, and refuses other roles (403)', async () => {
+    const body = { code: 'T01-R', name: 'role', level: 2, parentId: districtId, geometry: square(121.015, 31.015, 0.001) };
+    for (const role of ['police', 'commander', 'grid_worker', 'hotline'] as const) {
+      await api.request.post('/api/grids').set(api.auth(role)).send(body).expect(403);
+    }
+    await api.request.post('/api/grids').set(api.auth('admin')).send(body).expect(201);
+  });
+});
