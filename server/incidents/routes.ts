@@ -2,6 +2,7 @@ import type { Role } from '../auth/roles';
 import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
+import { overdueByDepartment } from './escalation';
 import { createIncidentBody, listIncidentsQuery, statsQuery, transitionBody } from './schemas';
 import { createIncident, getIncident, listIncidents, transitionIncident } from './service';
 import { incidentStats } from './stats';
@@ -45,6 +46,16 @@ export function incidentRoutes({ pool, clock }: AppDeps) {
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/overdue',
+      summary: 'Open incidents past their deadline, counted by department',
+      tag: 'incidents',
+      access: readers,
+      async handler(ctx) {
+        ctx.body = { departments: await overdueByDepartment(pool, clock) };
       },
     }),
     defineRoute({
