@@ -3,14 +3,15 @@ import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { createIncidentBody, listIncidentsQuery, statsQuery, transitionBody } from './schemas';
+import { createIncidentBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody } from './schemas';
 import { createIncident, getIncident, listIncidents, transitionIncident } from './service';
 import { incidentStats } from './stats';
+import { followIncidentEvents } from './stream';
 
 const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
 const readers: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
 
-export function incidentRoutes({ pool, clock }: AppDeps) {
+export function incidentRoutes({ pool, clock, events }: AppDeps) {
   return [
     defineRoute({
       method: 'post',
@@ -46,6 +47,38 @@ export function incidentRoutes({ pool, clock }: AppDeps) {
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/stream',
+      summary: 'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID',
+      tag: 'incidents',
+      access: readers,
+      query: streamQuery,
+      responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
+      async handler(ctx, { query }) {
+        const header = ctx.get('Last-Event-ID') || query.lastEventId;
+        const lastEventId = header && /^\d+$/.test(header) ? Number(header) : null;
+        // The response is written by hand: Koa would report a client going away as a stream error.
+        ctx.respond = false;
+        const response = ctx.res;
+        ctx.req.socket.setTimeout(0);
+        ctx.req.socket.setNoDelay(true);
+        response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no', 'X-Request-Id': String(ctx.state.requestId) });
+        response.write('retry: 2000\n\n');
+        const stop = await followIncidentEvents(pool, events, lastEventId, (event) => {
+          response.write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`);
+        });
+        // A comment line now and then keeps proxies from closing an idle stream.
+        const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+        const close = () => {
+          clearInterval(keepAlive);
+          stop();
+          response.end();
+        };
+        if (response.destroyed) close();
+        else response.on('close', close);
       },
     }),
     defineRoute({
