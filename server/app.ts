@@ -11,9 +11,10 @@ import { mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
 import { incidentRoutes } from './incidents/routes';
+import { open311Routes } from './open311/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, incidentRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, incidentRoutes, open311Routes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });

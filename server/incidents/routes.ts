@@ -3,8 +3,8 @@ import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { createIncidentBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody } from './schemas';
-import { createIncident, getIncident, listIncidents, transitionIncident } from './service';
+import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody } from './schemas';
+import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
 import { incidentStats } from './stats';
 import { followIncidentEvents } from './stream';
 
@@ -47,6 +47,28 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/categories',
+      summary: 'The incident catalogue (事件清单): department, priority and deadline hours per stage',
+      tag: 'incidents',
+      access: readers,
+      async handler(ctx) {
+        ctx.body = { categories: await listCategories(pool) };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/incidents/categories/:name',
+      summary: 'Edit one catalogue entry (admin); applies to incidents reported afterwards',
+      tag: 'incidents',
+      access: ['admin'],
+      params: categoryParams,
+      body: updateCategoryBody,
+      async handler(ctx, { params, body, writer }) {
+        ctx.body = await updateCategory(pool, writer, params.name, body);
       },
     }),
     defineRoute({

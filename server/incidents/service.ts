@@ -108,18 +108,70 @@ export async function getIncident(db: Queryable, id: number): Promise<Record<str
   return rows[0].incident;
 }
 
-export async function listIncidents(db: Queryable, query: ListIncidentsQuery): Promise<{ items: unknown[]; nextCursor: number | null }> {
-  const { rows } = await db.query<{ id: number; incident: unknown }>(
+/** The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id. */
+export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number };
+
+export interface IncidentSummary {
+  id: number;
+  category: string;
+  source: string;
+  status: Status;
+  description: string | null;
+  location: { type: 'Point'; coordinates: [number, number] };
+  department: string | null;
+  photos: string[];
+  reportedAt: string;
+  dueAt: string | null;
+  closedAt: string | null;
+}
+
+export async function listIncidents(db: Queryable, query: IncidentFilter): Promise<{ items: IncidentSummary[]; nextCursor: number | null }> {
+  const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(
     `SELECT i.id, ${incidentJson} AS incident FROM incidents i
      WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
        AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
        AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7
+       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint IS NULL OR i.id = $11)
      ORDER BY i.id LIMIT $8`,
-    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1],
+    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
+      query.open ?? null, finalStatuses, query.id ?? null],
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };
+}
+
+export interface Category extends StageHours {
+  name: string;
+  code: string;
+  department: string;
+  priority: number;
+}
+
+export async function listCategories(db: Queryable): Promise<Category[]> {
+  const { rows } = await db.query<Category>(
+    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours FROM incident_categories ORDER BY priority, name',
+  );
+  return rows;
+}
+
+/** Admin edits of the catalogue apply to incidents reported from then on; deadlines already set stay. */
+export async function updateCategory(pool: Pool, writer: WriteContext, name: string, change: Partial<Omit<Category, 'name' | 'code'>>): Promise<Category> {
+  return withWriteTransaction(pool, writer, async (client) => {
+    if (change.department !== undefined) {
+      const { rowCount } = await client.query('SELECT 1 FROM incident_departments WHERE name = $1', [change.department]);
+      if (!rowCount) throw new RuleViolationError(`Unknown department ${change.department}`, { rule: 'known-department' });
+    }
+    const { rows } = await client.query<Category>(
+      `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
+         accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
+         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours), updated_at = now()
+       WHERE name = $1
+       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours`,
+      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null],
+    );
+    if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
+    return rows[0];
+  });
 }
 
 interface LockedIncident extends StageHours {
