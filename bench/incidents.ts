@@ -62,16 +62,16 @@ async function main(): Promise<void> {
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const run = autocannon({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents`,
-    connections,
-    duration: seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    setupClient(client) {
-      client.setBody(JSON.stringify({ category: categories[n % categories.length], location: { type: 'Point', coordinates: [points[n % points.length].lon, points[n % points.length].lat] }, source: 'app' }));
-      n++;
-    },
-  }, (error, done) => (error ? reject(error) : resolve(done)));
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents`,
+      connections,
+      duration: seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      setupClient(client) {
+        client.setBody(JSON.stringify({ category: categories[n % categories.length], location: { type: 'Point', coordinates: [points[n % points.length].lon, points[n % points.length].lat] }, source: 'app' }));
+        n++;
+      },
+    }, (error, done) => (error ? reject(error) : resolve(done)));
     run.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   });
   latencies.sort((a, b) => a - b);
