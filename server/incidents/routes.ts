@@ -3,9 +3,9 @@ import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody } from './schemas';
+import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
-import { incidentStats } from './stats';
+import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
 
 const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
@@ -111,6 +111,17 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       access: readers,
       async handler(ctx) {
         ctx.body = { departments: await overdueByDepartment(pool, clock) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/stats/incidents/workers',
+      summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate',
+      tag: 'incidents',
+      access: readers,
+      query: workerStatsQuery,
+      async handler(ctx, { query }) {
+        ctx.body = { workers: await workerIndicators(pool, query) };
       },
     }),
     defineRoute({

@@ -56,6 +56,8 @@ export const statsQuery = z
   .strict();
 export type StatsQuery = z.infer<typeof statsQuery>;
 
+export const workerStatsQuery = statsQuery.pick({ from: true, to: true, grid: true }).strict();
+
 /** EventSource cannot set headers: the token and the resume point may come in the query string. */
 export const streamQuery = z.object({ access_token: z.string().optional(), lastEventId: z.string().regex(/^\d+$/).optional() }).strict();
 
