@@ -14,9 +14,10 @@ import { layerRoutes } from './layers/routes';
 import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
 import { tileRoutes } from './tiles/routes';
+import { open311Routes } from './open311/routes';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, tileRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, open311Routes, tileRoutes];
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });

@@ -6,6 +6,7 @@ import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
+import { startEscalationScheduler } from './incidents/escalation';
 import { createLogger } from './logger';
 
 export interface RunningServer {
@@ -24,6 +25,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const events = new EventBus(databaseUrl, log);
   await events.start();
   const app = createApp({ config, pool, log, clock: systemClock, events });
+  const stopEscalation = startEscalationScheduler(pool, systemClock, log);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -38,6 +40,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   return {
     url,
     close: async () => {
+      stopEscalation();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.stop();
       await pool.end();

@@ -2,14 +2,16 @@ import type { Role } from '../auth/roles';
 import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
-import { createIncidentBody, listIncidentsQuery, statsQuery, transitionBody } from './schemas';
-import { createIncident, getIncident, listIncidents, transitionIncident } from './service';
-import { incidentStats } from './stats';
+import { overdueByDepartment } from './escalation';
+import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
+import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
+import { incidentStats, workerIndicators } from './stats';
+import { followIncidentEvents } from './stream';
 
 const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
 const readers: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
 
-export function incidentRoutes({ pool, clock }: AppDeps) {
+export function incidentRoutes({ pool, clock, events }: AppDeps) {
   return [
     defineRoute({
       method: 'post',
@@ -45,6 +47,81 @@ export function incidentRoutes({ pool, clock }: AppDeps) {
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/categories',
+      summary: 'The incident catalogue (事件清单): department, priority and deadline hours per stage',
+      tag: 'incidents',
+      access: readers,
+      async handler(ctx) {
+        ctx.body = { categories: await listCategories(pool) };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/incidents/categories/:name',
+      summary: 'Edit one catalogue entry (admin); applies to incidents reported afterwards',
+      tag: 'incidents',
+      access: ['admin'],
+      params: categoryParams,
+      body: updateCategoryBody,
+      async handler(ctx, { params, body, writer }) {
+        ctx.body = await updateCategory(pool, writer, params.name, body);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/stream',
+      summary: 'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID',
+      tag: 'incidents',
+      access: readers,
+      query: streamQuery,
+      responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
+      async handler(ctx, { query }) {
+        const header = ctx.get('Last-Event-ID') || query.lastEventId;
+        const lastEventId = header && /^\d+$/.test(header) ? Number(header) : null;
+        // The response is written by hand: Koa would report a client going away as a stream error.
+        ctx.respond = false;
+        const response = ctx.res;
+        ctx.req.socket.setTimeout(0);
+        ctx.req.socket.setNoDelay(true);
+        response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no', 'X-Request-Id': String(ctx.state.requestId) });
+        response.write('retry: 2000\n\n');
+        const stop = await followIncidentEvents(pool, events, lastEventId, (event) => {
+          response.write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`);
+        });
+        // A comment line now and then keeps proxies from closing an idle stream.
+        const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+        const close = () => {
+          clearInterval(keepAlive);
+          stop();
+          response.end();
+        };
+        if (response.destroyed) close();
+        else response.on('close', close);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/overdue',
+      summary: 'Open incidents past their deadline, counted by department',
+      tag: 'incidents',
+      access: readers,
+      async handler(ctx) {
+        ctx.body = { departments: await overdueByDepartment(pool, clock) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/stats/incidents/workers',
+      summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate',
+      tag: 'incidents',
+      access: readers,
+      query: workerStatsQuery,
+      async handler(ctx, { query }) {
+        ctx.body = { workers: await workerIndicators(pool, query) };
       },
     }),
     defineRoute({

@@ -56,4 +56,20 @@ export const statsQuery = z
   .strict();
 export type StatsQuery = z.infer<typeof statsQuery>;
 
-export const streamQuery = z.object({ access_token: z.string().optional() }).strict();
+export const workerStatsQuery = statsQuery.pick({ from: true, to: true, grid: true }).strict();
+
+/** EventSource cannot set headers: the token and the resume point may come in the query string. */
+export const streamQuery = z.object({ access_token: z.string().optional(), lastEventId: z.string().regex(/^\d+$/).optional() }).strict();
+
+const hours = z.number().positive().max(24 * 365);
+export const categoryParams = z.object({ name: z.string().min(1).max(50) }).strict();
+export const updateCategoryBody = z
+  .object({
+    department: z.string().min(1).max(50).optional(),
+    priority: z.number().int().min(1).max(4).optional(),
+    accept_hours: hours.optional(),
+    dispatch_hours: hours.optional(),
+    handle_hours: hours.optional(),
+    feedback_hours: hours.optional(),
+  })
+  .strict();

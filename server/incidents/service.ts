@@ -49,15 +49,11 @@ async function requireCategory(db: Queryable, category: string): Promise<void> {
   throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
 }
 
-export interface IntakeOptions {
-  externalId?: string;
-}
-
 /**
  * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
  */
-export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, options: IntakeOptions = {}): Promise<number> {
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
   await requireCategory(pool, input.category);
   const [lon, lat] = input.location.coordinates;
   const now = clock();
@@ -66,7 +62,7 @@ export async function createIncident(pool: Pool, clock: Clock, writer: WriteCont
       `WITH point AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS geom),
             placed AS (SELECT grid_at(point.geom) AS grid_id FROM point)
        INSERT INTO incidents (category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
-                              reporter_contact, photos, assigned_worker, duplicate_of, external_id)
+                              reporter_contact, photos, assigned_worker, duplicate_of)
        SELECT $3, $4, 'reported', $5, $6, point.geom, placed.grid_id, $7, $8, $9, $10, $11,
               (SELECT workers[1] FROM grids WHERE id = placed.grid_id),
               (SELECT d.id FROM incidents d
@@ -74,12 +70,11 @@ export async function createIncident(pool: Pool, clock: Clock, writer: WriteCont
                   AND d.reported_at BETWEEN $6::timestamptz - make_interval(hours => $13) AND $6
                   AND d.geom && ST_Expand(point.geom, 0.001)
                   AND ST_DWithin(d.geom::geography, point.geom::geography, $14)
-                ORDER BY ST_Distance(d.geom::geography, point.geom::geography), d.id LIMIT 1),
-              $15
+                ORDER BY ST_Distance(d.geom::geography, point.geom::geography), d.id LIMIT 1)
        FROM point, placed
        RETURNING id, grid_id, duplicate_of`,
       [lon, lat, input.category, input.source, input.description ?? null, now, latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9),
-        input.reporterContact ?? null, input.photos, finalStatuses, duplicateWindowHours, duplicateRadiusMetres, options.externalId ?? null],
+        input.reporterContact ?? null, input.photos, finalStatuses, duplicateWindowHours, duplicateRadiusMetres],
     );
     const created = rows[0];
     if (created.grid_id === null) {
@@ -108,22 +103,76 @@ export async function getIncident(db: Queryable, id: number): Promise<Record<str
   return rows[0].incident;
 }
 
-export async function listIncidents(db: Queryable, query: ListIncidentsQuery): Promise<{ items: unknown[]; nextCursor: number | null }> {
-  const { rows } = await db.query<{ id: number; incident: unknown }>(
+/** The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id. */
+export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number };
+
+export interface IncidentSummary {
+  id: number;
+  category: string;
+  source: string;
+  status: Status;
+  description: string | null;
+  location: { type: 'Point'; coordinates: [number, number] };
+  department: string | null;
+  photos: string[];
+  reportedAt: string;
+  dueAt: string | null;
+  closedAt: string | null;
+}
+
+export async function listIncidents(db: Queryable, query: IncidentFilter): Promise<{ items: IncidentSummary[]; nextCursor: number | null }> {
+  const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(
     `SELECT i.id, ${incidentJson} AS incident FROM incidents i
      WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
        AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
        AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7
+       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint IS NULL OR i.id = $11)
      ORDER BY i.id LIMIT $8`,
-    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1],
+    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
+      query.open ?? null, finalStatuses, query.id ?? null],
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };
 }
 
+export interface Category extends StageHours {
+  name: string;
+  code: string;
+  department: string;
+  priority: number;
+}
+
+export async function listCategories(db: Queryable): Promise<Category[]> {
+  const { rows } = await db.query<Category>(
+    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours FROM incident_categories ORDER BY priority, name',
+  );
+  return rows;
+}
+
+/** Admin edits of the catalogue apply to incidents reported from then on; deadlines already set stay. */
+export async function updateCategory(pool: Pool, writer: WriteContext, name: string, change: Partial<Omit<Category, 'name' | 'code'>>): Promise<Category> {
+  return withWriteTransaction(pool, writer, async (client) => {
+    if (change.department !== undefined) {
+      const { rowCount } = await client.query('SELECT 1 FROM incident_departments WHERE name = $1', [change.department]);
+      if (!rowCount) throw new RuleViolationError(`Unknown department ${change.department}`, { rule: 'known-department' });
+    }
+    const { rows } = await client.query<Category>(
+      `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
+         accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
+         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours), updated_at = now()
+       WHERE name = $1
+       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours`,
+      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null],
+    );
+    if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
+    return rows[0];
+  });
+}
+
 interface LockedIncident extends StageHours {
   id: number;
+  category: string;
+  catalogued: boolean;
   status: Status;
   grid_id: number | null;
   department: string | null;
@@ -131,11 +180,14 @@ interface LockedIncident extends StageHours {
 
 async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
-    `SELECT i.id, i.status, i.grid_id, i.department, c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
-     FROM incidents i JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
+    `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
+            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
+     FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
   );
   if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
+  // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
+  if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
   return rows[0];
 }
 

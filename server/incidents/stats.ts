@@ -57,3 +57,31 @@ export async function incidentStats(db: Queryable, clock: Clock, query: StatsQue
   for (const row of byStatus.rows) statusCounts.set(row.key, { ...statusCounts.get(row.key), [row.status]: row.n });
   return { groupBy, groups: metrics.rows.map((row) => ({ ...row, byStatus: statusCounts.get(row.key) ?? {} })) };
 }
+
+export interface WorkerIndicators {
+  worker: string;
+  assigned: number;
+  patrolReports: number;
+  validReportRate: number | null;
+  verifiedOnTimeRate: number | null;
+}
+
+/**
+ * Grid worker indicators from the seeds: reports per worker (patrol reports in the worker's grids), valid-report
+ * rate (those not rejected), verified-on-time rate (closed incidents of the worker's grids closed by the deadline).
+ * Incidents without an assigned worker count for their grid's first worker.
+ */
+export async function workerIndicators(db: Queryable, query: Pick<StatsQuery, 'from' | 'to' | 'grid'>): Promise<WorkerIndicators[]> {
+  const { rows } = await db.query<WorkerIndicators>(
+    `WITH f AS (
+       SELECT i.*, coalesce(i.assigned_worker, g.workers[1]) AS worker FROM incidents i JOIN grids g ON g.id = i.grid_id
+       WHERE ($1::timestamptz IS NULL OR i.reported_at >= $1) AND ($2::timestamptz IS NULL OR i.reported_at < $2) AND ($3::bigint IS NULL OR i.grid_id = $3))
+     SELECT worker, count(*)::int AS assigned,
+       count(*) FILTER (WHERE source = 'patrol')::int AS "patrolReports",
+       (count(*) FILTER (WHERE source = 'patrol' AND status <> 'rejected'))::float8 / nullif(count(*) FILTER (WHERE source = 'patrol'), 0) AS "validReportRate",
+       (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed'), 0) AS "verifiedOnTimeRate"
+     FROM f WHERE worker IS NOT NULL GROUP BY worker ORDER BY worker`,
+    [query.from ?? null, query.to ?? null, query.grid ?? null],
+  );
+  return rows;
+}

@@ -74,6 +74,19 @@ describe('incident intake', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n).toBe(before);
   });
 
+  it('lets an admin edit the catalogue, which sets the deadlines of later reports', async () => {
+    await api.request.patch('/api/incidents/categories/宠物扰民').set(api.auth('commander')).send({ accept_hours: 1 }).expect(403);
+    await api.request.patch('/api/incidents/categories/外星人').set(api.auth('admin')).send({ accept_hours: 1 }).expect(404);
+    await api.request.patch('/api/incidents/categories/宠物扰民').set(api.auth('admin')).send({ accept_hours: -1 }).expect(400);
+    const edited = (await api.request.patch('/api/incidents/categories/宠物扰民').set(api.auth('admin')).send({ accept_hours: 0.5, department: '公安局' }).expect(200)).body;
+    expect(edited).toMatchObject({ name: '宠物扰民', accept_hours: 0.5, department: '公安局' });
+    const listed = (await api.request.get('/api/incidents/categories').set(api.auth('hotline')).expect(200)).body.categories;
+    expect(listed).toContainEqual(edited);
+    const incident = (await report(api, await pointInGrid(db.pool, 9), { category: '宠物扰民' }).expect(201)).body;
+    expect(incident.department).toBe('公安局');
+    expect(new Date(incident.stageDueAt).getTime()).toBe(time.clock().getTime() + 30 * 60_000);
+  });
+
   it('lists incidents with filters and a cursor, matching SQL counts', async () => {
     const query = { category: '群租', status: 'closed', from: '2025-03-01T00:00:00+08:00', to: '2025-06-01T00:00:00+08:00' };
     const expected = (

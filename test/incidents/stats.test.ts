@@ -89,6 +89,26 @@ describe('GET /api/stats/incidents', () => {
     expect(total).toBe((await expectedFor('true', [])).total);
   });
 
+  it('reports grid worker indicators matching SQL', async () => {
+    const response = await api.request.get('/api/stats/incidents/workers').query({ from, to }).set(api.auth('commander')).expect(200);
+    const { rows } = await db.pool.query(
+      `SELECT g.workers[1] AS worker, i.source, i.status, i.closed_at <= i.due_at AS on_time
+       FROM incidents i JOIN grids g ON g.id = i.grid_id WHERE i.reported_at >= $1 AND i.reported_at < $2 AND g.workers[1] IS NOT NULL`,
+      [from, to],
+    );
+    const workers = [...new Set(rows.map((r) => r.worker as string))].sort();
+    expect(response.body.workers.map((w: { worker: string }) => w.worker)).toEqual(workers);
+    for (const indicator of response.body.workers.slice(0, 5)) {
+      const mine = rows.filter((r) => r.worker === indicator.worker);
+      const patrol = mine.filter((r) => r.source === 'patrol');
+      const closed = mine.filter((r) => r.status === 'closed');
+      expect(indicator.assigned).toBe(mine.length);
+      expect(indicator.patrolReports).toBe(patrol.length);
+      expect(indicator.validReportRate).toBeCloseTo(patrol.filter((r) => r.status !== 'rejected').length / patrol.length, 9);
+      expect(indicator.verifiedOnTimeRate).toBeCloseTo(closed.filter((r) => r.on_time).length / closed.length, 9);
+    }
+  });
+
   it('refuses bad filters', async () => {
     await api.request.get('/api/stats/incidents').query({ groupBy: 'street' }).set(api.auth('planner')).expect(400);
     await api.request.get('/api/stats/incidents').query({ from: 'yesterday' }).set(api.auth('planner')).expect(400);

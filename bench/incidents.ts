@@ -1,0 +1,111 @@
+// npm run bench:incidents [-- --seconds 30 --connections 50 --rows 100000]
+// Single-report latency under concurrent clients (POST /api/incidents) and bulk import rate (COPY path), on a
+// private database with the small demo city. Prints result, goal and ratio.
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createApp } from '../server/app';
+import { createToken } from '../server/auth/tokens';
+import { loadConfig } from '../server/config';
+import { resolveDatabaseUrl } from '../server/db/connect';
+import { migrate } from '../server/db/migrate';
+import { createPool } from '../server/db/pool';
+import { systemClock } from '../server/deps';
+import { EventBus } from '../server/events/bus';
+import { importIncidents } from '../server/incidents/import';
+import { createLogger } from '../server/logger';
+import { loadDemoCity } from '../data/demo/load';
+import { testCityOptions } from '../data/demo/options';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' } } });
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const importRows = Number(values.rows);
+const categories = ['环境卫生', '违章建筑', '群租', '窨井盖', '消防隐患', '矛盾纠纷', '占道经营', '道路破损', '噪音扰民', '绿化养护', '路灯故障', '违规停车'];
+
+async function freshDatabase(serverUrl: string): Promise<string> {
+  const name = 'citygrid_bench_incidents';
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+  const url = await freshDatabase(await resolveDatabaseUrl(config));
+  const pool = createPool(url, config.PG_POOL_MAX);
+  await migrate(pool);
+  console.log('loading the small demo city…');
+  await loadDemoCity(pool, { ...testCityOptions, progress: false });
+  const points = (await pool.query<{ lon: number; lat: number }>(
+    `SELECT ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat FROM grids g, ST_Dump(ST_GeneratePoints(g.geom, 40, 7)) p WHERE g.level = 4`,
+  )).rows;
+
+  const log = createLogger('silent');
+  const events = new EventBus(url, log);
+  await events.start();
+  const server = http.createServer(createApp({ config, pool, log, clock: systemClock, events }).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { token } = await createToken(pool, { role: 'hotline', label: 'bench' });
+  let n = 0;
+  console.log(`POST /api/incidents: ${connections} clients for ${seconds} s…`);
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const run = autocannon({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents`,
+      connections,
+      duration: seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      setupClient(client) {
+        client.setBody(JSON.stringify({ category: categories[n % categories.length], location: { type: 'Point', coordinates: [points[n % points.length].lon, points[n % points.length].lat] }, source: 'app' }));
+        n++;
+      },
+    }, (error, done) => (error ? reject(error) : resolve(done)));
+    run.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  });
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  server.close();
+  await events.stop();
+
+  // Bulk import: a synthetic CSV of the same city through the COPY path (grid and H3 per row).
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'incidents-bench-')), 'history.csv');
+  const lines = ['id,time,lon,lat,category,status,closed'];
+  for (let i = 0; i < importRows; i++) {
+    const p = points[(i * 7919) % points.length];
+    const reported = new Date(Date.UTC(2024, 0, 1) + i * 60_000);
+    lines.push(`bench-${i},${reported.toISOString()},${p.lon},${p.lat},${categories[i % categories.length]},${i % 10 ? 'closed' : 'open'},${i % 10 ? new Date(reported.getTime() + 36e5 * 20).toISOString() : ''}`);
+  }
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  console.log(`importing ${importRows} rows…`);
+  const imported = await importIncidents(pool, [file], { id: 'id', time: 'time', lon: 'lon', lat: 'lat', category: 'category', status: 'status', closed: 'closed', timeFormat: 'iso', timeZone: 'Asia/Shanghai', closedValues: ['closed'] });
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  await pool.end();
+
+  const rate = imported.inserted / imported.seconds;
+  const rows = [
+    { metric: 'report latency p50 (ms)', goal: '—', result: percentile(0.5), ratio: '—' },
+    { metric: 'report latency p95 (ms)', goal: '< 30', result: percentile(0.95), ratio: (30 / percentile(0.95)).toFixed(2) },
+    { metric: 'reports/s', goal: '—', result: Math.round(result.requests.average), ratio: '—' },
+    { metric: 'non-2xx responses', goal: '0', result: result.non2xx, ratio: '—' },
+    { metric: 'bulk import (rows/s)', goal: '≥ 5000', result: Math.round(rate), ratio: (rate / 5000).toFixed(2) },
+  ];
+  console.table(rows);
+  console.log('ratio = goal / result for latency, result / goal for rates: above 1 meets the goal.');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

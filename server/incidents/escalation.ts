@@ -1,0 +1,74 @@
+import { withWriteTransaction } from '../audit/write-context';
+import type { Pool, Queryable } from '../db/pool';
+import type { Clock } from '../deps';
+import type { Logger } from '../logger';
+import { recordEvent } from './service';
+import { escalableStatuses, type Status } from './workflow';
+
+// One scheduler per cluster: whoever holds this transaction-level advisory lock escalates; the others skip the round.
+const escalationLockKey = 4_242_030;
+const batchSize = 500;
+
+export interface EscalationRound {
+  /** False when another process held the lock: this round did nothing. */
+  ran: boolean;
+  escalated: number[];
+}
+
+/**
+ * Opens supervision (督办) on every incident whose current stage is overdue at clock(), and records which
+ * supervisor of the responsible department is notified. Safe to run from any number of processes at once.
+ */
+export async function escalateOverdue(pool: Pool, clock: Clock): Promise<EscalationRound> {
+  const now = clock();
+  return withWriteTransaction(pool, { actor: null, route: 'scheduler incident-escalation' }, async (client) => {
+    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [escalationLockKey]);
+    if (!lock[0].locked) return { ran: false, escalated: [] };
+    const { rows } = await client.query<{ id: number; status: Status; stage_due_at: Date; department: string | null; supervisor: string | null }>(
+      `SELECT i.id, i.status, i.stage_due_at, i.department, d.supervisor
+       FROM incidents i LEFT JOIN incident_departments d ON d.name = i.department
+       WHERE i.status = ANY ($1::text[]) AND i.stage_due_at < $2
+       ORDER BY i.stage_due_at, i.id LIMIT $3
+       FOR UPDATE OF i`,
+      [escalableStatuses, now, batchSize],
+    );
+    for (const incident of rows) {
+      await client.query(
+        `UPDATE incidents SET status = 'supervising', escalated_at = $2, stage_due_at = NULL, version = version + 1, updated_at = $2 WHERE id = $1`,
+        [incident.id, now],
+      );
+      await recordEvent(client, {
+        incidentId: incident.id,
+        at: now,
+        kind: 'escalated',
+        from: incident.status,
+        to: 'supervising',
+        actor: null,
+        comment: '超期自动督办',
+        details: { overdueSince: incident.stage_due_at, department: incident.department, notified: incident.supervisor },
+      });
+    }
+    return { ran: true, escalated: rows.map((row) => row.id) };
+  });
+}
+
+/** Open incidents past their overall deadline, per department, at clock(). */
+export async function overdueByDepartment(db: Queryable, clock: Clock): Promise<Array<{ department: string | null; overdue: number }>> {
+  const { rows } = await db.query<{ department: string | null; overdue: number }>(
+    `SELECT department, count(*)::int AS overdue FROM incidents
+     WHERE status NOT IN ('closed', 'rejected') AND due_at < $1 GROUP BY department ORDER BY overdue DESC, department`,
+    [clock()],
+  );
+  return rows;
+}
+
+/** Runs a round every intervalMs in this process; the advisory lock keeps rounds of several processes apart. */
+export function startEscalationScheduler(pool: Pool, clock: Clock, log: Logger, intervalMs = 60_000): () => void {
+  const timer = setInterval(() => {
+    escalateOverdue(pool, clock)
+      .then((round) => round.escalated.length && log.info({ escalated: round.escalated.length }, 'incidents escalated to supervision'))
+      .catch((error: unknown) => log.warn({ err: error }, 'escalation round failed'));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+const isoTime = z.string().datetime({ offset: true });
+
+/** GeoReport v2 POST fields; lat/long arrive as strings from form-encoded clients. */
+export const open311RequestBody = z
+  .object({
+    service_code: z.string().min(1).max(50),
+    lat: z.coerce.number().min(-90).max(90),
+    long: z.coerce.number().min(-180).max(180),
+    description: z.string().max(4000).optional(),
+    media_url: z.string().url().max(2000).refine((url) => /^https?:\/\//.test(url), 'media_url must be http(s)').optional(),
+    email: z.string().email().max(200).optional(),
+    phone: z.string().max(50).optional(),
+    first_name: z.string().max(100).optional(),
+    last_name: z.string().max(100).optional(),
+    api_key: z.string().max(200).optional(),
+    jurisdiction_id: z.string().max(100).optional(),
+    device_id: z.string().max(200).optional(),
+    address_string: z.string().max(500).optional(),
+  })
+  .strict();
+export type Open311RequestBody = z.infer<typeof open311RequestBody>;
+
+export const open311RequestsQuery = z
+  .object({
+    service_request_id: z.string().regex(/^\d+(,\d+)*$/).optional(),
+    service_code: z.string().max(50).optional(),
+    start_date: isoTime.optional(),
+    end_date: isoTime.optional(),
+    status: z.enum(['open', 'closed']).optional(),
+    jurisdiction_id: z.string().max(100).optional(),
+  })
+  .strict();
+export type Open311RequestsQuery = z.infer<typeof open311RequestsQuery>;
+
+export const serviceCodeParams = z.object({ code: z.string().min(1).max(50) }).strict();
+export const requestIdParams = z.object({ id: z.coerce.number().int().positive() }).strict();

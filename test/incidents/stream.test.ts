@@ -1,0 +1,111 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTestApp, type TestApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { pointInGrid, report } from './helpers';
+
+interface SseEvent {
+  id: number;
+  data: { id: number; incidentId: number; kind: string; to: string };
+}
+
+/** A minimal EventSource: collects parsed events until told to stop. */
+function connect(url: string, headers: Record<string, string>) {
+  const received: SseEvent[] = [];
+  let buffer = '';
+  let waiters: Array<() => void> = [];
+  const request = http.get(url, { headers: { Accept: 'text/event-stream', ...headers } });
+  const opened = new Promise<http.IncomingMessage>((resolve, reject) => {
+    request.on('response', (response) => {
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const id = /^id: (\d+)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (id && data) received.push({ id: Number(id), data: JSON.parse(data) });
+          waiters.forEach((wake) => wake());
+        }
+      });
+      resolve(response);
+    });
+    request.on('error', reject);
+  });
+  return {
+    received,
+    opened,
+    async until(predicate: (events: SseEvent[]) => boolean, timeoutMs = 5000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(received)) {
+        if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(received.map((e) => e.data))}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+        waiters = [];
+      }
+    },
+    close: () => request.destroy(),
+  };
+}
+
+describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
+  let db: TestDatabase;
+  let wall: TestApp;
+  let other: TestApp;
+  let server: http.Server;
+  let url: string;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    wall = await createTestApp(db);
+    other = await createTestApp(db); // a second server process: its own app and its own LISTEN connection
+    server = http.createServer(wall.app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await wall.close();
+    await other.close();
+    await db.drop();
+  });
+
+  it('pushes an incident created by another process, then resumes after reconnect without loss', async () => {
+    const at = await pointInGrid(db.pool, 2);
+    const first = connect(url, { Authorization: `Bearer ${wall.tokens.commander}` });
+    const response = await first.opened;
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+
+    const created = (await report(other, at, { category: '消防隐患' }).expect(201)).body;
+    await first.until((events) => events.some((e) => e.data.incidentId === created.id));
+    const seen = first.received.at(-1) as SseEvent;
+    expect(seen.data).toMatchObject({ incidentId: created.id, kind: 'reported', to: 'reported' });
+    first.close();
+
+    // While the wall display is away: two more reports and a step of the workflow.
+    const missedA = (await report(other, at, { category: '危房' }).expect(201)).body;
+    const missedB = (await report(other, at, { category: '燃气隐患' }).expect(201)).body;
+    await other.request.post(`/api/incidents/${created.id}/transitions`).set(other.auth('hotline')).send({ to: 'accepted' }).expect(200);
+
+    const expected = (await db.pool.query('SELECT id FROM incident_events WHERE id > $1 ORDER BY id', [seen.id])).rows.map((r) => r.id);
+    expect(expected.length).toBe(3);
+    const second = connect(`${url}?access_token=${wall.tokens.planner}`, { 'Last-Event-ID': String(seen.id) });
+    await second.until((events) => events.length >= expected.length);
+    expect(second.received.map((e) => e.id)).toEqual(expected);
+    expect(second.received.map((e) => e.data.incidentId)).toEqual([missedA.id, missedB.id, created.id]);
+
+    // Live again after the replay.
+    await other.request.post(`/api/incidents/${created.id}/transitions`).set(other.auth('commander')).send({ to: 'dispatched' }).expect(200);
+    await second.until((events) => events.some((e) => e.data.to === 'dispatched'));
+    second.close();
+  });
+
+  it('needs a token', async () => {
+    await wall.request.get('/api/incidents/stream').expect(401);
+  });
+});
