@@ -1,8 +1,10 @@
 /**
  * npm run bench:tiles — the same 500 random tiles (z10–z16 over the demo city, a random layer each) measured as
  * (a) the tile SQL through pg without HTTP, (b) the server with its cache off, (c) the server with a warm cache,
- * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Needs DATABASE_URL pointing at a database holding the full demo city.
+ * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. The servers run in a child process, as
+ * in a deployment; the load generator is this process. Needs DATABASE_URL pointing at a database holding the full demo city.
  */
+import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import seedrandom from 'seedrandom';
@@ -131,18 +133,37 @@ function httpFetcher(port: number, token: string) {
 
 const format = (value: number, digits = 1) => value.toFixed(digits).padStart(9);
 
+/** Child process: both servers, as a deployment would run them, away from the load generator's event loop. */
+async function serve(url: string) {
+  const pool = createPool(url, 4);
+  const servers = [await startServer(url, 0, pool), await startServer(url, 256, pool)];
+  process.send!({ uncached: servers[0].port, cached: servers[1].port });
+  process.on('disconnect', () => {
+    void Promise.all(servers.map((server) => server.close())).then(() => pool.end());
+  });
+}
+
+async function startServers(): Promise<{ ports: { uncached: number; cached: number }; stop: () => void }> {
+  const child = fork(__filename, ['serve'], { stdio: 'inherit' });
+  const ports = await new Promise<{ uncached: number; cached: number }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as { uncached: number; cached: number }));
+    child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+  });
+  return { ports, stop: () => child.disconnect() };
+}
+
 async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('set DATABASE_URL to the database with the full demo city');
+  if (process.argv[2] === 'serve') return serve(url);
   const pool = createPool(url, 4);
   const tiles = await randomTiles(pool);
   const { id: tokenId, token } = await createToken(pool, { role: 'planner', label: 'bench tiles', gridIds: [] });
   const raw = (tile: BenchTile) => queryTile(pool, tileLayerByName.get(tile.layer)!, tile, Object.keys(tileLayerByName.get(tile.layer)!.filters).map(() => null)).then((b) => b.length);
 
-  const uncachedServer = await startServer(url, 0, pool);
-  const cachedServer = await startServer(url, 256, pool);
-  const uncached = httpFetcher(uncachedServer.port, token);
-  const cached = httpFetcher(cachedServer.port, token);
+  const servers = await startServers();
+  const uncached = httpFetcher(servers.ports.uncached, token);
+  const cached = httpFetcher(servers.ports.cached, token);
 
   // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the cache filled once.
   process.stdout.write('warming up...\n');
@@ -183,8 +204,7 @@ async function main() {
   console.log(`\nlargest tile ${Math.round(largest / 1024)} KB uncompressed: ${largest <= sizeBudget ? 'within' : 'OVER'} the 500 KB budget`);
 
   await revokeToken(pool, tokenId);
-  await uncachedServer.close();
-  await cachedServer.close();
+  servers.stop();
   await pool.end();
 }
 
