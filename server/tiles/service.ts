@@ -95,11 +95,16 @@ export class TileService {
   }
 
   invalidate(event: ChangeEvent): number {
-    if (event.kind !== 'layer-changed') return 0;
+    // A workflow change (status) carries no geometry: every incidents tile may show it.
+    const change = event.kind === 'incident-changed' ? { layer: 'incidents', bbox: null } : event;
     this.generation++;
-    const affected = new Set(tileLayers.filter((layer) => layer.changedBy.includes(event.layer)).map((layer) => layer.name));
-    const { bbox } = event;
-    return this.cache.deleteWhere((tile) => affected.has(tile.layer) && (bbox === null || touches(tileBoundsWithBuffer(tile), bbox)));
+    const affected = new Map(tileLayers.filter((layer) => layer.changedBy.includes(change.layer)).map((layer) => [layer.name, layer]));
+    const { bbox } = change;
+    return this.cache.deleteWhere((tile) => {
+      const layer = affected.get(tile.layer);
+      if (!layer) return false;
+      return bbox === null || sourceAtZoom(layer, tile.z)?.source.aggregate === true || touches(tileBoundsWithBuffer(tile), bbox);
+    });
   }
 
   async tile(layer: TileLayer, address: TileAddress, filters: TileFilters): Promise<CachedTile> {
