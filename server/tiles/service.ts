@@ -115,8 +115,9 @@ export class TileService {
     if (cached) return cached;
     const generation = this.generation;
     const mvt = await queryTile(this.db, layer, address, values);
-    // Synchronous on purpose: a 12 KB tile takes ~0.06 ms, the thread-pool round trip of zlib.gzip ~0.15 ms.
-    const body = mvt.length > 0 ? zlib.gzipSync(mvt) : mvt;
+    // Synchronous on purpose (the thread-pool round trip of zlib.gzip costs more than compressing), and at level
+    // 1: over the bench tiles 0.14 ms instead of 0.27 ms per tile for 5 % more bytes.
+    const body = mvt.length > 0 ? zlib.gzipSync(mvt, { level: 1 }) : mvt;
     const tile: CachedTile = { layer: layer.name, ...address, gzip: body, etag: `"${createHash('sha1').update(mvt).digest('base64url')}"` };
     if (generation === this.generation) this.cache.set(key, tile);
     return tile;

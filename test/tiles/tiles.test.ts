@@ -278,6 +278,11 @@ describe('vector tiles', () => {
     expect(response.body.center[1]).toBeLessThan(north);
   });
 
+  it('documents the tile routes in the OpenAPI document', async () => {
+    const response = await api.request.get('/api').expect(200);
+    expect(Object.keys(response.body.paths)).toEqual(expect.arrayContaining(['/tiles', '/tiles/{layer}.json', '/tiles/{layer}/{z}/{x}/{y}.mvt']));
+  });
+
   it('gives tiles that ogrinfo (GDAL) opens as MVT files', async () => {
     ensureSystemPackages(['gdal']);
     const tile = await tileOfRow(middleBuilding, 16);
