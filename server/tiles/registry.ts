@@ -30,6 +30,11 @@ export interface TileSource {
   simplifyPixels?: number;
   /** Feature limit per tile, so no tile of a dense band grows past the size budget. */
   limit: number;
+  /**
+   * The features summarise rows drawn elsewhere (incident counts on grid polygons): a change anywhere may alter
+   * a feature far from the change's bbox, so a change drops every cached tile of this band.
+   */
+  aggregate?: boolean;
 }
 
 export interface TileLayer {
@@ -165,6 +170,7 @@ export const tileLayers: TileLayer[] = [
         where: 't.level = 4 AND c.n > 0',
         simplifyPixels: 1,
         limit: 20_000,
+        aggregate: true,
       },
       {
         minzoom: 15,

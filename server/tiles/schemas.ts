@@ -18,11 +18,20 @@ export const layerParams = z.object({ layer: layerName }).strict();
 const accessToken = { access_token: z.string().optional() };
 
 /** Every layer's filters, each optional; the service rejects a filter the requested layer does not have. */
-export const tileFilterQuery = z
-  .object({
-    ...accessToken,
-    ...Object.fromEntries(tileLayers.flatMap((layer) => Object.entries(layer.filters).map(([name, f]) => [name, f.schema.optional()]))),
-  })
-  .strict();
+function allFilters(): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  const types = new Map<string, string>();
+  for (const layer of tileLayers) {
+    for (const [name, filter] of Object.entries(layer.filters)) {
+      // One query schema serves every layer, so a filter name must mean the same thing on each.
+      if (types.has(name) && types.get(name) !== filter.sqlType) throw new Error(`tile filter ${name} is declared with two types`);
+      types.set(name, filter.sqlType);
+      shape[name] ??= filter.schema.optional();
+    }
+  }
+  return shape;
+}
+
+export const tileFilterQuery = z.object({ ...accessToken, ...allFilters() }).strict();
 
 export const tokenOnlyQuery = z.object(accessToken).strict();

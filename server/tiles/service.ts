@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Actor } from '../auth/roles';
 import type { Queryable } from '../db/pool';
@@ -8,8 +7,6 @@ import type { ChangeEvent, EventBus } from '../events/bus';
 import { type CachedTile, TileCache } from './cache';
 import { layerZoomRange, sourceAtZoom, type TileLayer, tileLayerByName, tileLayers } from './registry';
 import { buildTileQuery, type TileQuery, tileBuffer, tileExtent } from './sql';
-
-const gzip = promisify(zlib.gzip);
 
 export interface TileAddress {
   z: number;
@@ -98,11 +95,16 @@ export class TileService {
   }
 
   invalidate(event: ChangeEvent): number {
-    if (event.kind !== 'layer-changed') return 0;
+    // A workflow change (status) carries no geometry: every incidents tile may show it.
+    const change = event.kind === 'incident-changed' ? { layer: 'incidents', bbox: null } : event;
     this.generation++;
-    const affected = new Set(tileLayers.filter((layer) => layer.changedBy.includes(event.layer)).map((layer) => layer.name));
-    const { bbox } = event;
-    return this.cache.deleteWhere((tile) => affected.has(tile.layer) && (bbox === null || touches(tileBoundsWithBuffer(tile), bbox)));
+    const affected = new Map(tileLayers.filter((layer) => layer.changedBy.includes(change.layer)).map((layer) => [layer.name, layer]));
+    const { bbox } = change;
+    return this.cache.deleteWhere((tile) => {
+      const layer = affected.get(tile.layer);
+      if (!layer) return false;
+      return bbox === null || sourceAtZoom(layer, tile.z)?.source.aggregate === true || touches(tileBoundsWithBuffer(tile), bbox);
+    });
   }
 
   async tile(layer: TileLayer, address: TileAddress, filters: TileFilters): Promise<CachedTile> {
@@ -113,7 +115,9 @@ export class TileService {
     if (cached) return cached;
     const generation = this.generation;
     const mvt = await queryTile(this.db, layer, address, values);
-    const body = mvt.length > 0 ? await gzip(mvt) : mvt;
+    // Synchronous on purpose (the thread-pool round trip of zlib.gzip costs more than compressing), and at level
+    // 1: over the bench tiles 0.14 ms instead of 0.27 ms per tile for 5 % more bytes.
+    const body = mvt.length > 0 ? zlib.gzipSync(mvt, { level: 1 }) : mvt;
     const tile: CachedTile = { layer: layer.name, ...address, gzip: body, etag: `"${createHash('sha1').update(mvt).digest('base64url')}"` };
     if (generation === this.generation) this.cache.set(key, tile);
     return tile;

@@ -202,6 +202,31 @@ describe('vector tiles', () => {
     expect(edited?.properties.use).toBe('edited-in-test');
   });
 
+  it('updates incident counts in every count tile when one incident is added, wherever it lies', async () => {
+    const tile = await tileOfRow(middleBuilding, 12);
+    const before = decode(await getTile('incidents', tile).expect(200)).layers.incidents;
+    const first = before.feature(0);
+    const heard = new Promise<void>((resolve) => {
+      const stop = api.events.onChange(() => {
+        stop();
+        resolve();
+      });
+    });
+    await withWriteTransaction(db.pool, { actor: null, route: 'test insert' }, async (client) => {
+      const { rows } = await client.query<{ id: number; bbox: [number, number, number, number] }>(
+        `INSERT INTO incidents (category, source, status, reported_at, geom, grid_id)
+         SELECT 'test', 'app', 'open', now(), p, $1 FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE id = $1) g
+         RETURNING id, ARRAY[ST_X(geom), ST_Y(geom), ST_X(geom), ST_Y(geom)] AS bbox`,
+        [first.id],
+      );
+      await publishChange(client, { kind: 'layer-changed', layer: 'incidents', ids: [rows[0].id], bbox: rows[0].bbox });
+    });
+    await heard;
+    const after = decode(await getTile('incidents', tile).expect(200)).layers.incidents;
+    const counts = new Map(Array.from({ length: after.length }, (_, i) => [after.feature(i).id, after.feature(i).properties.incident_count]));
+    expect(counts.get(first.id)).toBe((first.properties.incident_count as number) + 1);
+  });
+
   it('drops exactly the cached tiles whose buffered bounds touch a change', async () => {
     const service = new TileService(db.pool, 16 * 1024 * 1024);
     const buildings = tileLayerByName.get('buildings')!;
@@ -220,6 +245,14 @@ describe('vector tiles', () => {
     expect(service.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: point })).toBe(1);
     expect(service.cacheSize.tiles).toBe(3);
     expect(service.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [], bbox: null })).toBe(2);
+    expect(service.cacheSize.tiles).toBe(1);
+    // Count tiles summarise whole grids: any incident change drops them; single-incident tiles only nearby.
+    const incidents = tileLayerByName.get('incidents')!;
+    await service.tile(incidents, { z: 12, x: near.x >> 4, y: near.y >> 4 }, {});
+    await service.tile(incidents, near, {});
+    expect(service.cacheSize.tiles).toBe(3);
+    expect(service.invalidate({ kind: 'layer-changed', layer: 'incidents', ids: [1], bbox: [0, 0, 0.001, 0.001] })).toBe(1);
+    expect(service.invalidate({ kind: 'incident-changed', id: 1, status: 'closed' })).toBe(1);
     expect(service.cacheSize.tiles).toBe(1);
   });
 
@@ -243,6 +276,11 @@ describe('vector tiles', () => {
     expect(response.body.center[0]).toBeLessThan(east);
     expect(response.body.center[1]).toBeGreaterThan(south);
     expect(response.body.center[1]).toBeLessThan(north);
+  });
+
+  it('documents the tile routes in the OpenAPI document', async () => {
+    const response = await api.request.get('/api').expect(200);
+    expect(Object.keys(response.body.paths)).toEqual(expect.arrayContaining(['/tiles', '/tiles/{layer}.json', '/tiles/{layer}/{z}/{x}/{y}.mvt']));
   });
 
   it('gives tiles that ogrinfo (GDAL) opens as MVT files', async () => {
