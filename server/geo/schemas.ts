@@ -1,4 +1,6 @@
 import { z } from 'zod';
+// .openapi() below needs the zod extension even in CLIs and benches that never build the app.
+import '../http/openapi';
 
 const longitude = z.number().min(-180).max(180);
 const latitude = z.number().min(-90).max(90);

@@ -1,5 +1,3 @@
-// geo/schemas uses .openapi(): the zod extension must be installed even when no app is built (CLI, bench).
-import '../http/openapi';
 import { z } from 'zod';
 import { areaGeometry, bboxQuery, pageQuery, pointGeometry } from '../geo/schemas';
 

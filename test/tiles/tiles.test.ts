@@ -215,7 +215,7 @@ describe('vector tiles', () => {
     await withWriteTransaction(db.pool, { actor: null, route: 'test insert' }, async (client) => {
       const { rows } = await client.query<{ id: number; bbox: [number, number, number, number] }>(
         `INSERT INTO incidents (category, source, status, reported_at, geom, grid_id)
-         SELECT 'test', 'app', 'open', now(), p, $1 FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE id = $1) g
+         SELECT '环境卫生', 'app', 'reported', now(), p, $1 FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE id = $1) g
          RETURNING id, ARRAY[ST_X(geom), ST_Y(geom), ST_X(geom), ST_Y(geom)] AS bbox`,
         [first.id],
       );
