@@ -5,23 +5,13 @@ import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
 import { createLogger } from '../../server/logger';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 
 describe('GET /health', () => {
-  let db: TestDatabase;
-  let api: TestApp;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp();
 
   it('is 200 with the PostGIS version when the database answers', async () => {
-    const response = await api.request.get('/health').expect(200);
+    const response = await suite.api.request.get('/health').expect(200);
     expect(response.body.status).toBe('ok');
     expect(response.body.database.up).toBe(true);
     expect(response.body.database.postgis).toMatch(/^3\./);

@@ -8,6 +8,7 @@ import type { Pool } from '../../server/db/pool';
 import { type Clock, systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
 import { createLogger } from '../../server/logger';
+import { createTestDatabase, type TestDatabase } from './db';
 
 export interface TestApp {
   app: Koa;
@@ -23,7 +24,7 @@ export interface TestApp {
 /** The real app on a test database (from createTestDatabase), with a token per role. */
 export async function createTestApp(
   database: { url: string; pool: Pool },
-  options: { clock?: Clock; env?: NodeJS.ProcessEnv; gridWorkerGrids?: number[] } = {},
+  options: TestAppOptions = {},
 ): Promise<TestApp> {
   const { pool } = database;
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
@@ -48,5 +49,46 @@ export async function createTestApp(
     request: supertest(app.callback()),
     tokens,
     auth: (role) => ({ Authorization: `Bearer ${tokens[role]}` }),
+  };
+}
+
+export interface TestAppOptions {
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+  gridWorkerGrids?: number[];
+}
+
+/** What useTestApp fills in before the suite's first test. */
+export interface TestAppContext {
+  readonly db: TestDatabase;
+  readonly api: TestApp;
+}
+
+/**
+ * Registers beforeAll/afterAll for a suite: a private database clone and the real app on it, closed and dropped
+ * after the suite. `options` may be computed from the fresh database (e.g. to pick a grid worker's grid).
+ */
+export function useTestApp(
+  options: TestAppOptions | ((db: TestDatabase) => Promise<TestAppOptions>) = {},
+): TestAppContext {
+  let db: TestDatabase | undefined;
+  let api: TestApp | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await createTestApp(db, typeof options === 'function' ? await options(db) : options);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await db?.drop();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('useTestApp: the database exists only inside tests and hooks');
+      return db;
+    },
+    get api() {
+      if (!api) throw new Error('useTestApp: the app exists only inside tests and hooks');
+      return api;
+    },
   };
 }
