@@ -2,40 +2,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { loadConfig } from '../../server/config';
-import { createTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { forbidOutsideRequests, launchBrowser, listen } from '../support/browser';
-import { createTestDatabase, type TestDatabase } from '../support/db';
 
 jest.setTimeout(90_000);
 
 describe('web placeholder in headless Chromium', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let server: Awaited<ReturnType<typeof listen>>;
   let browser: Browser;
   beforeAll(async () => {
     const webDist = loadConfig({}).WEB_DIST;
     if (!fs.existsSync(path.join(webDist, 'index.html'))) throw new Error(`${webDist} is not built: run the tests with npm test`);
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-    server = await listen(api.app);
+    server = await listen(suite.api.app);
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    await api?.close();
-    await db?.drop();
   });
 
   it('draws the grids of the database on a map, with no request leaving the machine', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const outside = await forbidOutsideRequests(page);
-    await page.goto(`${server.url}/?token=${api.tokens.commander}`);
+    await page.goto(`${server.url}/?token=${suite.api.tokens.commander}`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
 
-    const { rows } = await db.pool.query<{ level: number; n: number }>('SELECT level, count(*)::int AS n FROM grids WHERE level IN (1, 4) GROUP BY level ORDER BY level');
+    const { rows } = await suite.db.pool.query<{ level: number; n: number }>('SELECT level, count(*)::int AS n FROM grids WHERE level IN (1, 4) GROUP BY level ORDER BY level');
     await expect(page.textContent('#status')).resolves.toBe(`${rows[0].n} districts · ${rows[1].n} grids`);
 
     // Where the data is (the centre of the fitted map), the picture must show grid fill, not the background.

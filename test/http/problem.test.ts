@@ -8,16 +8,12 @@ import { problemMiddleware } from '../../server/http/problem';
 import { defineRoute, mountRoutes } from '../../server/http/route';
 import { RuleViolationError } from '../../server/errors';
 import { createLogger } from '../../server/logger';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 
 describe('errors are application/problem+json', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let echo: ReturnType<typeof supertest>;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
     // A route built with the same machinery every domain uses, so body handling is tested through HTTP.
     const app = new Koa();
     const router = new Router();
@@ -37,15 +33,11 @@ describe('errors are application/problem+json', () => {
           },
         }),
       ],
-      { authorize: createAuthenticator(db.pool), bodyLimit: '1kb', document: new ApiDocument() },
+      { authorize: createAuthenticator(suite.db.pool), bodyLimit: '1kb', document: new ApiDocument() },
     );
     app.use(problemMiddleware(createLogger('silent')));
     app.use(router.routes());
     echo = supertest(app.callback());
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
   });
 
   it('names the failing field of a bad body', async () => {
@@ -73,24 +65,24 @@ describe('errors are application/problem+json', () => {
   });
 
   it('answers unknown routes, bad query values and injection attempts with 4xx problems', async () => {
-    await api.request.get('/no/such/route').expect(404).expect('Content-Type', /problem\+json/);
-    const badLevel = await api.request.get('/api/grids?level=9').set(api.auth('planner')).expect(400);
+    await suite.api.request.get('/no/such/route').expect(404).expect('Content-Type', /problem\+json/);
+    const badLevel = await suite.api.request.get('/api/grids?level=9').set(suite.api.auth('planner')).expect(400);
     expect(badLevel.body.errors[0]).toMatchObject({ in: 'query', path: 'level' });
-    await api.request.get('/api/grids?level=1;DROP TABLE grids').set(api.auth('planner')).expect(400);
-    await api.request.get("/api/grids?bbox=1,2,3,4'--").set(api.auth('planner')).expect(400);
-    await api.request.get('/api/grids?color=red').set(api.auth('planner')).expect(400);
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM grids');
+    await suite.api.request.get('/api/grids?level=1;DROP TABLE grids').set(suite.api.auth('planner')).expect(400);
+    await suite.api.request.get("/api/grids?bbox=1,2,3,4'--").set(suite.api.auth('planner')).expect(400);
+    await suite.api.request.get('/api/grids?color=red').set(suite.api.auth('planner')).expect(400);
+    const { rows } = await suite.db.pool.query('SELECT count(*)::int AS n FROM grids');
     expect(rows[0].n).toBeGreaterThan(0);
   });
 
   it('requires a valid bearer token on non-public routes', async () => {
-    await api.request.get('/api/grids').expect(401).expect('WWW-Authenticate', 'Bearer');
-    await api.request.get('/api/grids').set('Authorization', 'Bearer cg_not_a_token').expect(401);
-    await api.request.get('/api/grids?level=1').set(api.auth('commander')).expect(200);
+    await suite.api.request.get('/api/grids').expect(401).expect('WWW-Authenticate', 'Bearer');
+    await suite.api.request.get('/api/grids').set('Authorization', 'Bearer cg_not_a_token').expect(401);
+    await suite.api.request.get('/api/grids?level=1').set(suite.api.auth('commander')).expect(200);
   });
 
   it('documents every route in the OpenAPI document', async () => {
-    const response = await api.request.get('/api').expect(200);
+    const response = await suite.api.request.get('/api').expect(200);
     expect(response.body.openapi).toMatch(/^3\./);
     expect(Object.keys(response.body.paths)).toEqual(expect.arrayContaining(['/health', '/api/grids']));
   });
