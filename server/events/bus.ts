@@ -9,7 +9,8 @@ import type { Logger } from '../logger';
  */
 export type ChangeEvent =
   | { kind: 'layer-changed'; layer: string; ids: number[]; bbox: [number, number, number, number] | null }
-  | { kind: 'incident-changed'; id: number; status: string; eventId?: number };
+  /** `ids`: every incident of one intake batch (announced once; `id` is the last of them). */
+  | { kind: 'incident-changed'; id: number; status: string; eventId?: number; ids?: number[] };
 
 const channel = 'citygrid_changes';
 

@@ -1,16 +1,12 @@
-import { latLngToCell } from 'h3-js';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
+import { intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
-
-/** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
-export const duplicateRadiusMetres = 50;
-export const duplicateWindowHours = 24;
 
 const incidentJson = `json_build_object(
   'id', i.id, 'category', i.category, 'source', i.source, 'status', i.status, 'description', i.description,
@@ -42,50 +38,13 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
   return rows[0].id;
 }
 
-async function requireCategory(db: Queryable, category: string): Promise<void> {
-  const { rowCount } = await db.query('SELECT 1 FROM incident_categories WHERE name = $1', [category]);
-  if (rowCount) return;
-  const { rows } = await db.query<{ name: string }>('SELECT name FROM incident_categories ORDER BY name');
-  throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
-}
-
 /**
  * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
+ * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
 export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
-  await requireCategory(pool, input.category);
-  const [lon, lat] = input.location.coordinates;
-  const now = clock();
-  return withWriteTransaction(pool, writer, async (client) => {
-    const { rows } = await client.query<{ id: number; grid_id: number | null; duplicate_of: number | null }>(
-      `WITH point AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS geom),
-            placed AS (SELECT grid_at(point.geom) AS grid_id FROM point)
-       INSERT INTO incidents (category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
-                              reporter_contact, photos, assigned_worker, duplicate_of)
-       SELECT $3, $4, 'reported', $5, $6, point.geom, placed.grid_id, $7, $8, $9, $10, $11,
-              (SELECT workers[1] FROM grids WHERE id = placed.grid_id),
-              (SELECT d.id FROM incidents d
-                WHERE d.category = $3 AND d.duplicate_of IS NULL AND d.status <> ALL ($12::text[])
-                  AND d.reported_at BETWEEN $6::timestamptz - make_interval(hours => $13) AND $6
-                  AND d.geom && ST_Expand(point.geom, 0.001)
-                  AND ST_DWithin(d.geom::geography, point.geom::geography, $14)
-                ORDER BY ST_Distance(d.geom::geography, point.geom::geography), d.id LIMIT 1)
-       FROM point, placed
-       RETURNING id, grid_id, duplicate_of`,
-      [lon, lat, input.category, input.source, input.description ?? null, now, latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9),
-        input.reporterContact ?? null, input.photos, finalStatuses, duplicateWindowHours, duplicateRadiusMetres],
-    );
-    const created = rows[0];
-    if (created.grid_id === null) {
-      throw new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location });
-    }
-    await recordEvent(client, { incidentId: created.id, at: now, kind: 'reported', from: null, to: 'reported', actor: writer.actor, details: { source: input.source } });
-    if (created.duplicate_of !== null) {
-      await recordEvent(client, { incidentId: created.duplicate_of, at: now, kind: 'duplicate-linked', from: null, to: 'reported', actor: writer.actor, details: { duplicate: created.id } });
-    }
-    return created.id;
-  });
+  return intakeQueue(pool).submit({ input, writer, reportedAt: clock() });
 }
 
 export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
