@@ -4,7 +4,7 @@ import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
 import { overdueByDepartment } from './escalation';
 import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
-import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
+import { getIncident, listCategories, listIncidents, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
 
@@ -21,10 +21,10 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       access: reporters,
       body: createIncidentBody,
       async handler(ctx, { body, writer }) {
-        const id = await createIncident(pool, clock, writer, body);
+        const incident = await reportIncident(pool, clock, writer, body);
         ctx.status = 201;
-        ctx.set('Location', `/api/incidents/${id}`);
-        ctx.body = await getIncident(pool, id);
+        ctx.set('Location', `/api/incidents/${incident.id}`);
+        ctx.body = incident;
       },
     }),
     defineRoute({

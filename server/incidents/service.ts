@@ -6,15 +6,8 @@ import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from
 import { publishChange } from '../events/bus';
 import { intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
+import { incidentDetailJson, incidentJson } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
-
-const incidentJson = `json_build_object(
-  'id', i.id, 'category', i.category, 'source', i.source, 'status', i.status, 'description', i.description,
-  'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
-  'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
-  'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
-  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at,
-  'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
 
 export interface EventRecord {
   incidentId: number;
@@ -43,21 +36,17 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
  * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
-export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
+export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<Record<string, unknown>> {
   return intakeQueue(pool).submit({ input, writer, reportedAt: clock() });
 }
 
+/** Intake for callers that need only the new incident's id. */
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
+  return (await reportIncident(pool, clock, writer, input)).id as number;
+}
+
 export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
-  const { rows } = await db.query<{ incident: Record<string, unknown> }>(
-    `SELECT ${incidentJson}::jsonb || jsonb_build_object(
-        'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM incidents d WHERE d.duplicate_of = i.id),
-        'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
-                       'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
-                     FROM incident_events e WHERE e.incident_id = i.id)
-      ) AS incident
-     FROM incidents i WHERE i.id = $1`,
-    [id],
-  );
+  const { rows } = await db.query<{ incident: Record<string, unknown> }>(`SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`, [id]);
   if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
   return rows[0].incident;
 }
