@@ -13,15 +13,12 @@ export type ChangeEvent =
   | { kind: 'incident-changed'; id: number; status: string; eventId?: number; ids?: number[] };
 
 const channel = 'citygrid_changes';
+/** For set-based writes that notify from their own statement (incident intake). */
+export const changeChannel = channel;
 
 /** Call with the transaction's client: the notification then commits or rolls back with the change itself. */
 export async function publishChange(db: Queryable, event: ChangeEvent): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', notifyArguments(event));
-}
-
-/** Channel and payload for pg_notify, for a write statement that announces its change itself. */
-export function notifyArguments(event: ChangeEvent): [string, string] {
-  return [channel, JSON.stringify(event)];
+  await db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(event)]);
 }
 
 /** One LISTEN connection per process, fanning events out to in-process subscribers (tile cache, SSE, ...). */
