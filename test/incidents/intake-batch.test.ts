@@ -40,9 +40,13 @@ describe('incident intake under concurrent reports', () => {
       expect(response.body.gridId).toBe(places[i % places.length].gridId);
       expect(response.body.timeline.filter((e: { kind: string }) => e.kind === 'reported')).toHaveLength(1);
     }
-    // Each audit row names its own request.
-    const requestIds = await db.pool.query(`SELECT count(DISTINCT request_id)::int AS n FROM audit_log WHERE entity = 'incidents' AND entity_id = ANY ($1)`, [ids]);
-    expect(requestIds.rows[0].n).toBe(100);
+    // Each audit row names its own request and holds the row image the audit trigger would have written.
+    const audit = await db.pool.query(
+      `SELECT count(DISTINCT a.request_id)::int AS requests, count(*) FILTER (WHERE a.action = 'insert' AND a.before IS NULL AND a.after = to_jsonb(i) - 'geom_3857')::int AS images
+       FROM audit_log a JOIN incidents i ON i.id = a.entity_id WHERE a.entity = 'incidents' AND i.id = ANY ($1)`,
+      [ids],
+    );
+    expect(audit.rows[0]).toEqual({ requests: 100, images: 100 });
     // Same place and category: the lowest id is the first report and every later one links to it, across batches.
     for (const [i, place] of places.entries()) {
       for (const category of ['道路破损', '垃圾满溢']) {
