@@ -18,9 +18,9 @@ import {
   splitGridBody,
   updateGridBody,
 } from './schemas';
-import { createGrid, deleteGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
+import { createGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
 import { rebalanceGrid } from './rebalance';
-import { mergeGrids, splitGrid } from './split-merge';
+import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
 

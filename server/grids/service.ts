@@ -1,9 +1,9 @@
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
-import { ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
+import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
-import { countMembers, moveMembers, reassignMembers } from './membership';
+import { reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 
@@ -114,7 +114,7 @@ async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ are
   return rows[0];
 }
 
-async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
+export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
   const { rows } = await db.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE id = $1`, [id]);
   return rows[0].hex;
 }
@@ -213,41 +213,4 @@ export async function revertGrid(options: WriteOptions, id: number, expectedVers
     };
     return applyGridChange(client, options, grid, change, { repair: false, action: 'revert' });
   });
-}
-
-/**
- * Deletes a grid. A grid with children or members is refused unless `target` (a grid of the same level) is
- * given: then its children are re-parented to the target and its members move there.
- */
-export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, target: number | undefined) {
-  return withWriteTransaction(options.pool, options.writer, async (client) => {
-    const grid = await lockGrid(client, id, expectedVersion);
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
-    const children = rows[0].n;
-    const members = await countMembers(client, id);
-    if ((children > 0 || members > 0) && target === undefined) {
-      throw new ConflictError(`grid ${id} still has ${children} child grid(s) and ${members} member(s): give ?target=<grid id> for them`, {
-        rule: 'delete-has-dependents',
-        children,
-        members,
-      });
-    }
-    if (target !== undefined) await moveDependents(client, grid, target);
-    const before = await gridSnapshot(client, id);
-    const geometry = await geometryOf(client, id);
-    await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
-    await client.query('DELETE FROM grids WHERE id = $1', [id]);
-    const { bbox } = await extentOf(client, [geometry]);
-    await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids: [id], bbox });
-    return { id, deleted: true, children, members };
-  });
-}
-
-async function moveDependents(client: PoolClient, grid: GridLock, target: number): Promise<void> {
-  const { rows } = await client.query<{ level: number }>('SELECT level FROM grids WHERE id = $1', [target]);
-  if (!rows[0] || rows[0].level !== grid.level || target === grid.id) {
-    throw new RuleViolationError(`target grid ${target} must be another existing grid of level ${grid.level}`, { rule: 'delete-target', target });
-  }
-  await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [grid.id, target]);
-  await moveMembers(client, grid.id, target);
 }

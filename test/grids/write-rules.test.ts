@@ -90,6 +90,36 @@ describe('grid writes: validation rules', () => {
     expect(shared.border).toBeGreaterThan(300);
   });
 
+  it('snaps a sliver of about 1 m against the parent’s own edge, but leaves a 5 m strip alone', async () => {
+    const box = (west: number, south: number, east: number, north: number) => ({
+      type: 'Polygon',
+      coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    });
+    const edge = districtOrigin.lon + 0.02; // the district's eastern boundary
+    const alongParentEdge = (id: number) =>
+      one<{ gap: number; border: number }>(
+        db,
+        `SELECT ST_Distance(c.geom::geography, ST_Boundary(p.geom)::geography) AS gap,
+                ST_Length(ST_Intersection(ST_Boundary(c.geom), ST_Boundary(p.geom))::geography) AS border
+         FROM grids p, grids c WHERE p.id = $1 AND c.id = $2`,
+        [districtId, id],
+      );
+    const nearly = await post({ code: 'T01-06', name: 'edge sliver', level: 2, parentId: districtId, geometry: box(121.017, 31.016, edge - metre, 31.019) }).expect(201);
+    expect(await alongParentEdge(nearly.body.feature.id)).toEqual({ gap: 0, border: expect.any(Number) });
+    expect((await alongParentEdge(nearly.body.feature.id)).border).toBeGreaterThan(300);
+    const { body } = await api.request.get(`/api/grids/${districtId}/coverage`).set(api.auth('planner')).expect(200);
+    const besideNew = await one<{ m2: number }>(
+      db,
+      `SELECT coalesce(sum(ST_Area(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(gap ->> 'geometry'), 4326), ST_MakeEnvelope($2, 31.016, $3, 31.019, 4326))::geography)), 0) AS m2
+       FROM json_array_elements($1::json) AS gap`,
+      [JSON.stringify(body.gaps.features), edge - 2 * metre, edge],
+    );
+    expect(besideNew.m2).toBeLessThan(0.01);
+
+    const strip = await post({ code: 'T01-07', name: 'edge strip', level: 2, parentId: districtId, geometry: box(121.017, 31.005, edge - 5 * metre, 31.008) }).expect(201);
+    expect((await alongParentEdge(strip.body.feature.id)).gap).toBeGreaterThan(4);
+  });
+
   it('answers 400 for a foreign crs, out-of-range coordinates, unknown fields and wrong types; nothing is written', async () => {
     const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids');
     const base = { code: 'T-BAD', name: 'bad', level: 2, parentId: districtId };
