@@ -115,7 +115,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'delete',
       path: '/api/grids/:id',
-      summary: 'Delete a grid (If-Match required; ?target= takes its children and members)',
+      summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,

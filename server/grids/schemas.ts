@@ -53,7 +53,7 @@ export type UpdateGridInput = z.infer<typeof updateGridBody>;
 
 export const deleteGridQuery = z
   .object({
-    /** Where the grid's children and members go; without it a grid that has any is not deleted. */
+    /** An adjacent sibling that absorbs the grid's area, children and members (as in a merge); without it a grid that has any is not deleted. */
     target: z.coerce.number().int().positive().optional(),
   })
   .strict();
