@@ -88,6 +88,37 @@ describe('membership: patrol data follows boundary changes', () => {
     expect(await misplacedMembers(db)).toBe(0);
   });
 
+  it('revert gives the fixes on a restored strip their grid back', async () => {
+    const { db, api } = suite;
+    const { grid } = await patrolledPair(0);
+    const version = await versionOf(grid);
+    // The grid loses its western 30 % (left uncovered), then is reverted to the version before.
+    const cut = await one<{ geometry: object; fixes: number[] }>(
+      db,
+      `WITH g AS (SELECT geom, ST_XMin(geom) + 0.3 * (ST_XMax(geom) - ST_XMin(geom)) AS x FROM grids WHERE id = $1)
+       SELECT ST_AsGeoJSON(ST_Intersection(geom, ST_MakeEnvelope(x, ST_YMin(geom) - 1, ST_XMax(geom) + 1, ST_YMax(geom) + 1, 4326)), 9)::json AS geometry,
+              (SELECT array_agg(p.id::int) FROM patrol_points p WHERE p.grid_id = $1 AND ST_X(p.geom) < g.x - 1e-5) AS fixes
+       FROM g`,
+      [grid],
+    );
+    expect(cut.fixes?.length).toBeGreaterThan(0);
+    await api.request.patch(`/api/grids/${grid}`).set(api.auth('planner')).set('If-Match', String(version)).send({ geometry: cut.geometry }).expect(200);
+    expect(await gridsOfPoints(cut.fixes)).toEqual([null]);
+    await api.request.post(`/api/grids/${grid}/revert`).set(api.auth('planner')).set('If-Match', String(version + 1)).send({ version }).expect(200);
+    expect(await gridsOfPoints(cut.fixes)).toEqual([grid]);
+    expect(await misplacedMembers(db)).toBe(0);
+  });
+
+  it('delete with a target hands the deleted grid’s fixes and tracks to the target', async () => {
+    const { db, api } = suite;
+    const { grid, neighbour, track } = await patrolledPair(1);
+    const fixes = await pointIdsIn(grid);
+    await api.request.delete(`/api/grids/${grid}?target=${neighbour}`).set(api.auth('planner')).set('If-Match', String(await versionOf(grid))).expect(200);
+    expect(await gridsOfPoints(fixes)).toEqual([neighbour]);
+    expect(await one(db, 'SELECT grid_id FROM patrol_tracks WHERE id = $1', [track])).toEqual({ grid_id: neighbour });
+    expect(await misplacedMembers(db)).toBe(0);
+  });
+
   it('rebalance re-places the fixes and tracks of a community among its new grids', async () => {
     const { db, api } = suite;
     const community = await one<{ id: number; fixes: number }>(
