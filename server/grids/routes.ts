@@ -102,7 +102,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'patch',
       path: '/api/grids/:id',
-      summary: 'Change a grid’s geometry and/or attributes (If-Match: version required)',
+      summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,

@@ -45,6 +45,8 @@ export const updateGridBody = z
     leader: gridAttributes.leader,
     workers: gridAttributes.workers,
     householdsTarget: gridAttributes.householdsTarget,
+    /** Moves the grid under another parent of the same level as its current one; every placement rule applies. */
+    parentId: z.number().int().positive().nullable().optional(),
     geometry: areaGeometry.optional(),
     reason,
   })

@@ -156,10 +156,12 @@ export async function applyGridChange(
 ) {
   const before = await gridSnapshot(client, grid.id);
   const oldGeometry = await geometryOf(client, grid.id);
+  const parentId = change.parentId === undefined ? grid.parentId : change.parentId;
   let geometry: GeometryHex | null = null;
-  if (change.geometry) {
-    const parent = await checkLevel(client, grid.level, grid.parentId);
-    const valid = await normalizeGeometry(client, change.geometry, how.repair);
+  // A new parent re-checks the grid's (new or current) geometry against it and its new siblings.
+  if (change.geometry || parentId !== grid.parentId) {
+    const parent = await checkLevel(client, grid.level, parentId);
+    const valid = change.geometry ? await normalizeGeometry(client, change.geometry, how.repair) : oldGeometry;
     geometry = await placeGeometry(client, valid, { level: grid.level, parent, excludeIds: [grid.id] });
     await checkChildrenInside(client, grid.id, geometry);
   }
@@ -168,7 +170,7 @@ export async function applyGridChange(
       `UPDATE grids SET code = coalesce($2, code), name = coalesce($3, name),
          leader = CASE WHEN $4 THEN $5 ELSE leader END, workers = coalesce($6, workers),
          households_target = CASE WHEN $7 THEN $8 ELSE households_target END,
-         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10
+         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10, parent_id = $11
        WHERE id = $1`,
       [
         grid.id,
@@ -181,6 +183,7 @@ export async function applyGridChange(
         change.householdsTarget ?? null,
         geometry,
         options.at,
+        parentId,
       ],
     )
     .catch(rethrowUniqueCode);
@@ -208,6 +211,7 @@ export async function revertGrid(options: WriteOptions, id: number, expectedVers
       leader: snapshot.leader as string | null,
       workers: snapshot.workers as string[],
       householdsTarget: snapshot.householdsTarget as number | null,
+      parentId: snapshot.parentId as number | null,
       geometry: snapshot.geometry as UpdateGridInput['geometry'],
       reason: reason ?? `revert to version ${toVersion}`,
     };

@@ -120,6 +120,35 @@ describe('grid writes: validation rules', () => {
     expect((await alongParentEdge(strip.body.feature.id)).gap).toBeGreaterThan(4);
   });
 
+  it('PATCH parentId moves a grid under another parent with every rule applied', async () => {
+    const otherDistrict = await post({ code: 'T02', name: '测试二区', level: 1, geometry: square(121.05, 31.0, 0.02) }).expect(201);
+    const otherId = otherDistrict.body.feature.id;
+    const neighbour = await post({ code: 'T02-01', name: 'resident', level: 2, parentId: otherId, geometry: square(121.05, 31.0, 0.005) }).expect(201);
+    const moving = await post({ code: 'T01-M', name: 'moving', level: 2, parentId: districtId, geometry: square(121.005, 31.015, 0.003) }).expect(201);
+    const id = moving.body.feature.id;
+    const patch = (body: object) => api.request.patch(`/api/grids/${id}`).set(api.auth('planner')).set('If-Match', '1').send(body);
+
+    const outside = await patch({ parentId: otherId }).expect(422);
+    expect(outside.body).toMatchObject({ rule: 'inside-parent', parentId: otherId });
+    expect((await patch({ parentId: streetId }).expect(422)).body.rule).toBe('level');
+    const overlapping = await patch({ parentId: otherId, geometry: square(121.053, 31.003, 0.004) }).expect(422);
+    expect(overlapping.body).toMatchObject({ rule: 'sibling-overlap', siblings: [{ id: neighbour.body.feature.id }] });
+    expect(await one(db, 'SELECT parent_id AS parent, version FROM grids WHERE id = $1', [id])).toEqual({ parent: districtId, version: 1 });
+
+    const moved = await patch({ parentId: otherId, geometry: square(121.06, 31.01, 0.003), reason: 'transferred to the other district' }).expect(200);
+    expect(moved.body.version).toBe(2);
+    const read = await api.request.get(`/api/grids/${id}`).set(api.auth('planner')).expect(200);
+    expect(read.body.parents.map((parent: { id: number }) => parent.id)).toEqual([otherId]);
+    const nested = await one<{ covered: boolean }>(db, 'SELECT ST_CoveredBy(c.geom, p.geom) AS covered FROM grids c, grids p WHERE c.id = $1 AND p.id = $2', [id, otherId]);
+    expect(nested.covered).toBe(true);
+    const history = await api.request.get(`/api/grids/${id}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', before: { parentId: districtId }, after: { parentId: otherId } });
+
+    const reverted = await api.request.post(`/api/grids/${id}/revert`).set(api.auth('planner')).set('If-Match', '2').send({ version: 1 }).expect(200);
+    expect(reverted.body.version).toBe(3);
+    expect(await one(db, 'SELECT parent_id AS parent FROM grids WHERE id = $1', [id])).toEqual({ parent: districtId });
+  });
+
   it('answers 400 for a foreign crs, out-of-range coordinates, unknown fields and wrong types; nothing is written', async () => {
     const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids');
     const base = { code: 'T-BAD', name: 'bad', level: 2, parentId: districtId };
