@@ -75,8 +75,8 @@ export async function checkLevel(db: Queryable, level: number, parentId: number 
 
 /**
  * Places a valid geometry among its parent and siblings: refuses it outside the parent (beyond 0.5 m), fills
- * slivers up to 2 m wide against siblings and the parent's edge (so shared borders stay exact), refuses an overlap with a sibling of
- * more than 1 m², and clips the tolerated remainders so the result nests and tiles exactly.
+ * slivers up to 2 m wide against siblings and the parent's edge (so shared borders stay exact), refuses an
+ * overlap with a sibling of more than 1 m², and clips the tolerated remainders so the result nests and tiles.
  */
 export async function placeGeometry(
   db: Queryable,

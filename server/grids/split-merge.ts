@@ -89,15 +89,7 @@ interface MergeCandidate {
   version: number;
 }
 
-/** The rule a refused merge names: a merge itself, or a delete whose target would take over the grid. */
-interface MergeRules {
-  siblings: string;
-  adjacent: string;
-}
-
-const mergeRules: MergeRules = { siblings: 'merge-siblings', adjacent: 'merge-adjacent' };
-
-async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean, rules = mergeRules): Promise<{ grids: MergeCandidate[]; union: Piece }> {
+async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Promise<{ grids: MergeCandidate[]; union: Piece }> {
   const { rows: grids } = await db.query<MergeCandidate>(
     `SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = ANY($1::bigint[]) ORDER BY id ${lock ? 'FOR UPDATE' : ''}`,
     [ids],
@@ -105,7 +97,7 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean, rule
   const missing = ids.filter((id) => !grids.some((grid) => grid.id === id));
   if (missing.length > 0) throw new NotFoundError(`grid(s) ${missing.join(', ')} do not exist`, { ids: missing });
   if (new Set(grids.map((grid) => `${grid.level}/${grid.parentId}`)).size > 1) {
-    throw new RuleViolationError(`grids ${ids.join(', ')} are not siblings (same level and parent): only siblings can be merged`, { rule: rules.siblings });
+    throw new RuleViolationError(`grids ${ids.join(', ')} are not siblings (same level and parent): only siblings can be merged`, { rule: 'merge-siblings' });
   }
   const { rows } = await db.query<Piece & { parts: number }>(
     `WITH merged AS (SELECT ST_Union(geom) AS u FROM grids WHERE id = ANY($1::bigint[]))
@@ -113,7 +105,7 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean, rule
     [ids],
   );
   if (rows[0].parts !== 1) {
-    throw new RuleViolationError(`grids ${ids.join(', ')} are not adjacent: their union has ${rows[0].parts} separate parts`, { rule: rules.adjacent, parts: rows[0].parts });
+    throw new RuleViolationError(`grids ${ids.join(', ')} are not adjacent: their union has ${rows[0].parts} separate parts`, { rule: 'merge-adjacent', parts: rows[0].parts });
   }
   return { grids, union: rows[0] };
 }
@@ -149,6 +141,12 @@ export async function mergeGrids(options: WriteOptions, input: MergeGridsInput) 
   });
 }
 
+/** Why grids are absorbed, and the history action the absorbed grids get ('merge', or 'delete' into a target). */
+interface Absorption {
+  reason: string;
+  absorbedAction: HistoryAction;
+}
+
 /** The survivor takes the union's geometry, the absorbed grids' children and members, and they are deleted. */
 async function mergeInto(
   client: PoolClient,
@@ -156,7 +154,7 @@ async function mergeInto(
   union: Piece,
   survivorId: number,
   absorbed: number[],
-  how: { reason: string; absorbedAction: HistoryAction },
+  how: Absorption,
 ): Promise<Record<string, number>> {
   const geometries = await absorbGrids(client, options, survivorId, absorbed, how);
   const before = await gridSnapshot(client, survivorId);
@@ -171,7 +169,7 @@ async function absorbGrids(
   options: WriteOptions,
   survivorId: number,
   absorbed: number[],
-  how: { reason: string; absorbedAction: HistoryAction },
+  how: Absorption,
 ): Promise<GeometryHex[]> {
   const geometries: GeometryHex[] = [];
   for (const id of absorbed) {
@@ -184,8 +182,6 @@ async function absorbGrids(
   }
   return geometries;
 }
-
-const deleteTargetRules: MergeRules = { siblings: 'delete-target', adjacent: 'delete-target' };
 
 /**
  * Deletes a grid. A grid with children or members is refused unless `target` is given. The target must be an
@@ -221,7 +217,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
 
 async function deleteInto(client: PoolClient, options: WriteOptions, grid: GridLock, target: number): Promise<Record<string, number>> {
   if (target === grid.id) throw new RuleViolationError(`grid ${grid.id} cannot be its own target`, { rule: 'delete-target', target });
-  const { union } = await unionOfSiblings(client, [target, grid.id], true, deleteTargetRules).catch((error: unknown) => {
+  const { union } = await unionOfSiblings(client, [target, grid.id], true).catch((error: unknown) => {
     if (!(error instanceof RuleViolationError || error instanceof NotFoundError)) throw error;
     throw new RuleViolationError(`target grid ${target} cannot take over grid ${grid.id}: it must be an adjacent sibling, which absorbs its area (${error.message})`, {
       ...error.details,
