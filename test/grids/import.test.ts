@@ -91,5 +91,8 @@ describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constitue
         outside: [],
       });
     }
+    // Fitting a district to its repaired areas is a change like any other: versioned and in its history.
+    const history = await api.request.get(`/api/grids/${hkDistricts[0].id}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', reason: expect.stringMatching(/union of its repaired children/) });
   }, 120_000);
 });
