@@ -119,11 +119,17 @@ export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex
   return rows[0].hex;
 }
 
-/** After grid geometry changed: re-place members in the affected extent and tell the tile cache. */
+/**
+ * After grid geometry changed: re-place members in the affected extent and tell the tile cache, for the grids
+ * and for each member layer whose rows changed grid (their tiles carry grid_id).
+ */
 export async function afterGeometryChange(client: PoolClient, ids: number[], geometries: GeometryHex[]): Promise<Record<string, number>> {
   const { area, bbox } = await extentOf(client, geometries);
   const moved = await reassignMembers(client, area);
   await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids, bbox });
+  for (const [table, rows] of Object.entries(moved)) {
+    if (rows > 0) await publishChange(client, { kind: 'layer-changed', layer: table, ids: [], bbox });
+  }
   return moved;
 }
 
