@@ -42,9 +42,6 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
   if (options.level > 1 && parentLevel !== options.level - 1) throw new RuleViolationError('--parent-level must be level - 1', { rule: 'level' });
   const writer: WriteContext = { actor: null, route: 'cli import:grids', bulk: true };
   return withWriteTransaction(pool, writer, async (client) => {
-    // PostGIS overlay functions carry high planner costs, so each statement here crosses jit_above_cost and
-    // LLVM compilation (≈ 1 s a statement on this VM) would dwarf the few milliseconds of work it speeds up.
-    await client.query('SET LOCAL jit = off');
     await client.query(
       `CREATE TEMP TABLE grid_import ON COMMIT DROP AS
        SELECT ord::int AS ord, coalesce(f -> 'properties' ->> $2, 'import-' || ord) AS code,
