@@ -71,5 +71,6 @@ export const updateCategoryBody = z
     dispatch_hours: hours.optional(),
     handle_hours: hours.optional(),
     feedback_hours: hours.optional(),
+    supervise_hours: hours.optional(),
   })
   .strict();

@@ -17,7 +17,7 @@ const incidentJson = `json_build_object(
   'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
   'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
   'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
-  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at,
+  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at, 'escalationLevel', i.escalation_level,
   'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
 
 export interface EventRecord {
@@ -144,7 +144,7 @@ export interface Category extends StageHours {
 
 export async function listCategories(db: Queryable): Promise<Category[]> {
   const { rows } = await db.query<Category>(
-    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours FROM incident_categories ORDER BY priority, name',
+    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours FROM incident_categories ORDER BY priority, name',
   );
   return rows;
 }
@@ -159,10 +159,12 @@ export async function updateCategory(pool: Pool, writer: WriteContext, name: str
     const { rows } = await client.query<Category>(
       `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
          accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
-         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours), updated_at = now()
+         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours),
+         supervise_hours = coalesce($8, supervise_hours), updated_at = now()
        WHERE name = $1
-       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours`,
-      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null],
+       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours`,
+      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null,
+        change.supervise_hours ?? null],
     );
     if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
     return rows[0];
@@ -181,7 +183,7 @@ interface LockedIncident extends StageHours {
 async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
     `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
-            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
+            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
      FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
   );
