@@ -29,7 +29,9 @@ export class ApiDocument {
         ? { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
         : { description: response.description };
     }
-    responses.default = { description: 'Error (RFC 9457 problem details)', content: { 'application/problem+json': { schema: problemSchema } } };
+    responses.default = route.errorFormat
+      ? { description: 'Error', content: { [route.errorFormat.contentType]: { schema: route.errorFormat.schema } } }
+      : { description: 'Error (RFC 9457 problem details)', content: { 'application/problem+json': { schema: problemSchema } } };
     this.registry.registerPath({
       method: route.method,
       path: openApiPath(route.path),

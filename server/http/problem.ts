@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { ZodError } from 'zod';
+import { type z, ZodError } from 'zod';
 import {
   BadRequestError,
   ConflictError,
@@ -86,10 +86,19 @@ export function toProblem(error: unknown): ProblemDocument {
   return { type: 'internal', title: 'Internal server error', status: 500, detail: 'An unexpected error occurred; it has been logged.' };
 }
 
+/** A route's own error format: the same problem, written as that route's clients expect it. */
+export interface ErrorFormat {
+  contentType: string;
+  /** Documents the format in OpenAPI. */
+  schema: z.ZodType;
+  render: (problem: ProblemDocument) => unknown;
+}
+
 export function sendProblem(ctx: Context, problem: ProblemDocument): void {
+  const format = ctx.state.errorFormat as ErrorFormat | undefined;
   ctx.status = problem.status;
-  ctx.type = problemContentType;
-  ctx.body = { ...problem, instance: ctx.path };
+  ctx.type = format?.contentType ?? problemContentType;
+  ctx.body = format ? format.render(problem) : { ...problem, instance: ctx.path };
   if (problem.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
 }
 

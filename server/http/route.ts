@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Authorize, RouteAccess } from './auth';
-import { RequestValidationError } from './problem';
+import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -34,6 +34,8 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   /** The route reads ctx.req itself (streamed uploads); no JSON body parsing. */
   rawBody?: boolean;
   responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
+  errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
 }
 
@@ -64,6 +66,7 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
     options.document.addRoute(definition);
     const middlewares: Middleware[] = [];
     middlewares.push(async (ctx, next) => {
+      if (definition.errorFormat) ctx.state.errorFormat = definition.errorFormat;
       ctx.state.actor = await options.authorize(ctx, definition.access);
       await next();
     });

@@ -1,4 +1,3 @@
-import type { Role } from '../auth/roles';
 import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
 import { defineRoute } from '../http/route';
@@ -7,9 +6,7 @@ import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQu
 import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
-
-const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
-const readers: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
+import { readerRoles, reporterRoles } from './workflow';
 
 export function incidentRoutes({ pool, clock, events }: AppDeps) {
   return [
@@ -18,7 +15,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents',
       summary: 'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked',
       tag: 'incidents',
-      access: reporters,
+      access: reporterRoles,
       body: createIncidentBody,
       async handler(ctx, { body, writer }) {
         const id = await createIncident(pool, clock, writer, body);
@@ -32,7 +29,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents',
       summary: 'Incidents, filtered and paginated by id (cursor)',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: listIncidentsQuery,
       async handler(ctx, { query }) {
         ctx.body = await listIncidents(pool, query);
@@ -43,7 +40,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/stats/incidents',
       summary: 'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
@@ -54,7 +51,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/categories',
       summary: 'The incident catalogue (事件清单): department, priority and deadline hours per stage',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       async handler(ctx) {
         ctx.body = { categories: await listCategories(pool) };
       },
@@ -76,7 +73,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/stream',
       summary: 'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: streamQuery,
       responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
       async handler(ctx, { query }) {
@@ -108,7 +105,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/overdue',
       summary: 'Open incidents past their deadline, counted by department',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       async handler(ctx) {
         ctx.body = { departments: await overdueByDepartment(pool, clock) };
       },
@@ -118,7 +115,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/stats/incidents/workers',
       summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: workerStatsQuery,
       async handler(ctx, { query }) {
         ctx.body = { workers: await workerIndicators(pool, query) };
@@ -129,7 +126,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/:id',
       summary: 'One incident with its timeline of events',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       params: idParam,
       async handler(ctx, { params }) {
         ctx.body = await getIncident(pool, params.id);
@@ -140,7 +137,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/:id/transitions',
       summary: 'Move an incident one step through the 4268 workflow; 409 lists the allowed steps',
       tag: 'incidents',
-      access: readers.filter((role) => role !== 'planner'),
+      access: readerRoles.filter((role) => role !== 'planner'),
       params: idParam,
       body: transitionBody,
       async handler(ctx, { params, body, writer }) {

@@ -31,6 +31,11 @@ export interface Transition {
   meaning: string;
 }
 
+/** Who may report incidents (HTTP intake, and the tokens Open311 clients use as api_key). */
+export const reporterRoles: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
+/** Who may read incidents, their timelines and their photos. */
+export const readerRoles: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
+
 const centre: readonly Role[] = ['commander', 'hotline'];
 const handlers: readonly Role[] = ['grid_worker', 'police'];
 
