@@ -27,7 +27,17 @@ const pageSize = 500;
 // send no notification of their own, so the reader looks again after this long.
 const pendingRetryMs = 100;
 
-const settled = 'e.xid < pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * The oldest transaction that may still add events: the smallest in-progress xid of the statement's own snapshot,
+ * leaving out only those that pg_stat_activity shows running in another database (a busy neighbour database must
+ * not hold the stream back; an xid it cannot place counts, which errs on the safe side). A long write transaction
+ * in this database delays the stream until it ends; nothing is lost.
+ */
+const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+   FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+   WHERE x::text::bigint % 4294967296 NOT IN (
+     SELECT a.backend_xid::text::bigint FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()))`;
+const settled = `e.xid < ${horizon}`;
 
 async function eventsAfter(db: Queryable, after: StreamPosition): Promise<Array<StreamedEvent & { xid: string }>> {
   const { rows } = await db.query<StreamedEvent & { xid: string }>(

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { recordEvent } from '../../server/incidents/service';
+import { databaseUrl, requireEnv, testEnv } from '../support/env';
 import { createTestApp, type TestApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { pointInGrid, report } from './helpers';
@@ -152,6 +154,23 @@ describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
     await resumed.until((events) => events.some((e) => e.id === invertedLow));
     expect(resumed.received.map((e) => e.id)).toEqual(sent.slice(sent.indexOf(invertedHigh) + 1));
     resumed.close();
+  });
+
+  it('is not held back by a write transaction left open in another database', async () => {
+    const neighbour = new pg.Client({ connectionString: databaseUrl(requireEnv(testEnv.serverUrl), 'postgres') });
+    await neighbour.connect();
+    const stream = connect(url, { Authorization: `Bearer ${wall.tokens.commander}` });
+    try {
+      await neighbour.query('BEGIN');
+      await neighbour.query('SELECT pg_current_xact_id()');
+      await stream.opened;
+      const created = (await report(other, await pointInGrid(db.pool, 5), { category: '路灯故障' }).expect(201)).body;
+      await stream.until((events) => events.some((e) => e.data.incidentId === created.id));
+    } finally {
+      stream.close();
+      await neighbour.query('ROLLBACK');
+      await neighbour.end();
+    }
   });
 
   it('needs a token', async () => {
