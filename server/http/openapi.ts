@@ -42,7 +42,9 @@ export class ApiDocument {
       request: {
         params: route.params as never,
         query: route.query as never,
-        body: route.body ? { content: { 'application/json': { schema: route.body } } } : undefined,
+        body: route.body
+          ? { content: { 'application/json': { schema: route.body }, ...(route.multipart && { 'multipart/form-data': { schema: route.multipart } }) } }
+          : undefined,
       },
       responses,
     });

@@ -6,10 +6,12 @@ import {
   DomainError,
   ForbiddenError,
   NotFoundError,
+  PayloadTooLargeError,
   PreconditionRequiredError,
   RuleViolationError,
   StaleVersionError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
 
@@ -23,6 +25,8 @@ const problemTable: Array<[new (...args: never[]) => DomainError, number, string
   [NotFoundError, 404, 'not-found'],
   [ConflictError, 409, 'conflict'],
   [StaleVersionError, 412, 'stale-version'],
+  [PayloadTooLargeError, 413, 'payload-too-large'],
+  [UnsupportedMediaTypeError, 415, 'unsupported-media-type'],
   [RuleViolationError, 422, 'rule-violation'],
   [PreconditionRequiredError, 428, 'precondition-required'],
 ];

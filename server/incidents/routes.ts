@@ -1,24 +1,32 @@
+import fs from 'node:fs';
 import type { AppDeps } from '../deps';
 import { idParam } from '../geo/schemas';
-import { defineRoute } from '../http/route';
+import { defineRoute, validateBody } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
+import { photoLimits, findPhoto, reportWithPhotos } from './photos';
+import { categoryParams, createIncidentBody, incidentReportForm, photoParams, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
 import { readerRoles, reporterRoles } from './workflow';
 
-export function incidentRoutes({ pool, clock, events }: AppDeps) {
+export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
+  const uploads = photoLimits(config);
   return [
     defineRoute({
       method: 'post',
       path: '/api/incidents',
-      summary: 'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked',
+      summary:
+        'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked. ' +
+        'With photos: multipart/form-data, the JSON report in a part named report and JPEG/PNG/WebP files in parts named photos',
       tag: 'incidents',
       access: reporterRoles,
       body: createIncidentBody,
+      multipart: incidentReportForm,
       async handler(ctx, { body, writer }) {
-        const id = await createIncident(pool, clock, writer, body);
+        const id = ctx.is('multipart/form-data')
+          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => createIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
+          : await createIncident(pool, clock, writer, body);
         ctx.status = 201;
         ctx.set('Location', `/api/incidents/${id}`);
         ctx.body = await getIncident(pool, id);
@@ -130,6 +138,30 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       params: idParam,
       async handler(ctx, { params }) {
         ctx.body = await getIncident(pool, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/:id/photos/:photoId',
+      summary: 'A photo uploaded with the report, as stored (JPEG, PNG or WebP)',
+      tag: 'incidents',
+      access: readerRoles,
+      params: photoParams,
+      responses: { 200: { description: 'The image bytes', contentType: 'image/*' } },
+      async handler(ctx, { params }) {
+        const photo = await findPhoto(pool, uploads.dir, params.id, params.photoId);
+        ctx.status = 200;
+        ctx.set('ETag', `"${photo.sha256}"`);
+        ctx.set('Cache-Control', 'private, max-age=86400, immutable');
+        ctx.set('X-Content-Type-Options', 'nosniff');
+        if (ctx.fresh) {
+          ctx.status = 304;
+          return;
+        }
+        ctx.type = photo.contentType;
+        ctx.length = photo.bytes;
+        // A bounded stream ends with its last byte, so it is done when the client has read Content-Length bytes.
+        ctx.body = fs.createReadStream(photo.path, { start: 0, end: photo.bytes - 1 });
       },
     }),
     defineRoute({

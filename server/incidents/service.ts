@@ -49,11 +49,14 @@ async function requireCategory(db: Queryable, category: string): Promise<void> {
   throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
 }
 
+/** More rows of a new incident (its uploaded photos), written in the intake transaction. */
+export type IntakeAttachment = (client: PoolClient, incidentId: number) => Promise<void>;
+
 /**
  * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
  */
-export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<number> {
   await requireCategory(pool, input.category);
   const [lon, lat] = input.location.coordinates;
   const now = clock();
@@ -84,6 +87,7 @@ export async function createIncident(pool: Pool, clock: Clock, writer: WriteCont
     if (created.duplicate_of !== null) {
       await recordEvent(client, { incidentId: created.duplicate_of, at: now, kind: 'duplicate-linked', from: null, to: 'reported', actor: writer.actor, details: { duplicate: created.id } });
     }
+    await attach?.(client, created.id);
     return created.id;
   });
 }
@@ -92,6 +96,9 @@ export async function getIncident(db: Queryable, id: number): Promise<Record<str
   const { rows } = await db.query<{ incident: Record<string, unknown> }>(
     `SELECT ${incidentJson}::jsonb || jsonb_build_object(
         'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM incidents d WHERE d.duplicate_of = i.id),
+        'uploadedPhotos', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'url', '/api/incidents/' || i.id || '/photos/' || p.id,
+                             'contentType', p.content_type, 'bytes', p.bytes, 'sha256', p.sha256, 'name', p.original_name) ORDER BY p.id), '[]')
+                           FROM incident_photos p WHERE p.incident_id = i.id),
         'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
                        'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
                      FROM incident_events e WHERE e.incident_id = i.id)
