@@ -64,13 +64,9 @@ async function removeFiles(dir: string, names: string[]): Promise<void> {
   await Promise.all(names.map((name) => fs.promises.rm(path.join(dir, name), { force: true })));
 }
 
-async function writeChunk(out: fs.WriteStream, chunk: Buffer): Promise<void> {
-  if (!out.write(chunk)) await new Promise<void>((resolve, reject) => out.once('drain', resolve).once('error', reject));
-}
-
 /**
- * Streams one file part to disk. The part is always read to its end (busboy waits for every part to be consumed);
- * a part that turns out not to be an accepted photo is dropped and its file removed.
+ * Streams one file part to disk. The part is always read to its end, even after a refusal or a disk error
+ * (busboy stalls on a part nobody reads); a part that is not an accepted photo is dropped and its file removed.
  */
 async function storePhoto(file: Readable & { truncated?: boolean }, label: string, originalName: string | null, limits: PhotoLimits): Promise<StoredPhoto> {
   const hash = createHash('sha256');
@@ -80,42 +76,47 @@ async function storePhoto(file: Readable & { truncated?: boolean }, label: strin
   let out: fs.WriteStream | undefined;
   let storedName = '';
   let refused: Error | undefined;
-  const start = async (): Promise<void> => {
+  const refuse = (error: Error) => {
+    refused ??= error;
+  };
+  const put = async (chunk: Buffer): Promise<void> => {
+    const stream = out as fs.WriteStream;
+    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()).once('close', () => resolve()));
+  };
+  const begin = async (): Promise<void> => {
     type = sniff(head);
-    if (!type) {
-      refused = new UnsupportedMediaTypeError(`${label} is not a JPEG, PNG or WebP image`, { file: label, accepted: photoTypes.map((t) => t.contentType) });
-      return;
-    }
+    if (!type) return refuse(new UnsupportedMediaTypeError(`${label} is not a JPEG, PNG or WebP image`, { file: label, accepted: photoTypes.map((t) => t.contentType) }));
     storedName = `${randomUUID()}.${type.extension}`;
-    out = fs.createWriteStream(path.join(limits.dir, storedName), { flags: 'wx' });
-    await writeChunk(out, head);
+    out = fs.createWriteStream(path.join(limits.dir, storedName), { flags: 'wx' }).on('error', refuse);
+    await put(head);
   };
   try {
     for await (const chunk of file as AsyncIterable<Buffer>) {
       if (refused) continue;
       bytes += chunk.length;
       hash.update(chunk);
-      if (out) await writeChunk(out, chunk);
+      if (out) await put(chunk);
       else {
         head = Buffer.concat([head, chunk]);
-        if (head.length >= signatureBytes) await start();
+        if (head.length >= signatureBytes) await begin();
       }
     }
-    if (!out && !refused && head.length > 0) await start();
-    if (file.truncated) {
-      refused = new PayloadTooLargeError(`${label} is larger than ${limits.maxBytes} bytes`, { file: label, maxBytes: limits.maxBytes });
-    } else if (!refused && bytes === 0) {
-      refused = new UnsupportedMediaTypeError(`${label} is empty`, { file: label });
-    }
-    const stream = out;
-    if (stream) await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
-    if (refused) throw refused;
-    return { storedName, contentType: (type as PhotoType).contentType, bytes, sha256: hash.digest('hex'), originalName };
   } catch (error) {
-    out?.destroy();
-    if (storedName) await removeFiles(limits.dir, [storedName]);
-    throw error;
+    // The request broke off in the middle of this part.
+    refuse(error as Error);
   }
+  // A file shorter than a signature is judged on what came.
+  if (!out && !refused && bytes > 0) await begin();
+  if (file.truncated) refuse(new PayloadTooLargeError(`${label} is larger than ${limits.maxBytes} bytes`, { file: label, maxBytes: limits.maxBytes }));
+  if (bytes === 0) refuse(new UnsupportedMediaTypeError(`${label} is empty`, { file: label }));
+  const stream = out as fs.WriteStream | undefined;
+  // 'close' follows both a flushed end and a failed write, so a disk error is seen here too.
+  if (stream && !stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()).end());
+  if (refused) {
+    if (storedName) await removeFiles(limits.dir, [storedName]);
+    throw refused;
+  }
+  return { storedName, contentType: (type as PhotoType).contentType, bytes, sha256: hash.digest('hex'), originalName };
 }
 
 export interface PhotoUpload {

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Response } from 'supertest';
 import { useTestApp } from '../support/app';
+import { listen } from '../support/browser';
 import { pointInGrid } from './helpers';
 
 /** A real PNG (RGB, noisy so it does not compress): bytes grow with the size, for the size limit. */
@@ -152,6 +154,34 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
     expect(noReport.body.detail).toMatch(/report/);
     expect(storedFiles()).toEqual(before);
     expect((await rowCount('outside')).incidents + (await rowCount('invalid')).incidents).toBe(0);
+  });
+
+  it('removes what an upload broken off midway had written', async () => {
+    const before = storedFiles();
+    const server = await listen(ctx.api.app);
+    const waitFor = async (condition: () => boolean) => {
+      for (let tries = 0; tries < 100 && !condition(); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      return condition();
+    };
+    try {
+      const boundary = 'citygrid-broken-upload';
+      const report = { category: '窨井盖', location: { type: 'Point', coordinates: [at.lon, at.lat] }, description: 'broken off', source: 'app' };
+      const request = http.request(`${server.url}/api/incidents`, {
+        method: 'POST',
+        headers: { ...ctx.api.auth('grid_worker'), 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(50_000) },
+      });
+      request.on('error', () => undefined);
+      request.write(`--${boundary}\r\nContent-Disposition: form-data; name="report"\r\n\r\n${JSON.stringify(report)}\r\n`);
+      request.write(`--${boundary}\r\nContent-Disposition: form-data; name="photos"; filename="half.png"\r\nContent-Type: image/png\r\n\r\n`);
+      request.write(png(40, 40).subarray(0, 2000));
+      expect(await waitFor(() => storedFiles().length > before.length)).toBe(true);
+      request.destroy();
+      expect(await waitFor(() => storedFiles().length === before.length)).toBe(true);
+      expect(storedFiles()).toEqual(before);
+      expect((await rowCount('broken off')).incidents).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('documents the multipart form in OpenAPI', async () => {
