@@ -134,7 +134,8 @@ export async function receivePhotoUpload(request: IncomingMessage, limits: Photo
   }
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: request.headers, limits: { files: limits.maxCount, fileSize: limits.maxBytes, fields: 5, fieldSize: limits.reportBytes } });
+    // Phones and browsers send file names as raw UTF-8 (井盖.jpg); busboy's default would read them as latin1.
+    parser = busboy({ headers: request.headers, defParamCharset: 'utf8', limits: { files: limits.maxCount, fileSize: limits.maxBytes, fields: 5, fieldSize: limits.reportBytes } });
   } catch (error) {
     throw new BadRequestError(`The multipart request cannot be read: ${(error as Error).message}`);
   }

@@ -79,13 +79,13 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
   it('stores uploaded JPEG and PNG photos with the report and serves them back byte for byte', async () => {
     const picture = png(8, 6);
     const response = await (reportForm('photo upload'))
-      .attach('photos', jpeg, { filename: 'manhole.jpg', contentType: 'image/jpeg' })
+      .attach('photos', jpeg, { filename: '井盖.jpg', contentType: 'image/jpeg' })
       .attach('photos', picture, { filename: 'street.png', contentType: 'application/octet-stream' })
       .expect(201);
     const incident = response.body;
     expect(response.headers.location).toBe(`/api/incidents/${incident.id}`);
     expect(incident.uploadedPhotos).toEqual([
-      expect.objectContaining({ contentType: 'image/jpeg', bytes: jpeg.length, name: 'manhole.jpg' }),
+      expect.objectContaining({ contentType: 'image/jpeg', bytes: jpeg.length, name: '井盖.jpg' }),
       expect.objectContaining({ contentType: 'image/png', bytes: picture.length, name: 'street.png' }),
     ]);
 
