@@ -42,9 +42,10 @@ export class ApiDocument {
       request: {
         params: route.params as never,
         query: route.query as never,
-        body: route.body
-          ? { content: { 'application/json': { schema: route.body }, ...(route.multipart && { 'multipart/form-data': { schema: route.multipart } }) } }
-          : undefined,
+        body:
+          route.body || route.multipart
+            ? { content: { ...(route.body && { 'application/json': { schema: route.body } }), ...(route.multipart && { 'multipart/form-data': { schema: route.multipart } }) } }
+            : undefined,
       },
       responses,
     });

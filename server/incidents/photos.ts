@@ -5,8 +5,11 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Config } from '../config';
-import type { PoolClient, Queryable } from '../db/pool';
-import { BadRequestError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
+import { lockIncidentFor } from './service';
+import { finalStatuses } from './workflow';
 
 /**
  * Photos uploaded with a report (multipart/form-data: a `report` part with the JSON report, `photos` file parts).
@@ -120,12 +123,12 @@ async function storePhoto(file: Readable & { truncated?: boolean }, label: strin
 }
 
 export interface PhotoUpload {
-  /** The `report` part, parsed as JSON (validated by the caller). */
-  report: unknown;
+  /** The form's text parts (a report's JSON is in `report`). */
+  fields: Map<string, string>;
   photos: StoredPhoto[];
 }
 
-/** Reads a multipart report: every photo checked and on disk, or an error naming the part and nothing left on disk. */
+/** Reads a multipart upload: every photo checked and on disk, or an error naming the part and nothing left on disk. */
 export async function receivePhotoUpload(request: IncomingMessage, limits: PhotoLimits): Promise<PhotoUpload> {
   const declaredLength = Number(request.headers['content-length'] ?? 0);
   const largestRequest = limits.maxCount * (limits.maxBytes + 4096) + limits.reportBytes + 4096;
@@ -180,11 +183,19 @@ export async function receivePhotoUpload(request: IncomingMessage, limits: Photo
   }
   await Promise.allSettled(writes);
   const photos = stored.sort((a, b) => a.index - b.index).map(({ index: _index, ...photo }) => photo);
-  try {
-    if (failure) throw failure;
-    return { report: parseReport(fields.get('report')), photos };
-  } catch (error) {
+  if (failure) {
     await removeFiles(limits.dir, photos.map((photo) => photo.storedName));
+    throw failure;
+  }
+  return { fields, photos };
+}
+
+/** Runs `work` with an upload; when it fails, the upload's files are removed, so a failed request leaves nothing. */
+async function keptOnlyIfDone<T>(limits: PhotoLimits, upload: PhotoUpload, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await removeFiles(limits.dir, upload.photos.map((photo) => photo.storedName));
     throw error;
   }
 }
@@ -218,12 +229,25 @@ export async function reportWithPhotos<T>(
   create: (report: unknown, attach: (client: PoolClient, incidentId: number) => Promise<void>) => Promise<T>,
 ): Promise<T> {
   const upload = await receivePhotoUpload(request, limits);
-  try {
-    return await create(upload.report, (client, incidentId) => attachPhotos(client, incidentId, upload.photos));
-  } catch (error) {
-    await removeFiles(limits.dir, upload.photos.map((photo) => photo.storedName));
-    throw error;
-  }
+  return keptOnlyIfDone(limits, upload, () => create(parseReport(upload.fields.get('report')), (client, incidentId) => attachPhotos(client, incidentId, upload.photos)));
+}
+
+/**
+ * Photos added to an incident after its report (the department's photos of the handled site, 处置): same checks,
+ * recorded in one transaction; a grid worker only within their grids, and not once the incident is final.
+ */
+export async function addPhotos(pool: Pool, writer: WriteContext, request: IncomingMessage, limits: PhotoLimits, incidentId: number): Promise<void> {
+  const actor = writer.actor;
+  if (!actor) throw new ForbiddenError('Adding photos needs an authenticated actor');
+  const upload = await receivePhotoUpload(request, limits);
+  await keptOnlyIfDone(limits, upload, async () => {
+    if (!upload.photos.length) throw new RuleViolationError('No photos: send JPEG, PNG or WebP files in parts named "photos"', { rule: 'photo-required' });
+    await withWriteTransaction(pool, writer, async (client) => {
+      const incident = await lockIncidentFor(client, actor, incidentId);
+      if (finalStatuses.includes(incident.status)) throw new ConflictError(`Incident ${incidentId} is ${incident.status}: its photos are final`, { incidentStatus: incident.status });
+      await attachPhotos(client, incidentId, upload.photos);
+    });
+  });
 }
 
 export interface PhotoFile {

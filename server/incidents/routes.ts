@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import type { AppDeps } from '../deps';
+import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
 import { defineRoute, validateBody } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { photoLimits, findPhoto, reportWithPhotos } from './photos';
-import { categoryParams, createIncidentBody, incidentReportForm, photoParams, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
+import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
+import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
@@ -12,6 +13,8 @@ import { readerRoles, reporterRoles } from './workflow';
 
 export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
   const uploads = photoLimits(config);
+  // Everyone who reads incidents except planners works on them.
+  const workers = readerRoles.filter((role) => role !== 'planner');
   return [
     defineRoute({
       method: 'post',
@@ -141,6 +144,21 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       },
     }),
     defineRoute({
+      method: 'post',
+      path: '/api/incidents/:id/photos',
+      summary: 'Add photos to an open incident (e.g. of the handled site): multipart/form-data with JPEG/PNG/WebP files in parts named photos',
+      tag: 'incidents',
+      access: workers,
+      params: idParam,
+      multipart: photoUploadForm,
+      async handler(ctx, { params, writer }) {
+        if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
+        await addPhotos(pool, writer, ctx.req, uploads, params.id);
+        ctx.status = 201;
+        ctx.body = await getIncident(pool, params.id);
+      },
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/incidents/:id/photos/:photoId',
       summary: 'A photo uploaded with the report, as stored (JPEG, PNG or WebP)',
@@ -169,7 +187,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       path: '/api/incidents/:id/transitions',
       summary: 'Move an incident one step through the 4268 workflow; 409 lists the allowed steps',
       tag: 'incidents',
-      access: readerRoles.filter((role) => role !== 'planner'),
+      access: workers,
       params: idParam,
       body: transitionBody,
       async handler(ctx, { params, body, writer }) {

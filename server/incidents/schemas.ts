@@ -25,6 +25,8 @@ export const incidentReportForm = z.object({
     .openapi({ description: 'JPEG, PNG or WebP files (checked by their bytes); size and count limits: PHOTO_MAX_MB, PHOTO_MAX_COUNT' }),
 });
 
+export const photoUploadForm = incidentReportForm.pick({ photos: true }).required();
+
 export const photoParams = idParam.extend({ photoId: z.coerce.number().int().positive() }).strict();
 
 const isoTime = z.string().datetime({ offset: true });

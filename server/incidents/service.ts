@@ -200,6 +200,15 @@ async function lockIncident(client: PoolClient, id: number): Promise<LockedIncid
   return rows[0];
 }
 
+/** Locks an incident that this actor changes: a grid worker only within the grids they serve. */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
+  const incident = await lockIncident(client, id);
+  if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
+    throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
+  }
+  return incident;
+}
+
 async function checkDepartment(client: Queryable, input: TransitionInput): Promise<void> {
   if (input.department === undefined) return;
   if (input.to !== 'dispatched') {
@@ -217,10 +226,7 @@ export async function transitionIncident(pool: Pool, clock: Clock, writer: Write
     throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
   }
   await withWriteTransaction(pool, writer, async (client) => {
-    const incident = await lockIncident(client, id);
-    if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
-      throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
-    }
+    const incident = await lockIncidentFor(client, actor, id);
     const transition = findTransition(incident.status, input.to);
     if (!transition) {
       throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {

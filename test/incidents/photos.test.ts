@@ -156,6 +156,32 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
     expect((await rowCount('outside')).incidents + (await rowCount('invalid')).incidents).toBe(0);
   });
 
+  it('adds photos to an open incident later, for those who work on it, and refuses them once it is final', async () => {
+    const incident = (await reportForm('photos later').expect(201)).body;
+    expect(incident.uploadedPhotos).toEqual([]);
+    const after = png(5, 5, 7);
+    const added = await ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth('police'))
+      .attach('photos', after, { filename: 'handled.png' }).expect(201);
+    expect(added.body.uploadedPhotos).toEqual([expect.objectContaining({ contentType: 'image/png', bytes: after.length, name: 'handled.png' })]);
+    const served = await ctx.api.request.get(added.body.uploadedPhotos[0].url).set(ctx.api.auth('hotline')).buffer(true).parse(binary).expect(200);
+    expect(Buffer.compare(served.body as Buffer, after)).toBe(0);
+
+    const before = storedFiles();
+    const counts = await rowCount('photos later');
+    const upload = (role: 'grid_worker' | 'planner' | 'commander') =>
+      ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth(role)).attach('photos', png(5, 5, 8), { filename: 'more.png' });
+    // This suite's grid worker serves no grid; planners only read.
+    await upload('grid_worker').expect(403);
+    await upload('planner').expect(403);
+    await ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth('commander')).field('note', 'no files').expect(422);
+    await ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth('commander')).send({ photos: [] }).expect(415);
+    await ctx.api.request.post(`/api/incidents/${incident.id}/transitions`).set(ctx.api.auth('hotline')).send({ to: 'rejected' }).expect(200);
+    const final = await upload('commander').expect(409);
+    expect(final.body.incidentStatus).toBe('rejected');
+    expect(storedFiles()).toEqual(before);
+    expect(await rowCount('photos later')).toEqual(counts);
+  });
+
   it('removes what an upload broken off midway had written', async () => {
     const before = storedFiles();
     const server = await listen(ctx.api.app);
@@ -190,5 +216,6 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
     expect(Object.keys(content).sort()).toEqual(['application/json', 'multipart/form-data']);
     expect(content['multipart/form-data'].schema.properties.photos.items).toMatchObject({ type: 'string', format: 'binary' });
     expect(document.paths['/api/incidents/{id}/photos/{photoId}'].get).toBeDefined();
+    expect(Object.keys(document.paths['/api/incidents/{id}/photos'].post.requestBody.content)).toEqual(['multipart/form-data']);
   });
 });
