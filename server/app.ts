@@ -21,6 +21,8 @@ const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes,
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
+  // Errors Koa sees outside the routes (a client breaking off an upload or a download) go to the log, not stderr.
+  app.on('error', (error: Error, ctx?: Koa.Context) => deps.log.warn({ err: error, requestId: ctx?.state.requestId }, 'request ended with an error'));
   const document = new ApiDocument();
   const router = new Router();
   const routes = domainRoutes.flatMap((build) => build(deps));

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Authorize, RouteAccess } from './auth';
-import { RequestValidationError } from './problem';
+import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -33,7 +33,14 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   body?: B;
   /** The route reads ctx.req itself (streamed uploads); no JSON body parsing. */
   rawBody?: boolean;
+  /**
+   * The route also takes multipart/form-data, whose parts this schema documents. For such a request nothing is
+   * parsed or validated here: body is undefined and the handler reads ctx.req (files go to disk as they arrive).
+   */
+  multipart?: AnySchema;
   responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
+  errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
 }
 
@@ -42,6 +49,11 @@ export function defineRoute<P extends AnySchema = z.ZodObject<{}>, Q extends Any
   definition: RouteDefinition<P, Q, B>,
 ): RouteDefinition {
   return definition as unknown as RouteDefinition;
+}
+
+/** Validates a body a handler parsed itself (a JSON part of a multipart request) as mountRoutes does a JSON body. */
+export function validateBody<T extends AnySchema>(schema: T, value: unknown): z.infer<T> {
+  return parsePart('body', schema, value) as z.infer<T>;
 }
 
 function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
@@ -64,23 +76,26 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
     options.document.addRoute(definition);
     const middlewares: Middleware[] = [];
     middlewares.push(async (ctx, next) => {
+      if (definition.errorFormat) ctx.state.errorFormat = definition.errorFormat;
       ctx.state.actor = await options.authorize(ctx, definition.access);
       await next();
     });
+    const isMultipart = (ctx: Context) => definition.multipart !== undefined && ctx.is('multipart/form-data') === 'multipart/form-data';
     if (definition.body && !definition.rawBody) {
       middlewares.push(async (ctx, next) => {
+        if (isMultipart(ctx)) return next();
         if (!ctx.is('application/json') && ctx.request.length) {
           ctx.throw(415, `Content-Type must be application/json, not ${ctx.get('Content-Type') || 'missing'}`);
         }
         await next();
       });
-      middlewares.push(parseJson as unknown as Middleware);
+      middlewares.push((ctx, next) => (isMultipart(ctx) ? next() : (parseJson as unknown as Middleware)(ctx, next)));
     }
     middlewares.push(async (ctx) => {
       const input = {
         params: parsePart('params', definition.params, ctx.params),
         query: parsePart('query', definition.query, ctx.query),
-        body: parsePart('body', definition.body, (ctx.request as { body?: unknown }).body),
+        body: isMultipart(ctx) ? undefined : parsePart('body', definition.body, (ctx.request as { body?: unknown }).body),
         actor: ctx.state.actor as Actor | null,
         writer: { actor: ctx.state.actor as Actor | null, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: ctx.state.requestId as string },
       };

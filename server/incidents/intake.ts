@@ -1,6 +1,6 @@
 import { latLngToCell } from 'h3-js';
-import type { WriteContext } from '../audit/write-context';
-import type { Pool, Queryable } from '../db/pool';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
 import type { CreateIncidentInput } from './schemas';
@@ -14,10 +14,14 @@ export const duplicateWindowHours = 24;
 /** Reports written in one statement at most; more wait for the next batch. */
 export const maxBatchSize = 200;
 
+/** More rows of a new incident (its uploaded photos), written in the intake transaction. */
+export type IntakeAttachment = (client: PoolClient, incidentId: number) => Promise<void>;
+
 export interface IntakeReport {
   input: CreateIncidentInput;
   writer: WriteContext;
   reportedAt: Date;
+  attach?: IntakeAttachment;
 }
 
 /** The stored incident as GET /api/incidents/:id shows it. */
@@ -53,7 +57,7 @@ class IntakeQueue {
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      while (this.waiting.length) await this.write(this.waiting.splice(0, maxBatchSize));
+      while (this.waiting.length) await this.write(this.waiting.splice(0, batchLength(this.waiting)));
     } finally {
       this.writing = false;
     }
@@ -71,6 +75,13 @@ class IntakeQueue {
     }
     outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.incident)));
   }
+}
+
+/** A report with attachments is written alone (its own transaction, see writeAlone); others in arrival order. */
+function batchLength(waiting: Pending[]): number {
+  const attached = waiting.findIndex((pending) => pending.report.attach);
+  if (attached === 0) return 1;
+  return Math.min(maxBatchSize, attached < 0 ? waiting.length : attached);
 }
 
 // One queue per pool (so per app, and per test database), made on first use: callers keep passing the pool.
@@ -100,8 +111,26 @@ interface WrittenReport {
  * every grid are left out and answered with their own error.
  */
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
+  const [first] = reports;
+  if (first.attach) return writeAlone(pool, first, first.attach);
+  return runBatch(pool, reports);
+}
+
+/** One report and its attachments in one transaction, the attachments audited as every other write. */
+async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
+  return withWriteTransaction(pool, report.writer, async (client) => {
+    const [outcome] = await runBatch(client, [report]);
+    if ('error' in outcome) return [outcome];
+    // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
+    await client.query("SELECT set_config('citygrid.bulk', 'off', true)");
+    await attach(client, outcome.incident.id as number);
+    return [outcome];
+  });
+}
+
+async function runBatch(db: Queryable, reports: IntakeReport[]): Promise<Outcome[]> {
   // Named, so each connection plans it once: planning took about 2 ms of every batch.
-  const { rows } = await pool.query<WrittenReport>({
+  const { rows } = await db.query<WrittenReport>({
     name: 'incident-intake-batch',
     text: writeBatchSql,
     values: [JSON.stringify(reports.map(reportRow)), changeChannel, finalStatuses, duplicateWindowHours, duplicateRadiusMetres],
@@ -109,7 +138,7 @@ async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[
   const outcomes: Outcome[] = [];
   for (const row of rows) {
     const { input } = reports[row.ord];
-    if (!row.known_category) outcomes.push({ error: await unknownCategory(pool, input.category) });
+    if (!row.known_category) outcomes.push({ error: await unknownCategory(db, input.category) });
     else if (!row.inside_grid) outcomes.push({ error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
     else outcomes.push({ incident: row.incident as Incident });
   }

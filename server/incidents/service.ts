@@ -4,7 +4,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
-import { intakeQueue } from './intake';
+import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
 import { incidentDetailJson, incidentJson } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
@@ -36,13 +36,15 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
  * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
-export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<Record<string, unknown>> {
-  return intakeQueue(pool).submit({ input, writer, reportedAt: clock() });
+export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
+  const incident = await intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
+  // Attachments (uploaded photos) are written after the statement that showed the new incident.
+  return attach ? getIncident(pool, incident.id as number) : incident;
 }
 
 /** Intake for callers that need only the new incident's id. */
-export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
-  return (await reportIncident(pool, clock, writer, input)).id as number;
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<number> {
+  return (await reportIncident(pool, clock, writer, input, attach)).id as number;
 }
 
 export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
@@ -92,7 +94,7 @@ export interface Category extends StageHours {
 
 export async function listCategories(db: Queryable): Promise<Category[]> {
   const { rows } = await db.query<Category>(
-    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours FROM incident_categories ORDER BY priority, name',
+    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours FROM incident_categories ORDER BY priority, name',
   );
   return rows;
 }
@@ -107,10 +109,12 @@ export async function updateCategory(pool: Pool, writer: WriteContext, name: str
     const { rows } = await client.query<Category>(
       `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
          accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
-         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours), updated_at = now()
+         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours),
+         supervise_hours = coalesce($8, supervise_hours), updated_at = now()
        WHERE name = $1
-       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours`,
-      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null],
+       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours`,
+      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null,
+        change.supervise_hours ?? null],
     );
     if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
     return rows[0];
@@ -129,7 +133,7 @@ interface LockedIncident extends StageHours {
 async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
     `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
-            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
+            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
      FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
   );
@@ -137,6 +141,15 @@ async function lockIncident(client: PoolClient, id: number): Promise<LockedIncid
   // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
   if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
   return rows[0];
+}
+
+/** Locks an incident that this actor changes: a grid worker only within the grids they serve. */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
+  const incident = await lockIncident(client, id);
+  if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
+    throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
+  }
+  return incident;
 }
 
 async function checkDepartment(client: Queryable, input: TransitionInput): Promise<void> {
@@ -156,10 +169,7 @@ export async function transitionIncident(pool: Pool, clock: Clock, writer: Write
     throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
   }
   await withWriteTransaction(pool, writer, async (client) => {
-    const incident = await lockIncident(client, id);
-    if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
-      throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
-    }
+    const incident = await lockIncidentFor(client, actor, id);
     const transition = findTransition(incident.status, input.to);
     if (!transition) {
       throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {

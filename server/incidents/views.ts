@@ -4,7 +4,7 @@ export const incidentJson = `json_build_object(
   'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
   'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
   'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
-  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at,
+  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at, 'escalationLevel', i.escalation_level,
   'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
 
 /**
@@ -14,6 +14,9 @@ export const incidentJson = `json_build_object(
 export function incidentDetailJson(incidents = 'incidents', events = 'incident_events'): string {
   return `${incidentJson}::jsonb || jsonb_build_object(
     'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM ${incidents} d WHERE d.duplicate_of = i.id),
+    'uploadedPhotos', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'url', '/api/incidents/' || i.id || '/photos/' || p.id,
+                         'contentType', p.content_type, 'bytes', p.bytes, 'sha256', p.sha256, 'name', p.original_name) ORDER BY p.id), '[]')
+                       FROM incident_photos p WHERE p.incident_id = i.id),
     'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
                    'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
                  FROM ${events} e WHERE e.incident_id = i.id))`;

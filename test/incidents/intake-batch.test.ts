@@ -1,4 +1,6 @@
-import { createIncident } from '../../server/incidents/service';
+import { randomUUID } from 'node:crypto';
+import { attachPhotos } from '../../server/incidents/photos';
+import { createIncident, reportIncident } from '../../server/incidents/service';
 import { useTestApp } from '../support/app';
 import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
 
@@ -87,6 +89,30 @@ describe('incident intake under concurrent reports', () => {
       { incident_id: d, duplicate: String(f) },
       { incident_id: committed, duplicate: String(r) },
       { incident_id: committed, duplicate: String(s) },
+    ]);
+  });
+
+  it('writes a report with attachments in its own transaction, the attached rows audited with its writer', async () => {
+    const { db } = suite;
+    const at = await pointInGrid(db.pool, 14);
+    const input = (category: string) => ({ category, location: { type: 'Point' as const, coordinates: [at.lon, at.lat] as [number, number] }, source: 'app' as const, photos: [] });
+    const photo = { storedName: `${randomUUID()}.jpg`, contentType: 'image/jpeg' as const, bytes: 543, sha256: 'f'.repeat(64), originalName: '井盖.jpg' };
+    const withPhoto = { ...hotline, route: 'POST /api/incidents (photo)', requestId: 'photo-request' };
+    const [plain, attached, after] = await Promise.all([
+      reportIncident(db.pool, time.clock, hotline, input('宠物扰民')),
+      reportIncident(db.pool, time.clock, withPhoto, input('宠物扰民'), (client, id) => attachPhotos(client, id, [photo])),
+      reportIncident(db.pool, time.clock, hotline, input('宠物扰民')),
+    ]);
+    expect([plain.duplicateOf, attached.duplicateOf, after.duplicateOf]).toEqual([null, plain.id, plain.id]);
+    expect(attached.uploadedPhotos).toEqual([expect.objectContaining({ name: '井盖.jpg', bytes: 543 })]);
+    expect(after.id).toBeGreaterThan(attached.id as number);
+    const audit = await db.pool.query(
+      `SELECT entity, role, route, request_id FROM audit_log WHERE (entity = 'incidents' AND entity_id = $1) OR (entity = 'incident_photos' AND after->>'incident_id' = $1::text) ORDER BY entity`,
+      [attached.id],
+    );
+    expect(audit.rows).toEqual([
+      { entity: 'incident_photos', role: 'hotline', route: 'POST /api/incidents (photo)', request_id: 'photo-request' },
+      { entity: 'incidents', role: 'hotline', route: 'POST /api/incidents (photo)', request_id: 'photo-request' },
     ]);
   });
 
