@@ -106,9 +106,9 @@ interface WrittenReport {
 }
 
 /**
- * The whole batch is one statement, and so one transaction: its incidents, audit rows, timeline events and
- * notification commit together or not at all, in one round trip. Reports with an unknown category or outside
- * every grid are left out and answered with their own error.
+ * A batch is one statement, and so one transaction: its incidents, audit rows, timeline events and notification
+ * commit together or not at all, in one round trip. Reports with an unknown category or outside every grid are
+ * left out and answered with their own error. A report with attachments adds them in the same transaction.
  */
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
   const [first] = reports;
