@@ -9,7 +9,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool, ensureDatabaseExists } from '../server/db/pool';
-import { importFeatures } from '../server/layers/import';
+import { type ImportPhase, importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
 
 const rows = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -60,8 +60,10 @@ async function main(): Promise<void> {
     writeCsv(file, extents[0]);
     const buildings = layers.find((layer) => layer.name === 'buildings');
     if (!buildings) throw new Error('no buildings layer');
+    const phases: Array<{ phase: ImportPhase; seconds: string }> = [];
+    const onPhase = (phase: ImportPhase, seconds: number) => phases.push({ phase, seconds: seconds.toFixed(2) });
     const started = performance.now();
-    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false }, { actor: null, route: 'bench import' });
+    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase }, { actor: null, route: 'bench import' });
     const seconds = (performance.now() - started) / 1000;
     const rate = Math.round(report.inserted / seconds);
     console.table([
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
         ratio: (rate / baselineRowsPerSecond).toFixed(2),
       },
     ]);
+    console.table(phases);
   } finally {
     await pool.end();
     fs.rmSync(file, { force: true });
