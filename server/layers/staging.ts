@@ -170,6 +170,9 @@ async function estimatedRows(client: PoolClient, layer: LayerDefinition): Promis
   return counted.rows[0].count;
 }
 
+// Lock not granted in time, or granted to nobody: another large import holding a read lock wants it too.
+const lockNotGranted = new Set(['55P03', '40P01']);
+
 /** The exclusive lock, or false when other sessions hold the table for longer than we are willing to wait. */
 async function lockExclusively(client: PoolClient, layer: LayerDefinition): Promise<boolean> {
   await client.query('SAVEPOINT import_lock');
@@ -180,7 +183,7 @@ async function lockExclusively(client: PoolClient, layer: LayerDefinition): Prom
     await client.query('SET LOCAL lock_timeout = DEFAULT');
     return true;
   } catch (error) {
-    if ((error as { code?: string }).code !== '55P03') throw error;
+    if (!lockNotGranted.has((error as { code?: string }).code ?? '')) throw error;
     await client.query('ROLLBACK TO SAVEPOINT import_lock');
     return false;
   }
