@@ -137,10 +137,11 @@ function validate(layer: LayerDefinition, source: SourceRow): RowError[] {
   return [...source.errors, ...parsed.error.issues.map((issue) => ({ row: source.row, field: issue.path.join('.') || '(row)', reason: issue.message }))];
 }
 
-/** COPY text format: backslash, tab and line breaks are escaped; \N is NULL. */
-function copyText(value: string | null): string {
-  if (value === null) return '\\N';
-  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+/** One value in COPY text format: backslash, tab and line breaks are escaped; \N is NULL (or absent). */
+function copyValue(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : String(value);
+  return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
 /** Streams the valid rows into the staging table; returns the row count and the errors found on the way. */
@@ -148,7 +149,7 @@ async function stageRows(client: PoolClient, layer: LayerDefinition, rows: Async
   const errors: RowError[] = [];
   let total = 0;
   let errorCount = 0;
-  const copy = client.query(copyFrom(stagingCopy));
+  const copy = client.query(copyFrom(stagingCopy(layer)));
   async function* lines(): AsyncGenerator<string> {
     let batch = '';
     for await (const source of rows) {
@@ -159,7 +160,8 @@ async function stageRows(client: PoolClient, layer: LayerDefinition, rows: Async
         if (errors.length < reportedErrorLimit) errors.push(...rowErrors);
         continue;
       }
-      batch += `${source.row}\t${copyText(JSON.stringify(source.properties))}\t${copyText(source.geometry)}\n`;
+      const values = layer.columns.map((column) => copyValue(source.properties[column]));
+      batch += `${source.row}\t${values.join('\t')}\t${copyValue(source.geometry)}\n`;
       if (batch.length > 1 << 16) {
         yield batch;
         batch = '';

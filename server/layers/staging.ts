@@ -25,21 +25,31 @@ export const rebuildIndexesMinRows = 50_000;
 // How long a large import waits for its exclusive lock before it inserts with the indexes in place instead.
 const exclusiveLockTimeout = '2s';
 
+function escapedColumns(layer: LayerDefinition): string[] {
+  return layer.columns.map((column) => pg.escapeIdentifier(column));
+}
+
 /**
- * The staging table COPY fills. For layers with a geometry, a trigger (sql/060) parses and checks each row's
- * geometry as it arrives, so PostGIS works while Node is still reading the file.
+ * The staging table COPY fills: the layer's own columns with the table's types (no JSON to parse twice), and
+ * for layers with a geometry a trigger (sql/060) that parses and checks it as each row arrives, so PostGIS works
+ * while Node is still reading the file.
  */
 export async function createStagingTable(client: PoolClient, layer: LayerDefinition): Promise<void> {
+  // Column names come from the registry: no user text reaches this SQL.
   await client.query(
-    `CREATE TEMP TABLE import_rows (row_no integer NOT NULL, properties jsonb NOT NULL, geom_text text, geom geometry, reason text)
-     ON COMMIT DROP`,
+    `CREATE TEMP TABLE import_rows ON COMMIT DROP AS
+       SELECT 0 AS row_no, ${escapedColumns(layer).join(', ')}, NULL::text AS geom_text, NULL::geometry AS geom, NULL::text AS reason
+         FROM ${pg.escapeIdentifier(layer.table)} WITH NO DATA`,
   );
   if (layer.geometry) {
     await client.query('CREATE TRIGGER import_rows_parse BEFORE INSERT ON import_rows FOR EACH ROW EXECUTE FUNCTION import_rows_parse_geometry()');
   }
 }
 
-export const stagingCopy = 'COPY import_rows (row_no, properties, geom_text) FROM STDIN';
+/** COPY into the staging table: row number, the layer's columns in registry order, geometry text. */
+export function stagingCopy(layer: LayerDefinition): string {
+  return `COPY import_rows (row_no, ${escapedColumns(layer).join(', ')}, geom_text) FROM STDIN`;
+}
 
 async function geometryErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
   const expectedTypes = layer.geometry === 'MultiPolygon' ? ['POLYGON', 'MULTIPOLYGON'] : ['POINT'];
@@ -55,22 +65,22 @@ async function geometryErrors(client: PoolClient, layer: LayerDefinition): Promi
 
 async function missingBuildingErrors(client: PoolClient): Promise<RowError[]> {
   const { rows } = await client.query<RowError>(
-    `SELECT row_no AS row, 'building_id' AS field, 'building ' || (properties->>'building_id') || ' does not exist' AS reason
-       FROM import_rows p WHERE NOT EXISTS (SELECT 1 FROM buildings b WHERE b.id = (p.properties->>'building_id')::bigint)
+    `SELECT row_no AS row, 'building_id' AS field, 'building ' || building_id || ' does not exist' AS reason
+       FROM import_rows p WHERE NOT EXISTS (SELECT 1 FROM buildings b WHERE b.id = p.building_id)
       ORDER BY row_no LIMIT ${reportedErrorLimit}`,
   );
   return rows;
 }
 
-/** The layer's importable columns under a single-column unique index (buildings.code), with their SQL types. */
-async function uniqueColumns(client: PoolClient, layer: LayerDefinition): Promise<Array<{ column: string; type: string }>> {
-  const { rows } = await client.query<{ column: string; type: string }>(
-    `SELECT a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type
+/** The layer's importable columns under a single-column unique index (buildings.code). */
+async function uniqueColumns(client: PoolClient, layer: LayerDefinition): Promise<string[]> {
+  const { rows } = await client.query<{ column: string }>(
+    `SELECT a.attname AS column
        FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND i.indexprs IS NULL AND i.indpred IS NULL`,
     [layer.table],
   );
-  return rows.filter(({ column }) => layer.columns.includes(column));
+  return rows.map(({ column }) => column).filter((column) => layer.columns.includes(column));
 }
 
 /**
@@ -79,20 +89,21 @@ async function uniqueColumns(client: PoolClient, layer: LayerDefinition): Promis
  */
 async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
   const clashes: RowError[] = [];
-  for (const { column, type } of await uniqueColumns(client, layer)) {
-    // Column and type come from the catalog: no user text reaches this SQL.
+  for (const column of await uniqueColumns(client, layer)) {
+    const name = pg.escapeIdentifier(column);
+    // The column comes from the catalog and the registry: no user text reaches this SQL.
     const { rows } = await client.query<RowError>(
       `WITH staged AS (
-         SELECT row_no, (properties->>$1)::${type} AS value FROM import_rows WHERE properties->>$1 IS NOT NULL
+         SELECT row_no, ${name} AS value FROM import_rows WHERE ${name} IS NOT NULL
        ), repeated AS (
          SELECT value, min(row_no) AS first_row FROM staged GROUP BY value HAVING count(*) > 1
        )
-       SELECT s.row_no AS row, $1 AS field,
+       SELECT s.row_no AS row, $1::text AS field,
               CASE WHEN t.id IS NOT NULL THEN format('%s %L already exists (id %s)', $1, s.value, t.id)
                    ELSE format('%s %L is already on row %s', $1, s.value, r.first_row) END AS reason
          FROM staged s
          LEFT JOIN repeated r ON r.value = s.value AND r.first_row < s.row_no
-         LEFT JOIN ${pg.escapeIdentifier(layer.table)} t ON t.${pg.escapeIdentifier(column)} = s.value
+         LEFT JOIN ${pg.escapeIdentifier(layer.table)} t ON t.${name} = s.value
         WHERE t.id IS NOT NULL OR r.first_row IS NOT NULL
         ORDER BY s.row_no LIMIT ${reportedErrorLimit}`,
       [column],
@@ -142,10 +153,10 @@ async function columnDefaults(client: PoolClient, layer: LayerDefinition): Promi
 export async function insertStaged(client: PoolClient, layer: LayerDefinition): Promise<number> {
   const defaults = await columnDefaults(client, layer);
   const table = pg.escapeIdentifier(layer.table);
-  const names = layer.columns.map((column) => pg.escapeIdentifier(column));
+  const names = escapedColumns(layer);
   // Defaults come from the catalog, column names from the registry: no user text reaches this SQL.
   const values = layer.columns.map((column) => {
-    const value = `r.${pg.escapeIdentifier(column)}`;
+    const value = `p.${pg.escapeIdentifier(column)}`;
     return defaults.has(column) ? `coalesce(${value}, ${defaults.get(column)})` : value;
   });
   let gridJoin = '';
@@ -156,8 +167,7 @@ export async function insertStaged(client: PoolClient, layer: LayerDefinition): 
   }
   const result = await client.query(
     `INSERT INTO ${table} (${names.join(', ')})
-     SELECT ${values.join(', ')} FROM import_rows p ${gridJoin} CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, p.properties) AS r
-     ORDER BY p.row_no`,
+     SELECT ${values.join(', ')} FROM import_rows p ${gridJoin} ORDER BY p.row_no`,
   );
   return result.rowCount ?? 0;
 }
