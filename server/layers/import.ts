@@ -137,10 +137,13 @@ function validate(layer: LayerDefinition, source: SourceRow): RowError[] {
   return [...source.errors, ...parsed.error.issues.map((issue) => ({ row: source.row, field: issue.path.join('.') || '(row)', reason: issue.message }))];
 }
 
+const copyEscaped = /[\\\t\n\r]/;
+
 /** One value in COPY text format: backslash, tab and line breaks are escaped; \N is NULL (or absent). */
 function copyValue(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : String(value);
+  if (!copyEscaped.test(text)) return text;
   return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
