@@ -180,7 +180,8 @@ async function estimatedRows(client: PoolClient, layer: LayerDefinition): Promis
   return counted.rows[0].count;
 }
 
-// Lock not granted in time, or granted to nobody: another large import holding a read lock wants it too.
+// Not granted within the timeout (55P03), or a deadlock (40P01): two large imports of one layer each hold a read
+// lock on its table (from creating their staging tables) and each want it exclusively.
 const lockNotGranted = new Set(['55P03', '40P01']);
 
 /** The exclusive lock, or false when other sessions hold the table for longer than we are willing to wait. */
