@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
-import { BadRequestError, RuleViolationError } from '../errors';
+import { BadRequestError, ConflictError, RuleViolationError } from '../errors';
 import type { LayerDefinition } from './registry';
 import {
   type RowError,
@@ -210,7 +210,8 @@ function rowsRejected(rows: number, badRows: number, errors: RowError[]): RuleVi
 
 /**
  * The insert, in a savepoint: a unique value another session stored after the checks ran fails it with 23505,
- * and the rows that clash are then named like every other bad row.
+ * and the rows that clash are then named like every other bad row. A unique rule the checks do not know (an
+ * index on an expression) is a conflict without row numbers.
  */
 async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, rows: number): Promise<number> {
   await client.query('SAVEPOINT import_insert');
@@ -220,6 +221,7 @@ async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, r
     if ((error as { code?: string }).code !== '23505') throw error;
     await client.query('ROLLBACK TO SAVEPOINT import_insert');
     const errors = await findStagedErrors(client, layer);
+    if (!errors.length) throw new ConflictError('A row of the file has a value that already exists', { detail: (error as { detail?: string }).detail });
     throw rowsRejected(rows, new Set(errors.map((rowError) => rowError.row)).size, errors);
   }
 }

@@ -80,6 +80,26 @@ describe('layer import and export', () => {
     expect(await count('buildings')).toBe(before);
   });
 
+  it('answers 409 naming the value when a unique rule the checks do not know fails the insert, storing nothing', async () => {
+    await suite.db.pool.query('CREATE UNIQUE INDEX buildings_address_once ON buildings (lower(address))');
+    try {
+      const before = await count('buildings');
+      const [header, first, second] = buildingsCsv(extent, 2, new Map(), 'ADDR').split('\n');
+      const csv = [header, first.replace('"No. 1, Import Road"', 'Same Street'), second.replace('"No. 2, Import Road"', 'same street'), ''].join('\n');
+      const response = await suite.api.request
+        .post('/api/layers/buildings/import')
+        .set(suite.api.auth('planner'))
+        .set('Content-Type', 'text/csv')
+        .send(csv)
+        .expect(409);
+      expect(response.body.detail).toMatch(/already exists/);
+      expect(response.body.detail).toContain('same street');
+      expect(await count('buildings')).toBe(before);
+    } finally {
+      await suite.db.pool.query('DROP INDEX buildings_address_once');
+    }
+  });
+
   it('puts a building whose anchor lies where grids meet into the lowest-numbered of them, as grid_at does', async () => {
     const { rows } = await suite.db.pool.query<{ lon: number; lat: number; grids: number[] }>(
       `WITH corners AS (SELECT DISTINCT (ST_DumpPoints(geom)).geom AS pt FROM grids WHERE level = 4)
