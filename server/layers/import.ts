@@ -199,6 +199,10 @@ function phaseTimer(onPhase: ImportOptions['onPhase']): (phase: ImportPhase) => 
   };
 }
 
+function distinctRows(errors: RowError[]): number {
+  return new Set(errors.map((error) => error.row)).size;
+}
+
 function rowsRejected(rows: number, badRows: number, errors: RowError[]): RuleViolationError {
   return new RuleViolationError(`${badRows} of ${rows} rows cannot be imported; nothing was stored`, {
     rule: 'valid-rows',
@@ -222,7 +226,7 @@ async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, r
     await client.query('ROLLBACK TO SAVEPOINT import_insert');
     const errors = await findStagedErrors(client, layer);
     if (!errors.length) throw new ConflictError('A row of the file has a value that already exists', { detail: (error as { detail?: string }).detail });
-    throw rowsRejected(rows, new Set(errors.map((rowError) => rowError.row)).size, errors);
+    throw rowsRejected(rows, distinctRows(errors), errors);
   }
 }
 
@@ -245,7 +249,7 @@ export async function importFeatures(
     const stagedErrors = await findStagedErrors(client, layer);
     phaseEnded('check');
     const errors = [...staged.errors, ...stagedErrors].sort((a, b) => a.row - b.row);
-    if (errors.length) throw rowsRejected(staged.total, staged.errorCount + new Set(stagedErrors.map((error) => error.row)).size, errors);
+    if (errors.length) throw rowsRejected(staged.total, staged.errorCount + distinctRows(stagedErrors), errors);
     if (options.dryRun) return { layer: layer.name, dryRun: true, rows: staged.total, inserted: 0 };
     if (layer.geometry) await assignGrids(client, layer);
     phaseEnded('grids');
