@@ -1,4 +1,5 @@
 import type { Queryable } from '../../server/db/pool';
+import type { TestApp } from '../support/app';
 
 export interface Extent {
   minLon: number;
@@ -32,4 +33,9 @@ export async function levelFourExtent(db: Queryable): Promise<Extent> {
        FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
   );
   return rows[0];
+}
+
+/** POSTs a buildings CSV to the import route as a planner; `query` e.g. `?dryRun=true`. */
+export function importBuildingsCsv(api: TestApp, csv: string, query = '') {
+  return api.request.post(`/api/layers/buildings/import${query}`).set(api.auth('planner')).set('Content-Type', 'text/csv').send(csv);
 }

@@ -1,5 +1,5 @@
 import { useTestApp } from '../support/app';
-import { type Extent, buildingsCsv, levelFourExtent } from './buildings-csv';
+import { type Extent, buildingsCsv, importBuildingsCsv, levelFourExtent } from './buildings-csv';
 
 describe('layer import and export', () => {
   const suite = useTestApp();
@@ -22,12 +22,7 @@ describe('layer import and export', () => {
     ]);
     const before = await count('buildings');
     const auditBefore = await count('audit_log');
-    const response = await suite.api.request
-      .post('/api/layers/buildings/import')
-      .set(suite.api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(buildingsCsv(extent, 50_000, bad))
-      .expect(422);
+    const response = await importBuildingsCsv(suite.api, buildingsCsv(extent, 50_000, bad)).expect(422);
     expect(response.body.rows).toBe(50_000);
     expect(response.body.badRows).toBe(3);
     expect([...new Set(response.body.errors.map((error: { row: number }) => error.row))]).toEqual([1234, 25_000, 49_999]);
@@ -39,12 +34,7 @@ describe('layer import and export', () => {
   it('stores nothing on a dry run, then imports with grids assigned and one summary audit row', async () => {
     const csv = buildingsCsv(extent, 1000);
     const before = await count('buildings');
-    const dry = await suite.api.request
-      .post('/api/layers/buildings/import?dryRun=true')
-      .set(suite.api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(csv)
-      .expect(200);
+    const dry = await importBuildingsCsv(suite.api, csv, '?dryRun=true').expect(200);
     expect(dry.body).toMatchObject({ dryRun: true, rows: 1000, inserted: 0 });
     expect(await count('buildings')).toBe(before);
 
@@ -66,12 +56,7 @@ describe('layer import and export', () => {
     lines[1] = lines[1].replace('UNI-1,', `${taken},`);
     lines[4] = lines[4].replace('UNI-4,', 'UNI-2,');
     const before = await count('buildings');
-    const response = await suite.api.request
-      .post('/api/layers/buildings/import')
-      .set(suite.api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(`${lines.join('\n')}\n`)
-      .expect(422);
+    const response = await importBuildingsCsv(suite.api, `${lines.join('\n')}\n`).expect(422);
     expect(response.body.badRows).toBe(2);
     expect(response.body.errors).toEqual([
       { row: 1, field: 'code', reason: expect.stringContaining(`'${taken}' already exists`) },
@@ -86,12 +71,7 @@ describe('layer import and export', () => {
       const before = await count('buildings');
       const [header, first, second] = buildingsCsv(extent, 2, new Map(), 'ADDR').split('\n');
       const csv = [header, first.replace('"No. 1, Import Road"', 'Same Street'), second.replace('"No. 2, Import Road"', 'same street'), ''].join('\n');
-      const response = await suite.api.request
-        .post('/api/layers/buildings/import')
-        .set(suite.api.auth('planner'))
-        .set('Content-Type', 'text/csv')
-        .send(csv)
-        .expect(409);
+      const response = await importBuildingsCsv(suite.api, csv).expect(409);
       expect(response.body.detail).toMatch(/already exists/);
       expect(response.body.detail).toContain('same street');
       expect(await count('buildings')).toBe(before);
@@ -112,12 +92,7 @@ describe('layer import and export', () => {
     const half = 2 ** -14;
     const ring = [[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half], [lon - half, lat + half], [lon - half, lat - half]];
     const wkt = `POLYGON((${ring.map(([x, y]) => `${x} ${y}`).join(', ')}))`;
-    await suite.api.request
-      .post('/api/layers/buildings/import')
-      .set(suite.api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(`code,wkt\nIMP-corner,"${wkt}"\n`)
-      .expect(200);
+    await importBuildingsCsv(suite.api, `code,wkt\nIMP-corner,"${wkt}"\n`).expect(200);
     const stored = await suite.db.pool.query<{ grid_id: number; on_corner: boolean }>(
       `SELECT grid_id, ST_Equals(ST_PointOnSurface(geom), ST_SetSRID(ST_MakePoint($1, $2), 4326)) AS on_corner FROM buildings WHERE code = 'IMP-corner'`,
       [lon, lat],

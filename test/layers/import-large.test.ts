@@ -1,6 +1,6 @@
 import { rebuildIndexesMinRows } from '../../server/layers/staging';
 import { useTestApp } from '../support/app';
-import { type Extent, buildingsCsv, levelFourExtent } from './buildings-csv';
+import { type Extent, buildingsCsv, importBuildingsCsv, levelFourExtent } from './buildings-csv';
 
 interface IndexState {
   name: string;
@@ -26,10 +26,6 @@ describe('large building imports', () => {
     return rows;
   }
 
-  function importCsv(csv: string) {
-    return suite.api.request.post('/api/layers/buildings/import').set(suite.api.auth('planner')).set('Content-Type', 'text/csv').send(csv);
-  }
-
   /** Buildings found through each GIST index (sequential scans disabled) against all buildings. */
   async function foundThroughSpatialIndexes(): Promise<{ total: number; geom: number; geom3857: number }> {
     const client = await suite.db.pool.connect();
@@ -50,7 +46,7 @@ describe('large building imports', () => {
 
   it('rebuilds the GIST indexes and leaves indexes, grid assignment, foreign key and audit trigger as they were', async () => {
     const before = await buildingIndexes();
-    const response = await importCsv(buildingsCsv(extent, rebuildIndexesMinRows, new Map(), 'BIG')).expect(200);
+    const response = await importBuildingsCsv(suite.api, buildingsCsv(extent, rebuildIndexesMinRows, new Map(), 'BIG')).expect(200);
     expect(response.body).toMatchObject({ rows: rebuildIndexesMinRows, inserted: rebuildIndexesMinRows });
 
     const after = await buildingIndexes();
@@ -83,7 +79,7 @@ describe('large building imports', () => {
     try {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM buildings');
-      await importCsv(buildingsCsv(extent, rebuildIndexesMinRows, new Map(), 'WAIT')).expect(200);
+      await importBuildingsCsv(suite.api, buildingsCsv(extent, rebuildIndexesMinRows, new Map(), 'WAIT')).expect(200);
     } finally {
       await reader.query('ROLLBACK');
       reader.release();
