@@ -43,7 +43,7 @@ interface Run {
   p95: number;
   meanBytes: number;
   maxBytes: number;
-  /** CPU time of the load generator and of the server process, as a share of one core over the round. */
+  /** CPU time of the load generator and of the server process per tile, µs: unlike tiles/s, waiting for a core does not count. */
   generatorCpu: number;
   serverCpu: number | null;
 }
@@ -116,8 +116,8 @@ async function measure(mode: Mode, clients: number, tiles: BenchTile[]): Promise
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const generatorCpu = cpuSecondsOf(process.cpuUsage(generatorCpuBefore)) / seconds;
-  const serverCpu = mode.server ? ((await mode.server.cpuSeconds()) - serverCpuBefore!) / seconds : null;
+  const generatorCpu = (cpuSecondsOf(process.cpuUsage(generatorCpuBefore)) / total) * 1e6;
+  const serverCpu = mode.server ? (((await mode.server.cpuSeconds()) - serverCpuBefore!) / total) * 1e6 : null;
   latencies.sort();
   return {
     name: mode.name,
@@ -163,19 +163,19 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
 async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server> {
   const pool = createPool(url, 4);
   const service = new TileService(pool, 256 * 1024 * 1024);
-  const responses = new Map<string, { gzip: Buffer; etag: string }>();
-  for (const tile of tiles) responses.set(tile.path, await service.tile(tileLayerByName.get(tile.layer)!, tile, {}));
+  const responses = new Map<string, { body: Buffer; etag: string }>();
+  for (const tile of tiles) responses.set(tile.path, await service.tile(tileLayerByName.get(tile.layer)!, tile, {}, 'gzip'));
   await pool.end();
   return http.createServer((request, response) => {
     const tile = responses.get(request.url!.split('?')[0])!;
     const headers = { 'Cache-Control': 'private, no-cache', ETag: tile.etag, Vary: 'Accept-Encoding' };
-    if (tile.gzip.length === 0) {
+    if (tile.body.length === 0) {
       response.writeHead(204, headers).end();
       return;
     }
     response
-      .writeHead(200, { ...headers, 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Encoding': 'gzip', 'Content-Length': tile.gzip.length })
-      .end(tile.gzip);
+      .writeHead(200, { ...headers, 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Encoding': 'gzip', 'Content-Length': tile.body.length })
+      .end(tile.body);
   });
 }
 
@@ -218,14 +218,14 @@ async function startServer(kind: ServerKind, tiles: BenchTile[]): Promise<Server
 }
 
 const format = (value: number, digits = 1) => value.toFixed(digits).padStart(9);
-const percent = (share: number | null) => (share === null ? '—' : `${Math.round(share * 100)} %`);
+const micros = (value: number | null) => (value === null ? '—' : format(value, 0));
 
 function table(runs: Run[]): string {
-  const lines = ['| run | clients | tiles/s | × raw | p50 ms | p95 ms | mean bytes | max bytes | generator CPU | server CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| run | clients | tiles/s | × raw | p50 ms | p95 ms | mean bytes | max bytes | generator CPU µs/tile | server CPU µs/tile |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const run of runs) {
     const baseline = runs.find((r) => r.clients === run.clients && r.name.startsWith('raw'))!;
     lines.push(
-      `| ${run.name} | ${run.clients} | ${format(run.tilesPerSecond)} | ${format(run.tilesPerSecond / baseline.tilesPerSecond, 2)} | ${format(run.p50, 2)} | ${format(run.p95, 2)} | ${format(run.meanBytes, 0)} | ${format(run.maxBytes, 0)} | ${percent(run.generatorCpu)} | ${percent(run.serverCpu)} |`,
+      `| ${run.name} | ${run.clients} | ${format(run.tilesPerSecond)} | ${format(run.tilesPerSecond / baseline.tilesPerSecond, 2)} | ${format(run.p50, 2)} | ${format(run.p95, 2)} | ${format(run.meanBytes, 0)} | ${format(run.maxBytes, 0)} | ${micros(run.generatorCpu)} | ${micros(run.serverCpu)} |`,
     );
   }
   return lines.join('\n');

@@ -175,6 +175,51 @@ describe('vector tiles', () => {
     expect(Buffer.compare(identity.body, raw)).toBe(0);
   });
 
+  /** Response headers that must not differ between two answers to the same request. */
+  function stableHeaders(response: Response): Record<string, string> {
+    const { date: _date, 'x-request-id': _id, ...headers } = response.headers as Record<string, string>;
+    return headers;
+  }
+
+  it('answers a cached tile before Koa with the same status, headers and bytes as the route', async () => {
+    const tile = await tileOfRow(middleBuilding, 14);
+    const empty = { z: 14, x: 0, y: 0 };
+    const fromRoute = await getTile('buildings', tile).expect(200);
+    const emptyFromRoute = await getTile('buildings', empty).expect(204);
+    const contexts = jest.spyOn(api.app, 'createContext');
+    try {
+      const fromCache = await getTile('buildings', tile, '', { ...api.auth('planner'), 'X-Request-Id': 'wall-7' }).expect(200);
+      const emptyFromCache = await getTile('buildings', empty).expect(204);
+      const notModified = await getTile('buildings', tile, '', { ...api.auth('planner'), 'If-None-Match': `"x", ${fromRoute.headers.etag}` }).expect(304);
+      expect(contexts).not.toHaveBeenCalled();
+      expect(stableHeaders(fromCache)).toEqual(stableHeaders(fromRoute));
+      expect(Buffer.compare(fromCache.body, fromRoute.body)).toBe(0);
+      expect(fromCache.headers['x-request-id']).toBe('wall-7');
+      expect(stableHeaders(emptyFromCache)).toEqual(stableHeaders(emptyFromRoute));
+      expect(notModified.headers).toMatchObject({ etag: fromRoute.headers.etag, 'cache-control': 'private, no-cache', vary: 'Accept-Encoding' });
+      expect(notModified.headers['content-type']).toBeUndefined();
+      expect(notModified.headers['x-request-id']).toEqual(expect.any(String));
+    } finally {
+      contexts.mockRestore();
+    }
+  });
+
+  it('keeps the roles, tokens and validation of the route for cached tiles', async () => {
+    const tile = await tileOfRow('SELECT ST_X(ST_PointN(geom, 1)) AS lon, ST_Y(ST_PointN(geom, 1)) AS lat FROM patrol_tracks ORDER BY id LIMIT 1', 15);
+    const path = `/tiles/patrol_tracks/${tile.z}/${tile.x}/${tile.y}.mvt`;
+    await getTile('patrol_tracks', tile).expect(200);
+    await getTile('patrol_tracks', tile).expect(200);
+    const refused = await getTile('patrol_tracks', tile, '', api.auth('hotline')).expect(403);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    await api.request.get(path).expect(401);
+    await api.request.get(path).set('Authorization', 'Bearer not-a-token').expect(401);
+    await api.request.get(`${path}?access_token=${api.tokens.hotline}`).expect(403);
+    await api.request.get(`${path}?access_token=${api.tokens.police}`).expect(200);
+    await getTile('patrol_tracks', tile, '?category=x').expect(400);
+    await getTile('patrol_tracks', tile, '?access_token=a&access_token=b').expect(400);
+    await getTile('patrol_tracks', { ...tile, x: 2 ** tile.z }).expect(400);
+  });
+
   it('shows an edited building in the next tile response, on every process that hears the change', async () => {
     const tile = await tileOfRow(middleBuilding, 16);
     const before = await getTile('buildings', tile).expect(200);
@@ -233,8 +278,8 @@ describe('vector tiles', () => {
     const near = await tileOfRow(middleBuilding, 16);
     const neighbour = { ...near, x: near.x + 1 };
     const far = { ...near, x: near.x + 5 };
-    for (const tile of [near, neighbour, far]) await service.tile(buildings, tile, {});
-    await service.tile(tileLayerByName.get('hazards')!, near, {});
+    for (const tile of [near, neighbour, far]) await service.tile(buildings, tile, {}, 'gzip');
+    await service.tile(tileLayerByName.get('hazards')!, near, {}, 'gzip');
     expect(service.cacheSize.tiles).toBe(4);
     // A point-sized change well inside `near`: its neighbours' buffers do not reach it.
     const { rows } = await db.pool.query<{ lon: number; lat: number }>(
@@ -248,8 +293,8 @@ describe('vector tiles', () => {
     expect(service.cacheSize.tiles).toBe(1);
     // Count tiles summarise whole grids: any incident change drops them; single-incident tiles only nearby.
     const incidents = tileLayerByName.get('incidents')!;
-    await service.tile(incidents, { z: 12, x: near.x >> 4, y: near.y >> 4 }, {});
-    await service.tile(incidents, near, {});
+    await service.tile(incidents, { z: 12, x: near.x >> 4, y: near.y >> 4 }, {}, 'gzip');
+    await service.tile(incidents, near, {}, 'gzip');
     expect(service.cacheSize.tiles).toBe(3);
     expect(service.invalidate({ kind: 'layer-changed', layer: 'incidents', ids: [1], bbox: [0, 0, 0.001, 0.001] })).toBe(1);
     expect(service.invalidate({ kind: 'incident-changed', id: 1, status: 'closed' })).toBe(1);
