@@ -78,6 +78,15 @@ function touches(a: [number, number, number, number], b: [number, number, number
 }
 
 /**
+ * Where a change shows: the layer, a bbox (null: anywhere), and whether the bbox also covers the summaries the
+ * change alters (an incident event carries its grid's extent, so the grid's count tiles are inside it).
+ */
+function changedArea(event: ChangeEvent): { layer: string; bbox: [number, number, number, number] | null; coversSummaries: boolean } {
+  if (event.kind === 'incident-changed') return { layer: 'incidents', bbox: event.gridBbox ?? null, coversSummaries: true };
+  return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
+}
+
+/**
  * Tiles for every layer through one cache. A change event from any process drops exactly the cached tiles of
  * the affected layers whose buffered bounds touch the change's bbox (old and new geometry, as published).
  */
@@ -106,15 +115,16 @@ export class TileService {
   }
 
   invalidate(event: ChangeEvent): number {
-    // A workflow change (status) carries no geometry: every incidents tile may show it.
-    const change = event.kind === 'incident-changed' ? { layer: 'incidents', bbox: null } : event;
+    const change = changedArea(event);
     this.generation++;
     const affected = new Map(tileLayers.filter((layer) => layer.changedBy.includes(change.layer)).map((layer) => [layer.name, layer]));
-    const { bbox } = change;
+    const { bbox, coversSummaries } = change;
     return this.cache.deleteWhere((tile) => {
       const layer = affected.get(tile.layer);
       if (!layer) return false;
-      return bbox === null || sourceAtZoom(layer, tile.z)?.source.aggregate === true || touches(tileBoundsWithBuffer(tile), bbox);
+      if (bbox === null) return true;
+      const summarised = sourceAtZoom(layer, tile.z)?.source.aggregate === true;
+      return (summarised && !coversSummaries) || touches(tileBoundsWithBuffer(tile), bbox);
     });
   }
 

@@ -301,6 +301,53 @@ describe('vector tiles', () => {
     expect(service.cacheSize.tiles).toBe(1);
   });
 
+  it('drops only the incident tiles touching the grid of a reported incident, counts included', async () => {
+    const { rows } = await db.pool.query<{ lon: number; lat: number; east: number }>(
+      `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, ST_XMax(geom) AS east
+       FROM (SELECT geom, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1) g`,
+    );
+    const { lon, lat, east } = rows[0];
+    const incidents = tileLayerByName.get('incidents')!;
+    const counts = tileAt(lon, lat, 14);
+    const points = tileAt(lon, lat, 16);
+    // Well east of the grid: no tile edge or buffer of it reaches the grid.
+    const farCounts = tileAt(east + 0.05, lat, 14);
+    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const stop = service.listen(api.events);
+    try {
+      for (const tile of [counts, points, farCounts]) await service.tile(incidents, tile, {}, 'gzip');
+      const gridId = (await db.pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1')).rows[0].id;
+      const countOf = (response: Response) => {
+        const layer = decode(response).layers.incidents;
+        const grid = Array.from({ length: layer.length }, (_, i) => layer.feature(i)).find((feature) => feature.id === gridId);
+        return (grid?.properties.incident_count as number | undefined) ?? 0;
+      };
+      const before = countOf(await getTile('incidents', counts).expect(200));
+      const heard = new Promise<ChangeEvent>((resolve) => {
+        const off = api.events.onChange((event) => {
+          if (event.kind !== 'incident-changed') return;
+          off();
+          resolve(event);
+        });
+      });
+      await api.request
+        .post('/api/incidents')
+        .set(api.auth('hotline'))
+        .send({ category: '违章建筑', source: 'hotline', location: { type: 'Point', coordinates: [lon, lat] } })
+        .expect(201);
+      const event = await heard;
+      // The event names the whole grid, whose count is drawn in every tile the grid touches.
+      const grid = (await db.pool.query<{ bbox: number[] }>('SELECT ARRAY[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)] AS bbox FROM grids WHERE id = $1', [gridId])).rows[0];
+      expect(event.kind === 'incident-changed' && event.gridBbox?.map((v) => v.toFixed(6))).toEqual(grid.bbox.map((v) => v.toFixed(6)));
+      expect(service.cached(incidents, counts, {})).toBeUndefined();
+      expect(service.cached(incidents, points, {})).toBeUndefined();
+      expect(service.cached(incidents, farCounts, {})).toBeDefined();
+      expect(countOf(await getTile('incidents', counts).expect(200))).toBe(before + 1);
+    } finally {
+      stop();
+    }
+  });
+
   it('accepts ?access_token= and applies layer roles', async () => {
     const tile = await tileOfRow(middleBuilding, 15);
     await api.request.get(`/tiles/buildings/${tile.z}/${tile.x}/${tile.y}.mvt?access_token=${api.tokens.hotline}`).expect(200);
