@@ -1,12 +1,15 @@
 /**
  * npm run bench:tiles — the same 500 random tiles (z10–z16 over the demo city, a random layer each) measured as
  * (a) the tile SQL through pg without HTTP, (b) the server with its cache off, (c) the server with a warm cache,
- * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the floor
- * of this machine (a bare node:http server answering the same gzip tiles from a Map, no framework, no checks).
+ * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the cached
+ * server as 2 processes (node:cluster), and the floor of this machine (a bare node:http server answering the same
+ * gzip tiles from a Map, no framework, no checks).
  * Every server runs in its own child process, as in a deployment; the load generator is this process, one
  * keep-alive socket per client. Needs DATABASE_URL pointing at a database holding the full demo city.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import cluster from 'node:cluster';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -48,7 +51,7 @@ interface Run {
   serverCpu: number | null;
 }
 
-type ServerKind = 'uncached' | 'cached' | 'floor';
+type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor';
 
 interface ServerProcess {
   port: number;
@@ -179,8 +182,42 @@ async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server
   });
 }
 
+/** CPU seconds of another process so far, from /proc (Linux): utime + stime in clock ticks of 1/100 s. */
+function procCpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Two citygrid processes sharing one port through node:cluster, each with its own cache (as N copies of the
+ * server run): the primary only hands out connections and adds up its workers' CPU time.
+ */
+function serveTwoProcesses(url: string) {
+  if (cluster.isWorker) {
+    void citygridServer(url, 256).then((server) => {
+      server.keepAliveTimeout = 60_000;
+      server.listen(0, '127.0.0.1');
+    });
+    return;
+  }
+  process.once('message', async () => {
+    const workers = [cluster.fork(), cluster.fork()];
+    const [address] = await Promise.all(workers.map((worker) => new Promise<{ port: number }>((resolve) => worker.once('listening', resolve))));
+    process.on('message', () => {
+      const cpuSeconds = cpuSecondsOf(process.cpuUsage()) + workers.reduce((sum, worker) => sum + procCpuSeconds(worker.process.pid!), 0);
+      process.send!({ cpuSeconds });
+    });
+    process.on('disconnect', () => {
+      for (const worker of workers) worker.kill();
+      process.exit(0);
+    });
+    process.send!({ port: address.port });
+  });
+}
+
 /** Child process: one server, away from the load generator's event loop; answers CPU-time questions over IPC. */
 function serve(url: string, kind: ServerKind) {
+  if (kind === 'cached-2') return serveTwoProcesses(url);
   process.once('message', async (tiles: BenchTile[]) => {
     const server = kind === 'floor' ? await floorServer(url, tiles) : await citygridServer(url, kind === 'cached' ? 256 : 0);
     server.keepAliveTimeout = 60_000;
@@ -244,15 +281,17 @@ async function main() {
     return queryTile(pool, layer, tile, Object.keys(layer.filters).map(() => null)).then((b) => b.length);
   };
 
-  const [uncachedServer, cachedServer, floor] = await Promise.all((['uncached', 'cached', 'floor'] as const).map((kind) => startServer(kind, tiles)));
+  const [uncachedServer, cachedServer, cachedTwice, floor] = await Promise.all((['uncached', 'cached', 'cached-2', 'floor'] as const).map((kind) => startServer(kind, tiles)));
   const modes: Mode[] = [
     { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
     { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },
     { name: 'server, cached', repeats: cachedRepeats, fetch: httpFetcher(cachedServer.port, token), server: cachedServer },
+    { name: 'extra: server, cached, 2 processes (node:cluster)', repeats: cachedRepeats, fetch: httpFetcher(cachedTwice.port, token), server: cachedTwice },
     { name: 'extra: floor, bare node:http + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(floor.port, token), server: floor },
   ];
 
-  // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the cache filled, code compiled.
+  // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the caches filled (with 4
+  // clients, 10 passes: each of the 2 processes sees every tile), code compiled.
   process.stdout.write('warming up...\n');
   for (const mode of modes) await measure(mode, 4, tiles);
   for (const mode of modes.filter((m) => m.repeats > 1)) await measure(mode, 1, tiles);
@@ -278,7 +317,7 @@ async function main() {
   console.log(`\nlargest tile ${Math.round(largest / 1024)} KB uncompressed: ${largest <= sizeBudget ? 'within' : 'OVER'} the 500 KB budget`);
 
   await revokeToken(pool, tokenId);
-  for (const server of [uncachedServer, cachedServer, floor]) server.stop();
+  for (const server of [uncachedServer, cachedServer, cachedTwice, floor]) server.stop();
   await pool.end();
 }
 

@@ -100,15 +100,19 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
         ctx.set(headers);
         if (body) ctx.body = body;
       },
-      // A cached tile for a gzip client (every browser) needs none of Koa: answered before it.
-      fastHandler({ params, query, actor }, request, response) {
-        const { layer, address, filters } = tileRequest(params, query, actor);
-        const tile = encodingFor(request) === 'gzip' ? tiles.cached(layer, address, filters) : undefined;
-        if (!tile) return false;
-        const { status, headers, body } = tileResponse({ etag: tile.etag, body: tile.gzip }, 'gzip', request.headers['if-none-match']);
-        response.writeHead(status, headers).end(body);
-        return true;
-      },
+      // A cached tile for a gzip client (every browser) needs none of Koa: answered before it. With the cache
+      // off there is nothing to answer early, and trying would only add work before Koa.
+      fastHandler:
+        config.TILE_CACHE_MB > 0
+          ? ({ params, query, actor }, request, response) => {
+              const { layer, address, filters } = tileRequest(params, query, actor);
+              const tile = encodingFor(request) === 'gzip' ? tiles.cached(layer, address, filters) : undefined;
+              if (!tile) return false;
+              const { status, headers, body } = tileResponse({ etag: tile.etag, body: tile.gzip }, 'gzip', request.headers['if-none-match']);
+              response.writeHead(status, headers).end(body);
+              return true;
+            }
+          : undefined,
     }),
   ];
 }
