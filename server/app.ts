@@ -86,6 +86,8 @@ export function createApp(deps: AppDeps): Koa {
   const authorize = createAuthenticator(deps.pool);
   mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT, document });
   const app = new CitygridApp(fastRoutes(router, routes, authorize), deps.log);
+  // Errors Koa sees outside the routes (a client breaking off an upload or a download) go to the log, not stderr.
+  app.on('error', (error: Error, ctx?: Koa.Context) => deps.log.warn({ err: error, requestId: ctx?.state.requestId }, 'request ended with an error'));
 
   app.use(async (ctx, next) => {
     const requestId = requestIdOf(ctx.req);

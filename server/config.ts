@@ -19,9 +19,14 @@ const configSchema = z.object({
   // Gzipped vector tiles kept in memory per process; 0 turns the tile cache off (benchmarks, debugging).
   TILE_CACHE_MB: z.coerce.number().min(0).max(4096).default(64),
   WEB_DIST: z.string().default(path.join(projectRoot, 'web', 'dist')),
-});
+  // Photos uploaded with incident reports; unset: CITYGRID_HOME/uploads.
+  UPLOAD_DIR: z.string().min(1).optional(),
+  // Per photo (decimals allowed, e.g. 0.5) and per report.
+  PHOTO_MAX_MB: z.coerce.number().positive().max(100).default(5),
+  PHOTO_MAX_COUNT: z.coerce.number().int().min(1).max(20).default(6),
+}).transform((config) => ({ ...config, UPLOAD_DIR: config.UPLOAD_DIR ?? path.join(config.CITYGRID_HOME, 'uploads') }));
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
 
 export class ConfigError extends Error {}
 

@@ -24,3 +24,5 @@ export class PreconditionRequiredError extends DomainError {}
 export class ForbiddenError extends DomainError {}
 export class UnauthorizedError extends DomainError {}
 export class BadRequestError extends DomainError {}
+export class PayloadTooLargeError extends DomainError {}
+export class UnsupportedMediaTypeError extends DomainError {}

@@ -38,6 +38,7 @@ async function assignGrids(client: PoolClient): Promise<void> {
     ['hazards', 't.geom'],
     ['key_places', 't.geom'],
     ['incidents', 't.geom'],
+    ['patrol_points', 't.geom'],
   ];
   for (const [table, point] of targets) {
     await client.query(`
@@ -49,6 +50,8 @@ async function assignGrids(client: PoolClient): Promise<void> {
       ) hit
       WHERE target.id = hit.id`);
   }
+  // The generator gives each track its worker's home grid; the stored rule (sql/050) is the grid holding most of it.
+  await client.query('UPDATE patrol_tracks SET grid_id = track_grid_at(geom)');
 }
 
 /**

@@ -18,9 +18,9 @@ import {
   splitGridBody,
   updateGridBody,
 } from './schemas';
-import { createGrid, deleteGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
+import { createGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
 import { rebalanceGrid } from './rebalance';
-import { mergeGrids, splitGrid } from './split-merge';
+import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
 
@@ -102,7 +102,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'patch',
       path: '/api/grids/:id',
-      summary: 'Change a grid’s geometry and/or attributes (If-Match: version required)',
+      summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,
@@ -115,7 +115,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'delete',
       path: '/api/grids/:id',
-      summary: 'Delete a grid (If-Match required; ?target= takes its children and members)',
+      summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,

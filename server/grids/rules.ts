@@ -75,8 +75,8 @@ export async function checkLevel(db: Queryable, level: number, parentId: number 
 
 /**
  * Places a valid geometry among its parent and siblings: refuses it outside the parent (beyond 0.5 m), fills
- * slivers up to 2 m wide against siblings (so shared borders stay exact), refuses an overlap with a sibling of
- * more than 1 m², and clips the tolerated remainders so the result nests and tiles exactly.
+ * slivers up to 2 m wide against siblings and the parent's edge (so shared borders stay exact), refuses an
+ * overlap with a sibling of more than 1 m², and clips the tolerated remainders so the result nests and tiles.
  */
 export async function placeGeometry(
   db: Queryable,
@@ -91,9 +91,11 @@ export async function placeGeometry(
 }
 
 /**
- * Fills slivers narrower than 2 m between the geometry and its siblings: the space within 2 m of both (mitred
- * buffers, so straight edges stay straight) that no sibling holds joins the geometry, and the two then share
- * one edge. ST_Snap alone does not do it: it moves vertices onto the reference's vertices, not onto its edges.
+ * Fills slivers narrower than 2 m between the geometry and its neighbours: the space within 2 m of both (mitred
+ * buffers, so straight edges stay straight) that no neighbour holds joins the geometry, and the two then share
+ * one edge. The neighbours are the siblings and the parent's own edge (the land just outside the parent counts
+ * as a neighbour), so a child drawn up to 2 m short of its parent's boundary reaches it and the children tile
+ * the parent. ST_Snap alone does not do it: it moves vertices onto the reference's vertices, not onto its edges.
  * Pieces under 6 m² are left out: they are the corner "ears" of the buffers (≤ 2 m × 2 m) beside borders that
  * already touch, not slivers, and claiming them would block the next neighbour's edit.
  */
@@ -101,9 +103,13 @@ async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: num
   const { rows } = await db.query<{ hex: string }>(
     `WITH input AS (SELECT $1::geometry AS g),
      neighbours AS (
-       SELECT ST_Union(n.geom) AS ref FROM grids n, input
-       WHERE n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])
-         AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5)),
+       SELECT ST_Union(part) AS ref FROM (
+         SELECT n.geom AS part FROM grids n, input
+         WHERE n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])
+           AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5)
+         UNION ALL
+         SELECT ST_Difference(ST_Buffer(input.g, 2 * $5, 'join=mitre'), p.geom) FROM grids p, input WHERE p.id = $3) parts
+       WHERE NOT ST_IsEmpty(part)),
      fill AS (
        SELECT (ST_Dump(ST_Difference(ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref), g))).geom AS piece
        FROM input, neighbours WHERE ref IS NOT NULL),

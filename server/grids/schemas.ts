@@ -45,6 +45,8 @@ export const updateGridBody = z
     leader: gridAttributes.leader,
     workers: gridAttributes.workers,
     householdsTarget: gridAttributes.householdsTarget,
+    /** Moves the grid under another parent of the same level as its current one; every placement rule applies. */
+    parentId: z.number().int().positive().nullable().optional(),
     geometry: areaGeometry.optional(),
     reason,
   })
@@ -53,7 +55,7 @@ export type UpdateGridInput = z.infer<typeof updateGridBody>;
 
 export const deleteGridQuery = z
   .object({
-    /** Where the grid's children and members go; without it a grid that has any is not deleted. */
+    /** An adjacent sibling that absorbs the grid's area, children and members (as in a merge); without it a grid that has any is not deleted. */
     target: z.coerce.number().int().positive().optional(),
   })
   .strict();

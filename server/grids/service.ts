@@ -1,9 +1,9 @@
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
-import { ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
+import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
-import { countMembers, moveMembers, reassignMembers } from './membership';
+import { reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 
@@ -114,16 +114,22 @@ async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ are
   return rows[0];
 }
 
-async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
+export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
   const { rows } = await db.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE id = $1`, [id]);
   return rows[0].hex;
 }
 
-/** After grid geometry changed: re-place members in the affected extent and tell the tile cache. */
+/**
+ * After grid geometry changed: re-place members in the affected extent and tell the tile cache, for the grids
+ * and for each member layer whose rows changed grid (their tiles carry grid_id).
+ */
 export async function afterGeometryChange(client: PoolClient, ids: number[], geometries: GeometryHex[]): Promise<Record<string, number>> {
   const { area, bbox } = await extentOf(client, geometries);
   const moved = await reassignMembers(client, area);
   await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids, bbox });
+  for (const [table, rows] of Object.entries(moved)) {
+    if (rows > 0) await publishChange(client, { kind: 'layer-changed', layer: table, ids: [], bbox });
+  }
   return moved;
 }
 
@@ -156,10 +162,12 @@ export async function applyGridChange(
 ) {
   const before = await gridSnapshot(client, grid.id);
   const oldGeometry = await geometryOf(client, grid.id);
+  const parentId = change.parentId === undefined ? grid.parentId : change.parentId;
   let geometry: GeometryHex | null = null;
-  if (change.geometry) {
-    const parent = await checkLevel(client, grid.level, grid.parentId);
-    const valid = await normalizeGeometry(client, change.geometry, how.repair);
+  // A new parent re-checks the grid's (new or current) geometry against it and its new siblings.
+  if (change.geometry || parentId !== grid.parentId) {
+    const parent = await checkLevel(client, grid.level, parentId);
+    const valid = change.geometry ? await normalizeGeometry(client, change.geometry, how.repair) : oldGeometry;
     geometry = await placeGeometry(client, valid, { level: grid.level, parent, excludeIds: [grid.id] });
     await checkChildrenInside(client, grid.id, geometry);
   }
@@ -168,7 +176,7 @@ export async function applyGridChange(
       `UPDATE grids SET code = coalesce($2, code), name = coalesce($3, name),
          leader = CASE WHEN $4 THEN $5 ELSE leader END, workers = coalesce($6, workers),
          households_target = CASE WHEN $7 THEN $8 ELSE households_target END,
-         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10
+         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10, parent_id = $11
        WHERE id = $1`,
       [
         grid.id,
@@ -181,6 +189,7 @@ export async function applyGridChange(
         change.householdsTarget ?? null,
         geometry,
         options.at,
+        parentId,
       ],
     )
     .catch(rethrowUniqueCode);
@@ -208,46 +217,10 @@ export async function revertGrid(options: WriteOptions, id: number, expectedVers
       leader: snapshot.leader as string | null,
       workers: snapshot.workers as string[],
       householdsTarget: snapshot.householdsTarget as number | null,
+      parentId: snapshot.parentId as number | null,
       geometry: snapshot.geometry as UpdateGridInput['geometry'],
       reason: reason ?? `revert to version ${toVersion}`,
     };
     return applyGridChange(client, options, grid, change, { repair: false, action: 'revert' });
   });
-}
-
-/**
- * Deletes a grid. A grid with children or members is refused unless `target` (a grid of the same level) is
- * given: then its children are re-parented to the target and its members move there.
- */
-export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, target: number | undefined) {
-  return withWriteTransaction(options.pool, options.writer, async (client) => {
-    const grid = await lockGrid(client, id, expectedVersion);
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
-    const children = rows[0].n;
-    const members = await countMembers(client, id);
-    if ((children > 0 || members > 0) && target === undefined) {
-      throw new ConflictError(`grid ${id} still has ${children} child grid(s) and ${members} member(s): give ?target=<grid id> for them`, {
-        rule: 'delete-has-dependents',
-        children,
-        members,
-      });
-    }
-    if (target !== undefined) await moveDependents(client, grid, target);
-    const before = await gridSnapshot(client, id);
-    const geometry = await geometryOf(client, id);
-    await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
-    await client.query('DELETE FROM grids WHERE id = $1', [id]);
-    const { bbox } = await extentOf(client, [geometry]);
-    await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids: [id], bbox });
-    return { id, deleted: true, children, members };
-  });
-}
-
-async function moveDependents(client: PoolClient, grid: GridLock, target: number): Promise<void> {
-  const { rows } = await client.query<{ level: number }>('SELECT level FROM grids WHERE id = $1', [target]);
-  if (!rows[0] || rows[0].level !== grid.level || target === grid.id) {
-    throw new RuleViolationError(`target grid ${target} must be another existing grid of level ${grid.level}`, { rule: 'delete-target', target });
-  }
-  await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [grid.id, target]);
-  await moveMembers(client, grid.id, target);
 }

@@ -2,11 +2,11 @@ import { withWriteTransaction } from '../audit/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
 import { featureCollection } from '../geo/schemas';
-import { gridSnapshot, recordHistory } from './history';
-import { moveMembers } from './membership';
+import { type HistoryAction, gridSnapshot, recordHistory } from './history';
+import { countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
 import type { MergeGridsInput, SplitGridInput } from './schemas';
-import { type WriteOptions, afterGeometryChange, gridFeature, lockGrid } from './service';
+import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
 
 interface Piece {
   hex: GeometryHex;
@@ -97,7 +97,7 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Pro
   const missing = ids.filter((id) => !grids.some((grid) => grid.id === id));
   if (missing.length > 0) throw new NotFoundError(`grid(s) ${missing.join(', ')} do not exist`, { ids: missing });
   if (new Set(grids.map((grid) => `${grid.level}/${grid.parentId}`)).size > 1) {
-    throw new RuleViolationError('only siblings (same level and parent) can be merged', { rule: 'merge-siblings' });
+    throw new RuleViolationError(`grids ${ids.join(', ')} are not siblings (same level and parent): only siblings can be merged`, { rule: 'merge-siblings' });
   }
   const { rows } = await db.query<Piece & { parts: number }>(
     `WITH merged AS (SELECT ST_Union(geom) AS u FROM grids WHERE id = ANY($1::bigint[]))
@@ -105,7 +105,7 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Pro
     [ids],
   );
   if (rows[0].parts !== 1) {
-    throw new RuleViolationError(`the grids are not adjacent: their union has ${rows[0].parts} separate parts`, { rule: 'merge-adjacent', parts: rows[0].parts });
+    throw new RuleViolationError(`grids ${ids.join(', ')} are not adjacent: their union has ${rows[0].parts} separate parts`, { rule: 'merge-adjacent', parts: rows[0].parts });
   }
   return { grids, union: rows[0] };
 }
@@ -136,25 +136,95 @@ export async function mergeGrids(options: WriteOptions, input: MergeGridsInput) 
     checkVersions(grids, input);
     const [survivorId, ...absorbed] = input.ids;
     const reason = input.reason ?? `merge of grids ${input.ids.join(', ')}`;
-    const geometries = await absorbGrids(client, options, survivorId, absorbed, reason);
-    const before = await gridSnapshot(client, survivorId);
-    await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
-    const version = (before?.version as number) + 1;
-    await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason, before, after: await gridSnapshot(client, survivorId) });
-    const membersMoved = await afterGeometryChange(client, input.ids, [union.hex, ...geometries]);
+    const membersMoved = await mergeInto(client, options, union, survivorId, absorbed, { reason, absorbedAction: 'merge' });
     return { committed: true, grid: await gridFeature(client, survivorId), deletedIds: absorbed, membersMoved };
   });
 }
 
-async function absorbGrids(client: PoolClient, options: WriteOptions, survivorId: number, absorbed: number[], reason: string): Promise<GeometryHex[]> {
+/** Why grids are absorbed, and the history action the absorbed grids get ('merge', or 'delete' into a target). */
+interface Absorption {
+  reason: string;
+  absorbedAction: HistoryAction;
+}
+
+/** The survivor takes the union's geometry, the absorbed grids' children and members, and they are deleted. */
+async function mergeInto(
+  client: PoolClient,
+  options: WriteOptions,
+  union: Piece,
+  survivorId: number,
+  absorbed: number[],
+  how: Absorption,
+): Promise<Record<string, number>> {
+  const geometries = await absorbGrids(client, options, survivorId, absorbed, how);
+  const before = await gridSnapshot(client, survivorId);
+  await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
+  const version = (before?.version as number) + 1;
+  await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason: how.reason, before, after: await gridSnapshot(client, survivorId) });
+  return afterGeometryChange(client, [survivorId, ...absorbed], [union.hex, ...geometries]);
+}
+
+async function absorbGrids(
+  client: PoolClient,
+  options: WriteOptions,
+  survivorId: number,
+  absorbed: number[],
+  how: Absorption,
+): Promise<GeometryHex[]> {
   const geometries: GeometryHex[] = [];
   for (const id of absorbed) {
     const before = await gridSnapshot(client, id);
-    await client.query('UPDATE grids SET parent_id = $2 WHERE parent_id = $1', [id, survivorId]);
+    await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [id, survivorId]);
     await moveMembers(client, id, survivorId);
     const { rows } = await client.query<{ hex: string }>(`DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`, [id]);
     geometries.push(rows[0].hex);
-    await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: 'merge', reason, before, after: null });
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: how.absorbedAction, reason: how.reason, before, after: null });
   }
   return geometries;
+}
+
+/**
+ * Deletes a grid. A grid with children or members is refused unless `target` is given. The target must be an
+ * adjacent sibling, because it takes over the deleted grid's area as in a merge: then the moved children stay
+ * inside their new parent and every member still lies in a grid. Handing them to a grid elsewhere would leave
+ * children sticking out of it and members in an area no grid covers, so that is refused (422 delete-target).
+ */
+export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, target: number | undefined) {
+  return withWriteTransaction(options.pool, options.writer, async (client) => {
+    const grid = await lockGrid(client, id, expectedVersion);
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
+    const children = rows[0].n;
+    const members = await countMembers(client, id);
+    if ((children > 0 || members > 0) && target === undefined) {
+      throw new ConflictError(`grid ${id} still has ${children} child grid(s) and ${members} member(s): give ?target=<grid id> for them`, {
+        rule: 'delete-has-dependents',
+        children,
+        members,
+      });
+    }
+    if (target !== undefined) {
+      const membersMoved = await deleteInto(client, options, grid, target);
+      return { id, deleted: true, children, members, targetId: target, membersMoved };
+    }
+    const before = await gridSnapshot(client, id);
+    const geometry = await geometryOf(client, id);
+    await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
+    await client.query('DELETE FROM grids WHERE id = $1', [id]);
+    await afterGeometryChange(client, [id], [geometry]);
+    return { id, deleted: true, children, members };
+  });
+}
+
+async function deleteInto(client: PoolClient, options: WriteOptions, grid: GridLock, target: number): Promise<Record<string, number>> {
+  if (target === grid.id) throw new RuleViolationError(`grid ${grid.id} cannot be its own target`, { rule: 'delete-target', target });
+  const { union } = await unionOfSiblings(client, [target, grid.id], true).catch((error: unknown) => {
+    if (!(error instanceof RuleViolationError || error instanceof NotFoundError)) throw error;
+    throw new RuleViolationError(`target grid ${target} cannot take over grid ${grid.id}: it must be an adjacent sibling, which absorbs its area (${error.message})`, {
+      ...error.details,
+      rule: 'delete-target',
+      target,
+    });
+  });
+  const reason = `delete of grid ${grid.id}: its area, children and members go to grid ${target}`;
+  return mergeInto(client, options, union, target, [grid.id], { reason, absorbedAction: 'delete' });
 }

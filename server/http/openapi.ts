@@ -29,7 +29,9 @@ export class ApiDocument {
         ? { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
         : { description: response.description };
     }
-    responses.default = { description: 'Error (RFC 9457 problem details)', content: { 'application/problem+json': { schema: problemSchema } } };
+    responses.default = route.errorFormat
+      ? { description: 'Error', content: { [route.errorFormat.contentType]: { schema: route.errorFormat.schema } } }
+      : { description: 'Error (RFC 9457 problem details)', content: { 'application/problem+json': { schema: problemSchema } } };
     this.registry.registerPath({
       method: route.method,
       path: openApiPath(route.path),
@@ -40,7 +42,10 @@ export class ApiDocument {
       request: {
         params: route.params as never,
         query: route.query as never,
-        body: route.body ? { content: { 'application/json': { schema: route.body } } } : undefined,
+        body:
+          route.body || route.multipart
+            ? { content: { ...(route.body && { 'application/json': { schema: route.body } }), ...(route.multipart && { 'multipart/form-data': { schema: route.multipart } }) } }
+            : undefined,
       },
       responses,
     });

@@ -1,15 +1,17 @@
 import type { Context, Next } from 'koa';
-import { ZodError } from 'zod';
+import { type z, ZodError } from 'zod';
 import {
   BadRequestError,
   ConflictError,
   DomainError,
   ForbiddenError,
   NotFoundError,
+  PayloadTooLargeError,
   PreconditionRequiredError,
   RuleViolationError,
   StaleVersionError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
 
@@ -23,6 +25,8 @@ const problemTable: Array<[new (...args: never[]) => DomainError, number, string
   [NotFoundError, 404, 'not-found'],
   [ConflictError, 409, 'conflict'],
   [StaleVersionError, 412, 'stale-version'],
+  [PayloadTooLargeError, 413, 'payload-too-large'],
+  [UnsupportedMediaTypeError, 415, 'unsupported-media-type'],
   [RuleViolationError, 422, 'rule-violation'],
   [PreconditionRequiredError, 428, 'precondition-required'],
 ];
@@ -86,10 +90,19 @@ export function toProblem(error: unknown): ProblemDocument {
   return { type: 'internal', title: 'Internal server error', status: 500, detail: 'An unexpected error occurred; it has been logged.' };
 }
 
+/** A route's own error format: the same problem, written as that route's clients expect it. */
+export interface ErrorFormat {
+  contentType: string;
+  /** Documents the format in OpenAPI. */
+  schema: z.ZodType;
+  render: (problem: ProblemDocument) => unknown;
+}
+
 export function sendProblem(ctx: Context, problem: ProblemDocument): void {
+  const format = ctx.state.errorFormat as ErrorFormat | undefined;
   ctx.status = problem.status;
-  ctx.type = problemContentType;
-  ctx.body = { ...problem, instance: ctx.path };
+  ctx.type = format?.contentType ?? problemContentType;
+  ctx.body = format ? format.render(problem) : { ...problem, instance: ctx.path };
   if (problem.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Authorize, RouteAccess } from './auth';
-import { RequestValidationError } from './problem';
+import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -35,7 +35,14 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   body?: B;
   /** The route reads ctx.req itself (streamed uploads); no JSON body parsing. */
   rawBody?: boolean;
+  /**
+   * The route also takes multipart/form-data, whose parts this schema documents. For such a request nothing is
+   * parsed or validated here: body is undefined and the handler reads ctx.req (files go to disk as they arrive).
+   */
+  multipart?: AnySchema;
   responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
+  errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
   /**
    * GET routes only: answers the cheap cases (a cached tile) on node:http before Koa builds a context, with the
@@ -52,6 +59,11 @@ export function defineRoute<P extends AnySchema = z.ZodObject<{}>, Q extends Any
   return definition as unknown as RouteDefinition;
 }
 
+/** Validates a body a handler parsed itself (a JSON part of a multipart request) as mountRoutes does a JSON body. */
+export function validateBody<T extends AnySchema>(schema: T, value: unknown): z.infer<T> {
+  return parsePart('body', schema, value) as z.infer<T>;
+}
+
 function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
   if (!schema) return location === 'body' ? undefined : {};
   const parsed = schema.safeParse(value);
@@ -59,11 +71,12 @@ function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', s
   return parsed.data;
 }
 
-function routeInput(definition: RouteDefinition, parts: { params: unknown; query: unknown; body: unknown; actor: Actor | null; requestId: string }) {
+/** The handler's input, parsed by the route's schemas; a multipart body is left to the handler (parseBody false). */
+function routeInput(definition: RouteDefinition, parts: { params: unknown; query: unknown; body: unknown; actor: Actor | null; requestId: string }, parseBody = true) {
   return {
     params: parsePart('params', definition.params, parts.params),
     query: parsePart('query', definition.query, parts.query),
-    body: parsePart('body', definition.body, parts.body),
+    body: parseBody ? parsePart('body', definition.body, parts.body) : undefined,
     actor: parts.actor,
     writer: { actor: parts.actor, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: parts.requestId },
   } as RouteInput<never, never, never>;
@@ -82,22 +95,25 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
     options.document.addRoute(definition);
     const middlewares: Middleware[] = [];
     middlewares.push(async (ctx, next) => {
+      if (definition.errorFormat) ctx.state.errorFormat = definition.errorFormat;
       ctx.state.actor = await options.authorize(ctx, definition.access);
       await next();
     });
+    const isMultipart = (ctx: Context) => definition.multipart !== undefined && ctx.is('multipart/form-data') === 'multipart/form-data';
     if (definition.body && !definition.rawBody) {
       middlewares.push(async (ctx, next) => {
+        if (isMultipart(ctx)) return next();
         if (!ctx.is('application/json') && ctx.request.length) {
           ctx.throw(415, `Content-Type must be application/json, not ${ctx.get('Content-Type') || 'missing'}`);
         }
         await next();
       });
-      middlewares.push(parseJson as unknown as Middleware);
+      middlewares.push((ctx, next) => (isMultipart(ctx) ? next() : (parseJson as unknown as Middleware)(ctx, next)));
     }
     middlewares.push(async (ctx) => {
       const { params, query, state } = ctx;
-      const input = routeInput(definition, { params, query, body: (ctx.request as { body?: unknown }).body, actor: state.actor as Actor | null, requestId: state.requestId as string });
-      await definition.handler(ctx, input);
+      const parts = { params, query, body: (ctx.request as { body?: unknown }).body, actor: state.actor as Actor | null, requestId: state.requestId as string };
+      await definition.handler(ctx, routeInput(definition, parts, !isMultipart(ctx)));
     });
     router[definition.method](definition.path, ...(middlewares as Parameters<Router['get']>[1][]));
   }

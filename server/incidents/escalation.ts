@@ -17,7 +17,9 @@ export interface EscalationRound {
 
 /**
  * Opens supervision (督办) on every incident whose current stage is overdue at clock(), and records which
- * supervisor of the responsible department is notified. Safe to run from any number of processes at once.
+ * supervisor of the responsible department is notified. Supervision has its own deadline (catalogue
+ * supervise_hours): an incident still under supervision past it is escalated again, one level higher.
+ * Safe to run from any number of processes at once.
  */
 export async function escalateOverdue(pool: Pool, clock: Clock): Promise<EscalationRound> {
   const now = clock();
@@ -33,10 +35,15 @@ export async function escalateOverdue(pool: Pool, clock: Clock): Promise<Escalat
       [escalableStatuses, now, batchSize],
     );
     for (const incident of rows) {
-      await client.query(
-        `UPDATE incidents SET status = 'supervising', escalated_at = $2, stage_due_at = NULL, version = version + 1, updated_at = $2 WHERE id = $1`,
+      const { rows: updated } = await client.query<{ escalation_level: number; stage_due_at: Date | null }>(
+        `UPDATE incidents i SET status = 'supervising', escalated_at = $2, escalation_level = escalation_level + 1,
+           stage_due_at = $2::timestamptz + make_interval(secs => 3600 * (SELECT supervise_hours FROM incident_categories WHERE name = i.category)),
+           version = version + 1, updated_at = $2
+         WHERE id = $1
+         RETURNING escalation_level, stage_due_at`,
         [incident.id, now],
       );
+      const level = updated[0].escalation_level;
       await recordEvent(client, {
         incidentId: incident.id,
         at: now,
@@ -44,19 +51,33 @@ export async function escalateOverdue(pool: Pool, clock: Clock): Promise<Escalat
         from: incident.status,
         to: 'supervising',
         actor: null,
-        comment: '超期自动督办',
-        details: { overdueSince: incident.stage_due_at, department: incident.department, notified: incident.supervisor },
+        comment: incident.status === 'supervising' ? '督办超期，升级督办' : '超期自动督办',
+        details: { overdueSince: incident.stage_due_at, department: incident.department, notified: incident.supervisor, level, supervisionDueAt: updated[0].stage_due_at },
       });
     }
     return { ran: true, escalated: rows.map((row) => row.id) };
   });
 }
 
-/** Open incidents past their overall deadline, per department, at clock(). */
-export async function overdueByDepartment(db: Queryable, clock: Clock): Promise<Array<{ department: string | null; overdue: number }>> {
-  const { rows } = await db.query<{ department: string | null; overdue: number }>(
-    `SELECT department, count(*)::int AS overdue FROM incidents
-     WHERE status NOT IN ('closed', 'rejected') AND due_at < $1 GROUP BY department ORDER BY overdue DESC, department`,
+export interface OverdueCounts {
+  department: string | null;
+  /** Open incidents past their overall deadline. */
+  overdue: number;
+  /** Open incidents past the deadline of the stage they are in (supervision included). */
+  stageOverdue: number;
+  /** Of those, incidents whose supervision (督办) itself is overdue. */
+  supervisionOverdue: number;
+}
+
+/** Overdue open incidents per department at clock(); departments with none are left out. */
+export async function overdueByDepartment(db: Queryable, clock: Clock): Promise<OverdueCounts[]> {
+  const { rows } = await db.query<OverdueCounts>(
+    `SELECT department, count(*) FILTER (WHERE due_at < $1)::int AS overdue,
+            count(*) FILTER (WHERE stage_due_at < $1)::int AS "stageOverdue",
+            count(*) FILTER (WHERE stage_due_at < $1 AND status = 'supervising')::int AS "supervisionOverdue"
+     FROM incidents
+     WHERE status NOT IN ('closed', 'rejected') AND (due_at < $1 OR stage_due_at < $1)
+     GROUP BY department ORDER BY overdue DESC, department`,
     [clock()],
   );
   return rows;

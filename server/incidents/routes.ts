@@ -1,27 +1,35 @@
-import type { Role } from '../auth/roles';
+import fs from 'node:fs';
 import type { AppDeps } from '../deps';
+import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
-import { defineRoute } from '../http/route';
+import { defineRoute, validateBody } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { categoryParams, createIncidentBody, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
+import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
+import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
+import { readerRoles, reporterRoles } from './workflow';
 
-const reporters: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
-const readers: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
-
-export function incidentRoutes({ pool, clock, events }: AppDeps) {
+export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
+  const uploads = photoLimits(config);
+  // Everyone who reads incidents except planners works on them.
+  const workers = readerRoles.filter((role) => role !== 'planner');
   return [
     defineRoute({
       method: 'post',
       path: '/api/incidents',
-      summary: 'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked',
+      summary:
+        'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked. ' +
+        'With photos: multipart/form-data, the JSON report in a part named report and JPEG/PNG/WebP files in parts named photos',
       tag: 'incidents',
-      access: reporters,
+      access: reporterRoles,
       body: createIncidentBody,
+      multipart: incidentReportForm,
       async handler(ctx, { body, writer }) {
-        const id = await createIncident(pool, clock, writer, body);
+        const id = ctx.is('multipart/form-data')
+          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => createIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
+          : await createIncident(pool, clock, writer, body);
         ctx.status = 201;
         ctx.set('Location', `/api/incidents/${id}`);
         ctx.body = await getIncident(pool, id);
@@ -32,7 +40,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents',
       summary: 'Incidents, filtered and paginated by id (cursor)',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: listIncidentsQuery,
       async handler(ctx, { query }) {
         ctx.body = await listIncidents(pool, query);
@@ -43,7 +51,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/stats/incidents',
       summary: 'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query }) {
         ctx.body = await incidentStats(pool, clock, query);
@@ -54,7 +62,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/categories',
       summary: 'The incident catalogue (事件清单): department, priority and deadline hours per stage',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       async handler(ctx) {
         ctx.body = { categories: await listCategories(pool) };
       },
@@ -76,7 +84,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/stream',
       summary: 'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: streamQuery,
       responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
       async handler(ctx, { query }) {
@@ -108,7 +116,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/overdue',
       summary: 'Open incidents past their deadline, counted by department',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       async handler(ctx) {
         ctx.body = { departments: await overdueByDepartment(pool, clock) };
       },
@@ -118,7 +126,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/stats/incidents/workers',
       summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       query: workerStatsQuery,
       async handler(ctx, { query }) {
         ctx.body = { workers: await workerIndicators(pool, query) };
@@ -129,7 +137,7 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
       path: '/api/incidents/:id',
       summary: 'One incident with its timeline of events',
       tag: 'incidents',
-      access: readers,
+      access: readerRoles,
       params: idParam,
       async handler(ctx, { params }) {
         ctx.body = await getIncident(pool, params.id);
@@ -137,10 +145,49 @@ export function incidentRoutes({ pool, clock, events }: AppDeps) {
     }),
     defineRoute({
       method: 'post',
+      path: '/api/incidents/:id/photos',
+      summary: 'Add photos to an open incident (e.g. of the handled site): multipart/form-data with JPEG/PNG/WebP files in parts named photos',
+      tag: 'incidents',
+      access: workers,
+      params: idParam,
+      multipart: photoUploadForm,
+      async handler(ctx, { params, writer }) {
+        if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
+        await addPhotos(pool, writer, ctx.req, uploads, params.id);
+        ctx.status = 201;
+        ctx.body = await getIncident(pool, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/incidents/:id/photos/:photoId',
+      summary: 'A photo uploaded with the report, as stored (JPEG, PNG or WebP)',
+      tag: 'incidents',
+      access: readerRoles,
+      params: photoParams,
+      responses: { 200: { description: 'The image bytes', contentType: 'image/*' } },
+      async handler(ctx, { params }) {
+        const photo = await findPhoto(pool, uploads.dir, params.id, params.photoId);
+        ctx.status = 200;
+        ctx.set('ETag', `"${photo.sha256}"`);
+        ctx.set('Cache-Control', 'private, max-age=86400, immutable');
+        ctx.set('X-Content-Type-Options', 'nosniff');
+        if (ctx.fresh) {
+          ctx.status = 304;
+          return;
+        }
+        ctx.type = photo.contentType;
+        ctx.length = photo.bytes;
+        // A bounded stream ends with its last byte, so it is done when the client has read Content-Length bytes.
+        ctx.body = fs.createReadStream(photo.path, { start: 0, end: photo.bytes - 1 });
+      },
+    }),
+    defineRoute({
+      method: 'post',
       path: '/api/incidents/:id/transitions',
       summary: 'Move an incident one step through the 4268 workflow; 409 lists the allowed steps',
       tag: 'incidents',
-      access: readers.filter((role) => role !== 'planner'),
+      access: workers,
       params: idParam,
       body: transitionBody,
       async handler(ctx, { params, body, writer }) {

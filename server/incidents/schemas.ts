@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuery, pointGeometry } from '../geo/schemas';
+import { idParam, pageQuery, pointGeometry } from '../geo/schemas';
 import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
@@ -15,6 +15,19 @@ export const createIncidentBody = z
   })
   .strict();
 export type CreateIncidentInput = z.infer<typeof createIncidentBody>;
+
+/** The multipart form of a report with photos (what a phone app sends in one request). */
+export const incidentReportForm = z.object({
+  report: z.string().openapi({ description: 'The JSON report: the same fields as the application/json body' }),
+  photos: z
+    .array(z.string().openapi({ type: 'string', format: 'binary' }))
+    .optional()
+    .openapi({ description: 'JPEG, PNG or WebP files (checked by their bytes); size and count limits: PHOTO_MAX_MB, PHOTO_MAX_COUNT' }),
+});
+
+export const photoUploadForm = incidentReportForm.pick({ photos: true }).required();
+
+export const photoParams = idParam.extend({ photoId: z.coerce.number().int().positive() }).strict();
 
 const isoTime = z.string().datetime({ offset: true });
 
@@ -71,5 +84,6 @@ export const updateCategoryBody = z
     dispatch_hours: hours.optional(),
     handle_hours: hours.optional(),
     feedback_hours: hours.optional(),
+    supervise_hours: hours.optional(),
   })
   .strict();

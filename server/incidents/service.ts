@@ -17,7 +17,7 @@ const incidentJson = `json_build_object(
   'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
   'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
   'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
-  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at,
+  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at, 'escalationLevel', i.escalation_level,
   'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
 
 export interface EventRecord {
@@ -60,11 +60,14 @@ async function requireCategory(db: Queryable, category: string): Promise<void> {
   throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
 }
 
+/** More rows of a new incident (its uploaded photos), written in the intake transaction. */
+export type IntakeAttachment = (client: PoolClient, incidentId: number) => Promise<void>;
+
 /**
  * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
  */
-export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput): Promise<number> {
+export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<number> {
   await requireCategory(pool, input.category);
   const [lon, lat] = input.location.coordinates;
   const now = clock();
@@ -95,6 +98,7 @@ export async function createIncident(pool: Pool, clock: Clock, writer: WriteCont
     if (created.duplicate_of !== null) {
       await recordEvent(client, { incidentId: created.duplicate_of, at: now, kind: 'duplicate-linked', from: null, to: 'reported', actor: writer.actor, details: { duplicate: created.id } });
     }
+    await attach?.(client, created.id);
     return created.id;
   });
 }
@@ -103,6 +107,9 @@ export async function getIncident(db: Queryable, id: number): Promise<Record<str
   const { rows } = await db.query<{ incident: Record<string, unknown> }>(
     `SELECT ${incidentJson}::jsonb || jsonb_build_object(
         'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM incidents d WHERE d.duplicate_of = i.id),
+        'uploadedPhotos', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'url', '/api/incidents/' || i.id || '/photos/' || p.id,
+                             'contentType', p.content_type, 'bytes', p.bytes, 'sha256', p.sha256, 'name', p.original_name) ORDER BY p.id), '[]')
+                           FROM incident_photos p WHERE p.incident_id = i.id),
         'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
                        'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
                      FROM incident_events e WHERE e.incident_id = i.id)
@@ -155,7 +162,7 @@ export interface Category extends StageHours {
 
 export async function listCategories(db: Queryable): Promise<Category[]> {
   const { rows } = await db.query<Category>(
-    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours FROM incident_categories ORDER BY priority, name',
+    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours FROM incident_categories ORDER BY priority, name',
   );
   return rows;
 }
@@ -170,10 +177,12 @@ export async function updateCategory(pool: Pool, writer: WriteContext, name: str
     const { rows } = await client.query<Category>(
       `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
          accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
-         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours), updated_at = now()
+         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours),
+         supervise_hours = coalesce($8, supervise_hours), updated_at = now()
        WHERE name = $1
-       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours`,
-      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null],
+       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours`,
+      [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null,
+        change.supervise_hours ?? null],
     );
     if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
     return rows[0];
@@ -192,7 +201,7 @@ interface LockedIncident extends StageHours {
 async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
     `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
-            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours
+            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
      FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
   );
@@ -200,6 +209,15 @@ async function lockIncident(client: PoolClient, id: number): Promise<LockedIncid
   // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
   if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
   return rows[0];
+}
+
+/** Locks an incident that this actor changes: a grid worker only within the grids they serve. */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
+  const incident = await lockIncident(client, id);
+  if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
+    throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
+  }
+  return incident;
 }
 
 async function checkDepartment(client: Queryable, input: TransitionInput): Promise<void> {
@@ -219,10 +237,7 @@ export async function transitionIncident(pool: Pool, clock: Clock, writer: Write
     throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
   }
   await withWriteTransaction(pool, writer, async (client) => {
-    const incident = await lockIncident(client, id);
-    if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
-      throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
-    }
+    const incident = await lockIncidentFor(client, actor, id);
     const transition = findTransition(incident.status, input.to);
     if (!transition) {
       throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {

@@ -11,24 +11,72 @@ export interface StreamedEvent {
   incident: Record<string, unknown>;
 }
 
-const pageSize = 500;
+/**
+ * Where a reader stands in the timeline: the last event sent, by (transaction id, event id). Event ids are taken
+ * at insert but become visible at commit, so id order is not the order in which events can be seen; (xid, id)
+ * order restricted to transactions older than every running one (pg_snapshot_xmin) is: no event can appear
+ * later below a position already read (sql/071).
+ */
+export interface StreamPosition {
+  xid: string;
+  id: number;
+}
 
-async function eventsAfter(db: Queryable, afterId: number): Promise<StreamedEvent[]> {
-  const { rows } = await db.query<StreamedEvent>(
-    `SELECT e.id, e.incident_id AS "incidentId", e.kind, e.from_status AS "from", e.to_status AS "to", e.at,
+const pageSize = 500;
+// A finished-but-not-yet-deliverable event waits for older transactions (anywhere in the cluster) to end; they
+// send no notification of their own, so the reader looks again after this long.
+const pendingRetryMs = 100;
+
+/**
+ * The oldest transaction that may still add events: the smallest in-progress xid of the statement's own snapshot,
+ * leaving out only those that pg_stat_activity shows running in another database (a busy neighbour database must
+ * not hold the stream back; an xid it cannot place counts, which errs on the safe side). A long write transaction
+ * in this database delays the stream until it ends; nothing is lost.
+ */
+const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+   FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+   WHERE x::text::bigint % 4294967296 NOT IN (
+     SELECT a.backend_xid::text::bigint FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()))`;
+const settled = `e.xid < ${horizon}`;
+
+async function eventsAfter(db: Queryable, after: StreamPosition): Promise<Array<StreamedEvent & { xid: string }>> {
+  const { rows } = await db.query<StreamedEvent & { xid: string }>(
+    `SELECT e.id, e.xid::text AS xid, e.incident_id AS "incidentId", e.kind, e.from_status AS "from", e.to_status AS "to", e.at,
             json_build_object('category', i.category, 'status', i.status, 'location', ST_AsGeoJSON(i.geom, 7)::json,
                               'gridId', i.grid_id, 'department', i.department, 'priority', i.priority, 'duplicateOf', i.duplicate_of) AS incident
      FROM incident_events e JOIN incidents i ON i.id = e.incident_id
-     WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
-    [afterId, pageSize],
+     WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND ${settled}
+     ORDER BY e.xid, e.id LIMIT $3`,
+    [after.xid, after.id, pageSize],
   );
   return rows;
 }
 
+/** Committed events that cannot be sent yet because an older transaction is still running. */
+async function hasUnsettledEvents(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM incident_events e WHERE NOT (' + settled + ') LIMIT 1');
+  return rows.length > 0;
+}
+
+/**
+ * The position to start from: after the event a reconnecting client saw last (Last-Event-ID; an id that no longer
+ * exists resumes after the nearest earlier event), or the settled end of the timeline for a new client.
+ */
+export async function startPosition(db: Queryable, lastEventId: number | null): Promise<StreamPosition> {
+  const { rows } = await db.query<StreamPosition>(
+    lastEventId === null
+      ? `SELECT e.xid::text AS xid, e.id FROM incident_events e WHERE ${settled} ORDER BY e.xid DESC, e.id DESC LIMIT 1`
+      : 'SELECT xid::text AS xid, id FROM incident_events WHERE id <= $1 ORDER BY id DESC LIMIT 1',
+    lastEventId === null ? [] : [lastEventId],
+  );
+  return rows[0] ?? { xid: '0', id: 0 };
+}
+
 /**
  * Follows the incident timeline for one client. Notifications only say "something new"; what is sent is read
- * from incident_events after the last id sent, so a reconnect with Last-Event-ID (or a burst of notifications)
- * neither loses nor repeats events. Without Last-Event-ID the client gets only what happens from now on.
+ * from incident_events after the last position sent, so a reconnect with Last-Event-ID (or a burst of
+ * notifications) neither loses nor repeats events, even when transactions commit out of id order. Without
+ * Last-Event-ID the client gets only what happens from now on.
  */
 export async function followIncidentEvents(
   db: Queryable,
@@ -36,10 +84,11 @@ export async function followIncidentEvents(
   lastEventId: number | null,
   send: (event: StreamedEvent) => void,
 ): Promise<() => void> {
-  let lastSent = lastEventId ?? (await db.query<{ id: number }>('SELECT coalesce(max(id), 0) AS id FROM incident_events')).rows[0].id;
+  let position = await startPosition(db, lastEventId);
   let running = false;
   let again = false;
   let closed = false;
+  let retry: NodeJS.Timeout | undefined;
   const pump = async (): Promise<void> => {
     if (running) {
       again = true;
@@ -49,16 +98,22 @@ export async function followIncidentEvents(
     try {
       do {
         again = false;
-        let page: StreamedEvent[];
+        let page: Array<StreamedEvent & { xid: string }>;
         do {
-          page = await eventsAfter(db, lastSent);
-          for (const event of page) {
+          page = await eventsAfter(db, position);
+          for (const { xid, ...event } of page) {
             if (closed) return;
             send(event);
-            lastSent = event.id;
+            position = { xid, id: event.id };
           }
         } while (page.length === pageSize);
       } while (again && !closed);
+      if (!closed && !retry && (await hasUnsettledEvents(db))) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          wake();
+        }, pendingRetryMs);
+      }
     } finally {
       running = false;
     }
@@ -69,6 +124,7 @@ export async function followIncidentEvents(
   await pump();
   return () => {
     closed = true;
+    clearTimeout(retry);
     offChange();
     offResync();
   };

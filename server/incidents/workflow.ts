@@ -31,6 +31,11 @@ export interface Transition {
   meaning: string;
 }
 
+/** Who may report incidents (HTTP intake, and the tokens Open311 clients use as api_key). */
+export const reporterRoles: readonly Role[] = ['admin', 'commander', 'hotline', 'grid_worker', 'police'];
+/** Who may read incidents, their timelines and their photos. */
+export const readerRoles: readonly Role[] = ['admin', 'planner', 'commander', 'hotline', 'grid_worker', 'police'];
+
 const centre: readonly Role[] = ['commander', 'hotline'];
 const handlers: readonly Role[] = ['grid_worker', 'police'];
 
@@ -52,8 +57,8 @@ export const transitions: readonly Transition[] = [
   { from: 'feedback', to: 'closed', roles: centre, meaning: 'reporter evaluates (评价); case closed' },
 ];
 
-/** Moves the scheduler makes without a person: an overdue stage opens supervision. */
-export const escalableStatuses: readonly Status[] = ['dispatched', 'handling', 'tracking'];
+/** Moves the scheduler makes without a person: an overdue stage opens supervision, overdue supervision raises its level. */
+export const escalableStatuses: readonly Status[] = ['dispatched', 'handling', 'tracking', 'supervising'];
 
 export function allowedFrom(from: Status, role: Role): Transition[] {
   return transitions.filter((t) => t.from === from && t.roles.includes(role));
@@ -68,11 +73,13 @@ export interface StageHours {
   dispatch_hours: number;
   handle_hours: number;
   feedback_hours: number;
+  supervise_hours: number;
 }
 
 /**
  * Hours the incident may stay in the stage it enters, or null when that stage has no deadline of its own:
- * handling keeps the deadline set at dispatch, supervision is already the escalation, final states end the clock.
+ * handling keeps the deadline set at dispatch (or at supervision), final states end the clock. Supervision has its
+ * own deadline so an incident left under supervision is escalated again.
  */
 export function stageHours(entering: Status, hours: StageHours): number | null | 'keep' {
   switch (entering) {
@@ -87,6 +94,8 @@ export function stageHours(entering: Status, hours: StageHours): number | null |
     case 'tracking':
     case 'feedback':
       return hours.feedback_hours;
+    case 'supervising':
+      return hours.supervise_hours;
     default:
       return null;
   }

@@ -1,11 +1,23 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { AppDeps } from '../deps';
 import { defineRoute } from '../http/route';
-import { RequestValidationError } from '../http/problem';
-import { open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
-import { fileRequest, findRequests, getRequest, getService, listServices } from './service';
+import { type ErrorFormat, type ProblemDocument, RequestValidationError } from '../http/problem';
+import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
+import { actorForApiKey, fileRequest, findRequests, getRequest, getService, listServices } from './service';
 
 const tag = 'open311';
+
+/** GeoReport v2 error array instead of problem+json: one entry per invalid field, else one for the problem. */
+const errorFormat: ErrorFormat = {
+  contentType: 'application/json',
+  schema: open311Errors,
+  render(problem: ProblemDocument) {
+    const fieldErrors = (problem.errors ?? []) as Array<{ in: string; path: string; message: string }>;
+    return fieldErrors.length
+      ? fieldErrors.map((error) => ({ code: problem.status, description: `${error.in} ${error.path}: ${error.message}` }))
+      : [{ code: problem.status, description: problem.detail }];
+  },
+};
 
 export function open311Routes({ pool, clock, config }: AppDeps) {
   // GeoReport v2 clients post form-encoded bodies; JSON is accepted too.
@@ -17,6 +29,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service list: one service per incident category',
       tag,
       access: 'public',
+      errorFormat,
       async handler(ctx) {
         ctx.body = await listServices(pool);
       },
@@ -27,6 +40,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service definition (no extra attributes)',
       tag,
       access: 'public',
+      errorFormat,
       params: serviceCodeParams,
       async handler(ctx, { params }) {
         ctx.body = await getService(pool, params.code);
@@ -38,6 +52,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service requests with the standard filters (ids, service_code, dates, status)',
       tag,
       access: 'public',
+      errorFormat,
       query: open311RequestsQuery,
       async handler(ctx, { query }) {
         ctx.body = await findRequests(pool, clock, query);
@@ -46,16 +61,18 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/open311/v2/requests.json',
-      summary: 'GeoReport v2: file a service request (becomes an incident with source open311)',
+      summary: 'GeoReport v2: file a service request (becomes an incident with source open311); api_key = a citygrid token of a reporting role',
       tag,
       access: 'public',
+      errorFormat,
       rawBody: true,
-      async handler(ctx) {
+      async handler(ctx, { writer }) {
         await parseBody(ctx as never, async () => undefined);
         const parsed = open311RequestBody.safeParse((ctx.request as { body?: unknown }).body ?? {});
         if (!parsed.success) throw new RequestValidationError('body', parsed.error);
+        const actor = await actorForApiKey(pool, parsed.data.api_key);
         ctx.status = 201;
-        ctx.body = await fileRequest(pool, clock, parsed.data);
+        ctx.body = await fileRequest(pool, clock, { ...writer, actor }, parsed.data);
       },
     }),
     defineRoute({
@@ -64,6 +81,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2: one service request',
       tag,
       access: 'public',
+      errorFormat,
       params: requestIdParams,
       async handler(ctx, { params }) {
         ctx.body = await getRequest(pool, clock, params.id);

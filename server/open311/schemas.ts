@@ -14,7 +14,8 @@ export const open311RequestBody = z
     phone: z.string().max(50).optional(),
     first_name: z.string().max(100).optional(),
     last_name: z.string().max(100).optional(),
-    api_key: z.string().max(200).optional(),
+    /** A citygrid API token of a role that may report incidents (README: Open311). */
+    api_key: z.string().min(1).max(200),
     jurisdiction_id: z.string().max(100).optional(),
     device_id: z.string().max(200).optional(),
     address_string: z.string().max(500).optional(),
@@ -30,9 +31,14 @@ export const open311RequestsQuery = z
     end_date: isoTime.optional(),
     status: z.enum(['open', 'closed']).optional(),
     jurisdiction_id: z.string().max(100).optional(),
+    // Clients send their key on every call; reading is public, so it is accepted and not needed.
+    api_key: z.string().max(200).optional(),
   })
   .strict();
 export type Open311RequestsQuery = z.infer<typeof open311RequestsQuery>;
+
+/** GeoReport v2 errors: an array of {code, description}, the code repeating the HTTP status. */
+export const open311Errors = z.array(z.object({ code: z.number().int(), description: z.string() }));
 
 export const serviceCodeParams = z.object({ code: z.string().min(1).max(50) }).strict();
 export const requestIdParams = z.object({ id: z.coerce.number().int().positive() }).strict();

@@ -1,8 +1,11 @@
+import type { WriteContext } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import { findActorByToken } from '../auth/tokens';
 import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
-import { BadRequestError, NotFoundError } from '../errors';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import { type Category, createIncident, type IncidentSummary, listCategories, listIncidents } from '../incidents/service';
-import { finalStatuses } from '../incidents/workflow';
+import { finalStatuses, reporterRoles } from '../incidents/workflow';
 import type { Open311RequestBody, Open311RequestsQuery } from './schemas';
 
 /** GeoReport v2 over the incidents domain: a service is a catalogue category, a request is an incident. */
@@ -82,11 +85,22 @@ export async function getRequest(db: Queryable, clock: Clock, id: number) {
   return found;
 }
 
-export async function fileRequest(pool: Pool, clock: Clock, body: Open311RequestBody) {
+/**
+ * An Open311 api_key is a citygrid API token (npm run token -- create --role hotline --label "<client>") of a role
+ * that may report incidents; the incident's audit rows then name that token.
+ */
+export async function actorForApiKey(db: Queryable, apiKey: string): Promise<Actor> {
+  const actor = await findActorByToken(db, apiKey);
+  if (!actor) throw new ForbiddenError('api_key is unknown or revoked');
+  if (!reporterRoles.includes(actor.role)) throw new ForbiddenError(`api_key of role ${actor.role} may not file service requests`, { allowedRoles: reporterRoles });
+  return actor;
+}
+
+export async function fileRequest(pool: Pool, clock: Clock, writer: WriteContext, body: Open311RequestBody) {
   const category = (await listCategories(pool)).find((c) => c.code === body.service_code);
   if (!category) throw new BadRequestError(`Unknown service_code ${body.service_code}`, { rule: 'known-service' });
   const contact = [body.first_name, body.last_name, body.email, body.phone].filter(Boolean).join(' ') || undefined;
-  const id = await createIncident(pool, clock, { actor: null, route: 'POST /open311/v2/requests.json' }, {
+  const id = await createIncident(pool, clock, writer, {
     category: category.name,
     location: { type: 'Point', coordinates: [body.long, body.lat] },
     description: body.description,

@@ -127,4 +127,46 @@ describe('grid edits: versions, membership, history, delete', () => {
     const history = await api.request.get(`/api/grids/${a}/history`).set(api.auth('planner')).expect(200);
     expect(history.body.entries.at(-1)).toMatchObject({ action: 'delete', after: null });
   });
+  it('DELETE ?target= needs an adjacent sibling, which absorbs the area: moved children stay inside it', async () => {
+    const apart = await one<{ a: number; b: number }>(
+      db,
+      `SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id = b.parent_id AND a.id <> b.id
+       WHERE a.level = 4 AND NOT ST_Intersects(a.geom, b.geom) ORDER BY a.id LIMIT 1`,
+    );
+    const refused = await api.request.delete(`/api/grids/${apart.a}?target=${apart.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(apart.a))).expect(422);
+    expect(refused.body).toMatchObject({ rule: 'delete-target', target: apart.b });
+    expect(refused.body.detail).toMatch(/adjacent sibling/);
+    const cousins = await one<{ a: number; b: number }>(
+      db,
+      'SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id <> b.parent_id AND a.level = 4 AND b.level = 4 AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 LIMIT 1',
+    );
+    const notSibling = await api.request.delete(`/api/grids/${cousins.a}?target=${cousins.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(cousins.a))).expect(422);
+    expect(notSibling.body).toMatchObject({ rule: 'delete-target', target: cousins.b });
+    expect(await one(db, 'SELECT count(*)::int AS n FROM grids WHERE id IN ($1, $2)', [apart.a, cousins.a])).toEqual({ n: 2 });
+
+    const pair = await one<{ a: number; b: number; area: number; children: number[] }>(
+      db,
+      `SELECT a.id AS a, b.id AS b, ST_Area(ST_Union(a.geom, b.geom)::geography) AS area,
+              (SELECT array_agg(c.id::int ORDER BY c.id) FROM grids c WHERE c.parent_id = a.id) AS children
+       FROM grids a JOIN grids b ON a.parent_id = b.parent_id AND a.id <> b.id
+       WHERE a.level = 3 AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 ORDER BY a.id DESC LIMIT 1`,
+    );
+    expect(pair.children.length).toBeGreaterThan(0);
+    const targetVersion = await versionOf(pair.b);
+    const deleted = await api.request.delete(`/api/grids/${pair.a}?target=${pair.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(pair.a))).expect(200);
+    expect(deleted.body).toMatchObject({ deleted: true, targetId: pair.b, children: pair.children.length });
+    const target = await one<{ area: number; version: number; outside: number }>(
+      db,
+      `SELECT ST_Area(t.geom::geography) AS area, t.version,
+              (SELECT count(*)::int FROM grids c WHERE c.id = ANY($2::bigint[]) AND (c.parent_id <> t.id OR NOT ST_CoveredBy(c.geom, t.geom))) AS outside
+       FROM grids t WHERE t.id = $1`,
+      [pair.b, pair.children],
+    );
+    expect(target).toEqual({ area: expect.closeTo(pair.area, 0), version: targetVersion + 1, outside: 0 });
+    const coverage = await api.request.get(`/api/grids/${pair.b}/coverage`).set(api.auth('planner')).expect(200);
+    expect(coverage.body.clean).toBe(true);
+    expect(await misplacedMembers(db)).toBe(0);
+    const history = await api.request.get(`/api/grids/${pair.b}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'merge', version: targetVersion + 1 });
+  });
 });

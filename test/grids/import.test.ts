@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import '../../server/http/openapi';
 import { importGrids } from '../../server/grids/import';
+import { useTestApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { one, square } from './support';
 
@@ -45,4 +48,51 @@ describe('importGrids (npm run import:grids)', () => {
     await expect(importGrids(db.pool, { features: [feature('IMP-BAD', bowtie)] }, { level: 2, repair: false })).rejects.toThrow(/Self-intersection/);
     expect(await one(db, "SELECT count(*)::int AS n FROM grids WHERE code = 'IMP-BAD'")).toEqual({ n: 0 });
   });
+});
+
+// The real Hong Kong census boundaries (../shared/data, beside the worktree); the only reason to skip is their absence.
+const hkFolder = path.resolve(__dirname, '../../../shared/data/hk-boundaries');
+const describeHk = fs.existsSync(hkFolder) ? describe : describe.skip;
+const readCollection = (file: string) => JSON.parse(fs.readFileSync(path.join(hkFolder, file), 'utf8')) as { features: unknown[] };
+
+describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constituency areas)', () => {
+  const suite = useTestApp();
+
+  it('reports the published gaps and overlaps, and with --repair every district passes GET /coverage', async () => {
+    const { db, api } = suite;
+    const districts = await importGrids(db.pool, readCollection('census2001_dc_land.lowres.geo.json'), { level: 1, codeField: 'DC_CODE', nameField: 'DC_CHIN', repair: true });
+    expect(districts.imported).toBe(18);
+    const areas = await importGrids(db.pool, readCollection('census2001_dcca_land.lowres.geo.json'), {
+      level: 2,
+      parentLevel: 1,
+      codeField: 'DCCA',
+      nameField: 'DCCA_ENG',
+      repair: true,
+    });
+    expect(areas.imported).toBe(390);
+    expect(areas.before.parents).toBe(18);
+    expect(areas.before.gaps + areas.before.overlaps + areas.before.outside).toBeGreaterThan(100);
+    expect(areas.after).toMatchObject({ parents: 18, gaps: 0, overlaps: 0, outside: 0 });
+
+    const hkDistricts = (await db.pool.query<{ id: number; children: number }>(
+      `SELECT p.id, count(c.id)::int AS children FROM grids p JOIN grids c ON c.parent_id = p.id
+       WHERE p.level = 1 AND p.code = ANY($1::text[]) GROUP BY p.id`,
+      [readCollection('census2001_dc_land.lowres.geo.json').features.map((feature) => (feature as { properties: { DC_CODE: string } }).properties.DC_CODE)],
+    )).rows;
+    expect(hkDistricts.length).toBe(18);
+    expect(hkDistricts.reduce((sum, district) => sum + district.children, 0)).toBe(390);
+    for (const district of hkDistricts) {
+      const { body } = await api.request.get(`/api/grids/${district.id}/coverage`).set(api.auth('planner')).expect(200);
+      expect({ id: district.id, clean: body.clean, gaps: body.gaps.features, overlaps: body.overlaps.features, outside: body.outside.features }).toEqual({
+        id: district.id,
+        clean: true,
+        gaps: [],
+        overlaps: [],
+        outside: [],
+      });
+    }
+    // Fitting a district to its repaired areas is a change like any other: versioned and in its history.
+    const history = await api.request.get(`/api/grids/${hkDistricts[0].id}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', reason: expect.stringMatching(/union of its repaired children/) });
+  }, 120_000);
 });

@@ -30,7 +30,9 @@ export async function misplacedMembers(db: TestDatabase): Promise<number> {
     `SELECT (SELECT count(*) FROM buildings WHERE grid_id IS DISTINCT FROM grid_at(ST_PointOnSurface(geom)))
           + (SELECT count(*) FROM incidents WHERE grid_id IS DISTINCT FROM grid_at(geom))
           + (SELECT count(*) FROM hazards WHERE grid_id IS DISTINCT FROM grid_at(geom))
-          + (SELECT count(*) FROM key_places WHERE grid_id IS DISTINCT FROM grid_at(geom)) AS n`,
+          + (SELECT count(*) FROM key_places WHERE grid_id IS DISTINCT FROM grid_at(geom))
+          + (SELECT count(*) FROM patrol_points WHERE grid_id IS DISTINCT FROM grid_at(geom))
+          + (SELECT count(*) FROM patrol_tracks WHERE grid_id IS DISTINCT FROM track_grid_at(geom)) AS n`,
   );
   return Number(row.n);
 }

@@ -90,6 +90,65 @@ describe('grid writes: validation rules', () => {
     expect(shared.border).toBeGreaterThan(300);
   });
 
+  it('snaps a sliver of about 1 m against the parent’s own edge, but leaves a 5 m strip alone', async () => {
+    const box = (west: number, south: number, east: number, north: number) => ({
+      type: 'Polygon',
+      coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    });
+    const edge = districtOrigin.lon + 0.02; // the district's eastern boundary
+    const alongParentEdge = (id: number) =>
+      one<{ gap: number; border: number }>(
+        db,
+        `SELECT ST_Distance(c.geom::geography, ST_Boundary(p.geom)::geography) AS gap,
+                ST_Length(ST_Intersection(ST_Boundary(c.geom), ST_Boundary(p.geom))::geography) AS border
+         FROM grids p, grids c WHERE p.id = $1 AND c.id = $2`,
+        [districtId, id],
+      );
+    const nearly = await post({ code: 'T01-06', name: 'edge sliver', level: 2, parentId: districtId, geometry: box(121.017, 31.016, edge - metre, 31.019) }).expect(201);
+    expect(await alongParentEdge(nearly.body.feature.id)).toEqual({ gap: 0, border: expect.any(Number) });
+    expect((await alongParentEdge(nearly.body.feature.id)).border).toBeGreaterThan(300);
+    const { body } = await api.request.get(`/api/grids/${districtId}/coverage`).set(api.auth('planner')).expect(200);
+    const besideNew = await one<{ m2: number }>(
+      db,
+      `SELECT coalesce(sum(ST_Area(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(gap ->> 'geometry'), 4326), ST_MakeEnvelope($2, 31.016, $3, 31.019, 4326))::geography)), 0) AS m2
+       FROM json_array_elements($1::json) AS gap`,
+      [JSON.stringify(body.gaps.features), edge - 2 * metre, edge],
+    );
+    expect(besideNew.m2).toBeLessThan(0.01);
+
+    const strip = await post({ code: 'T01-07', name: 'edge strip', level: 2, parentId: districtId, geometry: box(121.017, 31.005, edge - 5 * metre, 31.008) }).expect(201);
+    expect((await alongParentEdge(strip.body.feature.id)).gap).toBeGreaterThan(4);
+  });
+
+  it('PATCH parentId moves a grid under another parent with every rule applied', async () => {
+    const otherDistrict = await post({ code: 'T02', name: '测试二区', level: 1, geometry: square(121.05, 31.0, 0.02) }).expect(201);
+    const otherId = otherDistrict.body.feature.id;
+    const neighbour = await post({ code: 'T02-01', name: 'resident', level: 2, parentId: otherId, geometry: square(121.05, 31.0, 0.005) }).expect(201);
+    const moving = await post({ code: 'T01-M', name: 'moving', level: 2, parentId: districtId, geometry: square(121.005, 31.015, 0.003) }).expect(201);
+    const id = moving.body.feature.id;
+    const patch = (body: object) => api.request.patch(`/api/grids/${id}`).set(api.auth('planner')).set('If-Match', '1').send(body);
+
+    const outside = await patch({ parentId: otherId }).expect(422);
+    expect(outside.body).toMatchObject({ rule: 'inside-parent', parentId: otherId });
+    expect((await patch({ parentId: streetId }).expect(422)).body.rule).toBe('level');
+    const overlapping = await patch({ parentId: otherId, geometry: square(121.053, 31.003, 0.004) }).expect(422);
+    expect(overlapping.body).toMatchObject({ rule: 'sibling-overlap', siblings: [{ id: neighbour.body.feature.id }] });
+    expect(await one(db, 'SELECT parent_id AS parent, version FROM grids WHERE id = $1', [id])).toEqual({ parent: districtId, version: 1 });
+
+    const moved = await patch({ parentId: otherId, geometry: square(121.06, 31.01, 0.003), reason: 'transferred to the other district' }).expect(200);
+    expect(moved.body.version).toBe(2);
+    const read = await api.request.get(`/api/grids/${id}`).set(api.auth('planner')).expect(200);
+    expect(read.body.parents.map((parent: { id: number }) => parent.id)).toEqual([otherId]);
+    const nested = await one<{ covered: boolean }>(db, 'SELECT ST_CoveredBy(c.geom, p.geom) AS covered FROM grids c, grids p WHERE c.id = $1 AND p.id = $2', [id, otherId]);
+    expect(nested.covered).toBe(true);
+    const history = await api.request.get(`/api/grids/${id}/history`).set(api.auth('planner')).expect(200);
+    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', before: { parentId: districtId }, after: { parentId: otherId } });
+
+    const reverted = await api.request.post(`/api/grids/${id}/revert`).set(api.auth('planner')).set('If-Match', '2').send({ version: 1 }).expect(200);
+    expect(reverted.body.version).toBe(3);
+    expect(await one(db, 'SELECT parent_id AS parent FROM grids WHERE id = $1', [id])).toEqual({ parent: districtId });
+  });
+
   it('answers 400 for a foreign crs, out-of-range coordinates, unknown fields and wrong types; nothing is written', async () => {
     const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids');
     const base = { code: 'T-BAD', name: 'bad', level: 2, parentId: districtId };

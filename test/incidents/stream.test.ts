@@ -1,5 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { recordEvent } from '../../server/incidents/service';
+import { databaseUrl, requireEnv, testEnv } from '../support/env';
 import { createTestApp, type TestApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { pointInGrid, report } from './helpers';
@@ -103,6 +106,71 @@ describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
     await other.request.post(`/api/incidents/${created.id}/transitions`).set(other.auth('commander')).send({ to: 'dispatched' }).expect(200);
     await second.until((events) => events.some((e) => e.data.to === 'dispatched'));
     second.close();
+  });
+
+  it('delivers events whose transactions commit out of id order, and resumes past them without loss', async () => {
+    const at = await pointInGrid(db.pool, 3);
+    const stream = connect(url, { Authorization: `Bearer ${wall.tokens.commander}` });
+    await stream.opened;
+    const incident = (await report(other, at, { category: '噪音扰民' }).expect(201)).body;
+    await stream.until((events) => events.some((e) => e.data.incidentId === incident.id));
+    const before = stream.received.length;
+    const note = (comment: string) => ({ incidentId: incident.id, at: new Date(), kind: 'transition' as const, from: 'reported' as const, to: 'reported' as const, actor: null, comment });
+    const first = await db.pool.connect();
+    const second = await db.pool.connect();
+    const writeOutOfOrder = async (secondTakesXidFirst: boolean) => {
+      await second.query('BEGIN');
+      if (secondTakesXidFirst) await second.query('SELECT pg_current_xact_id()');
+      await first.query('BEGIN');
+      const lowId = await recordEvent(first, note('lower id, commits later'));
+      const highId = await recordEvent(second, note('higher id, commits first'));
+      expect(lowId).toBeLessThan(highId);
+      await second.query('COMMIT');
+      // The reader is woken by the higher id's notification while the lower id is still uncommitted.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await first.query('COMMIT');
+      return [lowId, highId];
+    };
+    let ids: number[];
+    try {
+      // Transaction ids in id order: the higher id waits for the lower one's transaction to end.
+      const inOrder = await writeOutOfOrder(false);
+      // Transaction ids against id order: the higher id is sent first, the lower one after it commits.
+      const inverted = await writeOutOfOrder(true);
+      ids = [...inOrder, ...inverted];
+    } finally {
+      first.release();
+      second.release();
+    }
+    await stream.until((events) => ids.every((id) => events.some((e) => e.id === id)));
+    const sent = stream.received.slice(before).map((e) => e.id);
+    expect([...sent].sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
+    stream.close();
+
+    // A client that saw only the inverted pair's higher id resumes from it and still gets the lower one.
+    const [, , invertedLow, invertedHigh] = ids;
+    expect(sent.indexOf(invertedHigh)).toBeLessThan(sent.indexOf(invertedLow));
+    const resumed = connect(url, { Authorization: `Bearer ${wall.tokens.commander}`, 'Last-Event-ID': String(invertedHigh) });
+    await resumed.until((events) => events.some((e) => e.id === invertedLow));
+    expect(resumed.received.map((e) => e.id)).toEqual(sent.slice(sent.indexOf(invertedHigh) + 1));
+    resumed.close();
+  });
+
+  it('is not held back by a write transaction left open in another database', async () => {
+    const neighbour = new pg.Client({ connectionString: databaseUrl(requireEnv(testEnv.serverUrl), 'postgres') });
+    await neighbour.connect();
+    const stream = connect(url, { Authorization: `Bearer ${wall.tokens.commander}` });
+    try {
+      await neighbour.query('BEGIN');
+      await neighbour.query('SELECT pg_current_xact_id()');
+      await stream.opened;
+      const created = (await report(other, await pointInGrid(db.pool, 5), { category: '路灯故障' }).expect(201)).body;
+      await stream.until((events) => events.some((e) => e.data.incidentId === created.id));
+    } finally {
+      stream.close();
+      await neighbour.query('ROLLBACK');
+      await neighbour.end();
+    }
   });
 
   it('needs a token', async () => {

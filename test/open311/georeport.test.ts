@@ -29,7 +29,7 @@ describe('Open311 GeoReport v2', () => {
     const posted = await api.request
       .post('/open311/v2/requests.json')
       .type('form')
-      .send({ service_code: 'manhole-cover', lat: String(at.lat), long: String(at.lon), description: 'Loose cover', email: 'a@example.org', media_url: 'https://example.org/p.jpg', api_key: 'k' })
+      .send({ service_code: 'manhole-cover', lat: String(at.lat), long: String(at.lon), description: 'Loose cover', email: 'a@example.org', media_url: 'https://example.org/p.jpg', api_key: api.tokens.hotline })
       .expect(201);
     const id = posted.body[0].service_request_id;
     expect(id).toMatch(/^\d+$/);
@@ -41,6 +41,9 @@ describe('Open311 GeoReport v2', () => {
     expect(fetched[0].long).toBeCloseTo(at.lon, 6);
     const stored = (await db.pool.query('SELECT source, grid_id, reporter_contact FROM incidents WHERE id = $1', [Number(id)])).rows[0];
     expect(stored).toEqual({ source: 'open311', grid_id: at.gridId, reporter_contact: 'a@example.org' });
+    // The api_key is a citygrid token: the audit trail names it.
+    const audit = (await db.pool.query("SELECT role, route FROM audit_log WHERE entity = 'incidents' AND entity_id = $1 AND action = 'insert'", [Number(id)])).rows;
+    expect(audit).toEqual([{ role: 'hotline', route: 'POST /open311/v2/requests.json' }]);
 
     const open = (await api.request.get('/open311/v2/requests.json').query({ service_code: 'manhole-cover', status: 'open' }).expect(200)).body;
     const openInWindow = await db.pool.query(
@@ -57,12 +60,48 @@ describe('Open311 GeoReport v2', () => {
     expect(history).toHaveLength(expected);
   });
 
-  it('accepts JSON too and refuses unknown services, bad coordinates and unknown fields', async () => {
+  it('accepts JSON too and refuses unknown services, bad coordinates and unknown fields with GeoReport v2 errors', async () => {
     const at = await pointInGrid(db.pool, 4);
-    await api.request.post('/open311/v2/requests.json').send({ service_code: 'noise', lat: at.lat, long: at.lon }).expect(201);
-    await api.request.post('/open311/v2/requests.json').type('form').send({ service_code: 'unicorns', lat: String(at.lat), long: String(at.lon) }).expect(400);
-    await api.request.post('/open311/v2/requests.json').type('form').send({ service_code: 'noise', lat: '95', long: String(at.lon) }).expect(400);
-    await api.request.post('/open311/v2/requests.json').type('form').send({ service_code: 'noise', lat: String(at.lat), long: String(at.lon), status: 'closed' }).expect(400);
-    await api.request.get('/open311/v2/requests/999999999.json').expect(404);
+    const key = api.tokens.hotline;
+    await api.request.post('/open311/v2/requests.json').send({ service_code: 'noise', lat: at.lat, long: at.lon, api_key: key }).expect(201);
+    const refused = async (status: number, send: () => ReturnType<typeof api.request.get>, mentions: RegExp) => {
+      const response = await send().expect(status).expect('Content-Type', /^application\/json/);
+      expect(response.body.length).toBeGreaterThan(0);
+      for (const error of response.body) expect(error).toEqual({ code: status, description: expect.any(String) });
+      expect(response.body.some((error: { description: string }) => mentions.test(error.description))).toBe(true);
+    };
+    const post = (body: Record<string, string>) => () => api.request.post('/open311/v2/requests.json').type('form').send(body);
+    await refused(400, post({ service_code: 'unicorns', lat: String(at.lat), long: String(at.lon), api_key: key }), /unicorns/);
+    await refused(400, post({ service_code: 'noise', lat: '95', long: String(at.lon), api_key: key }), /lat/);
+    await refused(400, post({ service_code: 'noise', lat: String(at.lat), long: String(at.lon), status: 'closed', api_key: key }), /status/);
+    await refused(400, () => api.request.post('/open311/v2/requests.json').set('Content-Type', 'application/json').send('{"service_code": '), /JSON|Unexpected|parse/i);
+    await refused(404, () => api.request.get('/open311/v2/requests/999999999.json'), /999999999/);
+    await refused(404, () => api.request.get('/open311/v2/services/unicorns.json'), /unicorns/);
+    await refused(400, () => api.request.get('/open311/v2/requests.json').query({ status: 'pending' }), /status/);
+    // Everywhere else errors stay problem+json.
+    await api.request.get('/api/incidents/999999999').set(api.auth('commander')).expect(404).expect('Content-Type', /^application\/problem\+json/);
+  });
+
+  it('files requests only with a valid api_key of a role that may report', async () => {
+    const at = await pointInGrid(db.pool, 5);
+    const body = { service_code: 'graffiti', lat: String(at.lat), long: String(at.lon), description: 'api key check' };
+    const count = async () => (await db.pool.query("SELECT count(*)::int AS n FROM incidents WHERE description = 'api key check'")).rows[0].n;
+    const missing = await api.request.post('/open311/v2/requests.json').type('form').send(body).expect(400);
+    expect(missing.body).toEqual([{ code: 400, description: expect.stringMatching(/api_key/) }]);
+    const unknown = await api.request.post('/open311/v2/requests.json').type('form').send({ ...body, api_key: 'cg_not-a-token' }).expect(403);
+    expect(unknown.body).toEqual([{ code: 403, description: expect.stringMatching(/api_key/) }]);
+    const planner = await api.request.post('/open311/v2/requests.json').type('form').send({ ...body, api_key: api.tokens.planner }).expect(403);
+    expect(planner.body).toEqual([{ code: 403, description: expect.stringMatching(/planner/) }]);
+    expect(await count()).toBe(0);
+    await api.request.post('/open311/v2/requests.json').type('form').send({ ...body, api_key: api.tokens.grid_worker }).expect(201);
+    expect(await count()).toBe(1);
+    // Reading stays public; clients that send their key on reads are not refused.
+    await api.request.get('/open311/v2/requests.json').query({ service_code: 'graffiti', api_key: 'anything' }).expect(200);
+  });
+
+  it('documents the GeoReport v2 error format in OpenAPI', async () => {
+    const document = (await api.request.get('/api').expect(200)).body;
+    expect(Object.keys(document.paths['/open311/v2/requests.json'].post.responses.default.content)).toEqual(['application/json']);
+    expect(Object.keys(document.paths['/api/incidents/{id}'].get.responses.default.content)).toEqual(['application/problem+json']);
   });
 });
