@@ -9,7 +9,14 @@ import type { Logger } from '../logger';
  */
 export type ChangeEvent =
   | { kind: 'layer-changed'; layer: string; ids: number[]; bbox: [number, number, number, number] | null }
-  | { kind: 'incident-changed'; id: number; status: string; eventId?: number };
+  | {
+      kind: 'incident-changed';
+      id: number;
+      status: string;
+      eventId?: number;
+      /** Extent of the incident's point and its level-4 grid: where its changes show on maps. */
+      gridBbox?: [number, number, number, number];
+    };
 
 const channel = 'citygrid_changes';
 
