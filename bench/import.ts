@@ -9,7 +9,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool, ensureDatabaseExists } from '../server/db/pool';
-import { importFeatures } from '../server/layers/import';
+import { type ImportPhase, importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
 
 const rows = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -42,6 +42,31 @@ function writeCsv(file: string, extent: Extent): void {
   fs.closeSync(out);
 }
 
+const clockTicksPerSecond = 100; // USER_HZ: the unit of /proc/<pid>/stat times on Linux
+
+/** Parent pid and user + system CPU seconds of a process, from /proc; null when it is gone or not there. */
+function processStat(pid: number | string): { parent: number; cpuSeconds: number } | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return { parent: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds used so far by every process of the database server (backends, WAL writer, checkpointer), when the
+ * server runs on this machine; null otherwise. CPU time, unlike wall time, barely moves with the machine's load.
+ */
+async function serverCpuSeconds(pool: pg.Pool): Promise<number | null> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const backend = processStat(rows[0].pid);
+  if (!backend || !fs.readFileSync(`/proc/${rows[0].pid}/comm`, 'utf8').startsWith('postgres')) return null;
+  const children = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(processStat);
+  const serverProcesses = children.filter((stat) => stat?.parent === backend.parent);
+  return (processStat(backend.parent)?.cpuSeconds ?? 0) + serverProcesses.reduce((sum, stat) => sum + (stat?.cpuSeconds ?? 0), 0);
+}
+
 async function main(): Promise<void> {
   const serverUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), () => undefined);
   const url = new URL(serverUrl);
@@ -60,9 +85,16 @@ async function main(): Promise<void> {
     writeCsv(file, extents[0]);
     const buildings = layers.find((layer) => layer.name === 'buildings');
     if (!buildings) throw new Error('no buildings layer');
+    const phases: Array<{ phase: ImportPhase; seconds: string }> = [];
+    const onPhase = (phase: ImportPhase, seconds: number) => phases.push({ phase, seconds: seconds.toFixed(2) });
+    const serverCpuBefore = await serverCpuSeconds(pool);
+    const nodeCpuBefore = process.cpuUsage();
     const started = performance.now();
-    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false }, { actor: null, route: 'bench import' });
+    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase }, { actor: null, route: 'bench import' });
     const seconds = (performance.now() - started) / 1000;
+    const nodeCpu = process.cpuUsage(nodeCpuBefore);
+    const serverCpuAfter = await serverCpuSeconds(pool);
+    const serverCpu = serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore;
     const rate = Math.round(report.inserted / seconds);
     console.table([
       {
@@ -72,8 +104,12 @@ async function main(): Promise<void> {
         'rows/s': rate,
         'baseline rows/s': baselineRowsPerSecond,
         ratio: (rate / baselineRowsPerSecond).toFixed(2),
+        'Node CPU s': ((nodeCpu.user + nodeCpu.system) / 1e6).toFixed(2),
+        'database CPU s': serverCpu === null ? 'n/a' : serverCpu.toFixed(2),
+        'load average': os.loadavg()[0].toFixed(1),
       },
     ]);
+    console.table(phases);
   } finally {
     await pool.end();
     fs.rmSync(file, { force: true });

@@ -1,12 +1,18 @@
 /**
  * npm run bench:tiles — the same 500 random tiles (z10–z16 over the demo city, a random layer each) measured as
  * (a) the tile SQL through pg without HTTP, (b) the server with its cache off, (c) the server with a warm cache,
- * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. The servers run in a child process, as
- * in a deployment; the load generator is this process. Needs DATABASE_URL pointing at a database holding the full demo city.
+ * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the cached
+ * server as 2 processes (node:cluster), and the floor of this machine (a bare node:http server answering the same
+ * gzip tiles from a Map, no framework, no checks).
+ * Every server runs in its own child process, as in a deployment; the load generator is this process, one
+ * keep-alive socket per client. Needs DATABASE_URL pointing at a database holding the full demo city.
  */
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
+import cluster from 'node:cluster';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import seedrandom from 'seedrandom';
 import { createApp } from '../server/app';
 import { createToken, revokeToken } from '../server/auth/tokens';
@@ -16,10 +22,12 @@ import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
 import { createLogger } from '../server/logger';
 import { sourceAtZoom, tileLayerByName, tileLayers } from '../server/tiles/registry';
-import { queryTile } from '../server/tiles/service';
+import { queryTile, TileService } from '../server/tiles/service';
 
 const tileCount = 500;
 const roundCount = 5;
+/** A cached round over 500 tiles lasts ~0.1 s: it goes over the list this many times, for figures that settle. */
+const cachedRepeats = 10;
 const sizeBudget = 500 * 1024;
 
 interface BenchTile {
@@ -27,11 +35,7 @@ interface BenchTile {
   z: number;
   x: number;
   y: number;
-}
-
-interface Sample {
-  ms: number;
-  bytes: number;
+  path: string;
 }
 
 interface Run {
@@ -42,6 +46,27 @@ interface Run {
   p95: number;
   meanBytes: number;
   maxBytes: number;
+  /** CPU time of the load generator and of the server process per tile, µs: unlike tiles/s, waiting for a core does not count. */
+  generatorCpu: number;
+  serverCpu: number | null;
+}
+
+type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor';
+
+interface ServerProcess {
+  port: number;
+  /** CPU seconds the process has used so far. */
+  cpuSeconds: () => Promise<number>;
+  stop: () => void;
+}
+
+type Fetch = (tile: BenchTile) => Promise<number>;
+
+interface Mode {
+  name: string;
+  repeats: number;
+  fetch: Fetch;
+  server: ServerProcess | null;
 }
 
 function tileAt(lon: number, lat: number, z: number): [number, number] {
@@ -61,150 +86,238 @@ async function randomTiles(pool: Pool): Promise<BenchTile[]> {
     const layers = tileLayers.filter((layer) => sourceAtZoom(layer, z));
     const layer = layers[Math.floor(random() * layers.length)].name;
     const [x, y] = tileAt(west + random() * (east - west), south + random() * (north - south), z);
-    return { layer, z, x, y };
+    return { layer, z, x, y, path: `/tiles/${layer}/${z}/${x}/${y}.mvt` };
   });
 }
 
-function percentile(sorted: number[], p: number): number {
+function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** `clients` loops pulling the next tile from one shared list until all are done. */
-async function measure(name: string, clients: number, tiles: BenchTile[], fetchTile: (tile: BenchTile) => Promise<number>): Promise<Run> {
-  const samples: Sample[] = [];
+const cpuSecondsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
+
+/** `clients` loops pulling the next tile from one shared list (gone over `repeats` times) until all are done. */
+async function measure(mode: Mode, clients: number, tiles: BenchTile[]): Promise<Run> {
+  const total = tiles.length * mode.repeats;
+  const latencies = new Float64Array(total);
+  let bytes = 0;
+  let maxBytes = 0;
   let next = 0;
+  const serverCpuBefore = await mode.server?.cpuSeconds();
+  const generatorCpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (next < tiles.length) {
-        const tile = tiles[next++];
+      while (next < total) {
+        const index = next++;
         const t0 = performance.now();
-        const bytes = await fetchTile(tile);
-        samples.push({ ms: performance.now() - t0, bytes });
+        const size = await mode.fetch(tiles[index % tiles.length]);
+        latencies[index] = performance.now() - t0;
+        bytes += size;
+        if (size > maxBytes) maxBytes = size;
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const generatorCpu = (cpuSecondsOf(process.cpuUsage(generatorCpuBefore)) / total) * 1e6;
+  const serverCpu = mode.server ? (((await mode.server.cpuSeconds()) - serverCpuBefore!) / total) * 1e6 : null;
+  latencies.sort();
   return {
-    name,
+    name: mode.name,
     clients,
-    tilesPerSecond: samples.length / seconds,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    meanBytes: samples.reduce((sum, s) => sum + s.bytes, 0) / samples.length,
-    maxBytes: Math.max(...samples.map((s) => s.bytes)),
+    tilesPerSecond: total / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    meanBytes: bytes / total,
+    maxBytes,
+    generatorCpu,
+    serverCpu,
   };
 }
 
-async function startServer(url: string, cacheMb: number, pool: Pool) {
-  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', TILE_CACHE_MB: String(cacheMb) });
-  const log = createLogger('silent');
-  const events = new EventBus(url, log);
-  await events.start();
-  const server = http.createServer(createApp({ config, pool, log, clock: systemClock, events }).callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    close: async () => {
-      await new Promise((resolve) => server.close(resolve));
-      await events.stop();
-    },
-  };
-}
-
-/** Raw HTTP with keep-alive, no decompression: the bytes counted are the bytes on the wire. */
-function httpFetcher(port: number, token: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  return (tile: BenchTile) =>
+/** Keep-alive HTTP, one socket per client, no decompression: the bytes counted are the bytes on the wire. */
+function httpFetcher(port: number, token: string): Fetch {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const headers = { Authorization: `Bearer ${token}`, 'Accept-Encoding': 'gzip' };
+  return (tile) =>
     new Promise<number>((resolve, reject) => {
-      const request = http.get(
-        { host: '127.0.0.1', port, agent, path: `/tiles/${tile.layer}/${tile.z}/${tile.x}/${tile.y}.mvt`, headers: { Authorization: `Bearer ${token}`, 'Accept-Encoding': 'gzip' } },
-        (response) => {
-          let bytes = 0;
-          response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          response.on('end', () => (response.statusCode === 200 || response.statusCode === 204 ? resolve(bytes) : reject(new Error(`HTTP ${response.statusCode}`))));
-        },
-      );
+      const request = http.get({ host: '127.0.0.1', port, agent, path: tile.path, headers }, (response) => {
+        let bytes = 0;
+        response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        response.on('end', () => (response.statusCode === 200 || response.statusCode === 204 ? resolve(bytes) : reject(new Error(`HTTP ${response.statusCode} for ${tile.path}`))));
+      });
       request.on('error', reject);
     });
 }
 
-const format = (value: number, digits = 1) => value.toFixed(digits).padStart(9);
+/** The citygrid app as main.ts serves it, with its tile cache on or off. */
+async function citygridServer(url: string, cacheMb: number): Promise<http.Server> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', TILE_CACHE_MB: String(cacheMb) });
+  const log = createLogger('silent');
+  const events = new EventBus(url, log);
+  await events.start();
+  return http.createServer(createApp({ config, pool: createPool(url, 4), log, clock: systemClock, events }).callback());
+}
 
-/** Child process: both servers, as a deployment would run them, away from the load generator's event loop. */
-async function serve(url: string) {
+/**
+ * The floor: what one Node process on this machine does when a request costs nothing but node:http itself —
+ * the same gzip tiles and headers, taken from a Map by URL, no routing, auth or validation.
+ */
+async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server> {
   const pool = createPool(url, 4);
-  const servers = [await startServer(url, 0, pool), await startServer(url, 256, pool)];
-  process.send!({ uncached: servers[0].port, cached: servers[1].port });
-  process.on('disconnect', () => {
-    void Promise.all(servers.map((server) => server.close())).then(() => pool.end());
+  const service = new TileService(pool, 256 * 1024 * 1024);
+  const responses = new Map<string, { body: Buffer; etag: string }>();
+  for (const tile of tiles) responses.set(tile.path, await service.tile(tileLayerByName.get(tile.layer)!, tile, {}, 'gzip'));
+  await pool.end();
+  return http.createServer((request, response) => {
+    const tile = responses.get(request.url!.split('?')[0])!;
+    const headers = { 'Cache-Control': 'private, no-cache', ETag: tile.etag, Vary: 'Accept-Encoding' };
+    if (tile.body.length === 0) {
+      response.writeHead(204, headers).end();
+      return;
+    }
+    response
+      .writeHead(200, { ...headers, 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Encoding': 'gzip', 'Content-Length': tile.body.length })
+      .end(tile.body);
   });
 }
 
-async function startServers(): Promise<{ ports: { uncached: number; cached: number }; stop: () => void }> {
-  const child = fork(__filename, ['serve'], { stdio: 'inherit' });
-  const ports = await new Promise<{ uncached: number; cached: number }>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as { uncached: number; cached: number }));
-    child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+/** CPU seconds of another process so far, from /proc (Linux): utime + stime in clock ticks of 1/100 s. */
+function procCpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Two citygrid processes sharing one port through node:cluster, each with its own cache (as N copies of the
+ * server run): the primary only hands out connections and adds up its workers' CPU time.
+ */
+function serveTwoProcesses(url: string) {
+  if (cluster.isWorker) {
+    void citygridServer(url, 256).then((server) => {
+      server.keepAliveTimeout = 60_000;
+      server.listen(0, '127.0.0.1');
+    });
+    return;
+  }
+  process.once('message', async () => {
+    const workers = [cluster.fork(), cluster.fork()];
+    const [address] = await Promise.all(workers.map((worker) => new Promise<{ port: number }>((resolve) => worker.once('listening', resolve))));
+    process.on('message', () => {
+      const cpuSeconds = cpuSecondsOf(process.cpuUsage()) + workers.reduce((sum, worker) => sum + procCpuSeconds(worker.process.pid!), 0);
+      process.send!({ cpuSeconds });
+    });
+    process.on('disconnect', () => {
+      for (const worker of workers) worker.kill();
+      process.exit(0);
+    });
+    process.send!({ port: address.port });
   });
-  return { ports, stop: () => child.disconnect() };
+}
+
+/** Child process: one server, away from the load generator's event loop; answers CPU-time questions over IPC. */
+function serve(url: string, kind: ServerKind) {
+  if (kind === 'cached-2') return serveTwoProcesses(url);
+  process.once('message', async (tiles: BenchTile[]) => {
+    const server = kind === 'floor' ? await floorServer(url, tiles) : await citygridServer(url, kind === 'cached' ? 256 : 0);
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    process.on('message', () => process.send!({ cpuSeconds: cpuSecondsOf(process.cpuUsage()) }));
+    process.on('disconnect', () => process.exit(0));
+    process.send!({ port: (server.address() as AddressInfo).port });
+  });
+}
+
+function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`server process exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    });
+  });
+}
+
+async function startServer(kind: ServerKind, tiles: BenchTile[]): Promise<ServerProcess> {
+  const child = fork(__filename, ['serve', kind], { stdio: 'inherit' });
+  child.send(tiles);
+  const { port } = await nextMessage<{ port: number }>(child);
+  return {
+    port,
+    cpuSeconds: async () => {
+      const answer = nextMessage<{ cpuSeconds: number }>(child);
+      child.send('cpu');
+      return (await answer).cpuSeconds;
+    },
+    stop: () => child.disconnect(),
+  };
+}
+
+const format = (value: number, digits = 1) => value.toFixed(digits).padStart(9);
+const micros = (value: number | null) => (value === null ? '—' : format(value, 0));
+
+function table(runs: Run[]): string {
+  const lines = ['| run | clients | tiles/s | × raw | p50 ms | p95 ms | mean bytes | max bytes | generator CPU µs/tile | server CPU µs/tile |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const run of runs) {
+    const baseline = runs.find((r) => r.clients === run.clients && r.name.startsWith('raw'))!;
+    lines.push(
+      `| ${run.name} | ${run.clients} | ${format(run.tilesPerSecond)} | ${format(run.tilesPerSecond / baseline.tilesPerSecond, 2)} | ${format(run.p50, 2)} | ${format(run.p95, 2)} | ${format(run.meanBytes, 0)} | ${format(run.maxBytes, 0)} | ${micros(run.generatorCpu)} | ${micros(run.serverCpu)} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('set DATABASE_URL to the database with the full demo city');
-  if (process.argv[2] === 'serve') return serve(url);
+  if (process.argv[2] === 'serve') return serve(url, process.argv[3] as ServerKind);
+  const loadBefore = os.loadavg();
   const pool = createPool(url, 4);
   const tiles = await randomTiles(pool);
   const { id: tokenId, token } = await createToken(pool, { role: 'planner', label: 'bench tiles', gridIds: [] });
-  const raw = (tile: BenchTile) => queryTile(pool, tileLayerByName.get(tile.layer)!, tile, Object.keys(tileLayerByName.get(tile.layer)!.filters).map(() => null)).then((b) => b.length);
+  const raw: Fetch = (tile) => {
+    const layer = tileLayerByName.get(tile.layer)!;
+    return queryTile(pool, layer, tile, Object.keys(layer.filters).map(() => null)).then((b) => b.length);
+  };
 
-  const servers = await startServers();
-  const uncached = httpFetcher(servers.ports.uncached, token);
-  const cached = httpFetcher(servers.ports.cached, token);
+  const [uncachedServer, cachedServer, cachedTwice, floor] = await Promise.all((['uncached', 'cached', 'cached-2', 'floor'] as const).map((kind) => startServer(kind, tiles)));
+  const modes: Mode[] = [
+    { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
+    { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },
+    { name: 'server, cached', repeats: cachedRepeats, fetch: httpFetcher(cachedServer.port, token), server: cachedServer },
+    { name: 'extra: server, cached, 2 processes (node:cluster)', repeats: cachedRepeats, fetch: httpFetcher(cachedTwice.port, token), server: cachedTwice },
+    { name: 'extra: floor, bare node:http + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(floor.port, token), server: floor },
+  ];
 
-  // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the cache filled once.
+  // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the caches filled (with 4
+  // clients, 10 passes: each of the 2 processes sees every tile), code compiled.
   process.stdout.write('warming up...\n');
-  for (let i = 0; i < 2; i++) await measure('warm', 4, tiles, raw);
-  await measure('warm', 4, tiles, uncached);
-  await measure('warm', 1, tiles, cached);
+  for (const mode of modes) await measure(mode, 4, tiles);
+  for (const mode of modes.filter((m) => m.repeats > 1)) await measure(mode, 1, tiles);
 
   // The machine is shared: modes alternate within each round, and each mode reports its median round.
-  const modes: Array<[string, (tile: BenchTile) => Promise<number>]> = [
-    ['raw SQL (pg, no HTTP)', raw],
-    ['server, cache off', uncached],
-    ['server, cached', cached],
-  ];
   const runs: Run[] = [];
   for (const clients of [1, 4]) {
-    const rounds = new Map<string, Run[]>(modes.map(([name]) => [name, []]));
+    const rounds = new Map<string, Run[]>(modes.map(({ name }) => [name, []]));
     for (let round = 0; round < roundCount; round++) {
-      for (const [name, fetchTile] of modes) rounds.get(name)!.push(await measure(name, clients, tiles, fetchTile));
+      for (const mode of modes) rounds.get(mode.name)!.push(await measure(mode, clients, tiles));
     }
-    for (const [name] of modes) runs.push(rounds.get(name)!.sort((a, b) => a.tilesPerSecond - b.tilesPerSecond)[Math.floor(roundCount / 2)]);
+    for (const { name } of modes) runs.push(rounds.get(name)!.sort((a, b) => a.tilesPerSecond - b.tilesPerSecond)[Math.floor(roundCount / 2)]);
     process.stdout.write(`measured ${clients} client(s), ${roundCount} rounds\n`);
   }
 
-  const header = `| run | clients | tiles/s | × raw | p50 ms | p95 ms | mean bytes | max bytes |`;
-  const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|'];
-  for (const run of runs) {
-    const baseline = runs.find((r) => r.clients === run.clients && r.name.startsWith('raw'))!;
-    lines.push(
-      `| ${run.name} | ${run.clients} | ${format(run.tilesPerSecond)} | ${format(run.tilesPerSecond / baseline.tilesPerSecond, 2)} | ${format(run.p50, 2)} | ${format(run.p95, 2)} | ${format(run.meanBytes, 0)} | ${format(run.maxBytes, 0)} |`,
-    );
-  }
   const byLayer = new Map<string, number>();
   for (const tile of tiles) byLayer.set(tile.layer, (byLayer.get(tile.layer) ?? 0) + 1);
   console.log(`\n${tiles.length} tiles, z10–z16, layers: ${[...byLayer].map(([l, n]) => `${l} ${n}`).join(', ')}`);
-  console.log('raw bytes are uncompressed MVT; server bytes are gzip on the wire\n');
-  console.log(lines.join('\n'));
+  console.log(`cached and floor rounds go over the list ${cachedRepeats} times; raw bytes are uncompressed MVT, server bytes gzip on the wire`);
+  console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
+  console.log(table(runs));
   const largest = Math.max(...runs.filter((r) => r.name.startsWith('raw')).map((r) => r.maxBytes));
   console.log(`\nlargest tile ${Math.round(largest / 1024)} KB uncompressed: ${largest <= sizeBudget ? 'within' : 'OVER'} the 500 KB budget`);
 
   await revokeToken(pool, tokenId);
-  servers.stop();
+  for (const server of [uncachedServer, cachedServer, cachedTwice, floor]) server.stop();
   await pool.end();
 }
 

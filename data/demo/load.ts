@@ -14,6 +14,9 @@ const wktMultiPolygon = (ring: Position[]) => `SRID=4326;MULTIPOLYGON(((${ring.m
 /** Tables the demo city fills, children first so TRUNCATE ... CASCADE order does not matter. */
 export const demoTables = ['patrol_points', 'patrol_tracks', 'accidents', 'incidents', 'people', 'hazards', 'key_places', 'buildings', 'roads', 'grids'];
 
+/** Tables that tiles read by their EPSG:3857 GIST index (sql/002: `<table>_geom_3857_idx`). */
+const tileTables = ['grids', 'roads', 'buildings', 'hazards', 'key_places', 'incidents', 'accidents', 'patrol_tracks'];
+
 export interface LoadOptions extends CityOptions {
   progress: boolean;
 }
@@ -49,6 +52,15 @@ async function assignGrids(client: PoolClient): Promise<void> {
   }
   // The generator gives each track its worker's home grid; the stored rule (sql/050) is the grid holding most of it.
   await client.query('UPDATE patrol_tracks SET grid_id = track_grid_at(geom)');
+}
+
+/**
+ * Rewrites each tile table in the order of its GIST index, so the rows of one tile sit in a few pages instead of
+ * one page per row (the notes measured buildings 243 → 338 tiles/s). Generated rows arrive in generation order,
+ * not spatial order, and CLUSTER needs the rows to exist, so this is the loader's job, not a migration's.
+ */
+async function clusterForTiles(pool: Pool): Promise<void> {
+  for (const table of tileTables) await pool.query(`CLUSTER ${table} USING ${table}_geom_3857_idx`);
 }
 
 /**
@@ -89,6 +101,8 @@ export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {
       await client.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`);
     }
   });
-  for (const table of demoTables) await pool.query(`ANALYZE ${table}`);
+  await clusterForTiles(pool);
+  // VACUUM as well as ANALYZE: it sets the visibility map, which keeps the incident counts of tiles index-only.
+  for (const table of demoTables) await pool.query(`VACUUM (ANALYZE) ${table}`);
   return countDemoRows(pool);
 }

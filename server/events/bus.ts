@@ -9,8 +9,16 @@ import type { Logger } from '../logger';
  */
 export type ChangeEvent =
   | { kind: 'layer-changed'; layer: string; ids: number[]; bbox: [number, number, number, number] | null }
-  /** `ids`: every incident of one intake batch (announced once; `id` is the last of them). */
-  | { kind: 'incident-changed'; id: number; status: string; eventId?: number; ids?: number[] };
+  | {
+      kind: 'incident-changed';
+      id: number;
+      status: string;
+      eventId?: number;
+      /** Extent of the incident's point and its level-4 grid: where its changes show on maps. */
+      gridBbox?: [number, number, number, number];
+      /** Every incident of one intake batch (announced once: `id` is the last, gridBbox covers them all). */
+      ids?: number[];
+    };
 
 const channel = 'citygrid_changes';
 /** For set-based writes that notify from their own statement (incident intake). */

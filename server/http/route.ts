@@ -1,6 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import parseUrl from 'parseurl';
 import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
@@ -42,6 +44,12 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
   errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
+  /**
+   * GET routes only: answers the cheap cases (a cached tile) on node:http before Koa builds a context, with the
+   * input the handler would get (same matching, access check and zod parsing); returns false to let the route
+   * run as usual. Share the response code with `handler` so both send the same thing.
+   */
+  fastHandler?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage, response: ServerResponse) => boolean;
 }
 
 /** Identity with inference: lets each route file declare its handler with typed params, query and body. */
@@ -61,6 +69,17 @@ function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', s
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new RequestValidationError(location, parsed.error);
   return parsed.data;
+}
+
+/** The handler's input, parsed by the route's schemas; a multipart body is left to the handler (parseBody false). */
+function routeInput(definition: RouteDefinition, parts: { params: unknown; query: unknown; body: unknown; actor: Actor | null; requestId: string }, parseBody = true) {
+  return {
+    params: parsePart('params', definition.params, parts.params),
+    query: parsePart('query', definition.query, parts.query),
+    body: parseBody ? parsePart('body', definition.body, parts.body) : undefined,
+    actor: parts.actor,
+    writer: { actor: parts.actor, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: parts.requestId },
+  } as RouteInput<never, never, never>;
 }
 
 export interface MountOptions {
@@ -92,15 +111,53 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
       middlewares.push((ctx, next) => (isMultipart(ctx) ? next() : (parseJson as unknown as Middleware)(ctx, next)));
     }
     middlewares.push(async (ctx) => {
-      const input = {
-        params: parsePart('params', definition.params, ctx.params),
-        query: parsePart('query', definition.query, ctx.query),
-        body: isMultipart(ctx) ? undefined : parsePart('body', definition.body, (ctx.request as { body?: unknown }).body),
-        actor: ctx.state.actor as Actor | null,
-        writer: { actor: ctx.state.actor as Actor | null, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: ctx.state.requestId as string },
-      };
-      await definition.handler(ctx, input as RouteInput<never, never, never>);
+      const { params, query, state } = ctx;
+      const parts = { params, query, body: (ctx.request as { body?: unknown }).body, actor: state.actor as Actor | null, requestId: state.requestId as string };
+      await definition.handler(ctx, routeInput(definition, parts, !isMultipart(ctx)));
     });
     router[definition.method](definition.path, ...(middlewares as Parameters<Router['get']>[1][]));
   }
+}
+
+/** Answers a request without Koa (true), or leaves it to Koa (false): see RouteDefinition.fastHandler. */
+export type FastAnswer = (response: ServerResponse, requestId: string) => Promise<boolean>;
+
+/** Koa's query object: URLSearchParams, a repeated name becomes an array (koa/lib/search-params.js). */
+function queryObject(search: string | null): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(search ?? '')) {
+    const previous = query[name];
+    query[name] = previous === undefined ? value : [previous, value].flat();
+  }
+  return query;
+}
+
+/**
+ * The routes' fast handlers, found by the router the routes are mounted on (so a path means the same route
+ * here and in Koa), with the same access check and input parsing as mountRoutes. Every failure resolves false:
+ * the request then goes through Koa, which fails it the same way and sends the problem document.
+ */
+export function fastRoutes(router: Router, routes: RouteDefinition[], authorize: Authorize): (request: IncomingMessage) => FastAnswer | undefined {
+  const fast = new Map(routes.filter((route) => route.fastHandler).map((route) => [route.path, route]));
+  for (const route of fast.values()) if (route.method !== 'get' || route.body) throw new Error(`${route.path}: only GET routes without a body have a fast handler`);
+  return (request) => {
+    if (fast.size === 0 || request.method !== 'GET') return undefined;
+    const url = parseUrl(request);
+    const path = url?.pathname;
+    if (!path) return undefined;
+    // Koa runs the first route whose path and method match; only that route's fast handler may answer.
+    const layer = router.match(path, 'GET').pathAndMethod.find((candidate) => candidate.methods.length > 0);
+    const definition = layer && fast.get(layer.path as string);
+    if (!definition) return undefined;
+    return async (response, requestId) => {
+      try {
+        const query = queryObject(url.query as string | null);
+        const actor = await authorize({ headers: request.headers, query, method: 'GET', path }, definition.access);
+        const input = routeInput(definition, { params: layer.params(path, layer.captures(path)), query, body: undefined, actor, requestId });
+        return definition.fastHandler!(input, request, response);
+      } catch {
+        return false;
+      }
+    };
+  };
 }

@@ -267,10 +267,19 @@ timeline AS (
   ORDER BY w.id, e.step
   RETURNING *
 ),
+-- Where the batch shows on maps: the new incidents and the first reports they link, with their level-4 grids.
+extent AS (
+  SELECT ST_Extent(part.geom) AS e
+  FROM (SELECT grid_id, geom FROM created
+        UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
+  LEFT JOIN grids grid ON grid.id = i.grid_id,
+  LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom)
+),
 -- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written.
 announced AS (
-  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(id), 'status', 'reported', 'ids', json_agg(id ORDER BY id))::text)
-  FROM created HAVING count(*) > 0
+  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
+                                         'gridBbox', (SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM extent))::text)
+  FROM created c HAVING count(*) > 0
 )
 SELECT p.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, (SELECT count(*) FROM announced) AS notified
 FROM placed p

@@ -20,15 +20,26 @@ export interface EventRecord {
   details?: Record<string, unknown>;
 }
 
-/** Stores one timeline event and announces it to every process (delivered when the transaction commits). */
+/**
+ * Stores one timeline event and announces it to every process (delivered when the transaction commits), with
+ * the extent of the incident and its level-4 grid: the area whose tiles (its point, its grid's count) it alters.
+ */
 export async function recordEvent(client: Queryable, event: EventRecord): Promise<number> {
-  const { rows } = await client.query<{ id: number }>(
-    `INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, comment, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+  const { rows } = await client.query<{ id: number; grid_bbox: [number, number, number, number] | null }>(
+    `WITH event AS (
+       INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, comment, details)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id
+     ), extent AS (
+       SELECT ST_Extent(part.geom) AS e FROM incidents i LEFT JOIN grids grid ON grid.id = i.grid_id,
+         LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom) WHERE i.id = $1
+     )
+     SELECT event.id, CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS grid_bbox
+     FROM event, extent`,
     [event.incidentId, event.at, event.kind, event.from, event.to, event.actor?.tokenId ?? null, event.actor?.role ?? null, event.comment ?? null, JSON.stringify(event.details ?? {})],
   );
-  await publishChange(client, { kind: 'incident-changed', id: event.incidentId, status: event.to, eventId: rows[0].id });
-  return rows[0].id;
+  const { id, grid_bbox: gridBbox } = rows[0];
+  await publishChange(client, { kind: 'incident-changed', id: event.incidentId, status: event.to, eventId: id, ...(gridBbox ? { gridBbox } : {}) });
+  return id;
 }
 
 /**

@@ -4,22 +4,25 @@ import { parse as parseCsv } from 'csv-parse';
 import { parser as jsonParser } from 'stream-json';
 import { pick } from 'stream-json/filters/Pick';
 import { streamArray } from 'stream-json/streamers/StreamArray';
-import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
-import { BadRequestError, RuleViolationError } from '../errors';
-import { publishChange } from '../events/bus';
-import type { Bbox } from '../geo/schemas';
-import { type LayerDefinition, gridExpression } from './registry';
+import { BadRequestError, ConflictError, RuleViolationError } from '../errors';
+import type { LayerDefinition } from './registry';
+import {
+  type RowError,
+  assignGrids,
+  createStagingTable,
+  findStagedErrors,
+  insertStaged,
+  recordImport,
+  reportedErrorLimit,
+  stagingCopy,
+  withSpatialIndexesRebuilt,
+} from './staging';
 
-/** One reason a row cannot be imported. Rows are numbered from 1: the first data row (CSV) or feature (GeoJSON). */
-export interface RowError {
-  row: number;
-  field: string;
-  reason: string;
-}
+export type { RowError } from './staging';
 
 export interface ImportReport {
   layer: string;
@@ -36,8 +39,6 @@ interface SourceRow {
   errors: RowError[];
 }
 
-// Enough for anyone to fix a file; the count of all errors is reported beside them.
-const reportedErrorLimit = 1000;
 const geometryColumns = ['wkt', 'lon', 'lat'];
 
 function numericColumns(layer: LayerDefinition): Set<string> {
@@ -136,10 +137,14 @@ function validate(layer: LayerDefinition, source: SourceRow): RowError[] {
   return [...source.errors, ...parsed.error.issues.map((issue) => ({ row: source.row, field: issue.path.join('.') || '(row)', reason: issue.message }))];
 }
 
-/** COPY text format: backslash, tab and line breaks are escaped; \N is NULL. */
-function copyText(value: string | null): string {
-  if (value === null) return '\\N';
-  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+const copyEscaped = /[\\\t\n\r]/;
+
+/** One value in COPY text format: backslash, tab and line breaks are escaped; \N is NULL (or absent). */
+function copyValue(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : String(value);
+  if (!copyEscaped.test(text)) return text;
+  return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
 /** Streams the valid rows into the staging table; returns the row count and the errors found on the way. */
@@ -147,7 +152,7 @@ async function stageRows(client: PoolClient, layer: LayerDefinition, rows: Async
   const errors: RowError[] = [];
   let total = 0;
   let errorCount = 0;
-  const copy = client.query(copyFrom('COPY import_rows (row_no, properties, geom_text) FROM STDIN'));
+  const copy = client.query(copyFrom(stagingCopy(layer)));
   async function* lines(): AsyncGenerator<string> {
     let batch = '';
     for await (const source of rows) {
@@ -158,7 +163,8 @@ async function stageRows(client: PoolClient, layer: LayerDefinition, rows: Async
         if (errors.length < reportedErrorLimit) errors.push(...rowErrors);
         continue;
       }
-      batch += `${source.row}\t${copyText(JSON.stringify(source.properties))}\t${copyText(source.geometry)}\n`;
+      const values = layer.columns.map((column) => copyValue(source.properties[column]));
+      batch += `${source.row}\t${values.join('\t')}\t${copyValue(source.geometry)}\n`;
       if (batch.length > 1 << 16) {
         yield batch;
         batch = '';
@@ -170,71 +176,58 @@ async function stageRows(client: PoolClient, layer: LayerDefinition, rows: Async
   return { total, errors, errorCount };
 }
 
-/** Geometry and reference errors PostGIS finds in one pass over the staged rows. */
-async function findStagedErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
-  const expectedTypes = layer.geometry === 'MultiPolygon' ? ['POLYGON', 'MULTIPOLYGON'] : ['POINT'];
-  const sql = layer.geometry
-    ? `SELECT row_no AS row, 'geometry' AS field,
-              coalesce(reason, 'expected ' || array_to_string($1::text[], ' or ') || ', not ' || GeometryType(geom)) AS reason
-         FROM import_parsed WHERE reason IS NOT NULL OR NOT (GeometryType(geom) = ANY($1))
-        ORDER BY row_no LIMIT ${reportedErrorLimit}`
-    : `SELECT row_no AS row, 'building_id' AS field, 'building ' || (properties->>'building_id') || ' does not exist' AS reason
-         FROM import_parsed p WHERE NOT EXISTS (SELECT 1 FROM buildings b WHERE b.id = (p.properties->>'building_id')::bigint)
-        ORDER BY row_no LIMIT ${reportedErrorLimit}`;
-  const { rows } = await client.query<RowError>(sql, layer.geometry ? [expectedTypes] : []);
-  return rows;
-}
-
-async function columnDefaults(client: PoolClient, layer: LayerDefinition): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ column_name: string; column_default: string | null }>(
-    `SELECT column_name, column_default FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name = $1 AND column_default IS NOT NULL`,
-    [layer.table],
-  );
-  return new Map(rows.map((row) => [row.column_name, row.column_default as string]));
-}
-
-/** One INSERT ... SELECT from the staging table; absent values take the column's default as a single INSERT would. */
-async function insertStaged(client: PoolClient, layer: LayerDefinition): Promise<number> {
-  const defaults = await columnDefaults(client, layer);
-  const table = pg.escapeIdentifier(layer.table);
-  const names = layer.columns.map((column) => pg.escapeIdentifier(column));
-  // Defaults come from the catalog, column names from the registry: no user text reaches this SQL.
-  const values = layer.columns.map((column) => {
-    const value = `r.${pg.escapeIdentifier(column)}`;
-    return defaults.has(column) ? `coalesce(${value}, ${defaults.get(column)})` : value;
-  });
-  if (layer.geometry) {
-    const geometry = layer.geometry === 'MultiPolygon' ? 'ST_Multi(p.geom)' : 'p.geom';
-    names.push('geom', 'grid_id');
-    values.push(geometry, gridExpression(layer, 'p.geom'));
-  }
-  const result = await client.query(
-    `INSERT INTO ${table} (${names.join(', ')})
-     SELECT ${values.join(', ')} FROM import_parsed p CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, p.properties) AS r
-     ORDER BY p.row_no`,
-  );
-  return result.rowCount ?? 0;
-}
-
-async function recordImport(client: PoolClient, layer: LayerDefinition, inserted: number): Promise<void> {
-  await client.query(
-    `INSERT INTO audit_log (token_id, role, route, request_id, entity, action, after)
-     VALUES (nullif(current_setting('citygrid.token_id', true), '')::bigint, nullif(current_setting('citygrid.role', true), ''),
-             nullif(current_setting('citygrid.route', true), ''), nullif(current_setting('citygrid.request_id', true), ''),
-             $1, 'insert', jsonb_build_object('bulk', true, 'rows', $2::int))`,
-    [layer.table, inserted],
-  );
-  if (!layer.geometry) return;
-  const { rows } = await client.query<{ bbox: Bbox | null }>(
-    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bbox
-       FROM (SELECT ST_Extent(geom)::box2d AS e FROM import_parsed) AS extent`,
-  );
-  await publishChange(client, { kind: 'layer-changed', layer: layer.name, ids: [], bbox: rows[0].bbox });
-}
-
 function rowsOf(layer: LayerDefinition, format: 'csv' | 'geojson', input: Readable): AsyncIterable<SourceRow> {
   return format === 'csv' ? csvRows(layer, input) : geojsonRows(layer, input);
+}
+
+/** The steps of an import, in order; `stage` is reading the file, with PostGIS parsing geometry as rows arrive. */
+export type ImportPhase = 'stage' | 'check' | 'grids' | 'insert' | 'record';
+
+export interface ImportOptions {
+  format: 'csv' | 'geojson';
+  dryRun: boolean;
+  /** Told the wall-clock seconds of each phase as it ends (the benchmark prints them). */
+  onPhase?: (phase: ImportPhase, seconds: number) => void;
+}
+
+function phaseTimer(onPhase: ImportOptions['onPhase']): (phase: ImportPhase) => void {
+  let started = performance.now();
+  return (phase) => {
+    const now = performance.now();
+    onPhase?.(phase, (now - started) / 1000);
+    started = now;
+  };
+}
+
+function distinctRows(errors: RowError[]): number {
+  return new Set(errors.map((error) => error.row)).size;
+}
+
+function rowsRejected(rows: number, badRows: number, errors: RowError[]): RuleViolationError {
+  return new RuleViolationError(`${badRows} of ${rows} rows cannot be imported; nothing was stored`, {
+    rule: 'valid-rows',
+    rows,
+    badRows,
+    errors: errors.slice(0, reportedErrorLimit),
+  });
+}
+
+/**
+ * The insert, in a savepoint: a unique value another session stored after the checks ran fails it with 23505,
+ * and the rows that clash are then named like every other bad row. A unique rule the checks do not know (an
+ * index on an expression) is a conflict without row numbers.
+ */
+async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, rows: number): Promise<number> {
+  await client.query('SAVEPOINT import_insert');
+  try {
+    return await withSpatialIndexesRebuilt(client, layer, rows, () => insertStaged(client, layer));
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23505') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT import_insert');
+    const errors = await findStagedErrors(client, layer);
+    if (!errors.length) throw new ConflictError('A row of the file has a value that already exists', { detail: (error as { detail?: string }).detail });
+    throw rowsRejected(rows, distinctRows(errors), errors);
+  }
 }
 
 /**
@@ -245,32 +238,25 @@ export async function importFeatures(
   pool: Pool,
   layer: LayerDefinition,
   input: Readable,
-  options: { format: 'csv' | 'geojson'; dryRun: boolean },
+  options: ImportOptions,
   writer: WriteContext,
 ): Promise<ImportReport> {
+  const phaseEnded = phaseTimer(options.onPhase);
   return withWriteTransaction(pool, { ...writer, bulk: true }, async (client) => {
-    await client.query('CREATE TEMP TABLE import_rows (row_no integer NOT NULL, properties jsonb NOT NULL, geom_text text) ON COMMIT DROP');
+    await createStagingTable(client, layer);
     const staged = await stageRows(client, layer, rowsOf(layer, options.format, input));
-    await client.query(
-      layer.geometry
-        ? `CREATE TEMP TABLE import_parsed ON COMMIT DROP AS
-             SELECT s.row_no, s.properties, p.geom, p.reason FROM import_rows s CROSS JOIN LATERAL parse_import_geometry(s.geom_text) AS p`
-        : `CREATE TEMP TABLE import_parsed ON COMMIT DROP AS SELECT row_no, properties FROM import_rows`,
-    );
+    phaseEnded('stage');
     const stagedErrors = await findStagedErrors(client, layer);
+    phaseEnded('check');
     const errors = [...staged.errors, ...stagedErrors].sort((a, b) => a.row - b.row);
-    if (errors.length) {
-      const badRows = staged.errorCount + new Set(stagedErrors.map((error) => error.row)).size;
-      throw new RuleViolationError(`${badRows} of ${staged.total} rows cannot be imported; nothing was stored`, {
-        rule: 'valid-rows',
-        rows: staged.total,
-        badRows,
-        errors: errors.slice(0, reportedErrorLimit),
-      });
-    }
+    if (errors.length) throw rowsRejected(staged.total, staged.errorCount + distinctRows(stagedErrors), errors);
     if (options.dryRun) return { layer: layer.name, dryRun: true, rows: staged.total, inserted: 0 };
-    const inserted = await insertStaged(client, layer);
+    if (layer.geometry) await assignGrids(client, layer);
+    phaseEnded('grids');
+    const inserted = await insertNamingClashes(client, layer, staged.total);
+    phaseEnded('insert');
     await recordImport(client, layer, inserted);
+    phaseEnded('record');
     return { layer: layer.name, dryRun: false, rows: staged.total, inserted };
   });
 }

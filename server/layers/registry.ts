@@ -46,11 +46,16 @@ export const layers: readonly LayerDefinition[] = [
 ];
 
 /**
- * SQL for a row's grid: a building goes to the grid holding a point surely inside its footprint (the centroid
- * may fall outside an L-shaped one), a point to the grid holding it. `geom` is a trusted SQL expression.
+ * SQL for the point that places a row in a grid: a point surely inside a building's footprint (the centroid may
+ * fall outside an L-shaped one), or the point itself. `geom` is a trusted SQL expression.
  */
+export function anchorExpression(definition: LayerDefinition, geom: string): string {
+  return definition.geometry === 'MultiPolygon' ? `ST_PointOnSurface(${geom})` : geom;
+}
+
+/** SQL for a row's grid: the level-4 grid holding its anchor point (grid_at, sql/004). */
 export function gridExpression(definition: LayerDefinition, geom: string): string {
-  return definition.geometry === 'MultiPolygon' ? `grid_at(ST_PointOnSurface(${geom}))` : `grid_at(${geom})`;
+  return `grid_at(${anchorExpression(definition, geom)})`;
 }
 
 /** Whole-layer reads and writes of personal data cannot be scoped row by row cheaply: they are for admins. */

@@ -31,8 +31,9 @@ export interface TileSource {
   /** Feature limit per tile, so no tile of a dense band grows past the size budget. */
   limit: number;
   /**
-   * The features summarise rows drawn elsewhere (incident counts on grid polygons): a change anywhere may alter
-   * a feature far from the change's bbox, so a change drops every cached tile of this band.
+   * The features summarise rows drawn elsewhere (incident counts on grid polygons): a change may alter a feature
+   * far from the change's bbox, so a change drops every cached tile of this band, unless its event names the
+   * area of the summaries it alters (an incident event carries the extent of the incident's grid).
    */
   aggregate?: boolean;
 }

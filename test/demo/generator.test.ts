@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { generateActivity } from '../../data/demo/activity';
 import { generateCity } from '../../data/demo/city';
 import { testCityOptions } from '../../data/demo/options';
+import { tileLayers } from '../../server/tiles/registry';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 function fingerprint(seed: string): string {
@@ -70,6 +71,15 @@ describe('demo city generator', () => {
                count(*) FILTER (WHERE extract(year FROM reported_at AT TIME ZONE 'Asia/Shanghai') <> $1)::int AS outside,
                count(*)::int AS total FROM incidents`, [testCityOptions.year]);
       expect(rows[0]).toEqual({ missing: 0, outside: 0, total: testCityOptions.incidents });
+    });
+
+    it('stores every tile table in the order of its EPSG:3857 index, vacuumed, so tiles read few pages', async () => {
+      const tables = [...new Set(tileLayers.map((layer) => layer.boundsTable))];
+      const { rows } = await db.pool.query<{ table: string; clustered: boolean; visible: boolean }>(`
+        SELECT c.relname AS table, i.indisclustered AS clustered, c.relallvisible = c.relpages AS visible
+        FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ix ON ix.oid = i.indexrelid
+        WHERE c.relname = ANY($1) AND ix.relname = c.relname || '_geom_3857_idx' ORDER BY c.relname`, [tables]);
+      expect(rows).toEqual([...tables].sort().map((table) => ({ table, clustered: true, visible: true })));
     });
   });
 });

@@ -1,52 +1,16 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-
-interface Extent {
-  minLon: number;
-  minLat: number;
-  maxLon: number;
-  maxLat: number;
-}
-
-/** A CSV of small square buildings spread over the city; `bad` maps a row number to its broken line. */
-function buildingsCsv(extent: Extent, rows: number, bad: Map<number, string> = new Map()): string {
-  const lines = ['code,address,use,floors,households,wkt'];
-  const size = 0.00005;
-  for (let row = 1; row <= rows; row += 1) {
-    const broken = bad.get(row);
-    if (broken) {
-      lines.push(broken);
-      continue;
-    }
-    const lon = extent.minLon + ((row * 7919) % 10_000) / 10_000 * (extent.maxLon - extent.minLon - size);
-    const lat = extent.minLat + ((row * 104_729) % 10_000) / 10_000 * (extent.maxLat - extent.minLat - size);
-    const ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]].map(([x, y]) => `${x} ${y}`).join(', ');
-    lines.push(`IMP-${row},"No. ${row}, Import Road",residential,${1 + (row % 30)},${row % 50},"POLYGON((${ring}))"`);
-  }
-  return `${lines.join('\n')}\n`;
-}
+import { useTestApp } from '../support/app';
+import { type Extent, buildingsCsv, importBuildingsCsv, levelFourExtent } from './buildings-csv';
 
 describe('layer import and export', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let extent: Extent;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-    const { rows } = await db.pool.query<Extent>(
-      `SELECT ST_XMin(e) AS "minLon", ST_YMin(e) AS "minLat", ST_XMax(e) AS "maxLon", ST_YMax(e) AS "maxLat"
-         FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
-    );
-    extent = rows[0];
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
+    extent = await levelFourExtent(suite.db.pool);
   });
 
   async function count(table: string): Promise<number> {
-    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    const { rows } = await suite.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
     return rows[0].n;
   }
 
@@ -58,12 +22,7 @@ describe('layer import and export', () => {
     ]);
     const before = await count('buildings');
     const auditBefore = await count('audit_log');
-    const response = await api.request
-      .post('/api/layers/buildings/import')
-      .set(api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(buildingsCsv(extent, 50_000, bad))
-      .expect(422);
+    const response = await importBuildingsCsv(suite.api, buildingsCsv(extent, 50_000, bad)).expect(422);
     expect(response.body.rows).toBe(50_000);
     expect(response.body.badRows).toBe(3);
     expect([...new Set(response.body.errors.map((error: { row: number }) => error.row))]).toEqual([1234, 25_000, 49_999]);
@@ -75,50 +34,96 @@ describe('layer import and export', () => {
   it('stores nothing on a dry run, then imports with grids assigned and one summary audit row', async () => {
     const csv = buildingsCsv(extent, 1000);
     const before = await count('buildings');
-    const dry = await api.request
-      .post('/api/layers/buildings/import?dryRun=true')
-      .set(api.auth('planner'))
-      .set('Content-Type', 'text/csv')
-      .send(csv)
-      .expect(200);
+    const dry = await importBuildingsCsv(suite.api, csv, '?dryRun=true').expect(200);
     expect(dry.body).toMatchObject({ dryRun: true, rows: 1000, inserted: 0 });
     expect(await count('buildings')).toBe(before);
 
-    const done = await api.request.post('/api/layers/buildings/import').set(api.auth('admin')).set('Content-Type', 'text/csv').send(csv).expect(200);
+    const done = await suite.api.request.post('/api/layers/buildings/import').set(suite.api.auth('admin')).set('Content-Type', 'text/csv').send(csv).expect(200);
     expect(done.body).toMatchObject({ dryRun: false, rows: 1000, inserted: 1000 });
     expect(await count('buildings')).toBe(before + 1000);
-    const misplaced = await db.pool.query<{ n: number }>(
+    const misplaced = await suite.db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM buildings WHERE code LIKE 'IMP-%' AND grid_id IS DISTINCT FROM grid_at(ST_PointOnSurface(geom))`,
     );
     expect(misplaced.rows[0].n).toBe(0);
-    const audit = await db.pool.query(`SELECT role, after FROM audit_log WHERE entity = 'buildings' AND route LIKE '%import'`);
+    const audit = await suite.db.pool.query(`SELECT role, after FROM audit_log WHERE entity = 'buildings' AND route LIKE '%import'`);
     expect(audit.rows).toEqual([{ role: 'admin', after: { bulk: true, rows: 1000 } }]);
   }, 60_000);
 
+  it('names the rows whose code is taken, by a stored building or an earlier row, and stores nothing', async () => {
+    const { rows } = await suite.db.pool.query<{ code: string }>('SELECT code FROM buildings WHERE code IS NOT NULL ORDER BY id LIMIT 1');
+    const taken = rows[0].code;
+    const lines = buildingsCsv(extent, 5, new Map(), 'UNI').trimEnd().split('\n');
+    lines[1] = lines[1].replace('UNI-1,', `${taken},`);
+    lines[4] = lines[4].replace('UNI-4,', 'UNI-2,');
+    const before = await count('buildings');
+    const response = await importBuildingsCsv(suite.api, `${lines.join('\n')}\n`).expect(422);
+    expect(response.body.badRows).toBe(2);
+    expect(response.body.errors).toEqual([
+      { row: 1, field: 'code', reason: expect.stringContaining(`'${taken}' already exists`) },
+      { row: 4, field: 'code', reason: "code 'UNI-2' is already on row 2" },
+    ]);
+    expect(await count('buildings')).toBe(before);
+  });
+
+  it('answers 409 naming the value when a unique rule the checks do not know fails the insert, storing nothing', async () => {
+    await suite.db.pool.query('CREATE UNIQUE INDEX buildings_address_once ON buildings (lower(address))');
+    try {
+      const before = await count('buildings');
+      const [header, first, second] = buildingsCsv(extent, 2, new Map(), 'ADDR').split('\n');
+      const csv = [header, first.replace('"No. 1, Import Road"', 'Same Street'), second.replace('"No. 2, Import Road"', 'same street'), ''].join('\n');
+      const response = await importBuildingsCsv(suite.api, csv).expect(409);
+      expect(response.body.detail).toMatch(/already exists/);
+      expect(response.body.detail).toContain('same street');
+      expect(await count('buildings')).toBe(before);
+    } finally {
+      await suite.db.pool.query('DROP INDEX buildings_address_once');
+    }
+  });
+
+  it('puts a building whose anchor lies where grids meet into the lowest-numbered of them, as grid_at does', async () => {
+    const { rows } = await suite.db.pool.query<{ lon: number; lat: number; grids: number[] }>(
+      `WITH corners AS (SELECT DISTINCT (ST_DumpPoints(geom)).geom AS pt FROM grids WHERE level = 4)
+       SELECT ST_X(pt) AS lon, ST_Y(pt) AS lat, array_agg(g.id::int ORDER BY g.id) AS grids
+         FROM corners JOIN grids g ON g.level = 4 AND ST_Intersects(g.geom, pt)
+        GROUP BY pt HAVING count(*) >= 2 ORDER BY min(g.id) DESC LIMIT 1`,
+    );
+    const { lon, lat, grids } = rows[0];
+    // A square centred exactly on the shared corner: its point on surface is the corner itself.
+    const half = 2 ** -14;
+    const ring = [[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half], [lon - half, lat + half], [lon - half, lat - half]];
+    const wkt = `POLYGON((${ring.map(([x, y]) => `${x} ${y}`).join(', ')}))`;
+    await importBuildingsCsv(suite.api, `code,wkt\nIMP-corner,"${wkt}"\n`).expect(200);
+    const stored = await suite.db.pool.query<{ grid_id: number; on_corner: boolean }>(
+      `SELECT grid_id, ST_Equals(ST_PointOnSurface(geom), ST_SetSRID(ST_MakePoint($1, $2), 4326)) AS on_corner FROM buildings WHERE code = 'IMP-corner'`,
+      [lon, lat],
+    );
+    expect(stored.rows).toEqual([{ grid_id: grids[0], on_corner: true }]);
+  });
+
   it('rejects unknown CSV columns (400) and keeps bulk people data for admins (403)', async () => {
-    await api.request
+    await suite.api.request
       .post('/api/layers/hazards/import')
-      .set(api.auth('planner'))
+      .set(suite.api.auth('planner'))
       .set('Content-Type', 'text/csv')
       .send('name,kind,risk_level,lon,lat,owner\nx,gas_station,2,120.7,31.3,me\n')
       .expect(400);
-    await api.request.post('/api/layers/people/import').set(api.auth('planner')).set('Content-Type', 'text/csv').send('building_id,category\n1,常住\n').expect(403);
-    await api.request.get('/api/layers/people/export').set(api.auth('grid_worker')).expect(403);
+    await suite.api.request.post('/api/layers/people/import').set(suite.api.auth('planner')).set('Content-Type', 'text/csv').send('building_id,category\n1,常住\n').expect(403);
+    await suite.api.request.get('/api/layers/people/export').set(suite.api.auth('grid_worker')).expect(403);
   });
 
   it('round-trips key places through a CSV export and import', async () => {
-    const original = await db.pool.query<{ row: string }>(
+    const original = await suite.db.pool.query<{ row: string }>(
       `SELECT name || '|' || kind || '|' || coalesce(capacity::text, '') || '|' || ST_AsText(geom) AS row FROM key_places ORDER BY 1`,
     );
-    const maxId = (await db.pool.query<{ max: number }>('SELECT max(id) AS max FROM key_places')).rows[0].max;
-    const exported = await api.request.get('/api/layers/key_places/export?format=csv').set(api.auth('police')).buffer(true).parse((res, done) => {
+    const maxId = (await suite.db.pool.query<{ max: number }>('SELECT max(id) AS max FROM key_places')).rows[0].max;
+    const exported = await suite.api.request.get('/api/layers/key_places/export?format=csv').set(suite.api.auth('police')).buffer(true).parse((res, done) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
       res.on('end', () => done(null, text));
     }).expect(200);
     expect(exported.headers['content-type']).toMatch(/text\/csv/);
-    await api.request.post('/api/layers/key_places/import').set(api.auth('planner')).set('Content-Type', 'text/csv').send(exported.body as string).expect(200);
-    const imported = await db.pool.query<{ row: string }>(
+    await suite.api.request.post('/api/layers/key_places/import').set(suite.api.auth('planner')).set('Content-Type', 'text/csv').send(exported.body as string).expect(200);
+    const imported = await suite.db.pool.query<{ row: string }>(
       `SELECT name || '|' || kind || '|' || coalesce(capacity::text, '') || '|' || ST_AsText(geom) AS row FROM key_places WHERE id > $1 ORDER BY 1`,
       [maxId],
     );
@@ -127,7 +132,7 @@ describe('layer import and export', () => {
   });
 
   it('exports a layer as a GeoJSON FeatureCollection with every row', async () => {
-    const response = await api.request.get('/api/layers/hazards/export').set(api.auth('commander')).expect(200);
+    const response = await suite.api.request.get('/api/layers/hazards/export').set(suite.api.auth('commander')).expect(200);
     const collection = JSON.parse(response.text) as { type: string; features: Array<{ geometry: { type: string }; properties: Record<string, unknown> }> };
     expect(collection.type).toBe('FeatureCollection');
     expect(collection.features).toHaveLength(await count('hazards'));
@@ -137,17 +142,17 @@ describe('layer import and export', () => {
 
   it('round-trips hazards through a GeoJSON export and import, and names bad features by number', async () => {
     const signature = `name || '|' || kind || '|' || risk_level || '|' || coalesce(next_inspection_due::text, '') || '|' || ST_AsText(geom)`;
-    const original = await db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards ORDER BY 1`);
-    const maxId = (await db.pool.query<{ max: number }>('SELECT max(id) AS max FROM hazards')).rows[0].max;
-    const exported = await api.request.get('/api/layers/hazards/export?format=geojson').set(api.auth('planner')).expect(200);
+    const original = await suite.db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards ORDER BY 1`);
+    const maxId = (await suite.db.pool.query<{ max: number }>('SELECT max(id) AS max FROM hazards')).rows[0].max;
+    const exported = await suite.api.request.get('/api/layers/hazards/export?format=geojson').set(suite.api.auth('planner')).expect(200);
     const collection = JSON.parse(exported.text) as { features: Array<Record<string, unknown>> };
 
     const broken = structuredClone(collection);
     broken.features[1] = { ...broken.features[1], properties: { name: 'x', kind: 'y', risk_level: 9 } };
     broken.features[2] = { ...broken.features[2], geometry: { type: 'Point', coordinates: [500, 31] } };
-    const rejected = await api.request
+    const rejected = await suite.api.request
       .post('/api/layers/hazards/import?format=geojson')
-      .set(api.auth('planner'))
+      .set(suite.api.auth('planner'))
       .set('Content-Type', 'application/geo+json')
       .send(JSON.stringify(broken))
       .expect(422);
@@ -155,15 +160,15 @@ describe('layer import and export', () => {
       [2, 'risk_level'],
       [3, 'geometry'],
     ]);
-    expect((await db.pool.query('SELECT 1 FROM hazards WHERE id > $1', [maxId])).rowCount).toBe(0);
+    expect((await suite.db.pool.query('SELECT 1 FROM hazards WHERE id > $1', [maxId])).rowCount).toBe(0);
 
-    await api.request
+    await suite.api.request
       .post('/api/layers/hazards/import')
-      .set(api.auth('planner'))
+      .set(suite.api.auth('planner'))
       .set('Content-Type', 'application/geo+json')
       .send(exported.text)
       .expect(200);
-    const imported = await db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards WHERE id > $1 ORDER BY 1`, [maxId]);
+    const imported = await suite.db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards WHERE id > $1 ORDER BY 1`, [maxId]);
     expect(imported.rows).toEqual(original.rows);
   });
 });

@@ -175,6 +175,69 @@ describe('vector tiles', () => {
     expect(Buffer.compare(identity.body, raw)).toBe(0);
   });
 
+  /** Response headers that must not differ between two answers to the same request. */
+  function stableHeaders(response: Response): Record<string, string> {
+    const { date: _date, 'x-request-id': _id, ...headers } = response.headers as Record<string, string>;
+    return headers;
+  }
+
+  it('gives the same bytes for a tile on every execution, whatever plan PostgreSQL picks', async () => {
+    const client = await db.pool.connect();
+    try {
+      for (const [layer, z] of [['hazards', 12], ['key_places', 12], ['roads', 14], ['buildings', 16]] as const) {
+        const tile = await tileOfRow(middleBuilding, z);
+        const source = tileLayerByName.get(layer)!;
+        // PostgreSQL plans a prepared statement's first 5 executions for their values, then may switch to a
+        // generic plan that scans in another order.
+        const runs = [];
+        for (let i = 0; i < 8; i++) runs.push(await queryTile(client, source, tile, []));
+        expect(runs[0].length).toBeGreaterThan(0);
+        for (const run of runs) expect(Buffer.compare(run, runs[0])).toBe(0);
+      }
+    } finally {
+      client.release();
+    }
+  });
+
+  it('answers a cached tile before Koa with the same status, headers and bytes as the route', async () => {
+    const tile = await tileOfRow(middleBuilding, 14);
+    const empty = { z: 14, x: 0, y: 0 };
+    const fromRoute = await getTile('buildings', tile).expect(200);
+    const emptyFromRoute = await getTile('buildings', empty).expect(204);
+    const contexts = jest.spyOn(api.app, 'createContext');
+    try {
+      const fromCache = await getTile('buildings', tile, '', { ...api.auth('planner'), 'X-Request-Id': 'wall-7' }).expect(200);
+      const emptyFromCache = await getTile('buildings', empty).expect(204);
+      const notModified = await getTile('buildings', tile, '', { ...api.auth('planner'), 'If-None-Match': `"x", ${fromRoute.headers.etag}` }).expect(304);
+      expect(contexts).not.toHaveBeenCalled();
+      expect(stableHeaders(fromCache)).toEqual(stableHeaders(fromRoute));
+      expect(Buffer.compare(fromCache.body, fromRoute.body)).toBe(0);
+      expect(fromCache.headers['x-request-id']).toBe('wall-7');
+      expect(stableHeaders(emptyFromCache)).toEqual(stableHeaders(emptyFromRoute));
+      expect(notModified.headers).toMatchObject({ etag: fromRoute.headers.etag, 'cache-control': 'private, no-cache', vary: 'Accept-Encoding' });
+      expect(notModified.headers['content-type']).toBeUndefined();
+      expect(notModified.headers['x-request-id']).toEqual(expect.any(String));
+    } finally {
+      contexts.mockRestore();
+    }
+  });
+
+  it('keeps the roles, tokens and validation of the route for cached tiles', async () => {
+    const tile = await tileOfRow('SELECT ST_X(ST_PointN(geom, 1)) AS lon, ST_Y(ST_PointN(geom, 1)) AS lat FROM patrol_tracks ORDER BY id LIMIT 1', 15);
+    const path = `/tiles/patrol_tracks/${tile.z}/${tile.x}/${tile.y}.mvt`;
+    await getTile('patrol_tracks', tile).expect(200);
+    await getTile('patrol_tracks', tile).expect(200);
+    const refused = await getTile('patrol_tracks', tile, '', api.auth('hotline')).expect(403);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    await api.request.get(path).expect(401);
+    await api.request.get(path).set('Authorization', 'Bearer not-a-token').expect(401);
+    await api.request.get(`${path}?access_token=${api.tokens.hotline}`).expect(403);
+    await api.request.get(`${path}?access_token=${api.tokens.police}`).expect(200);
+    await getTile('patrol_tracks', tile, '?category=x').expect(400);
+    await getTile('patrol_tracks', tile, '?access_token=a&access_token=b').expect(400);
+    await getTile('patrol_tracks', { ...tile, x: 2 ** tile.z }).expect(400);
+  });
+
   it('shows an edited building in the next tile response, on every process that hears the change', async () => {
     const tile = await tileOfRow(middleBuilding, 16);
     const before = await getTile('buildings', tile).expect(200);
@@ -233,8 +296,8 @@ describe('vector tiles', () => {
     const near = await tileOfRow(middleBuilding, 16);
     const neighbour = { ...near, x: near.x + 1 };
     const far = { ...near, x: near.x + 5 };
-    for (const tile of [near, neighbour, far]) await service.tile(buildings, tile, {});
-    await service.tile(tileLayerByName.get('hazards')!, near, {});
+    for (const tile of [near, neighbour, far]) await service.tile(buildings, tile, {}, 'gzip');
+    await service.tile(tileLayerByName.get('hazards')!, near, {}, 'gzip');
     expect(service.cacheSize.tiles).toBe(4);
     // A point-sized change well inside `near`: its neighbours' buffers do not reach it.
     const { rows } = await db.pool.query<{ lon: number; lat: number }>(
@@ -248,12 +311,59 @@ describe('vector tiles', () => {
     expect(service.cacheSize.tiles).toBe(1);
     // Count tiles summarise whole grids: any incident change drops them; single-incident tiles only nearby.
     const incidents = tileLayerByName.get('incidents')!;
-    await service.tile(incidents, { z: 12, x: near.x >> 4, y: near.y >> 4 }, {});
-    await service.tile(incidents, near, {});
+    await service.tile(incidents, { z: 12, x: near.x >> 4, y: near.y >> 4 }, {}, 'gzip');
+    await service.tile(incidents, near, {}, 'gzip');
     expect(service.cacheSize.tiles).toBe(3);
     expect(service.invalidate({ kind: 'layer-changed', layer: 'incidents', ids: [1], bbox: [0, 0, 0.001, 0.001] })).toBe(1);
     expect(service.invalidate({ kind: 'incident-changed', id: 1, status: 'closed' })).toBe(1);
     expect(service.cacheSize.tiles).toBe(1);
+  });
+
+  it('drops only the incident tiles touching the grid of a reported incident, counts included', async () => {
+    const { rows } = await db.pool.query<{ lon: number; lat: number; east: number }>(
+      `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, ST_XMax(geom) AS east
+       FROM (SELECT geom, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1) g`,
+    );
+    const { lon, lat, east } = rows[0];
+    const incidents = tileLayerByName.get('incidents')!;
+    const counts = tileAt(lon, lat, 14);
+    const points = tileAt(lon, lat, 16);
+    // Well east of the grid: no tile edge or buffer of it reaches the grid.
+    const farCounts = tileAt(east + 0.05, lat, 14);
+    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const stop = service.listen(api.events);
+    try {
+      for (const tile of [counts, points, farCounts]) await service.tile(incidents, tile, {}, 'gzip');
+      const gridId = (await db.pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1')).rows[0].id;
+      const countOf = (response: Response) => {
+        const layer = decode(response).layers.incidents;
+        const grid = Array.from({ length: layer.length }, (_, i) => layer.feature(i)).find((feature) => feature.id === gridId);
+        return (grid?.properties.incident_count as number | undefined) ?? 0;
+      };
+      const before = countOf(await getTile('incidents', counts).expect(200));
+      const heard = new Promise<ChangeEvent>((resolve) => {
+        const off = api.events.onChange((event) => {
+          if (event.kind !== 'incident-changed') return;
+          off();
+          resolve(event);
+        });
+      });
+      await api.request
+        .post('/api/incidents')
+        .set(api.auth('hotline'))
+        .send({ category: '违章建筑', source: 'hotline', location: { type: 'Point', coordinates: [lon, lat] } })
+        .expect(201);
+      const event = await heard;
+      // The event names the whole grid, whose count is drawn in every tile the grid touches.
+      const grid = (await db.pool.query<{ bbox: number[] }>('SELECT ARRAY[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)] AS bbox FROM grids WHERE id = $1', [gridId])).rows[0];
+      expect(event.kind === 'incident-changed' && event.gridBbox?.map((v) => v.toFixed(6))).toEqual(grid.bbox.map((v) => v.toFixed(6)));
+      expect(service.cached(incidents, counts, {})).toBeUndefined();
+      expect(service.cached(incidents, points, {})).toBeUndefined();
+      expect(service.cached(incidents, farCounts, {})).toBeDefined();
+      expect(countOf(await getTile('incidents', counts).expect(200))).toBe(before + 1);
+    } finally {
+      stop();
+    }
   });
 
   it('accepts ?access_token= and applies layer roles', async () => {
