@@ -16,9 +16,13 @@ export type ChangeEvent =
       eventId?: number;
       /** Extent of the incident's point and its level-4 grid: where its changes show on maps. */
       gridBbox?: [number, number, number, number];
+      /** Every incident of one intake batch (announced once: `id` is the last, gridBbox covers them all). */
+      ids?: number[];
     };
 
 const channel = 'citygrid_changes';
+/** For set-based writes that notify from their own statement (incident intake). */
+export const changeChannel = channel;
 
 /** Call with the transaction's client: the notification then commits or rolls back with the change itself. */
 export async function publishChange(db: Queryable, event: ChangeEvent): Promise<void> {

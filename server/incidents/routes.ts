@@ -6,7 +6,7 @@ import { defineRoute, validateBody } from '../http/route';
 import { overdueByDepartment } from './escalation';
 import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
 import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
-import { createIncident, getIncident, listCategories, listIncidents, transitionIncident, updateCategory } from './service';
+import { getIncident, listCategories, listIncidents, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents } from './stream';
 import { readerRoles, reporterRoles } from './workflow';
@@ -27,12 +27,12 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       body: createIncidentBody,
       multipart: incidentReportForm,
       async handler(ctx, { body, writer }) {
-        const id = ctx.is('multipart/form-data')
-          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => createIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
-          : await createIncident(pool, clock, writer, body);
+        const incident = ctx.is('multipart/form-data')
+          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => reportIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
+          : await reportIncident(pool, clock, writer, body);
         ctx.status = 201;
-        ctx.set('Location', `/api/incidents/${id}`);
-        ctx.body = await getIncident(pool, id);
+        ctx.set('Location', `/api/incidents/${incident.id}`);
+        ctx.body = incident;
       },
     }),
     defineRoute({

@@ -4,13 +4,16 @@ import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
 
+/** Text PostgreSQL can store: a NUL character would fail the statement (and so the whole intake batch). */
+const storableText = (max: number, min = 0) => z.string().min(min).max(max).refine((text) => !text.includes('\u0000'), 'must not contain NUL characters');
+
 export const createIncidentBody = z
   .object({
-    category: z.string().min(1).max(50),
+    category: storableText(50, 1),
     location: pointGeometry,
-    description: z.string().max(4000).optional(),
+    description: storableText(4000).optional(),
     source: z.enum(incidentSources),
-    reporterContact: z.string().max(200).optional(),
+    reporterContact: storableText(200).optional(),
     photos: z.array(z.string().url().max(2000).refine((url) => /^https?:\/\//.test(url), 'photos must be http(s) URLs')).max(10).default([]),
   })
   .strict();

@@ -1,24 +1,13 @@
-import { latLngToCell } from 'h3-js';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
+import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
+import { incidentDetailJson, incidentJson } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
-
-/** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
-export const duplicateRadiusMetres = 50;
-export const duplicateWindowHours = 24;
-
-const incidentJson = `json_build_object(
-  'id', i.id, 'category', i.category, 'source', i.source, 'status', i.status, 'description', i.description,
-  'location', ST_AsGeoJSON(i.geom, 7)::json, 'gridId', i.grid_id, 'department', i.department, 'priority', i.priority,
-  'assignedWorker', i.assigned_worker, 'duplicateOf', i.duplicate_of, 'photos', i.photos,
-  'h3', json_build_object('r7', i.h3_r7, 'r8', i.h3_r8, 'r9', i.h3_r9),
-  'reportedAt', i.reported_at, 'dueAt', i.due_at, 'stageDueAt', i.stage_due_at, 'escalatedAt', i.escalated_at, 'escalationLevel', i.escalation_level,
-  'closedAt', i.closed_at, 'satisfaction', i.satisfaction, 'version', i.version)`;
 
 export interface EventRecord {
   incidentId: number;
@@ -53,70 +42,24 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
   return id;
 }
 
-async function requireCategory(db: Queryable, category: string): Promise<void> {
-  const { rowCount } = await db.query('SELECT 1 FROM incident_categories WHERE name = $1', [category]);
-  if (rowCount) return;
-  const { rows } = await db.query<{ name: string }>('SELECT name FROM incident_categories ORDER BY name');
-  throw new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
-}
-
-/** More rows of a new incident (its uploaded photos), written in the intake transaction. */
-export type IntakeAttachment = (client: PoolClient, incidentId: number) => Promise<void>;
-
 /**
  * Intake (发现): the incident lands in its level-4 grid with that grid's first worker and the catalogue's
  * department and deadlines (trigger in sql/030), and is linked to an open near-duplicate if there is one.
+ * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
+export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
+  const incident = await intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
+  // Attachments (uploaded photos) are written after the statement that showed the new incident.
+  return attach ? getIncident(pool, incident.id as number) : incident;
+}
+
+/** Intake for callers that need only the new incident's id. */
 export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<number> {
-  await requireCategory(pool, input.category);
-  const [lon, lat] = input.location.coordinates;
-  const now = clock();
-  return withWriteTransaction(pool, writer, async (client) => {
-    const { rows } = await client.query<{ id: number; grid_id: number | null; duplicate_of: number | null }>(
-      `WITH point AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS geom),
-            placed AS (SELECT grid_at(point.geom) AS grid_id FROM point)
-       INSERT INTO incidents (category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
-                              reporter_contact, photos, assigned_worker, duplicate_of)
-       SELECT $3, $4, 'reported', $5, $6, point.geom, placed.grid_id, $7, $8, $9, $10, $11,
-              (SELECT workers[1] FROM grids WHERE id = placed.grid_id),
-              (SELECT d.id FROM incidents d
-                WHERE d.category = $3 AND d.duplicate_of IS NULL AND d.status <> ALL ($12::text[])
-                  AND d.reported_at BETWEEN $6::timestamptz - make_interval(hours => $13) AND $6
-                  AND d.geom && ST_Expand(point.geom, 0.001)
-                  AND ST_DWithin(d.geom::geography, point.geom::geography, $14)
-                ORDER BY ST_Distance(d.geom::geography, point.geom::geography), d.id LIMIT 1)
-       FROM point, placed
-       RETURNING id, grid_id, duplicate_of`,
-      [lon, lat, input.category, input.source, input.description ?? null, now, latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9),
-        input.reporterContact ?? null, input.photos, finalStatuses, duplicateWindowHours, duplicateRadiusMetres],
-    );
-    const created = rows[0];
-    if (created.grid_id === null) {
-      throw new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location });
-    }
-    await recordEvent(client, { incidentId: created.id, at: now, kind: 'reported', from: null, to: 'reported', actor: writer.actor, details: { source: input.source } });
-    if (created.duplicate_of !== null) {
-      await recordEvent(client, { incidentId: created.duplicate_of, at: now, kind: 'duplicate-linked', from: null, to: 'reported', actor: writer.actor, details: { duplicate: created.id } });
-    }
-    await attach?.(client, created.id);
-    return created.id;
-  });
+  return (await reportIncident(pool, clock, writer, input, attach)).id as number;
 }
 
 export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
-  const { rows } = await db.query<{ incident: Record<string, unknown> }>(
-    `SELECT ${incidentJson}::jsonb || jsonb_build_object(
-        'duplicates', (SELECT coalesce(json_agg(d.id ORDER BY d.id), '[]') FROM incidents d WHERE d.duplicate_of = i.id),
-        'uploadedPhotos', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'url', '/api/incidents/' || i.id || '/photos/' || p.id,
-                             'contentType', p.content_type, 'bytes', p.bytes, 'sha256', p.sha256, 'name', p.original_name) ORDER BY p.id), '[]')
-                           FROM incident_photos p WHERE p.incident_id = i.id),
-        'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
-                       'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
-                     FROM incident_events e WHERE e.incident_id = i.id)
-      ) AS incident
-     FROM incidents i WHERE i.id = $1`,
-    [id],
-  );
+  const { rows } = await db.query<{ incident: Record<string, unknown> }>(`SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`, [id]);
   if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
   return rows[0].incident;
 }

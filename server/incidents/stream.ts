@@ -52,9 +52,13 @@ async function eventsAfter(db: Queryable, after: StreamPosition): Promise<Array<
   return rows;
 }
 
-/** Committed events that cannot be sent yet because an older transaction is still running. */
-async function hasUnsettledEvents(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM incident_events e WHERE NOT (' + settled + ') LIMIT 1');
+/**
+ * Committed events past the position that were not sent: still unsettled, or settled only since the read (the
+ * read and this check see different snapshots, so asking "is anything unsettled now?" could miss an event that
+ * was unsettled for the read and is settled for the check, and no notification would come for it again).
+ */
+async function hasUnsentEvents(db: Queryable, after: StreamPosition): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM incident_events e WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) LIMIT 1', [after.xid, after.id]);
   return rows.length > 0;
 }
 
@@ -108,7 +112,7 @@ export async function followIncidentEvents(
           }
         } while (page.length === pageSize);
       } while (again && !closed);
-      if (!closed && !retry && (await hasUnsettledEvents(db))) {
+      if (!closed && !retry && (await hasUnsentEvents(db, position))) {
         retry = setTimeout(() => {
           retry = undefined;
           wake();

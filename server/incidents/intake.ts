@@ -1,0 +1,288 @@
+import { latLngToCell } from 'h3-js';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import { RuleViolationError } from '../errors';
+import { changeChannel } from '../events/bus';
+import type { CreateIncidentInput } from './schemas';
+import { incidentDetailJson } from './views';
+import { finalStatuses } from './workflow';
+
+/** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
+export const duplicateRadiusMetres = 50;
+export const duplicateWindowHours = 24;
+
+/** Reports written in one statement at most; more wait for the next batch. */
+export const maxBatchSize = 200;
+
+/** More rows of a new incident (its uploaded photos), written in the intake transaction. */
+export type IntakeAttachment = (client: PoolClient, incidentId: number) => Promise<void>;
+
+export interface IntakeReport {
+  input: CreateIncidentInput;
+  writer: WriteContext;
+  reportedAt: Date;
+  attach?: IntakeAttachment;
+}
+
+/** The stored incident as GET /api/incidents/:id shows it. */
+export type Incident = Record<string, unknown>;
+
+interface Pending {
+  report: IntakeReport;
+  resolve: (incident: Incident) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: reports that arrive while a batch is being written wait and are written together by the next
+ * batch, with set-based SQL. Each caller is answered only once the statement holding its report has committed,
+ * so nothing acknowledged is lost. One batch at a time per pool keeps near-duplicate linking exact: a batch sees
+ * every report committed before it, and links to earlier reports of its own batch (`decided` in writeBatchSql).
+ * Separate processes batch separately; two of them reporting the same spot at the same instant may both miss
+ * each other, as two concurrent single-report transactions did before.
+ */
+class IntakeQueue {
+  private waiting: Pending[] = [];
+  private writing = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  submit(report: IntakeReport): Promise<Incident> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ report, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.waiting.length) await this.write(this.waiting.splice(0, batchLength(this.waiting)));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** A failed batch is retried report by report, so one bad report gets its own error and fails no other. */
+  private async write(batch: Pending[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await writeBatch(this.pool, batch.map((pending) => pending.report));
+    } catch (error) {
+      if (batch.length === 1) batch[0].reject(error);
+      else for (const pending of batch) await this.write([pending]);
+      return;
+    }
+    outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.incident)));
+  }
+}
+
+/** A report with attachments is written alone (its own transaction, see writeAlone); others in arrival order. */
+function batchLength(waiting: Pending[]): number {
+  const attached = waiting.findIndex((pending) => pending.report.attach);
+  if (attached === 0) return 1;
+  return Math.min(maxBatchSize, attached < 0 ? waiting.length : attached);
+}
+
+// One queue per pool (so per app, and per test database), made on first use: callers keep passing the pool.
+const queues = new WeakMap<Pool, IntakeQueue>();
+
+export function intakeQueue(pool: Pool): IntakeQueue {
+  let queue = queues.get(pool);
+  if (!queue) {
+    queue = new IntakeQueue(pool);
+    queues.set(pool, queue);
+  }
+  return queue;
+}
+
+type Outcome = { incident: Incident } | { error: Error };
+
+interface WrittenReport {
+  ord: number;
+  known_category: boolean;
+  inside_grid: boolean;
+  incident: Incident | null;
+}
+
+/**
+ * A batch is one statement, and so one transaction: its incidents, audit rows, timeline events and notification
+ * commit together or not at all, in one round trip. Reports with an unknown category or outside every grid are
+ * left out and answered with their own error. A report with attachments adds them in the same transaction.
+ */
+async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
+  const [first] = reports;
+  if (first.attach) return writeAlone(pool, first, first.attach);
+  return runBatch(pool, reports);
+}
+
+/** One report and its attachments in one transaction, the attachments audited as every other write. */
+async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
+  return withWriteTransaction(pool, report.writer, async (client) => {
+    const [outcome] = await runBatch(client, [report]);
+    if ('error' in outcome) return [outcome];
+    // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
+    await client.query("SELECT set_config('citygrid.bulk', 'off', true)");
+    await attach(client, outcome.incident.id as number);
+    return [outcome];
+  });
+}
+
+async function runBatch(db: Queryable, reports: IntakeReport[]): Promise<Outcome[]> {
+  // Named, so each connection plans it once: planning took about 2 ms of every batch.
+  const { rows } = await db.query<WrittenReport>({
+    name: 'incident-intake-batch',
+    text: writeBatchSql,
+    values: [JSON.stringify(reports.map(reportRow)), changeChannel, finalStatuses, duplicateWindowHours, duplicateRadiusMetres],
+  });
+  const outcomes: Outcome[] = [];
+  for (const row of rows) {
+    const { input } = reports[row.ord];
+    if (!row.known_category) outcomes.push({ error: await unknownCategory(db, input.category) });
+    else if (!row.inside_grid) outcomes.push({ error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
+    else outcomes.push({ incident: row.incident as Incident });
+  }
+  return outcomes;
+}
+
+async function unknownCategory(db: Queryable, category: string): Promise<RuleViolationError> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM incident_categories ORDER BY name');
+  return new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
+}
+
+function reportRow(report: IntakeReport, ord: number) {
+  const { input, writer } = report;
+  const [lon, lat] = input.location.coordinates;
+  return {
+    ord,
+    category: input.category,
+    source: input.source,
+    description: input.description ?? null,
+    reported_at: report.reportedAt.toISOString(),
+    lon,
+    lat,
+    h3_r7: latLngToCell(lat, lon, 7),
+    h3_r8: latLngToCell(lat, lon, 8),
+    h3_r9: latLngToCell(lat, lon, 9),
+    reporter_contact: input.reporterContact ?? null,
+    photos: input.photos,
+    token_id: writer.actor?.tokenId ?? null,
+    role: writer.actor?.role ?? null,
+    route: writer.route,
+    request_id: writer.requestId ?? null,
+  };
+}
+
+/*
+ * $1 the reports (reportRow, in arrival order), $2 the change channel, $3 final statuses, $4 the duplicate window
+ * (hours), $5 the duplicate radius (metres).
+ *
+ * Near-duplicates as if the reports were written one by one, in arrival order (`decided`, one step per report): a
+ * report links to the nearest open first report (lowest id on a tie) among those committed before (`open`) and
+ * the first reports earlier in this batch (`pairs`).
+ *
+ * Audit: one statement carries many writers, but the trigger of sql/021 reads one writer per transaction. So the
+ * statement switches the trigger off (citygrid.bulk, set by `quiet` before the first row is inserted, while row
+ * triggers fire at the end of the statement) and writes each row's audit entry itself, the entry the trigger
+ * would write, with that report's actor, role, route and request id.
+ */
+const writeBatchSql = `
+WITH RECURSIVE report AS (
+  SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
+  FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
+    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, reporter_contact text, photos text[],
+    token_id bigint, role text, route text, request_id text)
+),
+placed AS (
+  SELECT r.ord, EXISTS (SELECT 1 FROM incident_categories c WHERE c.name = r.category) AS known_category, grid_at(r.geom) AS grid_id
+  FROM report r
+),
+accepted AS (
+  SELECT r.*, p.grid_id FROM report r JOIN placed p USING (ord) WHERE p.known_category AND p.grid_id IS NOT NULL
+),
+-- Ids in arrival order, whatever order nextval() ran in: the earlier report is also the lower id.
+drawn AS (SELECT nextval(pg_get_serial_sequence('incidents', 'id')) AS id FROM accepted),
+numbered AS (
+  SELECT a.ord, d.id, a.n
+  FROM (SELECT ord, row_number() OVER (ORDER BY ord) AS n FROM accepted) a
+  JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn) d USING (n)
+),
+open AS (
+  SELECT a.ord, o.id, o.metres
+  FROM accepted a
+  JOIN LATERAL (
+    SELECT d.id, ST_Distance(d.geom::geography, a.geom::geography) AS metres FROM incidents d
+     WHERE d.category = a.category AND d.duplicate_of IS NULL AND d.status <> ALL ($3::text[])
+       AND d.reported_at BETWEEN a.reported_at - make_interval(hours => $4) AND a.reported_at
+       AND d.geom && ST_Expand(a.geom, 0.001)
+       AND ST_DWithin(d.geom::geography, a.geom::geography, $5)
+     ORDER BY 2, d.id LIMIT 1
+  ) o ON true
+),
+pairs AS (
+  SELECT l.ord, e.ord AS earlier, ST_Distance(e.geom::geography, l.geom::geography) AS metres
+  FROM accepted l JOIN accepted e ON e.category = l.category AND e.ord < l.ord
+   AND e.reported_at BETWEEN l.reported_at - make_interval(hours => $4) AND l.reported_at
+   AND ST_DWithin(e.geom::geography, l.geom::geography, $5)
+),
+decided AS (
+  SELECT 0::bigint AS n, NULL::int AS ord, '{}'::int[] AS firsts, NULL::bigint AS duplicate_of
+  UNION ALL
+  SELECT n.n, n.ord, CASE WHEN pick.id IS NULL THEN d.firsts || n.ord ELSE d.firsts END, pick.id
+  FROM decided d
+  JOIN numbered n ON n.n = d.n + 1
+  LEFT JOIN LATERAL (
+    SELECT c.id FROM (
+      SELECT o.id, o.metres FROM open o WHERE o.ord = n.ord
+      UNION ALL
+      SELECT e.id, p.metres FROM pairs p JOIN numbered e ON e.ord = p.earlier WHERE p.ord = n.ord AND p.earlier = ANY (d.firsts)
+    ) c ORDER BY c.metres, c.id LIMIT 1
+  ) pick ON true
+),
+quiet AS (SELECT set_config('citygrid.bulk', 'on', true)),
+created AS (
+  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
+                         reporter_contact, photos, assigned_worker, duplicate_of)
+  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9,
+         a.reporter_contact, a.photos, (SELECT g.workers[1] FROM grids g WHERE g.id = a.grid_id), d.duplicate_of
+  FROM quiet, accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
+  ORDER BY n.id
+  RETURNING *
+),
+written AS (
+  SELECT n.ord, n.id, d.duplicate_of, a.* FROM accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
+),
+audited AS (
+  INSERT INTO audit_log (token_id, role, route, request_id, entity, entity_id, action, after)
+  SELECT w.token_id, w.role, w.route, w.request_id, 'incidents', c.id, 'insert', to_jsonb(c) - 'geom_3857'
+  FROM created c JOIN written w USING (id)
+),
+timeline AS (
+  INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, details)
+  SELECT e.incident_id, w.reported_at, e.kind, NULL, 'reported', w.token_id, w.role, e.details
+  FROM written w
+  CROSS JOIN LATERAL (VALUES (w.id, 'reported', 1, jsonb_build_object('source', w.source)),
+                             (w.duplicate_of, 'duplicate-linked', 2, jsonb_build_object('duplicate', w.id))) AS e (incident_id, kind, step, details)
+  WHERE e.incident_id IS NOT NULL
+  ORDER BY w.id, e.step
+  RETURNING *
+),
+-- Where the batch shows on maps: the new incidents and the first reports they link, with their level-4 grids.
+extent AS (
+  SELECT ST_Extent(part.geom) AS e
+  FROM (SELECT grid_id, geom FROM created
+        UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
+  LEFT JOIN grids grid ON grid.id = i.grid_id,
+  LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom)
+),
+-- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written.
+announced AS (
+  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
+                                         'gridBbox', (SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM extent))::text)
+  FROM created c HAVING count(*) > 0
+)
+SELECT p.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, (SELECT count(*) FROM announced) AS notified
+FROM placed p
+LEFT JOIN numbered n USING (ord)
+LEFT JOIN (SELECT i.id, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i) shown ON shown.id = n.id
+ORDER BY p.ord`;

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { attachPhotos } from '../../server/incidents/photos';
+import { createIncident, reportIncident } from '../../server/incidents/service';
+import { useTestApp } from '../support/app';
+import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
+
+/** Reports arriving together are written in shared transactions (group commit): same results as one by one. */
+describe('incident intake under concurrent reports', () => {
+  const time = manualClock('2026-04-01T08:00:00Z');
+  const suite = useTestApp({ clock: time.clock });
+  const hotline = { actor: { tokenId: 1, role: 'hotline' as const, label: null, gridIds: [] }, route: 'POST /api/incidents' };
+
+  /** Transactions that wrote these incidents: rows written together share the audit timestamp (now()). */
+  const transactionsOf = async (ids: number[]) =>
+    (await suite.db.pool.query(`SELECT count(DISTINCT at)::int AS n FROM audit_log WHERE entity = 'incidents' AND entity_id = ANY ($1)`, [ids])).rows[0].n as number;
+
+  it('stores 100 parallel reports once each, in their grids, with one timeline event and one audit row each', async () => {
+    const { db, api } = suite;
+    const grids = await level4GridIds(db.pool);
+    const places = await Promise.all(grids.slice(0, 20).map((_, n) => pointInGrid(db.pool, n)));
+    const categoryOf = (i: number) => (Math.floor(i / places.length) % 2 ? '道路破损' : '垃圾满溢');
+    const before = (await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n;
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => report(api, places[i % places.length], { category: categoryOf(i), description: `report ${i}` })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(100).fill(201));
+    const ids = responses.map((r) => r.body.id as number);
+    expect(new Set(ids).size).toBe(100);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n).toBe(before + 100);
+
+    const stored = await db.pool.query<{ id: number; description: string; grid_id: number; placed: number; reported: number; audits: number; roles: string[] }>(
+      `SELECT i.id, i.description, i.grid_id, grid_at(i.geom) AS placed,
+              (SELECT count(*)::int FROM incident_events e WHERE e.incident_id = i.id AND e.kind = 'reported') AS reported,
+              (SELECT count(*)::int FROM audit_log a WHERE a.entity = 'incidents' AND a.entity_id = i.id) AS audits,
+              (SELECT array_agg(DISTINCT a.role || ' ' || a.route) FROM audit_log a WHERE a.entity = 'incidents' AND a.entity_id = i.id) AS roles
+       FROM incidents i WHERE i.id = ANY ($1) ORDER BY i.id`,
+      [ids],
+    );
+    for (const [i, response] of responses.entries()) {
+      const row = stored.rows.find((r) => r.id === response.body.id);
+      expect(row).toMatchObject({ description: `report ${i}`, grid_id: places[i % places.length].gridId, placed: places[i % places.length].gridId, reported: 1, audits: 1, roles: ['hotline POST /api/incidents'] });
+      expect(response.body.gridId).toBe(places[i % places.length].gridId);
+      expect(response.body.timeline.filter((e: { kind: string }) => e.kind === 'reported')).toHaveLength(1);
+    }
+    // Each audit row names its own request and holds the row image the audit trigger would have written.
+    const audit = await db.pool.query(
+      `SELECT count(DISTINCT a.request_id)::int AS requests, count(*) FILTER (WHERE a.action = 'insert' AND a.before IS NULL AND a.after = to_jsonb(i) - 'geom_3857')::int AS images
+       FROM audit_log a JOIN incidents i ON i.id = a.entity_id WHERE a.entity = 'incidents' AND i.id = ANY ($1)`,
+      [ids],
+    );
+    expect(audit.rows[0]).toEqual({ requests: 100, images: 100 });
+    // Same place and category: the lowest id is the first report and every later one links to it, across batches.
+    for (const [i, place] of places.entries()) {
+      for (const category of ['道路破损', '垃圾满溢']) {
+        const group = responses.filter((_, k) => k % places.length === i && categoryOf(k) === category).map((r) => r.body);
+        const first = Math.min(...group.map((incident) => incident.id));
+        for (const incident of group) expect([place.gridId, incident.id, incident.duplicateOf]).toEqual([place.gridId, incident.id, incident.id === first ? null : first]);
+      }
+    }
+    expect(await transactionsOf(ids)).toBeLessThan(100);
+  });
+
+  it('links near-duplicates inside one batch: a later report links the nearest earlier first report', async () => {
+    const { db } = suite;
+    const p = await pointInGrid(db.pool, 2);
+    const q = await pointInGrid(db.pool, 4);
+    const report = (lon: number, lat: number, category = '路灯故障') =>
+      createIncident(db.pool, time.clock, hotline, { category, location: { type: 'Point', coordinates: [lon, lat] }, source: 'hotline', photos: [] });
+    const committed = await report(q.lon, q.lat, '树木倒伏');
+    // The first call starts a batch at once; the calls made meanwhile are written together in the next one.
+    const [opener, b, c, d, e, f, r, s] = await Promise.all([
+      report(q.lon, q.lat, '宠物扰民'),
+      report(p.lon, p.lat), // first report
+      report(p.lon + 0.0002, p.lat), // ≈ 19 m from b
+      report(p.lon, p.lat + 0.0009), // ≈ 100 m from b: a first report itself
+      report(p.lon, p.lat, '噪音扰民'), // other category
+      report(p.lon, p.lat + 0.0005), // ≈ 55 m from b, ≈ 44 m from d: links d
+      report(q.lon + 0.00042, q.lat, '树木倒伏'), // ≈ 40 m from the committed report
+      report(q.lon + 0.00047, q.lat, '树木倒伏'), // 5 m from r, but r is a duplicate: links the committed one
+    ]);
+    expect(await transactionsOf([b, c, d, e, f, r, s])).toBe(1);
+    expect(await transactionsOf([opener, b])).toBe(2);
+    const links = await db.pool.query<{ id: number; duplicate_of: number | null }>('SELECT id, duplicate_of FROM incidents WHERE id = ANY ($1) ORDER BY id', [[b, c, d, e, f, r, s]]);
+    expect(Object.fromEntries(links.rows.map((row) => [row.id, row.duplicate_of]))).toEqual({ [b]: null, [c]: b, [d]: null, [e]: null, [f]: d, [r]: committed, [s]: committed });
+    expect([b, c, d, e, f, r, s]).toEqual([...[b, c, d, e, f, r, s]].sort((x, y) => x - y));
+    const linked = await db.pool.query(`SELECT incident_id, details->>'duplicate' AS duplicate FROM incident_events WHERE kind = 'duplicate-linked' AND incident_id = ANY ($1) ORDER BY id`, [[b, d, committed]]);
+    expect(linked.rows).toEqual([
+      { incident_id: b, duplicate: String(c) },
+      { incident_id: d, duplicate: String(f) },
+      { incident_id: committed, duplicate: String(r) },
+      { incident_id: committed, duplicate: String(s) },
+    ]);
+  });
+
+  it('writes a report with attachments in its own transaction, the attached rows audited with its writer', async () => {
+    const { db } = suite;
+    const at = await pointInGrid(db.pool, 14);
+    const input = (category: string) => ({ category, location: { type: 'Point' as const, coordinates: [at.lon, at.lat] as [number, number] }, source: 'app' as const, photos: [] });
+    const photo = { storedName: `${randomUUID()}.jpg`, contentType: 'image/jpeg' as const, bytes: 543, sha256: 'f'.repeat(64), originalName: '井盖.jpg' };
+    const withPhoto = { ...hotline, route: 'POST /api/incidents (photo)', requestId: 'photo-request' };
+    const [plain, attached, after] = await Promise.all([
+      reportIncident(db.pool, time.clock, hotline, input('宠物扰民')),
+      reportIncident(db.pool, time.clock, withPhoto, input('宠物扰民'), (client, id) => attachPhotos(client, id, [photo])),
+      reportIncident(db.pool, time.clock, hotline, input('宠物扰民')),
+    ]);
+    expect([plain.duplicateOf, attached.duplicateOf, after.duplicateOf]).toEqual([null, plain.id, plain.id]);
+    expect(attached.uploadedPhotos).toEqual([expect.objectContaining({ name: '井盖.jpg', bytes: 543 })]);
+    expect(after.id).toBeGreaterThan(attached.id as number);
+    const audit = await db.pool.query(
+      `SELECT entity, role, route, request_id FROM audit_log WHERE (entity = 'incidents' AND entity_id = $1) OR (entity = 'incident_photos' AND after->>'incident_id' = $1::text) ORDER BY entity`,
+      [attached.id],
+    );
+    expect(audit.rows).toEqual([
+      { entity: 'incident_photos', role: 'hotline', route: 'POST /api/incidents (photo)', request_id: 'photo-request' },
+      { entity: 'incidents', role: 'hotline', route: 'POST /api/incidents (photo)', request_id: 'photo-request' },
+    ]);
+  });
+
+  it('answers a bad report among good ones with its own 4xx while the others are stored', async () => {
+    const { db, api } = suite;
+    const at = await pointInGrid(db.pool, 6);
+    const before = (await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n;
+    const good = Array.from({ length: 8 }, (_, i) => report(api, { lon: at.lon + i * 0.00001, lat: at.lat }, { category: '建筑垃圾' }));
+    const [unknown, outside, nul, ...rest] = await Promise.all([
+      report(api, at, { category: '外星人' }),
+      report(api, { lon: 10, lat: 10 }),
+      report(api, at, { description: 'bad \u0000 byte' }),
+      ...good,
+    ]);
+    expect([unknown.status, unknown.body.rule, unknown.body.categories]).toEqual([422, 'known-category', expect.arrayContaining(['建筑垃圾'])]);
+    expect([outside.status, outside.body.rule]).toEqual([422, 'inside-grid']);
+    expect([nul.status, nul.body.errors?.[0]?.path]).toEqual([400, 'description']);
+    expect(rest.map((r) => r.status)).toEqual(Array(8).fill(201));
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n).toBe(before + 8);
+  });
+
+  it('retries a failed batch report by report, so a report the database refuses fails alone', async () => {
+    const { db, api } = suite;
+    const at = await pointInGrid(db.pool, 8);
+    // A rule only the database knows (standing in for any failure of the batch statement).
+    await db.pool.query(`ALTER TABLE incidents ADD CONSTRAINT test_refuses_boom CHECK (description IS DISTINCT FROM 'boom')`);
+    try {
+      const before = (await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n;
+      const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => report(api, at, { category: '油烟污染', description: i === 5 ? 'boom' : `fine ${i}` })));
+      expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 12 }, (_, i) => (i === 5 ? 500 : 201)));
+      const stored = await db.pool.query<{ description: string }>('SELECT description FROM incidents ORDER BY id DESC LIMIT 11');
+      expect(stored.rows.map((row) => row.description).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `fine ${i}`).filter((_, i) => i !== 5).sort());
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n).toBe(before + 11);
+      const timeline = await db.pool.query(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'reported' AND incident_id IN (SELECT id FROM incidents WHERE description LIKE 'fine %')`);
+      expect(timeline.rows[0].n).toBe(11);
+    } finally {
+      await db.pool.query('ALTER TABLE incidents DROP CONSTRAINT test_refuses_boom');
+    }
+  });
+});
