@@ -65,27 +65,22 @@ function isRunning(layout: Layout): boolean {
   return isInitialised(layout) && runPg('pg_ctl', ['status', '-D', layout.dataDir]).status === 0;
 }
 
-export function embeddedDatabaseUrl(options: EmbeddedClusterOptions, database = options.database): string {
-  return `postgresql://postgres@127.0.0.1:${options.port}/${database}`;
+function embeddedDatabaseUrl(port: number, database: string): string {
+  return `postgresql://postgres@127.0.0.1:${port}/${database}`;
 }
 
-/**
- * Makes sure the project's own cluster exists and runs: installs PostGIS if missing, initdb once, starts it on
- * loopback and a socket inside the folder. Reused as it is on every later start. Returns the connection URL.
- */
-export function ensureEmbeddedCluster(options: EmbeddedClusterOptions): string {
-  const log = options.log ?? console.log;
-  const layout = layoutOf(options.home);
-  ensureSystemPackages(['postgis'], log);
-  if (isRunning(layout)) return embeddedDatabaseUrl(options);
-  prepareFolders(layout, log);
-  if (!isInitialised(layout)) {
-    log(`initialising a PostgreSQL 15 cluster in ${layout.dataDir}`);
-    runPgOrThrow('initdb', ['-D', layout.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
-  }
-  log(`starting PostgreSQL on 127.0.0.1:${options.port}`);
+/** The port a running cluster listens on: line 4 of postmaster.pid (it may differ from the configured one). */
+function runningPort(layout: Layout): number {
+  return Number(fs.readFileSync(path.join(layout.dataDir, 'postmaster.pid'), 'utf8').split('\n')[3]);
+}
+
+// Another checkout's cluster (or any server) may hold the configured port; the next few are tried, and the one
+// taken is read back from postmaster.pid on later calls.
+const portAttempts = 10;
+
+function startCluster(layout: Layout, port: number): { status: number | null; output: string } {
   const serverOptions = [
-    `-p ${options.port}`,
+    `-p ${port}`,
     `-k ${layout.socketDir}`,
     "-c listen_addresses='127.0.0.1'",
     '-c shared_buffers=512MB',
@@ -95,12 +90,34 @@ export function ensureEmbeddedCluster(options: EmbeddedClusterOptions): string {
     '-c fsync=on',
     '-c synchronous_commit=on',
   ].join(' ');
-  const started = runPg('pg_ctl', ['start', '-w', '-t', '60', '-D', layout.dataDir, '-l', layout.logFile, '-o', serverOptions]);
-  if (started.status !== 0) {
-    const tail = fs.existsSync(layout.logFile) ? fs.readFileSync(layout.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-    throw new Error(`could not start PostgreSQL (port ${options.port} taken?):\n${started.output}\n${tail}`);
+  return runPg('pg_ctl', ['start', '-w', '-t', '60', '-D', layout.dataDir, '-l', layout.logFile, '-o', serverOptions]);
+}
+
+const logTail = (layout: Layout) => (fs.existsSync(layout.logFile) ? fs.readFileSync(layout.logFile, 'utf8').split('\n').slice(-15).join('\n') : '');
+
+/**
+ * Makes sure the project's own cluster exists and runs: installs PostGIS if missing, initdb once, starts it on
+ * loopback and a socket inside the folder. Reused as it is on every later start. Returns the connection URL.
+ */
+export function ensureEmbeddedCluster(options: EmbeddedClusterOptions): string {
+  const log = options.log ?? console.log;
+  const layout = layoutOf(options.home);
+  ensureSystemPackages(['postgis'], log);
+  if (isRunning(layout)) return embeddedDatabaseUrl(runningPort(layout), options.database);
+  prepareFolders(layout, log);
+  if (!isInitialised(layout)) {
+    log(`initialising a PostgreSQL 15 cluster in ${layout.dataDir}`);
+    runPgOrThrow('initdb', ['-D', layout.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
   }
-  return embeddedDatabaseUrl(options);
+  for (let port = options.port; port < options.port + portAttempts; port++) {
+    log(`starting PostgreSQL on 127.0.0.1:${port}`);
+    const started = startCluster(layout, port);
+    if (started.status === 0) return embeddedDatabaseUrl(port, options.database);
+    const tail = logTail(layout);
+    if (!/could not bind|Address already in use/.test(tail)) throw new Error(`could not start PostgreSQL:\n${started.output}\n${tail}`);
+    log(`port ${port} is taken (another cluster?); trying the next one`);
+  }
+  throw new Error(`could not start PostgreSQL: ports ${options.port}–${options.port + portAttempts - 1} are all taken (set CITYGRID_PG_PORT)`);
 }
 
 export function stopEmbeddedCluster(options: EmbeddedClusterOptions): boolean {
@@ -113,5 +130,5 @@ export function stopEmbeddedCluster(options: EmbeddedClusterOptions): boolean {
 export function embeddedClusterStatus(options: EmbeddedClusterOptions): string {
   const layout = layoutOf(options.home);
   if (!isInitialised(layout)) return `no cluster in ${layout.dataDir}`;
-  return isRunning(layout) ? `running on 127.0.0.1:${options.port} (data: ${layout.dataDir})` : `stopped (data: ${layout.dataDir})`;
+  return isRunning(layout) ? `running on 127.0.0.1:${runningPort(layout)} (data: ${layout.dataDir})` : `stopped (data: ${layout.dataDir})`;
 }
