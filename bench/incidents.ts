@@ -1,6 +1,8 @@
 // npm run bench:incidents [-- --seconds 30 --connections 50 --rows 100000]
 // Single-report latency under concurrent clients (POST /api/incidents) and bulk import rate (COPY path), on a
-// private database with the small demo city. Prints result, goal and ratio.
+// private database with the small demo city. Prints result, goal and ratio. The server runs in a child process,
+// as in a deployment, so the load generator (autocannon, this process) does not share its event loop.
+import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +24,7 @@ import { createLogger } from '../server/logger';
 import { loadDemoCity } from '../data/demo/load';
 import { testCityOptions } from '../data/demo/options';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const importRows = Number(values.rows);
@@ -40,7 +42,41 @@ async function freshDatabase(serverUrl: string): Promise<string> {
   return url.toString();
 }
 
+/** Child process: the app as main.ts serves it, on the bench database; tells the parent its port. */
+async function serve(url: string): Promise<void> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+  const log = createLogger('silent');
+  const events = new EventBus(url, log);
+  await events.start();
+  const pool = createPool(url, config.PG_POOL_MAX);
+  const server = http.createServer(createApp({ config, pool, log, clock: systemClock, events }).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.on('disconnect', () => {
+    server.close();
+    void events.stop().then(() => pool.end()).then(() => process.exit(0));
+  });
+  process.send!({ port: (server.address() as AddressInfo).port });
+}
+
+async function startServer(url: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child: ChildProcess = fork(__filename, ['serve', url], { stdio: 'inherit' });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+    child.once('message', (message) => resolve((message as { port: number }).port));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.disconnect();
+      }),
+  };
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'serve') return serve(process.argv[3]);
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
   const url = await freshDatabase(await resolveDatabaseUrl(config));
   const pool = createPool(url, config.PG_POOL_MAX);
@@ -51,11 +87,7 @@ async function main(): Promise<void> {
     `SELECT ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat FROM grids g, ST_Dump(ST_GeneratePoints(g.geom, 40, 7)) p WHERE g.level = 4`,
   )).rows;
 
-  const log = createLogger('silent');
-  const events = new EventBus(url, log);
-  await events.start();
-  const server = http.createServer(createApp({ config, pool, log, clock: systemClock, events }).callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await startServer(url);
   const { token } = await createToken(pool, { role: 'hotline', label: 'bench' });
   let n = 0;
   /** Closed-loop clients, each repeating its own report (so most reports are near-duplicates of a first one). */
@@ -64,7 +96,7 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     const result = await new Promise<autocannon.Result>((resolve, reject) => {
       const run = autocannon({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents`,
+        url: `http://127.0.0.1:${server.port}/api/incidents`,
         connections: clients,
         duration: seconds,
         method: 'POST',
@@ -82,8 +114,7 @@ async function main(): Promise<void> {
   }
   const single = await measureReports(1);
   const loaded = await measureReports(connections);
-  server.close();
-  await events.stop();
+  await server.stop();
 
   // Bulk import: a synthetic CSV of the same city through the COPY path (grid and H3 per row).
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'incidents-bench-')), 'history.csv');

@@ -87,6 +87,10 @@ function startCluster(layout: Layout, port: number): { status: number | null; ou
     '-c work_mem=32MB',
     '-c maintenance_work_mem=256MB',
     '-c max_connections=200',
+    // Write bursts (bulk imports, a busy intake) would otherwise force a checkpoint every ~1 GB of WAL, and the
+    // full-page images after each one slow every write for a while; time-driven checkpoints suit this load.
+    '-c max_wal_size=4GB',
+    '-c checkpoint_timeout=15min',
     '-c fsync=on',
     '-c synchronous_commit=on',
   ].join(' ');
