@@ -1,7 +1,8 @@
-// npm run bench:incidents [-- --seconds 30 --connections 50 --rows 100000]
+// npm run bench:incidents [-- --seconds 30 --connections 50 --rows 100000 --profile DIR]
 // Single-report latency under concurrent clients (POST /api/incidents) and bulk import rate (COPY path), on a
 // private database with the small demo city. Prints result, goal and ratio. The server runs in a child process,
-// as in a deployment, so the load generator (autocannon, this process) does not share its event loop.
+// as in a deployment, so the load generator (autocannon, this process) does not share its event loop. `--profile DIR`
+// writes the server's V8 CPU profile there (open it in Chrome DevTools) to see where a report's time goes.
 import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,7 +25,7 @@ import { createLogger } from '../server/logger';
 import { loadDemoCity } from '../data/demo/load';
 import { testCityOptions } from '../data/demo/options';
 
-const { values } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' }, profile: { type: 'string' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const importRows = Number(values.rows);
@@ -59,7 +60,10 @@ async function serve(url: string): Promise<void> {
 }
 
 async function startServer(url: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child: ChildProcess = fork(__filename, ['serve', url], { stdio: 'inherit' });
+  const child: ChildProcess = fork(__filename, ['serve', url], {
+    stdio: 'inherit',
+    execArgv: values.profile ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : process.execArgv,
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
     child.once('message', (message) => resolve((message as { port: number }).port));
