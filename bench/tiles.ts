@@ -5,7 +5,8 @@
  * server as 2 processes (node:cluster), and the floor of this machine (a bare node:http server answering the same
  * gzip tiles from a Map, no framework, no checks).
  * Every server runs in its own child process, as in a deployment; the load generator is this process, one
- * keep-alive socket per client. Needs DATABASE_URL pointing at a database holding the full demo city.
+ * keep-alive socket per client. Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does;
+ * loads the full demo city there first if it holds no grids.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -17,12 +18,15 @@ import seedrandom from 'seedrandom';
 import { createApp } from '../server/app';
 import { createToken, revokeToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
+import { resolveDatabaseUrl } from '../server/db/connect';
+import { migrate } from '../server/db/migrate';
 import { createPool, type Pool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
 import { createLogger } from '../server/logger';
 import { sourceAtZoom, tileLayerByName, tileLayers } from '../server/tiles/registry';
 import { queryTile, TileService } from '../server/tiles/service';
+import { countDemoRows, loadDemoCity } from '../data/demo/load';
 
 const tileCount = 500;
 const roundCount = 5;
@@ -239,8 +243,8 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
   });
 }
 
-async function startServer(kind: ServerKind, tiles: BenchTile[]): Promise<ServerProcess> {
-  const child = fork(__filename, ['serve', kind], { stdio: 'inherit' });
+async function startServer(url: string, kind: ServerKind, tiles: BenchTile[]): Promise<ServerProcess> {
+  const child = fork(__filename, ['serve', kind, url], { stdio: 'inherit' });
   child.send(tiles);
   const { port } = await nextMessage<{ port: number }>(child);
   return {
@@ -269,11 +273,15 @@ function table(runs: Run[]): string {
 }
 
 async function main() {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error('set DATABASE_URL to the database with the full demo city');
-  if (process.argv[2] === 'serve') return serve(url, process.argv[3] as ServerKind);
-  const loadBefore = os.loadavg();
+  if (process.argv[2] === 'serve') return serve(process.argv[4], process.argv[3] as ServerKind);
+  const url = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }));
   const pool = createPool(url, 4);
+  await migrate(pool);
+  if ((await countDemoRows(pool)).grids === 0) {
+    process.stdout.write('loading the demo city...\n');
+    await loadDemoCity(pool, { progress: process.stdout.isTTY ?? false });
+  }
+  const loadBefore = os.loadavg();
   const tiles = await randomTiles(pool);
   const { id: tokenId, token } = await createToken(pool, { role: 'planner', label: 'bench tiles', gridIds: [] });
   const raw: Fetch = (tile) => {
@@ -281,7 +289,7 @@ async function main() {
     return queryTile(pool, layer, tile, Object.keys(layer.filters).map(() => null)).then((b) => b.length);
   };
 
-  const [uncachedServer, cachedServer, cachedTwice, floor] = await Promise.all((['uncached', 'cached', 'cached-2', 'floor'] as const).map((kind) => startServer(kind, tiles)));
+  const [uncachedServer, cachedServer, cachedTwice, floor] = await Promise.all((['uncached', 'cached', 'cached-2', 'floor'] as const).map((kind) => startServer(url, kind, tiles)));
   const modes: Mode[] = [
     { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
     { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },

@@ -37,7 +37,7 @@ function logRequest(log: Logger, started: number, fields: { requestId: string; m
 }
 
 /**
- * Koa, except that a request one of the routes' fast handlers can answer (a cached tile) is answered on
+ * Koa, except that a request one of the routes' fast handlers can answer (a tile) is answered on
  * node:http before Koa builds its context and runs the middleware: same route, access rule, validation and
  * headers, a fraction of the work (see fastRoutes in http/route.ts).
  */

@@ -45,11 +45,12 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
   /**
-   * GET routes only: answers the cheap cases (a cached tile) on node:http before Koa builds a context, with the
-   * input the handler would get (same matching, access check and zod parsing); returns false to let the route
-   * run as usual. Share the response code with `handler` so both send the same thing.
+   * GET routes only: answers on node:http before Koa builds a context, with the input the handler would get (same
+   * matching, access check and zod parsing); returns false, or throws before writing, to let the route run as
+   * usual (errors then take the one problem+json path). Share the response code with `handler` so both send the
+   * same thing.
    */
-  fastHandler?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage, response: ServerResponse) => boolean;
+  fastHandler?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
 }
 
 /** Identity with inference: lets each route file declare its handler with typed params, query and body. */
@@ -154,7 +155,7 @@ export function fastRoutes(router: Router, routes: RouteDefinition[], authorize:
         const query = queryObject(url.query as string | null);
         const actor = await authorize({ headers: request.headers, query, method: 'GET', path }, definition.access);
         const input = routeInput(definition, { params: layer.params(path, layer.captures(path)), query, body: undefined, actor, requestId });
-        return definition.fastHandler!(input, request, response);
+        return await definition.fastHandler!(input, request, response);
       } catch {
         return false;
       }

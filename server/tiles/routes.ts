@@ -52,6 +52,13 @@ function tileResponse({ etag, body }: TileBody, encoding: TileEncoding, ifNoneMa
   return { status: 200, headers, body };
 }
 
+/** The one answer for a tile request, from the cache or the database, in the encoding the client accepts. */
+async function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): Promise<TileResponse> {
+  const { layer, address, filters } = tileRequest(params, query, actor);
+  const encoding = encodingFor(request);
+  return tileResponse(await tiles.tile(layer, address, filters, encoding), encoding, request.headers['if-none-match']);
+}
+
 export function tileRoutes({ pool, config, events }: AppDeps) {
   const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024);
   tiles.listen(events);
@@ -93,26 +100,18 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
         304: { description: 'Unchanged since the ETag given in If-None-Match' },
       },
       async handler(ctx, { params, query, actor }) {
-        const { layer, address, filters } = tileRequest(params, query, actor);
-        const encoding = encodingFor(ctx.req);
-        const { status, headers, body } = tileResponse(await tiles.tile(layer, address, filters, encoding), encoding, ctx.req.headers['if-none-match']);
+        const { status, headers, body } = await answerTile(tiles, params, query, actor, ctx.req);
         ctx.status = status;
         ctx.set(headers);
         if (body) ctx.body = body;
       },
-      // A cached tile for a gzip client (every browser) needs none of Koa: answered before it. With the cache
-      // off there is nothing to answer early, and trying would only add work before Koa.
-      fastHandler:
-        config.TILE_CACHE_MB > 0
-          ? ({ params, query, actor }, request, response) => {
-              const { layer, address, filters } = tileRequest(params, query, actor);
-              const tile = encodingFor(request) === 'gzip' ? tiles.cached(layer, address, filters) : undefined;
-              if (!tile) return false;
-              const { status, headers, body } = tileResponse({ etag: tile.etag, body: tile.gzip }, 'gzip', request.headers['if-none-match']);
-              response.writeHead(status, headers).end(body);
-              return true;
-            }
-          : undefined,
+      // Every tile is answered before Koa (its context and middleware cost as much as a small tile's query);
+      // a tile that fails (a bad filter, the database away) is left to the Koa route and its problem+json.
+      async fastHandler({ params, query, actor }, request, response) {
+        const { status, headers, body } = await answerTile(tiles, params, query, actor, request);
+        response.writeHead(status, headers).end(body);
+        return true;
+      },
     }),
   ];
 }

@@ -128,7 +128,7 @@ export class TileService {
     });
   }
 
-  /** The tile if it is cached, without touching the database (the fast path); undefined when it is not. */
+  /** The tile if it is cached, without touching the database; undefined when it is not. */
   cached(layer: TileLayer, address: TileAddress, filters: TileFilters): CachedTile | undefined {
     return this.cache.get(this.cacheKey(layer, address, filters).key);
   }
