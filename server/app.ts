@@ -58,7 +58,6 @@ class CitygridApp extends Koa {
       const requestId = requestIdOf(request as IncomingMessage);
       // If Koa ends up answering, its request-id middleware keeps this id.
       request.headers['x-request-id'] = requestId;
-      response.setHeader('X-Request-Id', requestId);
       if (!(await answer(response as ServerResponse, requestId))) return handle(request, response);
       logRequest(this.log, started, { requestId, method: 'GET', path: parseUrl(request as IncomingMessage)?.pathname ?? '', status: response.statusCode });
     };
