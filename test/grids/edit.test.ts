@@ -1,29 +1,20 @@
 import type { ChangeEvent } from '../../server/events/bus';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { adjacentLevel4Pair, misplacedMembers, one } from './support';
 
 describe('grid edits: versions, membership, history, delete', () => {
-  let db: TestDatabase;
-  let api: TestApp;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp();
 
-  const versionOf = async (id: number) => (await one<{ version: number }>(db, 'SELECT version FROM grids WHERE id = $1', [id])).version;
+  const versionOf = async (id: number) => (await one<{ version: number }>(suite.db, 'SELECT version FROM grids WHERE id = $1', [id])).version;
 
   const patch = (id: number, body: object, version?: number | string) => {
-    const request = api.request.patch(`/api/grids/${id}`).set(api.auth('planner'));
+    const request = suite.api.request.patch(`/api/grids/${id}`).set(suite.api.auth('planner'));
     if (version !== undefined) request.set('If-Match', `"${version}"`);
     return request.send(body);
   };
 
   it('PATCH without If-Match is 428, with a stale version 412 naming the current one; nothing changes', async () => {
+    const { db } = suite;
     const grid = await one<{ id: number; name: string }>(db, 'SELECT id, name FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
     await patch(grid.id, { name: 'renamed' }).expect(428);
     const stale = await patch(grid.id, { name: 'renamed' }, 7).expect(412);
@@ -35,6 +26,7 @@ describe('grid edits: versions, membership, history, delete', () => {
   });
 
   it('two PATCH with the same version race: exactly one wins, the other gets 412', async () => {
+    const { db } = suite;
     const grid = await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 4 ORDER BY id OFFSET 1 LIMIT 1');
     const [first, second] = await Promise.all([patch(grid.id, { leader: 'Planner A' }, 1), patch(grid.id, { leader: 'Planner B' }, 1)]);
     expect([first.status, second.status].sort()).toEqual([200, 412]);
@@ -43,6 +35,7 @@ describe('grid edits: versions, membership, history, delete', () => {
   });
 
   it('moving a shared border re-assigns buildings and incidents in the same change, publishes the bbox and records history', async () => {
+    const { db, api } = suite;
     const { a, b } = await adjacentLevel4Pair(db, 0);
     // A 30 m strip of A along its border with B moves from A to B: shrink A first, then grow B.
     const shapes = await one<{ a_new: object; b_new: object; strip_buildings: number }>(
@@ -76,6 +69,7 @@ describe('grid edits: versions, membership, history, delete', () => {
   });
 
   it('coverage reports a gap left by a shrunk grid with its area', async () => {
+    const { db, api } = suite;
     const { a } = await adjacentLevel4Pair(db, 3);
     const shrunk = await one<{ parent: number; geometry: object; lost: number }>(
       db,
@@ -93,6 +87,7 @@ describe('grid edits: versions, membership, history, delete', () => {
   });
 
   it('revert restores an earlier version as a new version', async () => {
+    const { db, api } = suite;
     const grid = await one<{ id: number; name: string; area: number }>(db, 'SELECT id, name, ST_Area(geom) AS area FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1');
     const smaller = await one<{ geometry: object }>(db, 'SELECT ST_AsGeoJSON(ST_Buffer(geom::geography, -15)::geometry, 9)::json AS geometry FROM grids WHERE id = $1', [grid.id]);
     await patch(grid.id, { name: 'temporary' }, 1).expect(200);
@@ -110,6 +105,7 @@ describe('grid edits: versions, membership, history, delete', () => {
   });
 
   it('DELETE is refused while a grid has members, and moves them to ?target=', async () => {
+    const { db, api } = suite;
     const { a, b } = await adjacentLevel4Pair(db, 6);
     const members = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [a]);
     expect(members.n).toBeGreaterThan(0);
@@ -128,6 +124,7 @@ describe('grid edits: versions, membership, history, delete', () => {
     expect(history.body.entries.at(-1)).toMatchObject({ action: 'delete', after: null });
   });
   it('DELETE ?target= needs an adjacent sibling, which absorbs the area: moved children stay inside it', async () => {
+    const { db, api } = suite;
     const apart = await one<{ a: number; b: number }>(
       db,
       `SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id = b.parent_id AND a.id <> b.id

@@ -1,20 +1,11 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { one } from './support';
 
 describe('grid reads', () => {
-  let db: TestDatabase;
-  let api: TestApp;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp();
 
   it('GET /api/grids/:id gives the parent chain nearest first and the child count', async () => {
+    const { db, api } = suite;
     const community = await one<{ id: number; children: number }>(
       db,
       'SELECT g.id, (SELECT count(*)::int FROM grids c WHERE c.parent_id = g.id) AS children FROM grids g WHERE level = 3 ORDER BY id LIMIT 1',
@@ -28,6 +19,7 @@ describe('grid reads', () => {
   });
 
   it('documents every grid route in the OpenAPI document', async () => {
+    const { api } = suite;
     const { body } = await api.request.get('/api').expect(200);
     const paths = Object.keys(body.paths);
     for (const path of ['/api/grids/{id}', '/api/grids/{id}/split', '/api/grids/merge', '/api/grids/{id}/rebalance', '/api/grids/{id}/revert']) {
@@ -36,11 +28,13 @@ describe('grid reads', () => {
   });
 
   it('answers 404 for a grid that does not exist and 401 without a token', async () => {
+    const { api } = suite;
     await api.request.get('/api/grids/999999').set(api.auth('planner')).expect(404);
     await api.request.get('/api/grids/1').expect(401);
   });
 
   it('stats match independent counts over the level-4 grids below', async () => {
+    const { db, api } = suite;
     const street = await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 2 ORDER BY id LIMIT 1');
     const expected = await one<{ buildings: number; households: number; people: number; hazards: number; key_places: number }>(
       db,
@@ -62,6 +56,7 @@ describe('grid reads', () => {
   });
 
   it('coverage of a demo community is clean and agrees with SQL', async () => {
+    const { db, api } = suite;
     const community = await one<{ id: number; gap: number }>(
       db,
       `SELECT p.id, ST_Area(ST_Difference(p.geom, ST_Union(c.geom))::geography) AS gap

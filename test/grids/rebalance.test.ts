@@ -1,29 +1,22 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { misplacedMembers, one } from './support';
 
 describe('POST /api/grids/:id/rebalance', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let community: { id: number; households: number; children: number };
   const target = 250;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
     community = await one(
-      db,
+      suite.db,
       `SELECT p.id, (SELECT count(*)::int FROM grids c WHERE c.parent_id = p.id) AS children,
               (SELECT sum(b.households)::int FROM buildings b WHERE ST_Intersects(p.geom, ST_PointOnSurface(b.geom))) AS households
        FROM grids p WHERE level = 3 ORDER BY 3 DESC LIMIT 1`,
     );
   });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
 
   it('previews round(households / target) grids with deviation and compactness, changing nothing', async () => {
+    const { db, api } = suite;
     const { body } = await api.request.post(`/api/grids/${community.id}/rebalance`).set(api.auth('planner')).send({ targetHouseholds: target }).expect(200);
     expect(body.committed).toBe(false);
     expect(body.grids).toBe(Math.round(community.households / target));
@@ -40,6 +33,7 @@ describe('POST /api/grids/:id/rebalance', () => {
   });
 
   it('commits grids that are contiguous, tile the parent exactly, stay within 10% and hold every building once', async () => {
+    const { db, api } = suite;
     const send = (version?: string) => {
       const request = api.request.post(`/api/grids/${community.id}/rebalance`).set(api.auth('planner'));
       if (version) request.set('If-Match', version);
@@ -83,6 +77,7 @@ describe('POST /api/grids/:id/rebalance', () => {
   });
 
   it('refuses a level-4 grid and non-editors', async () => {
+    const { db, api } = suite;
     const cell = await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 4 LIMIT 1');
     await api.request.post(`/api/grids/${cell.id}/rebalance`).set(api.auth('planner')).send({ targetHouseholds: target }).expect(422);
     await api.request.post(`/api/grids/${community.id}/rebalance`).set(api.auth('police')).send({ targetHouseholds: target }).expect(403);

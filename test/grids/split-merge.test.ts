@@ -1,23 +1,13 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { adjacentLevel4Pair, misplacedMembers, one } from './support';
 
 describe('split and merge', () => {
-  let db: TestDatabase;
-  let api: TestApp;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp();
 
   /** A north-south line through the middle of the grid's bounding box, reaching beyond it. */
   async function cuttingLine(id: number) {
     const box = await one<{ x: number; y0: number; y1: number }>(
-      db,
+      suite.db,
       'SELECT (ST_XMin(geom) + ST_XMax(geom)) / 2 AS x, ST_YMin(geom) - 0.001 AS y0, ST_YMax(geom) + 0.001 AS y1 FROM grids WHERE id = $1',
       [id],
     );
@@ -25,6 +15,7 @@ describe('split and merge', () => {
   }
 
   it('split previews two pieces holding all the grid’s buildings, then commits them with members re-assigned', async () => {
+    const { db, api } = suite;
     const grid = await one<{ id: number; area: number; buildings: number; parent: number }>(
       db,
       `SELECT g.id, ST_Area(g.geom::geography) AS area, g.parent_id AS parent, (SELECT count(*)::int FROM buildings b WHERE b.grid_id = g.id) AS buildings
@@ -62,6 +53,7 @@ describe('split and merge', () => {
   });
 
   it('refuses a line that does not cut the grid in two (422 split-line)', async () => {
+    const { db, api } = suite;
     const grid = await one<{ id: number; x: number; y: number }>(db, 'SELECT id, ST_XMax(geom) + 0.01 AS x, ST_YMin(geom) AS y FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
     const outside = { type: 'LineString', coordinates: [[grid.x, grid.y], [grid.x + 0.001, grid.y + 0.001]] };
     const refused = await api.request.post(`/api/grids/${grid.id}/split`).set(api.auth('planner')).send({ line: outside }).expect(422);
@@ -71,6 +63,7 @@ describe('split and merge', () => {
   });
 
   it('merge previews the union of adjacent siblings, needs versions to commit, then keeps the first grid', async () => {
+    const { db, api } = suite;
     const { a, b } = await adjacentLevel4Pair(db, 10);
     const before = await one<{ area: number; buildings: number }>(
       db,
@@ -95,6 +88,7 @@ describe('split and merge', () => {
   });
 
   it('refuses to merge grids that are not adjacent or not siblings', async () => {
+    const { db, api } = suite;
     const apart = await one<{ a: number; b: number }>(
       db,
       `SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id = b.parent_id AND a.id < b.id

@@ -1,5 +1,4 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { one, square } from './support';
 
 // A test district far from the demo city (which lies in 120.7–120.74, 31.3–31.33), so nothing else is there.
@@ -7,27 +6,21 @@ const districtOrigin = { lon: 121.0, lat: 31.0 };
 const metre = 1 / 111_320; // one metre of latitude in degrees
 
 describe('grid writes: validation rules', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let districtId: number;
   let streetId: number;
 
-  const post = (body: object, query = '') => api.request.post(`/api/grids${query}`).set(api.auth('planner')).send(body);
+  const post = (body: object, query = '') => suite.api.request.post(`/api/grids${query}`).set(suite.api.auth('planner')).send(body);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
     const district = await post({ code: 'T01', name: '测试区', level: 1, geometry: square(districtOrigin.lon, districtOrigin.lat, 0.02) }).expect(201);
     districtId = district.body.feature.id;
     const street = await post({ code: 'T01-01', name: '测试街道', level: 2, parentId: districtId, geometry: square(121.0, 31.0, 0.01) }).expect(201);
     streetId = street.body.feature.id;
   });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
 
   it('creates a grid and answers with version 1, an ETag and a history row', async () => {
+    const { db, api } = suite;
     const created = await one<{ version: number; level: number }>(db, 'SELECT version, level FROM grids WHERE id = $1', [streetId]);
     expect(created).toEqual({ version: 1, level: 2 });
     const history = await api.request.get(`/api/grids/${streetId}/history`).set(api.auth('police')).expect(200);
@@ -36,6 +29,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('refuses a level that is not parent level + 1 (422 level), and a level-1 grid with a parent', async () => {
+    const { db } = suite;
     const wrong = await post({ code: 'T-L', name: 'x', level: 3, parentId: districtId, geometry: square(121.011, 31.0, 0.001) }).expect(422);
     expect(wrong.body).toMatchObject({ type: 'rule-violation', rule: 'level' });
     expect(wrong.headers['content-type']).toMatch(/application\/problem\+json/);
@@ -45,6 +39,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('refuses a self-intersecting polygon naming the reason, and repairs it with ?repair=true', async () => {
+    const { db } = suite;
     const bowtie = { type: 'Polygon', coordinates: [[[121.012, 31.012], [121.014, 31.014], [121.014, 31.012], [121.012, 31.014], [121.012, 31.012]]] };
     const refused = await post({ code: 'T01-02', name: 'bowtie', level: 2, parentId: districtId, geometry: bowtie }).expect(422);
     expect(refused.body.rule).toBe('valid-geometry');
@@ -55,6 +50,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('refuses a grid outside its parent beyond 0.5 m, and accepts (and clips) one 0.3 m out', async () => {
+    const { db } = suite;
     const farOut = square(121.0 - 5 * metre, 31.012, 0.001);
     const refused = await post({ code: 'T01-03', name: 'out', level: 2, parentId: districtId, geometry: farOut }).expect(422);
     expect(refused.body).toMatchObject({ rule: 'inside-parent', parentId: districtId });
@@ -67,6 +63,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('refuses an overlap with a sibling above 1 m² and tolerates (removes) a smaller one', async () => {
+    const { db } = suite;
     const overlapping = square(121.009, 31.0, 0.002); // 0.001° (≈ 95 m) into the street
     const refused = await post({ code: 'T01-04', name: 'overlap', level: 2, parentId: districtId, geometry: overlapping }).expect(422);
     expect(refused.body.rule).toBe('sibling-overlap');
@@ -79,6 +76,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('snaps a sliver gap of about 1 m to the neighbour’s edge so the border is shared', async () => {
+    const { db } = suite;
     const nearly = square(121.0, 31.01 + metre, 0.004); // 1 m north of the street's northern edge
     const created = await post({ code: 'T01-05', name: 'sliver', level: 2, parentId: districtId, geometry: nearly }).expect(201);
     const shared = await one<{ gap: number; border: number }>(
@@ -91,6 +89,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('snaps a sliver of about 1 m against the parent’s own edge, but leaves a 5 m strip alone', async () => {
+    const { db, api } = suite;
     const box = (west: number, south: number, east: number, north: number) => ({
       type: 'Polygon',
       coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
@@ -121,6 +120,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('PATCH parentId moves a grid under another parent with every rule applied', async () => {
+    const { db, api } = suite;
     const otherDistrict = await post({ code: 'T02', name: '测试二区', level: 1, geometry: square(121.05, 31.0, 0.02) }).expect(201);
     const otherId = otherDistrict.body.feature.id;
     const neighbour = await post({ code: 'T02-01', name: 'resident', level: 2, parentId: otherId, geometry: square(121.05, 31.0, 0.005) }).expect(201);
@@ -150,6 +150,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('answers 400 for a foreign crs, out-of-range coordinates, unknown fields and wrong types; nothing is written', async () => {
+    const { db } = suite;
     const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM grids');
     const base = { code: 'T-BAD', name: 'bad', level: 2, parentId: districtId };
     await post({ ...base, geometry: { ...square(121.001, 31.001, 0.001), crs: { type: 'name', properties: { name: 'EPSG:3857' } } } }).expect(400);
@@ -161,6 +162,7 @@ describe('grid writes: validation rules', () => {
   });
 
   it('lets planners and admins write, and refuses other roles (403)', async () => {
+    const { api } = suite;
     const body = { code: 'T01-R', name: 'role', level: 2, parentId: districtId, geometry: square(121.015, 31.015, 0.001) };
     for (const role of ['police', 'commander', 'grid_worker', 'hotline'] as const) {
       await api.request.post('/api/grids').set(api.auth(role)).send(body).expect(403);

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { projectRoot } from '../../server/config';
 import { boston311, csvFiles, importIncidents } from '../../server/incidents/import';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 
 const archive = path.resolve(projectRoot, '..', 'shared', 'data', 'boston-311-2015', 'boston311_2015_by_type.tar.gz');
 const describeWithData = fs.existsSync(archive) ? describe : describe.skip;
@@ -35,22 +34,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describeWithData('Boston 311 (2015) history through the statistics API', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
   let directory: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     directory = fs.mkdtempSync(path.join(os.tmpdir(), 'boston311-'));
     execFileSync('tar', ['xzf', archive, '-C', directory]);
-    db = await createTestDatabase();
-    api = await createTestApp(db);
   }, 60_000);
-  afterAll(async () => {
-    fs.rmSync(directory, { recursive: true, force: true });
-    await api.close();
-    await db.drop();
-  });
+  afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
 
   it('imports every request and agrees with closure rate, on-time rate and median handling time per department from the CSV', async () => {
+    const { db, api } = suite;
     const files = csvFiles(directory);
     const result = await importIncidents(db.pool, files, boston311);
     expect(result).toMatchObject({ files: 158, read: 121_145, inserted: 121_145, skipped: 0 });

@@ -1,33 +1,27 @@
 import { createPool, type Pool } from '../../server/db/pool';
 import { escalateOverdue } from '../../server/incidents/escalation';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
 
 describe('overdue escalation (督办)', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   let secondProcessPool: Pool;
   const time = manualClock('2026-03-01T08:00:00Z');
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db, { clock: time.clock, gridWorkerGrids: await level4GridIds(db.pool) });
-    secondProcessPool = createPool(db.url, 2);
-  });
-  afterAll(async () => {
-    await secondProcessPool.end();
-    await api.close();
-    await db.drop();
+  // Jest runs afterAll hooks in declaration order: declared first, the pool ends before useTestApp drops the database.
+  afterAll(() => secondProcessPool.end());
+  const suite = useTestApp(async (db) => ({ clock: time.clock, gridWorkerGrids: await level4GridIds(db.pool) }));
+  beforeAll(() => {
+    secondProcessPool = createPool(suite.db.url, 2);
   });
 
   async function dispatched(category: string, gridIndex: number): Promise<number> {
-    const id = (await report(api, await pointInGrid(db.pool, gridIndex), { category }).expect(201)).body.id;
-    await api.request.post(`/api/incidents/${id}/transitions`).set(api.auth('hotline')).send({ to: 'accepted' }).expect(200);
-    await api.request.post(`/api/incidents/${id}/transitions`).set(api.auth('commander')).send({ to: 'dispatched', department: '市政公用局' }).expect(200);
+    const id = (await report(suite.api, await pointInGrid(suite.db.pool, gridIndex), { category }).expect(201)).body.id;
+    await suite.api.request.post(`/api/incidents/${id}/transitions`).set(suite.api.auth('hotline')).send({ to: 'accepted' }).expect(200);
+    await suite.api.request.post(`/api/incidents/${id}/transitions`).set(suite.api.auth('commander')).send({ to: 'dispatched', department: '市政公用局' }).expect(200);
     return id;
   }
 
   it('escalates overdue stages exactly once when two schedulers run at the same moment', async () => {
+    const { db, api } = suite;
     // 窨井盖 has 4 h to handle after dispatch; 绿化养护 has 168 h.
     const urgent = await dispatched('窨井盖', 10);
     const routine = await dispatched('绿化养护', 11);
@@ -58,6 +52,7 @@ describe('overdue escalation (督办)', () => {
   });
 
   it('gives supervision (督办) a deadline from the catalogue and escalates it again, one level up, when it passes', async () => {
+    const { db, api } = suite;
     const category = (await api.request.get('/api/incidents/categories').set(api.auth('commander')).expect(200)).body.categories
       .find((c: { name: string }) => c.name === '窨井盖');
     expect(category.supervise_hours).toBeGreaterThan(0);
@@ -99,6 +94,7 @@ describe('overdue escalation (督办)', () => {
   });
 
   it('counts overdue open incidents by department', async () => {
+    const { db, api } = suite;
     const response = await api.request.get('/api/incidents/overdue').set(api.auth('commander')).expect(200);
     const expected = await db.pool.query(
       `SELECT c.department, count(*)::int AS overdue FROM incidents i JOIN incident_categories c ON c.name = i.category

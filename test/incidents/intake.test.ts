@@ -1,21 +1,12 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { manualClock, pointInGrid, report } from './helpers';
 
 describe('incident intake', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   const time = manualClock('2026-03-01T08:00:00Z');
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db, { clock: time.clock });
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp({ clock: time.clock });
 
   it('has a catalogue of about 30 categories covering every category in the data', async () => {
+    const { db } = suite;
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM incident_categories');
     expect(rows[0].n).toBeGreaterThanOrEqual(30);
     const missing = await db.pool.query('SELECT DISTINCT category FROM incidents EXCEPT SELECT name FROM incident_categories');
@@ -25,6 +16,7 @@ describe('incident intake', () => {
   });
 
   it('assigns grid, worker, department, H3 cells and deadlines from the catalogue and the clock', async () => {
+    const { db, api } = suite;
     const at = await pointInGrid(db.pool, 3);
     const response = await report(api, at).expect(201);
     const incident = response.body;
@@ -45,6 +37,7 @@ describe('incident intake', () => {
   });
 
   it('links near-duplicates (same category, ≤ 50 m, ≤ 24 h, open) and keeps them', async () => {
+    const { db, api } = suite;
     const at = await pointInGrid(db.pool, 7);
     const first = (await report(api, at, { category: '路灯故障' }).expect(201)).body;
     const near = (await report(api, { lon: at.lon + 0.0002, lat: at.lat }, { category: '路灯故障' }).expect(201)).body; // ≈ 19 m east
@@ -61,6 +54,7 @@ describe('incident intake', () => {
   });
 
   it('refuses unknown categories, places outside every grid, unknown fields and bad roles, changing nothing', async () => {
+    const { db, api } = suite;
     const before = (await db.pool.query('SELECT count(*)::int AS n FROM incidents')).rows[0].n;
     const at = await pointInGrid(db.pool, 0);
     expect((await report(api, at, { category: '外星人' }).expect(422)).body.rule).toBe('known-category');
@@ -75,6 +69,7 @@ describe('incident intake', () => {
   });
 
   it('lets an admin edit the catalogue, which sets the deadlines of later reports', async () => {
+    const { db, api } = suite;
     await api.request.patch('/api/incidents/categories/宠物扰民').set(api.auth('commander')).send({ accept_hours: 1 }).expect(403);
     await api.request.patch('/api/incidents/categories/外星人').set(api.auth('admin')).send({ accept_hours: 1 }).expect(404);
     await api.request.patch('/api/incidents/categories/宠物扰民').set(api.auth('admin')).send({ accept_hours: -1 }).expect(400);
@@ -88,6 +83,7 @@ describe('incident intake', () => {
   });
 
   it('lists incidents with filters and a cursor, matching SQL counts', async () => {
+    const { db, api } = suite;
     const query = { category: '群租', status: 'closed', from: '2025-03-01T00:00:00+08:00', to: '2025-06-01T00:00:00+08:00' };
     const expected = (
       await db.pool.query(`SELECT count(*)::int AS n FROM incidents WHERE category = $1 AND status = $2 AND reported_at >= $3 AND reported_at < $4`, [

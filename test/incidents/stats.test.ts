@@ -1,5 +1,4 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { manualClock } from './helpers';
 
 /** Linear interpolation between closest ranks, as percentile_cont does. */
@@ -10,23 +9,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe('GET /api/stats/incidents', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   const time = manualClock('2026-01-15T00:00:00Z');
   const from = '2025-04-01T00:00:00+08:00';
   const to = '2025-10-01T00:00:00+08:00';
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db, { clock: time.clock });
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp({ clock: time.clock });
 
   /** Recomputed from raw rows and the catalogue, not from the columns the service reads (due_at, department). */
   async function expectedFor(where: string, params: unknown[]) {
-    const { rows } = await db.pool.query<{ status: string; hours: number | null; on_time: boolean | null; overdue: boolean }>(
+    const { rows } = await suite.db.pool.query<{ status: string; hours: number | null; on_time: boolean | null; overdue: boolean }>(
       `SELECT i.status, extract(epoch FROM i.closed_at - i.reported_at)::float8 / 3600 AS hours,
               i.closed_at <= i.reported_at + (c.accept_hours + c.dispatch_hours + c.handle_hours + c.feedback_hours) * interval '1 hour' AS on_time,
               i.status NOT IN ('closed', 'rejected') AND i.reported_at + (c.accept_hours + c.dispatch_hours + c.handle_hours + c.feedback_hours) * interval '1 hour' < $1 AS overdue
@@ -59,6 +49,7 @@ describe('GET /api/stats/incidents', () => {
   }
 
   it('matches counts, rates and handling times computed independently for the whole window', async () => {
+    const { api } = suite;
     const response = await api.request.get('/api/stats/incidents').query({ from, to }).set(api.auth('planner')).expect(200);
     expect(response.body.groups).toHaveLength(1);
     const expected = await expectedFor('true', []);
@@ -69,6 +60,7 @@ describe('GET /api/stats/incidents', () => {
   });
 
   it('groups by category and filters by department and grid, each matching SQL', async () => {
+    const { db, api } = suite;
     const byCategory = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'category' }).set(api.auth('commander')).expect(200)).body;
     const categories = (await db.pool.query('SELECT DISTINCT category FROM incidents WHERE reported_at >= $1 AND reported_at < $2', [from, to])).rows;
     expect(byCategory.groups.map((g: { key: string }) => g.key).sort()).toEqual(categories.map((r) => r.category).sort());
@@ -83,6 +75,7 @@ describe('GET /api/stats/incidents', () => {
   });
 
   it('groups by day in Shanghai time, totals adding up', async () => {
+    const { api } = suite;
     const byDay = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'day' }).set(api.auth('planner')).expect(200)).body;
     expect(byDay.groups[0].key).toBe('2025-04-01');
     const total = byDay.groups.reduce((sum: number, g: { total: number }) => sum + g.total, 0);
@@ -90,6 +83,7 @@ describe('GET /api/stats/incidents', () => {
   });
 
   it('reports grid worker indicators matching SQL', async () => {
+    const { db, api } = suite;
     const response = await api.request.get('/api/stats/incidents/workers').query({ from, to }).set(api.auth('commander')).expect(200);
     const { rows } = await db.pool.query(
       `SELECT g.workers[1] AS worker, i.source, i.status, i.closed_at <= i.due_at AS on_time
@@ -110,6 +104,7 @@ describe('GET /api/stats/incidents', () => {
   });
 
   it('refuses bad filters', async () => {
+    const { api } = suite;
     await api.request.get('/api/stats/incidents').query({ groupBy: 'street' }).set(api.auth('planner')).expect(400);
     await api.request.get('/api/stats/incidents').query({ from: 'yesterday' }).set(api.auth('planner')).expect(400);
     await api.request.get('/api/stats/incidents').query({ sql: '1' }).set(api.auth('planner')).expect(400);

@@ -1,30 +1,23 @@
 import { roles } from '../../server/auth/roles';
 import { allowedFrom, findTransition, stageNames, statuses, transitions } from '../../server/incidents/workflow';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestApp, useTestApp } from '../support/app';
 import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
 
 describe('incident workflow (4268)', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   let at: { gridId: number; lon: number; lat: number };
   const time = manualClock('2026-03-01T08:00:00Z');
+  const suite = useTestApp(async (db) => ({ clock: time.clock, gridWorkerGrids: await level4GridIds(db.pool) }));
   beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db, { clock: time.clock, gridWorkerGrids: await level4GridIds(db.pool) });
-    at = await pointInGrid(db.pool, 5);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
+    at = await pointInGrid(suite.db.pool, 5);
   });
 
-  const newIncident = async (category = '环境卫生') => (await report(api, at, { category }).expect(201)).body.id as number;
-  const setStatus = (id: number, status: string) => db.pool.query('UPDATE incidents SET status = $2 WHERE id = $1', [id, status]);
+  const newIncident = async (category = '环境卫生') => (await report(suite.api, at, { category }).expect(201)).body.id as number;
+  const setStatus = (id: number, status: string) => suite.db.pool.query('UPDATE incidents SET status = $2 WHERE id = $1', [id, status]);
   const move = (id: number, role: (typeof roles)[number], body: Record<string, unknown>) =>
-    api.request.post(`/api/incidents/${id}/transitions`).set(api.auth(role)).send(body);
+    suite.api.request.post(`/api/incidents/${id}/transitions`).set(suite.api.auth(role)).send(body);
 
   it.each(transitions.map((t) => [t.from, t.to, t.roles] as const))('%s → %s is allowed for %j and refused for every other role', async (from, to, allowed) => {
+    const { db } = suite;
     const id = await newIncident('乱贴乱画');
     for (const role of roles) {
       await setStatus(id, from);
@@ -43,6 +36,7 @@ describe('incident workflow (4268)', () => {
   });
 
   it('answers 409 with the allowed steps for every move not in the table, changing nothing', async () => {
+    const { db } = suite;
     const id = await newIncident('乱贴乱画');
     let refused = 0;
     for (const from of statuses) {
@@ -59,6 +53,7 @@ describe('incident workflow (4268)', () => {
   });
 
   it('runs the full 8-step lifecycle 发现→受理→分流→处置→跟踪→督办→反馈→评价 and shows it as a timeline', async () => {
+    const { db, api } = suite;
     const id = await newIncident('窨井盖');
     const steps: Array<[(typeof roles)[number], Record<string, unknown>]> = [
       ['hotline', { to: 'accepted', comment: '受理' }],
@@ -87,6 +82,7 @@ describe('incident workflow (4268)', () => {
   });
 
   it('sets stage deadlines from the catalogue on each step', async () => {
+    const { db } = suite;
     const id = await newIncident('窨井盖');
     const hours = (await db.pool.query("SELECT * FROM incident_categories WHERE name = '窨井盖'")).rows[0];
     const accepted = (await move(id, 'hotline', { to: 'accepted' }).expect(200)).body;
@@ -108,6 +104,7 @@ describe('incident workflow (4268)', () => {
   });
 
   it('refuses grid workers outside their grids, unknown ids and unknown fields', async () => {
+    const { db } = suite;
     const id = await newIncident();
     await move(id, 'hotline', { to: 'accepted' }).expect(200);
     await move(id, 'commander', { to: 'dispatched' }).expect(200);

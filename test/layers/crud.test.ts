@@ -1,5 +1,4 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 
 // A small square around a point of a level-4 grid, so it is assigned to that grid.
 function squareAround([lon, lat]: [number, number], size = 0.0002) {
@@ -10,14 +9,12 @@ function squareAround([lon, lat]: [number, number], size = 0.0002) {
 }
 
 describe('layers CRUD, roles and audit', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   let workerGrid: number;
   let otherGrid: number;
   let insideWorkerGrid: [number, number];
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  // The grid worker's token is made for workerGrid, so the grids are picked before the app starts.
+  const suite = useTestApp(async (db) => {
     const { rows } = await db.pool.query<{ id: number; lon: number; lat: number }>(
       `SELECT g.id, ST_X(p) AS lon, ST_Y(p) AS lat
          FROM grids g CROSS JOIN LATERAL ST_PointOnSurface(g.geom) AS p
@@ -27,15 +24,11 @@ describe('layers CRUD, roles and audit', () => {
     workerGrid = rows[0].id;
     otherGrid = rows[1].id;
     insideWorkerGrid = [rows[0].lon, rows[0].lat];
-    api = await createTestApp(db, { gridWorkerGrids: [workerGrid] });
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
+    return { gridWorkerGrids: [workerGrid] };
   });
 
   async function auditRows(entity: string, id: number) {
-    const { rows } = await db.pool.query<{ action: string; role: string; route: string }>(
+    const { rows } = await suite.db.pool.query<{ action: string; role: string; route: string }>(
       'SELECT action, role, route FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY id',
       [entity, id],
     );
@@ -43,6 +36,7 @@ describe('layers CRUD, roles and audit', () => {
   }
 
   it('creates, reads, changes and deletes a building, assigning its grid and auditing every write', async () => {
+    const { db, api } = suite;
     const created = await api.request
       .post('/api/layers/buildings')
       .set(api.auth('planner'))
@@ -76,6 +70,7 @@ describe('layers CRUD, roles and audit', () => {
     ['hazards', { name: 'Gas station 7', kind: 'gas_station', risk_level: 3, next_inspection_due: '2026-01-31' }],
     ['key_places', { name: 'No. 2 Primary School', kind: 'school', capacity: 900 }],
   ])('creates, changes and deletes %s points with their grid', async (layer, properties) => {
+    const { api } = suite;
     const created = await api.request
       .post(`/api/layers/${layer}`)
       .set(api.auth('planner'))
@@ -94,6 +89,7 @@ describe('layers CRUD, roles and audit', () => {
   });
 
   it('lists a layer by grid and bbox as paginated GeoJSON matching SQL counts', async () => {
+    const { db, api } = suite;
     const expected = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [workerGrid]);
     const ids: number[] = [];
     let cursor: number | null = 0;
@@ -117,6 +113,7 @@ describe('layers CRUD, roles and audit', () => {
   });
 
   it('answers 404 for an unknown layer, 400 for unknown fields and 422 for a self-intersecting footprint', async () => {
+    const { db, api } = suite;
     await api.request.get('/api/layers/secrets').set(api.auth('admin')).expect(404);
     await api.request
       .post('/api/layers/key_places')
@@ -139,7 +136,7 @@ describe('layers CRUD, roles and audit', () => {
 
   describe('people (personal data)', () => {
     async function personIn(gridId: number) {
-      const { rows } = await db.pool.query<{ id: number; building_id: number }>(
+      const { rows } = await suite.db.pool.query<{ id: number; building_id: number }>(
         'SELECT p.id, p.building_id FROM people p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = $1 ORDER BY p.id LIMIT 1',
         [gridId],
       );
@@ -147,6 +144,7 @@ describe('layers CRUD, roles and audit', () => {
     }
 
     it('needs a token (401) and is closed to planners, commanders, police and hotline (403)', async () => {
+      const { api } = suite;
       await api.request.get('/api/layers/people').expect(401);
       for (const role of ['planner', 'commander', 'police', 'hotline'] as const) {
         await api.request.get('/api/layers/people').set(api.auth(role)).expect(403);
@@ -154,6 +152,7 @@ describe('layers CRUD, roles and audit', () => {
     });
 
     it('lets a grid worker read only the people of their own grid', async () => {
+      const { db, api } = suite;
       const own = await personIn(workerGrid);
       const other = await personIn(otherGrid);
       await api.request.get(`/api/layers/people/${own.id}`).set(api.auth('grid_worker')).expect(200);
@@ -171,6 +170,7 @@ describe('layers CRUD, roles and audit', () => {
     });
 
     it('lets a grid worker register and change people only in buildings of their grid, audited', async () => {
+      const { api } = suite;
       const own = await personIn(workerGrid);
       const other = await personIn(otherGrid);
       const created = await api.request
@@ -198,6 +198,7 @@ describe('layers CRUD, roles and audit', () => {
   });
 
   it('shows the audit log to admins only, filtered by entity', async () => {
+    const { api } = suite;
     await api.request.get('/api/audit').set(api.auth('planner')).expect(403);
     await api.request.get('/api/audit').expect(401);
     const log = await api.request.get('/api/audit').query({ entity: 'buildings', limit: 2 }).set(api.auth('admin')).expect(200);
@@ -207,6 +208,7 @@ describe('layers CRUD, roles and audit', () => {
   });
 
   it('describes every layer route in the OpenAPI document', async () => {
+    const { api } = suite;
     const document = await api.request.get('/api').expect(200);
     for (const layer of ['buildings', 'people', 'hazards', 'key_places']) {
       expect(Object.keys(document.body.paths)).toEqual(
@@ -216,6 +218,7 @@ describe('layers CRUD, roles and audit', () => {
   });
 
   it('answers 400 to unknown fields in a change and 404 to a missing row, changing nothing', async () => {
+    const { db, api } = suite;
     const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM hazards ORDER BY id LIMIT 1');
     const auditBefore = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
     await api.request.patch(`/api/layers/hazards/${rows[0].id}`).set(api.auth('planner')).send({ properties: { owner: 'x' } }).expect(400);

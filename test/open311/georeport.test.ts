@@ -1,21 +1,12 @@
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 import { manualClock, pointInGrid } from '../incidents/helpers';
 
 describe('Open311 GeoReport v2', () => {
-  let db: TestDatabase;
-  let api: TestApp;
   const time = manualClock('2026-03-01T08:00:00Z');
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db, { clock: time.clock });
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
+  const suite = useTestApp({ clock: time.clock });
 
   it('lists one service per catalogue category and describes each', async () => {
+    const { db, api } = suite;
     const services = (await api.request.get('/open311/v2/services.json').expect(200)).body;
     const count = (await db.pool.query('SELECT count(*)::int AS n FROM incident_categories')).rows[0].n;
     expect(services).toHaveLength(count);
@@ -25,6 +16,7 @@ describe('Open311 GeoReport v2', () => {
   });
 
   it('round-trips a form-encoded POST through GET requests/{id}.json and the filters', async () => {
+    const { db, api } = suite;
     const at = await pointInGrid(db.pool, 4);
     const posted = await api.request
       .post('/open311/v2/requests.json')
@@ -61,6 +53,7 @@ describe('Open311 GeoReport v2', () => {
   });
 
   it('accepts JSON too and refuses unknown services, bad coordinates and unknown fields with GeoReport v2 errors', async () => {
+    const { db, api } = suite;
     const at = await pointInGrid(db.pool, 4);
     const key = api.tokens.hotline;
     await api.request.post('/open311/v2/requests.json').send({ service_code: 'noise', lat: at.lat, long: at.lon, api_key: key }).expect(201);
@@ -83,6 +76,7 @@ describe('Open311 GeoReport v2', () => {
   });
 
   it('files requests only with a valid api_key of a role that may report', async () => {
+    const { db, api } = suite;
     const at = await pointInGrid(db.pool, 5);
     const body = { service_code: 'graffiti', lat: String(at.lat), long: String(at.lon), description: 'api key check' };
     const count = async () => (await db.pool.query("SELECT count(*)::int AS n FROM incidents WHERE description = 'api key check'")).rows[0].n;
@@ -100,6 +94,7 @@ describe('Open311 GeoReport v2', () => {
   });
 
   it('documents the GeoReport v2 error format in OpenAPI', async () => {
+    const { api } = suite;
     const document = (await api.request.get('/api').expect(200)).body;
     expect(Object.keys(document.paths['/open311/v2/requests.json'].post.responses.default.content)).toEqual(['application/json']);
     expect(Object.keys(document.paths['/api/incidents/{id}'].get.responses.default.content)).toEqual(['application/problem+json']);

@@ -10,8 +10,7 @@ import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
 import { tileLayerByName } from '../../server/tiles/registry';
 import { queryTile, TileService } from '../../server/tiles/service';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { useTestApp } from '../support/app';
 
 interface Tile {
   z: number;
@@ -36,20 +35,10 @@ const binary = (res: Response, done: (error: Error | null, body: Buffer) => void
 };
 
 describe('vector tiles', () => {
-  let db: TestDatabase;
-  let api: TestApp;
+  const suite = useTestApp();
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    api = await createTestApp(db);
-  });
-  afterAll(async () => {
-    await api.close();
-    await db.drop();
-  });
-
-  function getTile(layer: string, { z, x, y }: Tile, query = '', headers: Record<string, string> = api.auth('planner')) {
-    return api.request.get(`/tiles/${layer}/${z}/${x}/${y}.mvt${query}`).set(headers).buffer(true).parse(binary);
+  function getTile(layer: string, { z, x, y }: Tile, query = '', headers: Record<string, string> = suite.api.auth('planner')) {
+    return suite.api.request.get(`/tiles/${layer}/${z}/${x}/${y}.mvt${query}`).set(headers).buffer(true).parse(binary);
   }
 
   function decode(response: Response) {
@@ -58,13 +47,13 @@ describe('vector tiles', () => {
 
   /** A tile holding the representative point of some row of the table, at zoom z. */
   async function tileOfRow(sql: string, z: number): Promise<Tile> {
-    const { rows } = await db.pool.query<{ lon: number; lat: number }>(sql);
+    const { rows } = await suite.db.pool.query<{ lon: number; lat: number }>(sql);
     return tileAt(rows[0].lon, rows[0].lat, z);
   }
 
   /** Features whose geometry touches the tile grown by the 64-pixel buffer, counted without the tile code. */
   async function countTouching(from: string, tile: Tile): Promise<number> {
-    const { rows } = await db.pool.query<{ n: number }>(
+    const { rows } = await suite.db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${from}
        WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326))`,
       [tile.z, tile.x, tile.y],
@@ -89,6 +78,7 @@ describe('vector tiles', () => {
   const middleBuilding = `SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM buildings ORDER BY id OFFSET (SELECT count(*) / 2 FROM buildings) LIMIT 1) b`;
 
   it('lists the layers a role may see, never people', async () => {
+    const { api } = suite;
     const planner = await api.request.get('/tiles').set(api.auth('planner')).expect(200);
     const names = planner.body.layers.map((layer: { name: string }) => layer.name);
     expect(names).toEqual(expect.arrayContaining(['grids', 'buildings', 'hazards', 'key_places', 'incidents', 'roads', 'accidents', 'patrol_tracks']));
@@ -123,6 +113,7 @@ describe('vector tiles', () => {
   });
 
   it('incidents below z15 are counts per level-4 grid that match SQL, and filters are bound', async () => {
+    const { db } = suite;
     const tile = await tileOfRow(middleBuilding, 12);
     const { rows } = await db.pool.query<{ category: string }>('SELECT category FROM incidents GROUP BY category ORDER BY count(*) DESC LIMIT 1');
     const { category } = rows[0];
@@ -147,6 +138,7 @@ describe('vector tiles', () => {
   });
 
   it('rejects invalid tile addresses, foreign filters and bad filter values with 400 problems', async () => {
+    const { api } = suite;
     for (const url of ['/tiles/buildings/3/8/0.mvt', '/tiles/buildings/3/0/8.mvt', '/tiles/buildings/23/0/0.mvt', '/tiles/buildings/a/0/0.mvt', '/tiles/buildings/14/-1/0.mvt', '/tiles/buildings/14/1.5/0.mvt', '/tiles/buildings/14/0/0.mvt?category=x', '/tiles/incidents/14/0/0.mvt?from=yesterday', '/tiles/grids/14/0/0.mvt?level=9', '/tiles/grids/14/0/0.mvt?nope=1']) {
       const response = await api.request.get(url).set(api.auth('planner'));
       expect([url, response.status]).toEqual([url, 400]);
@@ -160,6 +152,7 @@ describe('vector tiles', () => {
   });
 
   it('serves identical bytes from the database and from the cache, with an ETag that gives 304', async () => {
+    const { db, api } = suite;
     const tile = await tileOfRow(middleBuilding, 15);
     const first = await getTile('buildings', tile).expect(200);
     const second = await getTile('buildings', tile).expect(200);
@@ -182,6 +175,7 @@ describe('vector tiles', () => {
   }
 
   it('gives the same bytes for a tile on every execution, whatever plan PostgreSQL picks', async () => {
+    const { db } = suite;
     const client = await db.pool.connect();
     try {
       for (const [layer, z] of [['hazards', 12], ['key_places', 12], ['roads', 14], ['buildings', 16]] as const) {
@@ -200,6 +194,7 @@ describe('vector tiles', () => {
   });
 
   it('answers a cached tile before Koa with the same status, headers and bytes as the route', async () => {
+    const { api } = suite;
     const tile = await tileOfRow(middleBuilding, 14);
     const empty = { z: 14, x: 0, y: 0 };
     const fromRoute = await getTile('buildings', tile).expect(200);
@@ -223,6 +218,7 @@ describe('vector tiles', () => {
   });
 
   it('keeps the roles, tokens and validation of the route for cached tiles', async () => {
+    const { api } = suite;
     const tile = await tileOfRow('SELECT ST_X(ST_PointN(geom, 1)) AS lon, ST_Y(ST_PointN(geom, 1)) AS lat FROM patrol_tracks ORDER BY id LIMIT 1', 15);
     const path = `/tiles/patrol_tracks/${tile.z}/${tile.x}/${tile.y}.mvt`;
     await getTile('patrol_tracks', tile).expect(200);
@@ -239,6 +235,7 @@ describe('vector tiles', () => {
   });
 
   it('shows an edited building in the next tile response, on every process that hears the change', async () => {
+    const { db, api } = suite;
     const tile = await tileOfRow(middleBuilding, 16);
     const before = await getTile('buildings', tile).expect(200);
     const { rows } = await db.pool.query<{ id: number; bbox: [number, number, number, number] }>(
@@ -266,6 +263,7 @@ describe('vector tiles', () => {
   });
 
   it('updates incident counts in every count tile when one incident is added, wherever it lies', async () => {
+    const { db, api } = suite;
     const tile = await tileOfRow(middleBuilding, 12);
     const before = decode(await getTile('incidents', tile).expect(200)).layers.incidents;
     const first = before.feature(0);
@@ -291,6 +289,7 @@ describe('vector tiles', () => {
   });
 
   it('drops exactly the cached tiles whose buffered bounds touch a change', async () => {
+    const { db } = suite;
     const service = new TileService(db.pool, 16 * 1024 * 1024);
     const buildings = tileLayerByName.get('buildings')!;
     const near = await tileOfRow(middleBuilding, 16);
@@ -320,6 +319,7 @@ describe('vector tiles', () => {
   });
 
   it('drops only the incident tiles touching the grid of a reported incident, counts included', async () => {
+    const { db, api } = suite;
     const { rows } = await db.pool.query<{ lon: number; lat: number; east: number }>(
       `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, ST_XMax(geom) AS east
        FROM (SELECT geom, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id DESC LIMIT 1) g`,
@@ -367,6 +367,7 @@ describe('vector tiles', () => {
   });
 
   it('accepts ?access_token= and applies layer roles', async () => {
+    const { api } = suite;
     const tile = await tileOfRow(middleBuilding, 15);
     await api.request.get(`/tiles/buildings/${tile.z}/${tile.x}/${tile.y}.mvt?access_token=${api.tokens.hotline}`).expect(200);
     await api.request.get(`/tiles/patrol_tracks/${tile.z}/${tile.x}/${tile.y}.mvt?access_token=${api.tokens.hotline}`).expect(403);
@@ -374,6 +375,7 @@ describe('vector tiles', () => {
   });
 
   it('describes a layer as TileJSON 3.0.0', async () => {
+    const { db, api } = suite;
     const response = await api.request.get('/tiles/incidents.json?status=open').set(api.auth('commander')).expect(200);
     expect(response.body).toMatchObject({ tilejson: '3.0.0', name: 'incidents', minzoom: 0, maxzoom: 22 });
     expect(response.body.tiles[0]).toMatch(/\/tiles\/incidents\/\{z\}\/\{x\}\/\{y\}\.mvt\?status=open$/);
@@ -389,6 +391,7 @@ describe('vector tiles', () => {
   });
 
   it('documents the tile routes in the OpenAPI document', async () => {
+    const { api } = suite;
     const response = await api.request.get('/api').expect(200);
     expect(Object.keys(response.body.paths)).toEqual(expect.arrayContaining(['/tiles', '/tiles/{layer}.json', '/tiles/{layer}/{z}/{x}/{y}.mvt']));
   });
