@@ -8,7 +8,7 @@ import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
 import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { getIncident, listCategories, listIncidents, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
-import { followIncidentEvents } from './stream';
+import { followIncidentEvents, startPosition } from './stream';
 import { readerRoles, reporterRoles } from './workflow';
 
 export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
@@ -90,6 +90,9 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       async handler(ctx, { query }) {
         const header = ctx.get('Last-Event-ID') || query.lastEventId;
         const lastEventId = header && /^\d+$/.test(header) ? Number(header) : null;
+        // Read before the stream opens: a new client gets every event from the moment it sees the stream open, so
+        // an event committed while the headers travel is sent, not skipped as "before".
+        const start = await startPosition(pool, lastEventId);
         // The response is written by hand: Koa would report a client going away as a stream error.
         ctx.respond = false;
         const response = ctx.res;
@@ -97,7 +100,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
         ctx.req.socket.setNoDelay(true);
         response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no', 'X-Request-Id': String(ctx.state.requestId) });
         response.write('retry: 2000\n\n');
-        const stop = await followIncidentEvents(pool, events, lastEventId, (event) => {
+        const stop = await followIncidentEvents(pool, events, start, (event) => {
           response.write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`);
         });
         // A comment line now and then keeps proxies from closing an idle stream.

@@ -77,18 +77,18 @@ export async function startPosition(db: Queryable, lastEventId: number | null): 
 }
 
 /**
- * Follows the incident timeline for one client. Notifications only say "something new"; what is sent is read
- * from incident_events after the last position sent, so a reconnect with Last-Event-ID (or a burst of
- * notifications) neither loses nor repeats events, even when transactions commit out of id order. Without
- * Last-Event-ID the client gets only what happens from now on.
+ * Follows the incident timeline for one client from `start` (see startPosition). Notifications only say
+ * "something new"; what is sent is read from incident_events after the last position sent, so a reconnect with
+ * Last-Event-ID (or a burst of notifications) neither loses nor repeats events, even when transactions commit out
+ * of id order.
  */
 export async function followIncidentEvents(
   db: Queryable,
   events: EventBus,
-  lastEventId: number | null,
+  start: StreamPosition,
   send: (event: StreamedEvent) => void,
 ): Promise<() => void> {
-  let position = await startPosition(db, lastEventId);
+  let position = start;
   let running = false;
   let again = false;
   let closed = false;
