@@ -7,6 +7,7 @@ import { createPool } from './db/pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
+import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
 
 export interface RunningServer {
@@ -22,6 +23,8 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const pool = createPool(databaseUrl, config.PG_POOL_MAX);
   const migrations = await migrate(pool);
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
+  const orphans = await removeOrphanPhotos(pool, config.UPLOAD_DIR, systemClock());
+  if (orphans.length > 0) log.info({ removed: orphans.length, dir: config.UPLOAD_DIR }, 'removed photo files no incident references');
   const events = new EventBus(databaseUrl, log);
   await events.start();
   const app = createApp({ config, pool, log, clock: systemClock, events });

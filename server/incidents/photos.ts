@@ -67,6 +67,32 @@ async function removeFiles(dir: string, names: string[]): Promise<void> {
   await Promise.all(names.map((name) => fs.promises.rm(path.join(dir, name), { force: true })));
 }
 
+/** The names this module gives stored files (as the CHECK of sql/070): nothing else in UPLOAD_DIR is touched. */
+const storedNamePattern = /^[0-9a-f-]{36}\.(jpg|png|webp)$/;
+
+/** An unreferenced photo file older than this is a leftover; younger, it may be an upload in progress. */
+export const orphanPhotoAgeMs = 60 * 60 * 1000;
+
+/**
+ * Removes stored photo files that no incident references: a process killed between writing a file and committing
+ * its row, or before removing a failed request's files, leaves them behind. Only files untouched for `minAgeMs`
+ * go, so an upload another process is writing now is safe. Returns the names removed.
+ */
+export async function removeOrphanPhotos(db: Queryable, dir: string, now: Date, minAgeMs = orphanPhotoAgeMs): Promise<string[]> {
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((name) => storedNamePattern.test(name));
+  const stale: string[] = [];
+  for (const name of names) {
+    const stat = await fs.promises.stat(path.join(dir, name)).catch(() => undefined);
+    if (stat && now.getTime() - stat.mtimeMs >= minAgeMs) stale.push(name);
+  }
+  if (stale.length === 0) return [];
+  const { rows } = await db.query<{ stored_name: string }>('SELECT stored_name FROM incident_photos WHERE stored_name = ANY ($1)', [stale]);
+  const referenced = new Set(rows.map((row) => row.stored_name));
+  const orphans = stale.filter((name) => !referenced.has(name));
+  await removeFiles(dir, orphans);
+  return orphans;
+}
+
 /**
  * Streams one file part to disk. The part is always read to its end, even after a refusal or a disk error
  * (busboy stalls on a part nobody reads); a part that is not an accepted photo is dropped and its file removed.

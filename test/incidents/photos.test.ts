@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Response } from 'supertest';
+import { removeOrphanPhotos } from '../../server/incidents/photos';
 import { useTestApp } from '../support/app';
 import { listen } from '../support/browser';
 import { pointInGrid } from './helpers';
@@ -208,6 +209,26 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
     } finally {
       await server.close();
     }
+  });
+
+  it('removes, at start-up, old photo files no incident references, and nothing else', async () => {
+    const response = await reportForm('kept photo').attach('photos', jpeg, { filename: 'kept.jpg', contentType: 'image/jpeg' }).expect(201);
+    const kept = (await ctx.db.pool.query('SELECT stored_name FROM incident_photos WHERE incident_id = $1', [response.body.id])).rows[0].stored_name as string;
+    const orphan = 'aaaaaaaa-0000-4000-8000-000000000001.jpg';
+    const young = 'aaaaaaaa-0000-4000-8000-000000000002.png';
+    const foreign = 'notes.txt';
+    for (const name of [orphan, young, foreign]) fs.writeFileSync(path.join(uploadDir, name), jpeg);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const name of [kept, orphan, foreign]) fs.utimesSync(path.join(uploadDir, name), twoHoursAgo, twoHoursAgo);
+
+    expect(await removeOrphanPhotos(ctx.db.pool, uploadDir, new Date())).toEqual([orphan]);
+    const left = storedFiles();
+    expect(left).not.toContain(orphan);
+    expect(left).toEqual(expect.arrayContaining([kept, young, foreign]));
+    expect(await removeOrphanPhotos(ctx.db.pool, uploadDir, new Date())).toEqual([]);
+    // Two hours on, the young file is a leftover too.
+    expect(await removeOrphanPhotos(ctx.db.pool, uploadDir, new Date(Date.now() + 2 * 3600_000))).toEqual([young]);
+    fs.rmSync(path.join(uploadDir, foreign));
   });
 
   it('documents the multipart form in OpenAPI', async () => {
