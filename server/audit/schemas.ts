@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { pageQuery } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../geo/schemas';
 
 export const auditQuery = z
   .object({
     entity: z.string().min(1).max(64).optional(),
-    entity_id: z.coerce.number().int().positive().optional(),
+    entity_id: wholeNumber({ min: 1 }).optional(),
     ...pageQuery,
   })
   .strict();

@@ -26,12 +26,23 @@ export const bboxQuery = z
 
 export type Bbox = [number, number, number, number];
 
-export const idParam = z.object({ id: z.coerce.number().int().positive() }).strict();
+/**
+ * A whole number from a path or query string, in decimal digits only: z.coerce.number() also reads "0x10" (16),
+ * "1e3", " 7 " and "" (0), so DELETE /api/layers/people/0x10 deleted person 16. Numbers pass through (JSON).
+ */
+export function wholeNumber(bounds: { min?: number; max?: number } = {}) {
+  let schema = z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a whole number in decimal digits' : undefined) }).int();
+  if (bounds.min !== undefined) schema = schema.min(bounds.min);
+  if (bounds.max !== undefined) schema = schema.max(bounds.max);
+  return z.preprocess((value) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value), schema);
+}
+
+export const idParam = z.object({ id: wholeNumber({ min: 1 }) }).strict();
 
 /** Keyset pagination: `cursor` is the last id of the previous page, so pages stay stable while rows change. */
 export const pageQuery = {
-  limit: z.coerce.number().int().min(1).max(5000).default(500),
-  cursor: z.coerce.number().int().min(0).optional(),
+  limit: wholeNumber({ min: 1, max: 5000 }).default(500),
+  cursor: wholeNumber({ min: 0 }).optional(),
 };
 
 export const position = z.tuple([longitude, latitude]).rest(z.number());

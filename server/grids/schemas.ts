@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery } from '../geo/schemas';
+import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
 
-export const gridLevel = z.coerce.number().int().min(1).max(4);
+export const gridLevel = wholeNumber({ min: 1, max: 4 });
 
 export const listGridsQuery = z
   .object({
     level: gridLevel.optional(),
-    parent: z.coerce.number().int().positive().optional(),
+    parent: wholeNumber({ min: 1 }).optional(),
     bbox: bboxQuery.optional(),
     ...pageQuery,
   })
@@ -56,7 +56,7 @@ export type UpdateGridInput = z.infer<typeof updateGridBody>;
 export const deleteGridQuery = z
   .object({
     /** An adjacent sibling that absorbs the grid's area, children and members (as in a merge); without it a grid that has any is not deleted. */
-    target: z.coerce.number().int().positive().optional(),
+    target: wholeNumber({ min: 1 }).optional(),
   })
   .strict();
 

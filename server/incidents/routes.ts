@@ -89,7 +89,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
       async handler(ctx, { query }) {
         const header = ctx.get('Last-Event-ID') || query.lastEventId;
-        const lastEventId = header && /^\d+$/.test(header) ? Number(header) : null;
+        const lastEventId = header && /^\d{1,15}$/.test(header) ? Number(header) : null;
         // Read before the stream opens: a new client gets every event from the moment it sees the stream open, so
         // an event committed while the headers travel is sent, not skipped as "before".
         const start = await startPosition(pool, lastEventId);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idParam, pageQuery, pointGeometry } from '../geo/schemas';
+import { idParam, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
 import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
@@ -30,7 +30,7 @@ export const incidentReportForm = z.object({
 
 export const photoUploadForm = incidentReportForm.pick({ photos: true }).required();
 
-export const photoParams = idParam.extend({ photoId: z.coerce.number().int().positive() }).strict();
+export const photoParams = idParam.extend({ photoId: wholeNumber({ min: 1 }) }).strict();
 
 const isoTime = z.string().datetime({ offset: true });
 
@@ -39,11 +39,11 @@ export const listIncidentsQuery = z
     status: z.enum(statuses).optional(),
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),
-    grid: z.coerce.number().int().positive().optional(),
+    grid: wholeNumber({ min: 1 }).optional(),
     from: isoTime.optional(),
     to: isoTime.optional(),
     ...pageQuery,
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    limit: wholeNumber({ min: 1, max: 1000 }).default(100),
   })
   .strict();
 export type ListIncidentsQuery = z.infer<typeof listIncidentsQuery>;
@@ -64,7 +64,7 @@ export const statsQuery = z
   .object({
     from: isoTime.optional(),
     to: isoTime.optional(),
-    grid: z.coerce.number().int().positive().optional(),
+    grid: wholeNumber({ min: 1 }).optional(),
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),
     groupBy: z.enum(['day', 'grid', 'category', 'department']).optional(),
@@ -75,7 +75,7 @@ export type StatsQuery = z.infer<typeof statsQuery>;
 export const workerStatsQuery = statsQuery.pick({ from: true, to: true, grid: true }).strict();
 
 /** EventSource cannot set headers: the token and the resume point may come in the query string. */
-export const streamQuery = z.object({ access_token: z.string().optional(), lastEventId: z.string().regex(/^\d+$/).optional() }).strict();
+export const streamQuery = z.object({ access_token: z.string().optional(), lastEventId: z.string().regex(/^\d{1,15}$/, 'an event id (digits)').optional() }).strict();
 
 const hours = z.number().positive().max(24 * 365);
 export const categoryParams = z.object({ name: z.string().min(1).max(50) }).strict();

@@ -107,10 +107,36 @@ const importedFeature = z
   })
   .strict();
 
+/**
+ * Watches the parser's tokens for the envelope pick() throws away: one object, "type": "FeatureCollection", a
+ * "features" array. Without it any other JSON (an array, a number, {}) would import as an empty file.
+ */
+function watchEnvelope(parser: NodeJS.EventEmitter): () => string | undefined {
+  let depth = 0;
+  let key: string | undefined;
+  let topLevel: string | undefined;
+  let type: unknown;
+  let features = false;
+  parser.on('data', (token: { name: string; value?: unknown }) => {
+    topLevel ??= token.name;
+    if (token.name === 'keyValue' && depth === 1) key = String(token.value);
+    else if (token.name === 'stringValue' && depth === 1 && key === 'type') type = token.value;
+    else if (token.name === 'startArray' && depth === 1 && key === 'features') features = true;
+    if (token.name === 'startObject' || token.name === 'startArray') depth += 1;
+    else if (token.name === 'endObject' || token.name === 'endArray') depth -= 1;
+  });
+  return () => (topLevel === 'startObject' && type === 'FeatureCollection' && features ? undefined : 'The GeoJSON must be a FeatureCollection: an object with "type": "FeatureCollection" and a "features" array');
+}
+
 /** The features of a GeoJSON FeatureCollection, one at a time: the file is never held whole. */
 async function* geojsonRows(layer: LayerDefinition, input: Readable): AsyncGenerator<SourceRow> {
-  const features = input.pipe(jsonParser()).pipe(pick({ filter: 'features' })).pipe(streamArray());
-  input.on('error', (error) => features.destroy(error));
+  const parser = jsonParser();
+  const envelopeProblem = watchEnvelope(parser);
+  const picked = pick({ filter: 'features' });
+  const features = input.pipe(parser).pipe(picked).pipe(streamArray());
+  // pipe() does not pass errors on: without this a malformed file fails the parser unheard (an unhandled 'error'
+  // event) and the loop below waits forever. Not pipeline(): it would destroy the request, and with it the 400.
+  for (const stage of [input, parser, picked]) stage.on('error', (error: Error) => features.destroy(error));
   try {
     for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
       const row = key + 1;
@@ -125,6 +151,8 @@ async function* geojsonRows(layer: LayerDefinition, input: Readable): AsyncGener
       if (layer.geometry && !geometry) errors.push({ row, field: 'geometry', reason: 'a geometry is required' });
       yield { row, properties: properties ?? {}, geometry: layer.geometry && geometry ? JSON.stringify(geometry) : null, errors };
     }
+    const problem = envelopeProblem();
+    if (problem) throw new BadRequestError(problem);
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     throw new BadRequestError(`The GeoJSON cannot be read: ${(error as Error).message}`);

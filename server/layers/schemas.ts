@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, pageQuery, pointGeometry } from '../geo/schemas';
+import { areaGeometry, bboxQuery, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
 
 const isoDate = z.iso.date();
 
@@ -62,7 +62,7 @@ export const placeGeometry = pointGeometry;
 export const listLayerQuery = z
   .object({
     bbox: bboxQuery.optional(),
-    grid: z.coerce.number().int().positive().optional(),
+    grid: wholeNumber({ min: 1 }).optional(),
     ...pageQuery,
   })
   .strict();

@@ -1,7 +1,8 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { AppDeps } from '../deps';
-import { defineRoute } from '../http/route';
-import { type ErrorFormat, type ProblemDocument, RequestValidationError } from '../http/problem';
+import { BadRequestError } from '../errors';
+import { defineRoute, validateBody } from '../http/route';
+import type { ErrorFormat, ProblemDocument } from '../http/problem';
 import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
 import { actorForApiKey, fileRequest, findRequests, getRequest, getService, listServices } from './service';
 
@@ -18,6 +19,17 @@ const errorFormat: ErrorFormat = {
       : [{ code: problem.status, description: problem.detail }];
   },
 };
+
+/** The form parser keeps a field it cannot percent-decode as raw text (it would be filed as is): refused instead. */
+function assertDecodableForm(raw: string): void {
+  for (const pair of raw.split('&')) {
+    try {
+      decodeURIComponent(pair.replace(/\+/g, ' '));
+    } catch {
+      throw new BadRequestError(`The form field ${pair.split('=')[0].slice(0, 50)} has malformed percent-encoding`);
+    }
+  }
+}
 
 export function open311Routes({ pool, clock, config }: AppDeps) {
   // GeoReport v2 clients post form-encoded bodies; JSON is accepted too.
@@ -68,11 +80,12 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       rawBody: true,
       async handler(ctx, { writer }) {
         await parseBody(ctx as never, async () => undefined);
-        const parsed = open311RequestBody.safeParse((ctx.request as { body?: unknown }).body ?? {});
-        if (!parsed.success) throw new RequestValidationError('body', parsed.error);
-        const actor = await actorForApiKey(pool, parsed.data.api_key);
+        const { rawBody } = ctx.request as { rawBody?: string };
+        if (ctx.is('application/x-www-form-urlencoded') && rawBody) assertDecodableForm(rawBody);
+        const body = validateBody(open311RequestBody, (ctx.request as { body?: unknown }).body ?? {});
+        const actor = await actorForApiKey(pool, body.api_key);
         ctx.status = 201;
-        ctx.body = await fileRequest(pool, clock, { ...writer, actor }, parsed.data);
+        ctx.body = await fileRequest(pool, clock, { ...writer, actor }, body);
       },
     }),
     defineRoute({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wholeNumber } from '../geo/schemas';
 
 const isoTime = z.string().datetime({ offset: true });
 
@@ -25,7 +26,7 @@ export type Open311RequestBody = z.infer<typeof open311RequestBody>;
 
 export const open311RequestsQuery = z
   .object({
-    service_request_id: z.string().regex(/^\d+(,\d+)*$/).optional(),
+    service_request_id: z.string().regex(/^\d{1,15}(,\d{1,15})*$/, 'comma-separated request ids').optional(),
     service_code: z.string().max(50).optional(),
     start_date: isoTime.optional(),
     end_date: isoTime.optional(),
@@ -41,4 +42,4 @@ export type Open311RequestsQuery = z.infer<typeof open311RequestsQuery>;
 export const open311Errors = z.array(z.object({ code: z.number().int(), description: z.string() }));
 
 export const serviceCodeParams = z.object({ code: z.string().min(1).max(50) }).strict();
-export const requestIdParams = z.object({ id: z.coerce.number().int().positive() }).strict();
+export const requestIdParams = z.object({ id: wholeNumber({ min: 1 }) }).strict();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { allRoles, type Role } from '../auth/roles';
+import { wholeNumber } from '../geo/schemas';
 
 /** MVT field types as TileJSON's vector_layers name them. */
 export type FieldType = 'Number' | 'String' | 'Boolean';
@@ -92,7 +93,7 @@ export const tileLayers: TileLayer[] = [
     name: 'grids',
     description: 'Grid polygons; the level follows the zoom unless `level` is given',
     access: allRoles,
-    filters: { level: { schema: z.coerce.number().int().min(1).max(4), sqlType: 'int', description: 'Grid level 1–4' } },
+    filters: { level: { schema: wholeNumber({ min: 1, max: 4 }), sqlType: 'int', description: 'Grid level 1–4' } },
     sources: [gridBand(1, 0, 10), gridBand(2, 11, 12), gridBand(3, 13, 13), gridBand(4, 14, 22)],
     changedBy: ['grids'],
     boundsTable: 'grids',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wholeNumber } from '../geo/schemas';
 import { tileLayers } from './registry';
 
 const layerName = z.string().regex(/^[a-z_]{1,40}$/, 'a layer name such as buildings');
@@ -6,9 +7,9 @@ const layerName = z.string().regex(/^[a-z_]{1,40}$/, 'a layer name such as build
 export const tileParams = z
   .object({
     layer: layerName,
-    z: z.coerce.number().int().min(0).max(22),
-    x: z.coerce.number().int().min(0),
-    y: z.coerce.number().int().min(0),
+    z: wholeNumber({ min: 0, max: 22 }),
+    x: wholeNumber({ min: 0 }),
+    y: wholeNumber({ min: 0 }),
   })
   .strict();
 
