@@ -81,10 +81,21 @@ function nulCharacters(value: unknown): z.core.$ZodIssue[] {
   return issues;
 }
 
+/** Whether any string inside holds NUL: the check every request pays (a cached tile too), so no paths kept. */
+function holdsNul(value: unknown): boolean {
+  const pending = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return true;
+    } else if (item && typeof item === 'object') for (const child of Object.values(item)) pending.push(child);
+  }
+  return false;
+}
+
 function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
   if (!schema) return location === 'body' ? undefined : {};
-  const nul = nulCharacters(value);
-  if (nul.length) throw new RequestValidationError(location, new z.ZodError(nul));
+  if (holdsNul(value)) throw new RequestValidationError(location, new z.ZodError(nulCharacters(value)));
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new RequestValidationError(location, parsed.error);
   return parsed.data;
