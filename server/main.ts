@@ -23,8 +23,6 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const pool = createPool(databaseUrl, config.PG_POOL_MAX);
   const migrations = await migrate(pool);
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
-  const orphans = await removeOrphanPhotos(pool, config.UPLOAD_DIR, systemClock());
-  if (orphans.length > 0) log.info({ removed: orphans.length, dir: config.UPLOAD_DIR }, 'removed photo files no incident references');
   const events = new EventBus(databaseUrl, log);
   await events.start();
   const app = createApp({ config, pool, log, clock: systemClock, events });
@@ -40,6 +38,11 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
   log.info({ url }, 'citygrid listening');
+  // After listening, not before: the sweep reads the whole upload folder, which may hold millions of files.
+  void removeOrphanPhotos(pool, config.UPLOAD_DIR, systemClock()).then(
+    (orphans) => orphans.length > 0 && log.info({ removed: orphans.length, dir: config.UPLOAD_DIR }, 'removed photo files no incident references'),
+    (error: unknown) => log.warn({ err: error }, 'sweeping orphaned photo files failed'),
+  );
   return {
     url,
     close: async () => {

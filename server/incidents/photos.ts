@@ -85,10 +85,14 @@ export async function removeOrphanPhotos(db: Queryable, dir: string, now: Date, 
     const stat = await fs.promises.stat(path.join(dir, name)).catch(() => undefined);
     if (stat && now.getTime() - stat.mtimeMs >= minAgeMs) stale.push(name);
   }
-  if (stale.length === 0) return [];
-  const { rows } = await db.query<{ stored_name: string }>('SELECT stored_name FROM incident_photos WHERE stored_name = ANY ($1)', [stale]);
-  const referenced = new Set(rows.map((row) => row.stored_name));
-  const orphans = stale.filter((name) => !referenced.has(name));
+  const orphans: string[] = [];
+  // In pages: a city's upload folder holds millions of photos, too many names for one parameter.
+  for (let start = 0; start < stale.length; start += 1000) {
+    const page = stale.slice(start, start + 1000);
+    const { rows } = await db.query<{ stored_name: string }>('SELECT stored_name FROM incident_photos WHERE stored_name = ANY ($1)', [page]);
+    const referenced = new Set(rows.map((row) => row.stored_name));
+    orphans.push(...page.filter((name) => !referenced.has(name)));
+  }
   await removeFiles(dir, orphans);
   return orphans;
 }
