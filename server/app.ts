@@ -4,7 +4,6 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Router from '@koa/router';
 import Koa from 'koa';
-import parseUrl from 'parseurl';
 import serve from 'koa-static';
 import type { AppDeps } from './deps';
 import { createAuthenticator } from './http/auth';
@@ -41,6 +40,9 @@ function logRequest(log: Logger, started: number, fields: { requestId: string; m
  * node:http before Koa builds its context and runs the middleware: same route, access rule, validation and
  * headers, a fraction of the work (see fastRoutes in http/route.ts).
  */
+// Koa's callback returns a promise; a request answered synchronously returns this one instead of a new one.
+const answeredAlready = Promise.resolve();
+
 class CitygridApp extends Koa {
   constructor(
     private readonly fastAnswerFor: (request: IncomingMessage) => FastAnswer | undefined,
@@ -51,15 +53,20 @@ class CitygridApp extends Koa {
 
   override callback() {
     const handle = super.callback();
-    return async (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): Promise<void> => {
+    return (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): Promise<void> => {
       const answer = request instanceof IncomingMessage ? this.fastAnswerFor(request) : undefined;
       if (!answer) return handle(request, response);
       const started = performance.now();
       const requestId = requestIdOf(request as IncomingMessage);
       // If Koa ends up answering, its request-id middleware keeps this id.
       request.headers['x-request-id'] = requestId;
-      if (!(await answer(response as ServerResponse, requestId))) return handle(request, response);
-      logRequest(this.log, started, { requestId, method: 'GET', path: parseUrl(request as IncomingMessage)?.pathname ?? '', status: response.statusCode });
+      const answered = (sent: boolean): Promise<void> => {
+        if (!sent) return handle(request, response);
+        logRequest(this.log, started, { requestId, method: 'GET', path: answer.path, status: response.statusCode });
+        return answeredAlready;
+      };
+      const sent = answer.send(response as ServerResponse, requestId);
+      return typeof sent === 'boolean' ? answered(sent) : sent.then(answered);
     };
   }
 }

@@ -18,31 +18,38 @@ export interface AuthRequest {
 // working within this many milliseconds.
 const actorCacheMs = 10_000;
 
+/**
+ * Default deny: a route names the roles it allows; anything else is 401 (who are you?) or 403 (not you). The
+ * actor comes back synchronously when the token is remembered (or the route is public): the fast path for
+ * cached tiles then answers without making a promise; Koa's middleware awaits either.
+ */
 export function createAuthenticator(db: Queryable) {
   const cache = new Map<string, { actor: Actor | null; until: number }>();
 
-  async function resolve(token: string): Promise<Actor | null> {
-    const now = Date.now();
-    const hit = cache.get(token);
-    if (hit && hit.until > now) return hit.actor;
+  async function lookUp(token: string, now: number): Promise<Actor | null> {
     const actor = await findActorByToken(db, token);
     if (cache.size > 10_000) cache.clear();
     cache.set(token, { actor, until: now + actorCacheMs });
     return actor;
   }
 
-  /** Default deny: a route names the roles it allows; anything else is 401 (who are you?) or 403 (not you). */
-  return async function authorize(request: AuthRequest, access: RouteAccess): Promise<Actor | null> {
-    if (access === 'public') return null;
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    const token = match?.[1] ?? (typeof request.query.access_token === 'string' ? request.query.access_token : undefined);
-    if (!token) throw new UnauthorizedError('A bearer token is required (Authorization: Bearer <token>)');
-    const actor = await resolve(token);
+  function allowed(actor: Actor | null, request: AuthRequest, access: readonly Role[]): Actor {
     if (!actor) throw new UnauthorizedError('The bearer token is unknown or revoked');
     if (!access.includes(actor.role)) {
       throw new ForbiddenError(`Role ${actor.role} may not ${request.method} ${request.path}`, { allowedRoles: access });
     }
     return actor;
+  }
+
+  return function authorize(request: AuthRequest, access: RouteAccess): Actor | null | Promise<Actor | null> {
+    if (access === 'public') return null;
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    const token = match?.[1] ?? (typeof request.query.access_token === 'string' ? request.query.access_token : undefined);
+    if (!token) throw new UnauthorizedError('A bearer token is required (Authorization: Bearer <token>)');
+    const now = Date.now();
+    const hit = cache.get(token);
+    if (hit && hit.until > now) return allowed(hit.actor, request, access);
+    return lookUp(token, now).then((actor) => allowed(actor, request, access));
   };
 }
 

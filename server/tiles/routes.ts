@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import accepts from 'accepts';
 import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
@@ -66,6 +66,20 @@ async function answerTile(tiles: TileService, params: z.infer<typeof tileParams>
   return tileResponse(await tiles.tile(layer, address, filters, encoding), encoding, request.headers['if-none-match']);
 }
 
+/** The answer for a cached tile without a promise (the fast path's commonest case); undefined when not cached. */
+function answerCachedTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): TileResponse | undefined {
+  const { layer, address, filters } = tileRequest(params, query, actor);
+  const encoding = encodingFor(request);
+  const cached = tiles.cached(layer, address, filters, encoding);
+  return cached && tileResponse(cached, encoding, request.headers['if-none-match']);
+}
+
+function send({ status, headers, body }: TileResponse, response: ServerResponse, requestId: string): true {
+  headers['X-Request-Id'] = requestId;
+  response.writeHead(status, headers).end(body);
+  return true;
+}
+
 export function tileRoutes({ pool, config, events }: AppDeps) {
   const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024);
   tiles.listen(events);
@@ -114,11 +128,11 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
       },
       // Every tile is answered before Koa (its context and middleware cost as much as a small tile's query);
       // a tile that fails (a bad filter, the database away) is left to the Koa route and its problem+json.
-      async fastHandler({ params, query, actor, writer }, request, response) {
-        const { status, headers, body } = await answerTile(tiles, params, query, actor, request);
-        headers['X-Request-Id'] = writer.requestId!;
-        response.writeHead(status, headers).end(body);
-        return true;
+      fastHandler({ params, query, actor, writer }, request, response) {
+        const requestId = writer.requestId!;
+        const cached = answerCachedTile(tiles, params, query, actor, request);
+        if (cached) return send(cached, response, requestId);
+        return answerTile(tiles, params, query, actor, request).then((answer) => send(answer, response, requestId));
       },
     }),
   ];

@@ -5,7 +5,7 @@ import type { Actor } from '../auth/roles';
 import type { Queryable } from '../db/pool';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { ChangeEvent, EventBus } from '../events/bus';
-import { type CachedTile, TileCache } from './cache';
+import { TileCache } from './cache';
 import { layerZoomRange, sourceAtZoom, type TileLayer, tileLayerByName, tileLayers } from './registry';
 import { buildTileQuery, type TileQuery, tileBuffer, tileExtent } from './sql';
 
@@ -128,9 +128,14 @@ export class TileService {
     });
   }
 
-  /** The tile if it is cached, without touching the database; undefined when it is not. */
-  cached(layer: TileLayer, address: TileAddress, filters: TileFilters): CachedTile | undefined {
-    return this.cache.get(this.cacheKey(layer, address, filters).key);
+  /**
+   * The cached tile in the encoding asked for, without touching the database or making a promise; undefined when
+   * it is not cached, or cached gzipped for a client without gzip (unzipping it is left to `tile`).
+   */
+  cached(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding = 'gzip'): TileBody | undefined {
+    if (encoding !== 'gzip') return undefined;
+    const cached = this.cache.get(this.cacheKey(layer, address, filters).key);
+    return cached && { etag: cached.etag, body: cached.gzip };
   }
 
   async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding): Promise<TileBody> {

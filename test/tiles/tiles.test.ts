@@ -229,9 +229,14 @@ describe('vector tiles', () => {
     await api.request.get(path).set('Authorization', 'Bearer not-a-token').expect(401);
     await api.request.get(`${path}?access_token=${api.tokens.hotline}`).expect(403);
     await api.request.get(`${path}?access_token=${api.tokens.police}`).expect(200);
-    await getTile('patrol_tracks', tile, '?category=x').expect(400);
-    await getTile('patrol_tracks', tile, '?access_token=a&access_token=b').expect(400);
-    await getTile('patrol_tracks', { ...tile, x: 2 ** tile.z }).expect(400);
+    // Twice each: the fast path remembers what a URL resolved to, and must not remember its way past a check.
+    for (let pass = 0; pass < 2; pass++) {
+      await getTile('patrol_tracks', tile, '?category=x').expect(400);
+      await getTile('patrol_tracks', tile, '?access_token=a&access_token=b').expect(400);
+      await getTile('patrol_tracks', { ...tile, x: 2 ** tile.z }).expect(400);
+      await api.request.get(path).set('Authorization', `Bearer ${api.tokens.hotline}`).expect(403);
+      await api.request.get(path).set('Authorization', `Bearer ${api.tokens.police}`).expect(200);
+    }
   });
 
   it('shows an edited building in the next tile response, on every process that hears the change', async () => {
