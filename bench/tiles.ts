@@ -2,8 +2,10 @@
  * npm run bench:tiles — the same 500 random tiles (z10–z16 over the demo city, a random layer each) measured as
  * (a) the tile SQL through pg without HTTP, (b) the server with its cache off, (c) the server with a warm cache,
  * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the cached
- * server as 2 processes (node:cluster), and the floor of this machine (a bare node:http server answering the same
- * gzip tiles from a Map, no framework, no checks).
+ * server as 2 processes (node:cluster), and the floors of this machine: a bare node:http server answering the same
+ * gzip tiles from a Map (no framework, no checks), and bare node:http servers running the same statement per
+ * request, with and without gzip (what a miss costs with nothing of citygrid's). The goals are checked at the end
+ * against citygrid's rows, with the floors beside them.
  * Every server runs in its own child process, as in a deployment; the load generator is this process, one
  * keep-alive socket per client. Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does;
  * loads the full demo city there first if it holds no grids.
@@ -14,6 +16,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
+import zlib from 'node:zlib';
 import seedrandom from 'seedrandom';
 import { createApp } from '../server/app';
 import { createToken, revokeToken } from '../server/auth/tokens';
@@ -55,7 +58,7 @@ interface Run {
   serverCpu: number | null;
 }
 
-type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor';
+type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor' | 'floor-query-gzip' | 'floor-query';
 
 interface ServerProcess {
   port: number;
@@ -139,14 +142,77 @@ async function measure(mode: Mode, clients: number, tiles: BenchTile[]): Promise
   };
 }
 
+const headEnd = Buffer.from('\r\n\r\n');
+
+/** The Content-Length of a response head (node:http writes the name as the server gave it); 0 when there is none. */
+function contentLength(data: Buffer, headLength: number): number {
+  let at = data.indexOf('Content-Length: ');
+  if (at < 0 || at > headLength) at = data.indexOf('content-length: ');
+  if (at < 0 || at > headLength) return 0;
+  let length = 0;
+  for (let i = at + 16; data[i] >= 48 && data[i] <= 57; i++) length = length * 10 + data[i] - 48;
+  return length;
+}
+
 /**
- * Keep-alive HTTP/1.1, one socket per client, no decompression: the bytes counted are the bytes on the wire. A
- * plain socket with each tile's request bytes built once, not `http.Agent`: on this 2-core machine the load
- * generator shares the cores with the server it measures, and `http.get` cost the generator about as much CPU per
- * request as a cached tile costs the server. Reads `Content-Length` bodies only (every answer here has one or none).
+ * One keep-alive HTTP/1.1 connection of the load generator, one request at a time, no decompression: the bytes
+ * counted are the bytes on the wire. A plain socket with one lasting listener that counts body bytes, not
+ * `http.Agent` nor a parse of every head: on this 2-core machine the generator shares the cores with the server it
+ * measures, and with one client its own time per request is on the measured path (like pg's for the raw rows).
+ * Reads `Content-Length` bodies only (every answer here has one or none).
  */
+class GeneratorConnection {
+  private readonly socket: net.Socket;
+  private waiting: { path: string; resolve: (bytes: number) => void; reject: (error: Error) => void } | null = null;
+  private partialHead: Buffer | null = null;
+  private status = 0;
+  private length = 0;
+  /** Body bytes still to come; -1 while reading a head. */
+  private bodyLeft = -1;
+
+  constructor(port: number) {
+    this.socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.socket.on('error', (error) => this.finish(error));
+  }
+
+  get(path: string, request: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { path, resolve, reject };
+      this.socket.write(request);
+    });
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.bodyLeft < 0) {
+      const data = this.partialHead ? Buffer.concat([this.partialHead, chunk]) : chunk;
+      const end = data.indexOf(headEnd);
+      if (end < 0) {
+        this.partialHead = data;
+        return;
+      }
+      this.partialHead = null;
+      this.status = (data[9] - 48) * 100 + (data[10] - 48) * 10 + (data[11] - 48);
+      this.length = contentLength(data, end);
+      this.bodyLeft = this.length - (data.length - end - 4);
+    } else this.bodyLeft -= chunk.length;
+    if (this.bodyLeft > 0) return;
+    this.bodyLeft = -1;
+    this.finish(this.status === 200 || this.status === 204 ? null : new Error(`HTTP ${this.status} for ${this.waiting?.path}`));
+  }
+
+  private finish(error: Error | null): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (!waiting) return;
+    if (error) waiting.reject(error);
+    else waiting.resolve(this.length);
+  }
+}
+
+/** A client per concurrent loop: each takes an idle connection, or opens one. */
 function httpFetcher(port: number, token: string): Fetch {
-  const idle: net.Socket[] = [];
+  const idle: GeneratorConnection[] = [];
   const requests = new Map<string, Buffer>();
   const requestFor = (path: string) => {
     let bytes = requests.get(path);
@@ -156,27 +222,12 @@ function httpFetcher(port: number, token: string): Fetch {
     }
     return bytes;
   };
-  return (tile) =>
-    new Promise<number>((resolve, reject) => {
-      const socket = idle.pop() ?? net.connect({ host: '127.0.0.1', port, noDelay: true });
-      let received: Buffer = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-        const headerEnd = received.indexOf('\r\n\r\n');
-        if (headerEnd < 0) return;
-        const head = received.subarray(0, headerEnd).toString('latin1');
-        const status = Number(head.slice(9, 12));
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (received.length < headerEnd + 4 + length) return;
-        socket.off('data', onData).off('error', onError);
-        idle.push(socket);
-        if (status === 200 || status === 204) resolve(length);
-        else reject(new Error(`HTTP ${status} for ${tile.path}`));
-      };
-      const onError = (error: Error) => reject(error);
-      socket.on('data', onData).on('error', onError);
-      socket.write(requestFor(tile.path));
-    });
+  return async (tile) => {
+    const connection = idle.pop() ?? new GeneratorConnection(port);
+    const bytes = await connection.get(tile.path, requestFor(tile.path));
+    idle.push(connection);
+    return bytes;
+  };
 }
 
 /** The citygrid app as main.ts serves it, with its tile cache on or off. */
@@ -208,6 +259,31 @@ async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server
     response
       .writeHead(200, { ...headers, 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Encoding': 'gzip', 'Content-Length': tile.body.length })
       .end(tile.body);
+  });
+}
+
+/**
+ * The floor of a miss: what one Node process does when a miss costs nothing but node:http, the same prepared
+ * tile statement through pg and (with `gzip`) compression at citygrid's level — no routing, auth, validation,
+ * ETag or cache. With one client every step is serial, so this bounds what any node:http server reaches here.
+ */
+function uncachedFloorServer(url: string, gzip: boolean): http.Server {
+  const pool = createPool(url, 4);
+  return http.createServer(async (request, response) => {
+    const [, , layerName, z, x, y] = request.url!.split(/[/.]/);
+    const layer = tileLayerByName.get(layerName)!;
+    const mvt = await queryTile(pool, layer, { z: Number(z), x: Number(x), y: Number(y) }, Object.keys(layer.filters).map(() => null));
+    if (mvt.length === 0) {
+      response.writeHead(204, { 'Cache-Control': 'private, no-cache' }).end();
+      return;
+    }
+    const headers = { 'Cache-Control': 'private, no-cache', 'Content-Type': 'application/vnd.mapbox-vector-tile' };
+    if (!gzip) {
+      response.writeHead(200, { ...headers, 'Content-Length': mvt.length }).end(mvt);
+      return;
+    }
+    const body = zlib.gzipSync(mvt, { level: 1 });
+    response.writeHead(200, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': body.length }).end(body);
   });
 }
 
@@ -248,7 +324,12 @@ function serveTwoProcesses(url: string) {
 function serve(url: string, kind: ServerKind) {
   if (kind === 'cached-2') return serveTwoProcesses(url);
   process.once('message', async (tiles: BenchTile[]) => {
-    const server = kind === 'floor' ? await floorServer(url, tiles) : await citygridServer(url, kind === 'cached' ? 256 : 0);
+    const server =
+      kind === 'floor'
+        ? await floorServer(url, tiles)
+        : kind === 'floor-query-gzip' || kind === 'floor-query'
+          ? uncachedFloorServer(url, kind === 'floor-query-gzip')
+          : await citygridServer(url, kind === 'cached' ? 256 : 0);
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     process.on('message', () => process.send!({ cpuSeconds: cpuSecondsOf(process.cpuUsage()) }));
@@ -297,6 +378,20 @@ function table(runs: Run[]): string {
   return lines.join('\n');
 }
 
+/** The issue's two speed goals per client count, each beside the floor that bounds it on this machine. */
+function goalLines(runs: Run[]): string[] {
+  const ratio = (name: string, clients: number) => {
+    const run = runs.find((r) => r.clients === clients && r.name.startsWith(name))!;
+    const raw = runs.find((r) => r.clients === clients && r.name.startsWith('raw'))!;
+    return run.tilesPerSecond / raw.tilesPerSecond;
+  };
+  const verdict = (value: number, goal: number) => `${value.toFixed(2)}× (goal ≥ ${goal}×: ${value >= goal ? 'met' : 'NOT met'})`;
+  return [1, 4].flatMap((clients) => [
+    `${clients} client(s): uncached / raw ${verdict(ratio('server, cache off', clients), 0.9)}; miss floors ${ratio('extra: miss floor, bare node:http + the same statement + gzip', clients).toFixed(2)}× with gzip, ${ratio('extra: miss floor, bare node:http + the same statement, no gzip', clients).toFixed(2)}× without`,
+    `${clients} client(s): cached / raw ${verdict(ratio('server, cached', clients), 30)}; floor ${ratio('extra: floor', clients).toFixed(2)}×`,
+  ]);
+}
+
 async function main() {
   if (process.argv[2] === 'serve') return serve(process.argv[4], process.argv[3] as ServerKind);
   const url = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }));
@@ -314,13 +409,16 @@ async function main() {
     return queryTile(pool, layer, tile, Object.keys(layer.filters).map(() => null)).then((b) => b.length);
   };
 
-  const [uncachedServer, cachedServer, cachedTwice, floor] = await Promise.all((['uncached', 'cached', 'cached-2', 'floor'] as const).map((kind) => startServer(url, kind, tiles)));
+  const servers = await Promise.all((['uncached', 'cached', 'cached-2', 'floor', 'floor-query-gzip', 'floor-query'] as const).map((kind) => startServer(url, kind, tiles)));
+  const [uncachedServer, cachedServer, cachedTwice, floor, queryFloorGzip, queryFloor] = servers;
   const modes: Mode[] = [
     { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
     { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },
     { name: 'server, cached', repeats: cachedRepeats, fetch: httpFetcher(cachedServer.port, token), server: cachedServer },
     { name: 'extra: server, cached, 2 processes (node:cluster)', repeats: cachedRepeats, fetch: httpFetcher(cachedTwice.port, token), server: cachedTwice },
     { name: 'extra: floor, bare node:http + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(floor.port, token), server: floor },
+    { name: 'extra: miss floor, bare node:http + the same statement + gzip', repeats: 1, fetch: httpFetcher(queryFloorGzip.port, token), server: queryFloorGzip },
+    { name: 'extra: miss floor, bare node:http + the same statement, no gzip', repeats: 1, fetch: httpFetcher(queryFloor.port, token), server: queryFloor },
   ];
 
   // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the caches filled (with 4
@@ -346,11 +444,12 @@ async function main() {
   console.log(`cached and floor rounds go over the list ${cachedRepeats} times; raw bytes are uncompressed MVT, server bytes gzip on the wire`);
   console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
   console.log(table(runs));
+  console.log(`\n${goalLines(runs).join('\n')}`);
   const largest = Math.max(...runs.filter((r) => r.name.startsWith('raw')).map((r) => r.maxBytes));
   console.log(`\nlargest tile ${Math.round(largest / 1024)} KB uncompressed: ${largest <= sizeBudget ? 'within' : 'OVER'} the 500 KB budget`);
 
   await revokeToken(pool, tokenId);
-  for (const server of [uncachedServer, cachedServer, cachedTwice, floor]) server.stop();
+  for (const server of servers) server.stop();
   await pool.end();
 }
 
