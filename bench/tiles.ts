@@ -142,77 +142,14 @@ async function measure(mode: Mode, clients: number, tiles: BenchTile[]): Promise
   };
 }
 
-const headEnd = Buffer.from('\r\n\r\n');
-
-/** The Content-Length of a response head (node:http writes the name as the server gave it); 0 when there is none. */
-function contentLength(data: Buffer, headLength: number): number {
-  let at = data.indexOf('Content-Length: ');
-  if (at < 0 || at > headLength) at = data.indexOf('content-length: ');
-  if (at < 0 || at > headLength) return 0;
-  let length = 0;
-  for (let i = at + 16; data[i] >= 48 && data[i] <= 57; i++) length = length * 10 + data[i] - 48;
-  return length;
-}
-
 /**
- * One keep-alive HTTP/1.1 connection of the load generator, one request at a time, no decompression: the bytes
- * counted are the bytes on the wire. A plain socket with one lasting listener that counts body bytes, not
- * `http.Agent` nor a parse of every head: on this 2-core machine the generator shares the cores with the server it
- * measures, and with one client its own time per request is on the measured path (like pg's for the raw rows).
- * Reads `Content-Length` bodies only (every answer here has one or none).
+ * Keep-alive HTTP/1.1, one socket per client, no decompression: the bytes counted are the bytes on the wire. A
+ * plain socket with each tile's request bytes built once, not `http.Agent`: on this 2-core machine the load
+ * generator shares the cores with the server it measures, and `http.get` cost the generator about as much CPU per
+ * request as a cached tile costs the server. Reads `Content-Length` bodies only (every answer here has one or none).
  */
-class GeneratorConnection {
-  private readonly socket: net.Socket;
-  private waiting: { path: string; resolve: (bytes: number) => void; reject: (error: Error) => void } | null = null;
-  private partialHead: Buffer | null = null;
-  private status = 0;
-  private length = 0;
-  /** Body bytes still to come; -1 while reading a head. */
-  private bodyLeft = -1;
-
-  constructor(port: number) {
-    this.socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    this.socket.on('error', (error) => this.finish(error));
-  }
-
-  get(path: string, request: Buffer): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.waiting = { path, resolve, reject };
-      this.socket.write(request);
-    });
-  }
-
-  private receive(chunk: Buffer): void {
-    if (this.bodyLeft < 0) {
-      const data = this.partialHead ? Buffer.concat([this.partialHead, chunk]) : chunk;
-      const end = data.indexOf(headEnd);
-      if (end < 0) {
-        this.partialHead = data;
-        return;
-      }
-      this.partialHead = null;
-      this.status = (data[9] - 48) * 100 + (data[10] - 48) * 10 + (data[11] - 48);
-      this.length = contentLength(data, end);
-      this.bodyLeft = this.length - (data.length - end - 4);
-    } else this.bodyLeft -= chunk.length;
-    if (this.bodyLeft > 0) return;
-    this.bodyLeft = -1;
-    this.finish(this.status === 200 || this.status === 204 ? null : new Error(`HTTP ${this.status} for ${this.waiting?.path}`));
-  }
-
-  private finish(error: Error | null): void {
-    const waiting = this.waiting;
-    this.waiting = null;
-    if (!waiting) return;
-    if (error) waiting.reject(error);
-    else waiting.resolve(this.length);
-  }
-}
-
-/** A client per concurrent loop: each takes an idle connection, or opens one. */
 function httpFetcher(port: number, token: string): Fetch {
-  const idle: GeneratorConnection[] = [];
+  const idle: net.Socket[] = [];
   const requests = new Map<string, Buffer>();
   const requestFor = (path: string) => {
     let bytes = requests.get(path);
@@ -222,12 +159,27 @@ function httpFetcher(port: number, token: string): Fetch {
     }
     return bytes;
   };
-  return async (tile) => {
-    const connection = idle.pop() ?? new GeneratorConnection(port);
-    const bytes = await connection.get(tile.path, requestFor(tile.path));
-    idle.push(connection);
-    return bytes;
-  };
+  return (tile) =>
+    new Promise<number>((resolve, reject) => {
+      const socket = idle.pop() ?? net.connect({ host: '127.0.0.1', port, noDelay: true });
+      let received: Buffer = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+        const headerEnd = received.indexOf('\r\n\r\n');
+        if (headerEnd < 0) return;
+        const head = received.subarray(0, headerEnd).toString('latin1');
+        const status = Number(head.slice(9, 12));
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (received.length < headerEnd + 4 + length) return;
+        socket.off('data', onData).off('error', onError);
+        idle.push(socket);
+        if (status === 200 || status === 204) resolve(length);
+        else reject(new Error(`HTTP ${status} for ${tile.path}`));
+      };
+      const onError = (error: Error) => reject(error);
+      socket.on('data', onData).on('error', onError);
+      socket.write(requestFor(tile.path));
+    });
 }
 
 /** The citygrid app as main.ts serves it, with its tile cache on or off. */
