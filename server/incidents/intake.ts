@@ -1,6 +1,6 @@
 import { latLngToCell } from 'h3-js';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
-import type { Pool, PoolClient, Queryable } from '../db/pool';
+import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
 import type { CreateIncidentInput } from './schemas';
@@ -36,10 +36,9 @@ interface Pending {
 /**
  * Group commit: reports that arrive while a batch is being written wait and are written together by the next
  * batch, with set-based SQL. Each caller is answered only once the statement holding its report has committed,
- * so nothing acknowledged is lost. One batch at a time per pool keeps near-duplicate linking exact: a batch sees
- * every report committed before it, and links to earlier reports of its own batch (`decided` in writeBatchSql).
- * Separate processes batch separately; two of them reporting the same spot at the same instant may both miss
- * each other, as two concurrent single-report transactions did before.
+ * so nothing acknowledged is lost. Near-duplicate linking stays exact: a batch sees every report committed before
+ * it, links to earlier reports of its own batch (`decided` in writeBatchSql), and waits for batches of other
+ * processes with a report of the same category (lockCategories).
  */
 class IntakeQueue {
   private waiting: Pending[] = [];
@@ -113,7 +112,7 @@ interface WrittenReport {
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
   const [first] = reports;
   if (first.attach) return writeAlone(pool, first, first.attach);
-  return runBatch(pool, reports);
+  return withTransaction(pool, (client) => runBatch(client, reports));
 }
 
 /** One report and its attachments in one transaction, the attachments audited as every other write. */
@@ -128,9 +127,28 @@ async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttach
   });
 }
 
-async function runBatch(db: Queryable, reports: IntakeReport[]): Promise<Outcome[]> {
+/** Advisory lock class of intake batches (two-key form: the second key is a category's hash). */
+const intakeLockClass = 7305;
+
+/**
+ * Another process's batch with a report of the same category must have committed before this batch looks for
+ * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
+ * sees only what committed before it started). So a batch first takes a transaction lock per category, in the
+ * order of their keys (no deadlock), and only then runs its statement. Batches of other categories go on beside.
+ */
+async function lockCategories(client: PoolClient, reports: IntakeReport[]): Promise<void> {
+  await client.query({
+    name: 'incident-intake-lock',
+    text: `SELECT pg_advisory_xact_lock(${intakeLockClass}, key)
+           FROM (SELECT DISTINCT hashtext(category) AS key FROM unnest($1::text[]) AS category ORDER BY key) keys`,
+    values: [reports.map((report) => report.input.category)],
+  });
+}
+
+async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Outcome[]> {
+  await lockCategories(client, reports);
   // Named, so each connection plans it once: planning took about 2 ms of every batch.
-  const { rows } = await db.query<WrittenReport>({
+  const { rows } = await client.query<WrittenReport>({
     name: 'incident-intake-batch',
     text: writeBatchSql,
     values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres],
@@ -138,7 +156,7 @@ async function runBatch(db: Queryable, reports: IntakeReport[]): Promise<Outcome
   const outcomes: Outcome[] = [];
   for (const row of rows) {
     const { input } = reports[row.ord];
-    if (!row.known_category) outcomes.push({ error: await unknownCategory(db, input.category) });
+    if (!row.known_category) outcomes.push({ error: await unknownCategory(client, input.category) });
     else if (!row.inside_grid) outcomes.push({ error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
     else outcomes.push({ incident: row.incident as Incident });
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createPool } from '../../server/db/pool';
 import { attachPhotos } from '../../server/incidents/photos';
 import { createIncident, reportIncident } from '../../server/incidents/service';
 import { useTestApp } from '../support/app';
@@ -90,6 +91,33 @@ describe('incident intake under concurrent reports', () => {
       { incident_id: committed, duplicate: String(r) },
       { incident_id: committed, duplicate: String(s) },
     ]);
+  });
+
+  it('links near-duplicates reported at the same instant through two server processes', async () => {
+    const { db } = suite;
+    // Another process's pool, and so its own intake queue: its batches run beside this process's batches.
+    const otherProcess = createPool(db.url, 4);
+    try {
+      const places = await Promise.all(Array.from({ length: 20 }, (_, n) => pointInGrid(db.pool, 30 + n)));
+      // Connected beforehand, as a running process is: otherwise its batches start late and meet no others.
+      await Promise.all(Array.from({ length: 4 }, () => otherProcess.query('SELECT 1')));
+      const input = (place: { lon: number; lat: number }) => ({
+        category: '树木倒伏',
+        source: 'hotline' as const,
+        location: { type: 'Point' as const, coordinates: [place.lon, place.lat] as [number, number] },
+        photos: [],
+      });
+      // Each process's first batch takes its first reports; the rest wait and meet in later batches.
+      const ids = await Promise.all(places.flatMap((place) => [db.pool, otherProcess].map((pool) => createIncident(pool, time.clock, hotline, input(place)))));
+      const { rows } = await db.pool.query<{ id: number; duplicate_of: number | null }>('SELECT id, duplicate_of FROM incidents WHERE id = ANY ($1)', [ids]);
+      const linkOf = new Map(rows.map((row) => [row.id, row.duplicate_of]));
+      for (let i = 0; i < places.length; i++) {
+        const pair = [ids[2 * i], ids[2 * i + 1]].sort((a, b) => a - b);
+        expect([pair[0], linkOf.get(pair[0]), linkOf.get(pair[1])]).toEqual([pair[0], null, pair[0]]);
+      }
+    } finally {
+      await otherProcess.end();
+    }
   });
 
   it('writes a report with attachments in its own transaction, the attached rows audited with its writer', async () => {
