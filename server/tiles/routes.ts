@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import accepts from 'accepts';
+import type { Context } from 'koa';
 import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
 import type { AppDeps } from '../deps';
@@ -7,6 +8,14 @@ import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
 import { listLayers, type TileBody, type TileEncoding, type TileFilters, TileService, tileJson, visibleLayer } from './service';
 
+
+/**
+ * This server's URL as the client reached it, for the URLs inside TileJSON. Not `ctx.origin`: since Koa 3 that is
+ * the request's Origin header, absent on same-origin GETs and from map clients, which made the URLs "null/tiles/…".
+ */
+function baseUrl(ctx: Context): string {
+  return `${ctx.protocol}://${ctx.host}`;
+}
 
 function withoutToken(query: Record<string, unknown>): TileFilters {
   const { access_token: _token, ...filters } = query;
@@ -92,7 +101,7 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
       access: allRoles,
       query: tokenOnlyQuery,
       handler(ctx, { actor }) {
-        ctx.body = { layers: listLayers(actor, ctx.origin) };
+        ctx.body = { layers: listLayers(actor, baseUrl(ctx)) };
       },
     }),
     defineRoute({
@@ -104,7 +113,7 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
       params: layerParams,
       query: tileFilterQuery,
       async handler(ctx, { params, query, actor }) {
-        ctx.body = await tileJson(pool, visibleLayer(params.layer, actor), ctx.origin, withoutToken(query));
+        ctx.body = await tileJson(pool, visibleLayer(params.layer, actor), baseUrl(ctx), withoutToken(query));
       },
     }),
     defineRoute({

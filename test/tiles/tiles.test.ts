@@ -383,7 +383,10 @@ describe('vector tiles', () => {
     const { db, api } = suite;
     const response = await api.request.get('/tiles/incidents.json?status=open').set(api.auth('commander')).expect(200);
     expect(response.body).toMatchObject({ tilejson: '3.0.0', name: 'incidents', minzoom: 0, maxzoom: 22 });
-    expect(response.body.tiles[0]).toMatch(/\/tiles\/incidents\/\{z\}\/\{x\}\/\{y\}\.mvt\?status=open$/);
+    // Absolute URLs of this server as the client reached it (the request carries no Origin header).
+    expect(response.body.tiles[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tiles\/incidents\/\{z\}\/\{x\}\/\{y\}\.mvt\?status=open$/);
+    const listed = await api.request.get('/tiles').set(api.auth('commander')).expect(200);
+    expect(listed.body.layers.find((layer: { name: string }) => layer.name === 'incidents').tilejson).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tiles\/incidents\.json$/);
     expect(response.body.vector_layers[0]).toMatchObject({ id: 'incidents', fields: { category: 'String', incident_count: 'Number' } });
     const { rows } = await db.pool.query<{ minx: number; maxy: number }>('SELECT ST_XMin(ST_Extent(geom)) AS minx, ST_YMax(ST_Extent(geom)) AS maxy FROM incidents');
     expect(response.body.bounds[0]).toBeCloseTo(rows[0].minx, 6);
