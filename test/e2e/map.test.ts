@@ -7,7 +7,7 @@ import { forbidOutsideRequests, launchBrowser, listen } from '../support/browser
 
 jest.setTimeout(90_000);
 
-describe('web placeholder in headless Chromium', () => {
+describe('city map in headless Chromium', () => {
   const suite = useTestApp();
   let server: Awaited<ReturnType<typeof listen>>;
   let browser: Browser;
@@ -22,15 +22,31 @@ describe('web placeholder in headless Chromium', () => {
     await server?.close();
   });
 
-  it('draws the grids of the database on a map, with no request leaving the machine', async () => {
+  it('draws the city from the vector tiles of every layer the role may see, with no request leaving the machine', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const outside = await forbidOutsideRequests(page);
+    const tiles: Array<{ layer: string; filtered: boolean; status: number; type: string | undefined }> = [];
+    // A source that fails (a bad TileJSON URL) still lets the map go idle: only its errors tell.
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
+    page.on('response', (response) => {
+      const url = new URL(response.url());
+      const tile = /^\/tiles\/(\w+)\/\d+\/\d+\/\d+\.mvt$/.exec(url.pathname);
+      if (tile) tiles.push({ layer: tile[1], filtered: url.search !== '', status: response.status(), type: response.headers()['content-type'] });
+    });
     await page.goto(`${server.url}/?token=${suite.api.tokens.commander}`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
 
-    const { rows } = await suite.db.pool.query<{ level: number; n: number }>('SELECT level, count(*)::int AS n FROM grids WHERE level IN (1, 4) GROUP BY level ORDER BY level');
-    await expect(page.textContent('#status')).resolves.toBe(`${rows[0].n} districts · ${rows[1].n} grids`);
+    const listed = await suite.api.request.get('/tiles').set(suite.api.auth('commander')).expect(200);
+    await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} tile layers · zoom \\d+\\.\\d$`));
+    // Tiles of the grids (the level the zoom picks, and districts by filter) and of incident counts, all answered.
+    expect(tiles.filter((t) => t.status >= 400)).toEqual([]);
+    expect(errors).toEqual([]);
+    for (const [layer, filtered] of [['grids', false], ['grids', true], ['incidents', false]] as const) {
+      expect(tiles.some((t) => t.layer === layer && t.filtered === filtered && t.status === 200 && t.type === 'application/vnd.mapbox-vector-tile')).toBe(true);
+    }
 
     // Where the data is (the centre of the fitted map), the picture must show grid fill, not the background.
     const shot = await page.screenshot({ clip: { x: 540, y: 300, width: 200, height: 200 } });

@@ -12,21 +12,3 @@ export async function getJson<T>(path: string): Promise<T> {
   if (!response.ok) throw new Error(`${response.status} ${body.title ?? response.statusText}`);
   return body as T;
 }
-
-export interface FeatureCollection {
-  type: 'FeatureCollection';
-  features: Array<{ geometry: { type: string; coordinates: unknown }; properties: Record<string, unknown> }>;
-  nextCursor?: number | null;
-}
-
-/** Follows nextCursor until every page of a GeoJSON listing is in. */
-export async function getAllFeatures(path: string): Promise<FeatureCollection> {
-  const features: FeatureCollection['features'] = [];
-  let cursor: number | null | undefined = 0;
-  while (cursor !== null && cursor !== undefined) {
-    const page: FeatureCollection = await getJson<FeatureCollection>(`${path}${path.includes('?') ? '&' : '?'}cursor=${cursor}`);
-    features.push(...page.features);
-    cursor = page.nextCursor;
-  }
-  return { type: 'FeatureCollection', features };
-}

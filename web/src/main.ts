@@ -1,7 +1,7 @@
 import { Map as MapLibreMap, setWorkerUrl, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import type { FeatureCollection as FeatureCollectionJson } from 'geojson';
-import { apiToken, getAllFeatures, type FeatureCollection } from './api';
+import { apiToken, getJson } from './api';
+import { cityLayers, type TileLayerEntry } from './layers';
 
 setWorkerUrl(workerUrl);
 
@@ -14,41 +14,42 @@ const style: StyleSpecification = {
 
 const statusLine = document.getElementById('status') as HTMLElement;
 
-function boundsOf(collection: FeatureCollection): LngLatBoundsLike {
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value) && typeof value[0] === 'number') {
-      minX = Math.min(minX, value[0]);
-      maxX = Math.max(maxX, value[0]);
-      minY = Math.min(minY, value[1] as number);
-      maxY = Math.max(maxY, value[1] as number);
-    } else if (Array.isArray(value)) value.forEach(visit);
-  };
-  collection.features.forEach((feature) => visit(feature.geometry.coordinates));
-  return [minX, minY, maxX, maxY];
+interface TileJson {
+  bounds: [number, number, number, number];
 }
 
-async function showGrids(): Promise<void> {
-  if (!apiToken()) {
-    statusLine.textContent = 'no API token: open the link printed by npm start (…/?token=…)';
-    return;
-  }
-  const [districts, grids] = await Promise.all([getAllFeatures('/api/grids?level=1'), getAllFeatures('/api/grids?level=4&limit=5000')]);
-  const map = new MapLibreMap({ container: 'map', style, bounds: boundsOf(districts), fitBoundsOptions: { padding: 40 }, attributionControl: false });
+/**
+ * The whole city from the server's vector tiles: every tile layer this role may see (GET /tiles), each a
+ * vector source read through its TileJSON, with district outlines on top. The map asks only for the tiles in
+ * view, so 15,000 grids and a year of incidents cost what one screen shows.
+ */
+async function showCity(token: string): Promise<void> {
+  const [{ layers }, districts] = await Promise.all([getJson<{ layers: TileLayerEntry[] }>('/tiles'), getJson<TileJson>('/tiles/grids.json?level=1')]);
+  const map = new MapLibreMap({
+    container: 'map',
+    style,
+    bounds: districts.bounds as LngLatBoundsLike,
+    fitBoundsOptions: { padding: 40 },
+    attributionControl: false,
+    // TileJSON and tiles come from this server and need the token; nothing else is fetched.
+    transformRequest: (url) => (new URL(url, location.href).origin === location.origin ? { url, headers: { Authorization: `Bearer ${token}` } } : { url }),
+  });
   map.on('load', () => {
-    map.addSource('grids', { type: 'geojson', data: grids as unknown as FeatureCollectionJson });
-    map.addSource('districts', { type: 'geojson', data: districts as unknown as FeatureCollectionJson });
-    map.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': '#2f80ed', 'fill-opacity': 0.25 } });
-    map.addLayer({ id: 'grid-line', type: 'line', source: 'grids', paint: { 'line-color': '#7fb8ff', 'line-width': 0.6 } });
-    map.addLayer({ id: 'district-line', type: 'line', source: 'districts', paint: { 'line-color': '#ffd166', 'line-width': 2 } });
+    for (const { source, url, layers: styleLayers } of cityLayers(layers)) {
+      map.addSource(source, { type: 'vector', url });
+      for (const layer of styleLayers) map.addLayer(layer);
+    }
     map.once('idle', () => {
-      statusLine.textContent = `${districts.features.length} districts · ${grids.features.length} grids`;
+      statusLine.textContent = `${layers.length} tile layers · zoom ${map.getZoom().toFixed(1)}`;
       document.body.dataset.ready = 'true';
     });
   });
 }
 
-showGrids().catch((error: Error) => {
-  statusLine.textContent = `error: ${error.message}`;
-  document.body.dataset.ready = 'error';
-});
+const token = apiToken();
+if (!token) statusLine.textContent = 'no API token: open the link printed by npm start (…/?token=…)';
+else
+  showCity(token).catch((error: Error) => {
+    statusLine.textContent = `error: ${error.message}`;
+    document.body.dataset.ready = 'error';
+  });
