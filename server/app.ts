@@ -35,14 +35,14 @@ function logRequest(log: Logger, started: number, fields: { requestId: string; m
   log.debug({ ...fields, ms: Math.round(performance.now() - started) }, 'request');
 }
 
+// Koa's callback returns a promise; a request answered synchronously returns this one instead of a new one.
+const answeredAlready = Promise.resolve();
+
 /**
  * Koa, except that a request one of the routes' fast handlers can answer (a tile) is answered on
  * node:http before Koa builds its context and runs the middleware: same route, access rule, validation and
  * headers, a fraction of the work (see fastRoutes in http/route.ts).
  */
-// Koa's callback returns a promise; a request answered synchronously returns this one instead of a new one.
-const answeredAlready = Promise.resolve();
-
 class CitygridApp extends Koa {
   constructor(
     private readonly fastAnswerFor: (request: IncomingMessage) => FastAnswer | undefined,

@@ -68,19 +68,17 @@ function tileResponse({ etag, body }: TileBody, encoding: TileEncoding, ifNoneMa
   return { status: 200, headers, body };
 }
 
-/** The one answer for a tile request, from the cache or the database, in the encoding the client accepts. */
-async function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): Promise<TileResponse> {
+/**
+ * The one answer for a tile request, in the encoding the client accepts: from the cache without a promise (the
+ * fast path's commonest case), else from the database.
+ */
+function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): TileResponse | Promise<TileResponse> {
   const { layer, address, filters } = tileRequest(params, query, actor);
   const encoding = encodingFor(request);
-  return tileResponse(await tiles.tile(layer, address, filters, encoding), encoding, request.headers['if-none-match']);
-}
-
-/** The answer for a cached tile without a promise (the fast path's commonest case); undefined when not cached. */
-function answerCachedTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): TileResponse | undefined {
-  const { layer, address, filters } = tileRequest(params, query, actor);
-  const encoding = encodingFor(request);
+  const ifNoneMatch = request.headers['if-none-match'];
   const cached = tiles.cached(layer, address, filters, encoding);
-  return cached && tileResponse(cached, encoding, request.headers['if-none-match']);
+  if (cached) return tileResponse(cached, encoding, ifNoneMatch);
+  return tiles.tile(layer, address, filters, encoding).then((body) => tileResponse(body, encoding, ifNoneMatch));
 }
 
 function send({ status, headers, body }: TileResponse, response: ServerResponse, requestId: string): true {
@@ -138,10 +136,9 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
       // Every tile is answered before Koa (its context and middleware cost as much as a small tile's query);
       // a tile that fails (a bad filter, the database away) is left to the Koa route and its problem+json.
       fastHandler({ params, query, actor, writer }, request, response) {
-        const requestId = writer.requestId!;
-        const cached = answerCachedTile(tiles, params, query, actor, request);
-        if (cached) return send(cached, response, requestId);
-        return answerTile(tiles, params, query, actor, request).then((answer) => send(answer, response, requestId));
+        const answer = answerTile(tiles, params, query, actor, request);
+        if (answer instanceof Promise) return answer.then((sent) => send(sent, response, writer.requestId!));
+        return send(answer, response, writer.requestId!);
       },
     }),
   ];
