@@ -3,8 +3,9 @@
  * (a) the tile SQL through pg without HTTP, (b) the server with its cache off, (c) the server with a warm cache,
  * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the cached
  * server as 2 processes (node:cluster), and the floors of this machine: a bare node:http server answering the same
- * gzip tiles from a Map (no framework, no checks), and bare node:http servers running the same statement per
- * request, with and without gzip (what a miss costs with nothing of citygrid's). The goals are checked at the end
+ * gzip tiles from a Map (no framework, no checks), bare node:http servers running the same statement per
+ * request, with and without gzip (what a miss costs with nothing of citygrid's), and a bare TCP socket server doing
+ * the same with gzip (what a miss costs without node:http either). The goals are checked at the end
  * against citygrid's rows, with the floors beside them.
  * Every server runs in its own child process, as in a deployment; the load generator is this process, one
  * keep-alive socket per client. Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does;
@@ -58,7 +59,7 @@ interface Run {
   serverCpu: number | null;
 }
 
-type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor' | 'floor-query-gzip' | 'floor-query';
+type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor' | 'floor-query-gzip' | 'floor-query' | 'floor-socket-gzip';
 
 interface ServerProcess {
   port: number;
@@ -239,6 +240,27 @@ function uncachedFloorServer(url: string, gzip: boolean): http.Server {
   });
 }
 
+/**
+ * The floor of a miss below node:http: a bare TCP server that reads the request line, runs the same statement,
+ * gzips as citygrid does and writes a minimal HTTP/1.1 answer — no header parsing, no framework, nothing Node's
+ * http module does. It relies on this bench's load generator (one whole request per packet, one at a time per
+ * socket) and is no server for anything else; it shows what is left of a miss once gzip and the loopback round
+ * trip are paid.
+ */
+function socketFloorServer(url: string): net.Server {
+  const pool = createPool(url, 4);
+  return net.createServer({ noDelay: true }, (socket) => {
+    socket.on('data', async (request: Buffer) => {
+      const [, , layerName, z, x, y] = request.toString('latin1', 4, request.indexOf(' ', 4)).split(/[/.]/);
+      const layer = tileLayerByName.get(layerName)!;
+      const mvt = await queryTile(pool, layer, { z: Number(z), x: Number(x), y: Number(y) }, Object.keys(layer.filters).map(() => null));
+      const body = mvt.length === 0 ? mvt : zlib.gzipSync(mvt, { level: 1 });
+      const status = body.length === 0 ? '204 No Content' : '200 OK\r\nContent-Encoding: gzip';
+      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    });
+  });
+}
+
 /** CPU seconds of another process so far, from /proc (Linux): utime + stime in clock ticks of 1/100 s. */
 function procCpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -281,8 +303,10 @@ function serve(url: string, kind: ServerKind) {
         ? await floorServer(url, tiles)
         : kind === 'floor-query-gzip' || kind === 'floor-query'
           ? uncachedFloorServer(url, kind === 'floor-query-gzip')
-          : await citygridServer(url, kind === 'cached' ? 256 : 0);
-    server.keepAliveTimeout = 60_000;
+          : kind === 'floor-socket-gzip'
+            ? socketFloorServer(url)
+            : await citygridServer(url, kind === 'cached' ? 256 : 0);
+    if (server instanceof http.Server) server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     process.on('message', () => process.send!({ cpuSeconds: cpuSecondsOf(process.cpuUsage()) }));
     process.on('disconnect', () => process.exit(0));
@@ -339,7 +363,7 @@ function goalLines(runs: Run[]): string[] {
   };
   const verdict = (value: number, goal: number) => `${value.toFixed(2)}× (goal ≥ ${goal}×: ${value >= goal ? 'met' : 'NOT met'})`;
   return [1, 4].flatMap((clients) => [
-    `${clients} client(s): uncached / raw ${verdict(ratio('server, cache off', clients), 0.9)}; miss floors ${ratio('extra: miss floor, bare node:http + the same statement + gzip', clients).toFixed(2)}× with gzip, ${ratio('extra: miss floor, bare node:http + the same statement, no gzip', clients).toFixed(2)}× without`,
+    `${clients} client(s): uncached / raw ${verdict(ratio('server, cache off', clients), 0.9)}; miss floors: node:http ${ratio('extra: miss floor, bare node:http + the same statement + gzip', clients).toFixed(2)}× with gzip, ${ratio('extra: miss floor, bare node:http + the same statement, no gzip', clients).toFixed(2)}× without; bare TCP socket with gzip ${ratio('extra: miss floor, bare TCP socket', clients).toFixed(2)}×`,
     `${clients} client(s): cached / raw ${verdict(ratio('server, cached', clients), 30)}; floor ${ratio('extra: floor', clients).toFixed(2)}×`,
   ]);
 }
@@ -361,8 +385,10 @@ async function main() {
     return queryTile(pool, layer, tile, Object.keys(layer.filters).map(() => null)).then((b) => b.length);
   };
 
-  const servers = await Promise.all((['uncached', 'cached', 'cached-2', 'floor', 'floor-query-gzip', 'floor-query'] as const).map((kind) => startServer(url, kind, tiles)));
-  const [uncachedServer, cachedServer, cachedTwice, floor, queryFloorGzip, queryFloor] = servers;
+  const servers = await Promise.all(
+    (['uncached', 'cached', 'cached-2', 'floor', 'floor-query-gzip', 'floor-query', 'floor-socket-gzip'] as const).map((kind) => startServer(url, kind, tiles)),
+  );
+  const [uncachedServer, cachedServer, cachedTwice, floor, queryFloorGzip, queryFloor, socketFloor] = servers;
   const modes: Mode[] = [
     { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
     { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },
@@ -371,6 +397,7 @@ async function main() {
     { name: 'extra: floor, bare node:http + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(floor.port, token), server: floor },
     { name: 'extra: miss floor, bare node:http + the same statement + gzip', repeats: 1, fetch: httpFetcher(queryFloorGzip.port, token), server: queryFloorGzip },
     { name: 'extra: miss floor, bare node:http + the same statement, no gzip', repeats: 1, fetch: httpFetcher(queryFloor.port, token), server: queryFloor },
+    { name: 'extra: miss floor, bare TCP socket (no node:http) + the same statement + gzip', repeats: 1, fetch: httpFetcher(socketFloor.port, token), server: socketFloor },
   ];
 
   // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the caches filled (with 4
