@@ -115,13 +115,13 @@ export function gridRoutes({ pool, clock }: AppDeps) {
     defineRoute({
       method: 'delete',
       path: '/api/grids/:id',
-      summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members)',
+      summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members, with ?targetVersion= its version)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,
       query: deleteGridQuery,
       async handler(ctx, { params, query, writer }) {
-        ctx.body = await deleteGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), query.target);
+        ctx.body = await deleteGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), query);
       },
     }),
     defineRoute({

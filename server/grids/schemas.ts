@@ -57,8 +57,15 @@ export const deleteGridQuery = z
   .object({
     /** An adjacent sibling that absorbs the grid's area, children and members (as in a merge); without it a grid that has any is not deleted. */
     target: wholeNumber({ min: 1 }).optional(),
+    /** The target's version as the client read it: the target's geometry changes too, so it must not have moved since. */
+    targetVersion: wholeNumber({ min: 1 }).optional(),
   })
-  .strict();
+  .strict()
+  .refine((query) => query.targetVersion === undefined || query.target !== undefined, {
+    message: 'targetVersion is the version of target: give target too',
+    path: ['targetVersion'],
+  });
+export type DeleteGridQuery = z.infer<typeof deleteGridQuery>;
 
 export const revertGridBody = z.object({ version: z.number().int().positive(), reason }).strict();
 

@@ -5,7 +5,7 @@ import { featureCollection } from '../geo/schemas';
 import { type HistoryAction, gridSnapshot, recordHistory } from './history';
 import { countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
-import type { MergeGridsInput, SplitGridInput } from './schemas';
+import type { DeleteGridQuery, MergeGridsInput, SplitGridInput } from './schemas';
 import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
 
 interface Piece {
@@ -110,10 +110,9 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Pro
   return { grids, union: rows[0] };
 }
 
-function checkVersions(grids: MergeCandidate[], input: MergeGridsInput): void {
-  if (!input.versions) throw new PreconditionRequiredError('committing a merge needs versions: the version of each grid in ids', { ids: input.ids });
-  if (input.versions.length !== input.ids.length) throw new BadRequestError('versions must give one version per id, in the same order', {});
-  const stale = grids.filter((grid) => grid.version !== input.versions?.[input.ids.indexOf(grid.id)]);
+/** 412 when a locked grid is no longer at the version the client read (grids without an expected version pass). */
+function checkVersions(grids: MergeCandidate[], expected: Map<number, number>): void {
+  const stale = grids.filter((grid) => expected.has(grid.id) && grid.version !== expected.get(grid.id));
   if (stale.length > 0) {
     throw new StaleVersionError(`grid(s) ${stale.map((grid) => grid.id).join(', ')} changed since you read them`, {
       currentVersions: Object.fromEntries(stale.map((grid) => [grid.id, grid.version])),
@@ -131,9 +130,12 @@ export async function mergeGrids(options: WriteOptions, input: MergeGridsInput) 
     const { union } = await unionOfSiblings(options.pool, input.ids, false);
     return { committed: false, survivorId: input.ids[0], merged: previewOf([union]) };
   }
+  const { versions } = input;
+  if (!versions) throw new PreconditionRequiredError('committing a merge needs versions: the version of each grid in ids', { ids: input.ids });
+  if (versions.length !== input.ids.length) throw new BadRequestError('versions must give one version per id, in the same order', {});
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const { grids, union } = await unionOfSiblings(client, input.ids, true);
-    checkVersions(grids, input);
+    checkVersions(grids, new Map(input.ids.map((id, index) => [id, versions[index]])));
     const [survivorId, ...absorbed] = input.ids;
     const reason = input.reason ?? `merge of grids ${input.ids.join(', ')}`;
     const membersMoved = await mergeInto(client, options, union, survivorId, absorbed, { reason, absorbedAction: 'merge' });
@@ -189,7 +191,10 @@ async function absorbGrids(
  * inside their new parent and every member still lies in a grid. Handing them to a grid elsewhere would leave
  * children sticking out of it and members in an area no grid covers, so that is refused (422 delete-target).
  */
-export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, target: number | undefined) {
+export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, { target, targetVersion }: DeleteGridQuery) {
+  if (target !== undefined && targetVersion === undefined) {
+    throw new PreconditionRequiredError(`a delete into grid ${target} changes that grid too: give targetVersion, its version as you read it`, { target });
+  }
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
     const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
@@ -203,7 +208,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
       });
     }
     if (target !== undefined) {
-      const membersMoved = await deleteInto(client, options, grid, target);
+      const membersMoved = await deleteInto(client, options, grid, target, targetVersion!);
       return { id, deleted: true, children, members, targetId: target, membersMoved };
     }
     const before = await gridSnapshot(client, id);
@@ -215,9 +220,9 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
   });
 }
 
-async function deleteInto(client: PoolClient, options: WriteOptions, grid: GridLock, target: number): Promise<Record<string, number>> {
+async function deleteInto(client: PoolClient, options: WriteOptions, grid: GridLock, target: number, targetVersion: number): Promise<Record<string, number>> {
   if (target === grid.id) throw new RuleViolationError(`grid ${grid.id} cannot be its own target`, { rule: 'delete-target', target });
-  const { union } = await unionOfSiblings(client, [target, grid.id], true).catch((error: unknown) => {
+  const { grids, union } = await unionOfSiblings(client, [target, grid.id], true).catch((error: unknown) => {
     if (!(error instanceof RuleViolationError || error instanceof NotFoundError)) throw error;
     throw new RuleViolationError(`target grid ${target} cannot take over grid ${grid.id}: it must be an adjacent sibling, which absorbs its area (${error.message})`, {
       ...error.details,
@@ -225,6 +230,7 @@ async function deleteInto(client: PoolClient, options: WriteOptions, grid: GridL
       target,
     });
   });
+  checkVersions(grids, new Map([[target, targetVersion]]));
   const reason = `delete of grid ${grid.id}: its area, children and members go to grid ${target}`;
   return mergeInto(client, options, union, target, [grid.id], { reason, absorbedAction: 'delete' });
 }

@@ -115,9 +115,12 @@ describe('grid edits: versions, membership, history, delete', () => {
     expect(refused.body.rule).toBe('delete-has-dependents');
     await api.request.delete(`/api/grids/${a}`).set(api.auth('police')).set('If-Match', String(version)).expect(403);
     const districtId = (await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 1 LIMIT 1')).id;
-    await api.request.delete(`/api/grids/${a}?target=${districtId}`).set(api.auth('planner')).set('If-Match', String(version)).expect(422);
+    await api.request.delete(`/api/grids/${a}?target=${districtId}&targetVersion=${await versionOf(districtId)}`).set(api.auth('planner')).set('If-Match', String(version)).expect(422);
     const before = await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b]);
-    await api.request.delete(`/api/grids/${a}?target=${b}`).set(api.auth('planner')).set('If-Match', String(version)).expect(200);
+    const missing = await api.request.delete(`/api/grids/${a}?target=${b}`).set(api.auth('planner')).set('If-Match', String(version)).expect(428);
+    expect(missing.body.detail).toMatch(/targetVersion/);
+    await api.request.delete(`/api/grids/${a}?targetVersion=1`).set(api.auth('planner')).set('If-Match', String(version)).expect(400);
+    await api.request.delete(`/api/grids/${a}?target=${b}&targetVersion=${await versionOf(b)}`).set(api.auth('planner')).set('If-Match', String(version)).expect(200);
     expect(await one(db, 'SELECT count(*)::int AS n FROM grids WHERE id = $1', [a])).toEqual({ n: 0 });
     expect(await one(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b])).toEqual({ n: before.n + members.n });
     const history = await api.request.get(`/api/grids/${a}/history`).set(api.auth('planner')).expect(200);
@@ -130,14 +133,14 @@ describe('grid edits: versions, membership, history, delete', () => {
       `SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id = b.parent_id AND a.id <> b.id
        WHERE a.level = 4 AND NOT ST_Intersects(a.geom, b.geom) ORDER BY a.id LIMIT 1`,
     );
-    const refused = await api.request.delete(`/api/grids/${apart.a}?target=${apart.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(apart.a))).expect(422);
+    const refused = await api.request.delete(`/api/grids/${apart.a}?target=${apart.b}&targetVersion=${await versionOf(apart.b)}`).set(api.auth('planner')).set('If-Match', String(await versionOf(apart.a))).expect(422);
     expect(refused.body).toMatchObject({ rule: 'delete-target', target: apart.b });
     expect(refused.body.detail).toMatch(/adjacent sibling/);
     const cousins = await one<{ a: number; b: number }>(
       db,
       'SELECT a.id AS a, b.id AS b FROM grids a JOIN grids b ON a.parent_id <> b.parent_id AND a.level = 4 AND b.level = 4 AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 LIMIT 1',
     );
-    const notSibling = await api.request.delete(`/api/grids/${cousins.a}?target=${cousins.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(cousins.a))).expect(422);
+    const notSibling = await api.request.delete(`/api/grids/${cousins.a}?target=${cousins.b}&targetVersion=${await versionOf(cousins.b)}`).set(api.auth('planner')).set('If-Match', String(await versionOf(cousins.a))).expect(422);
     expect(notSibling.body).toMatchObject({ rule: 'delete-target', target: cousins.b });
     expect(await one(db, 'SELECT count(*)::int AS n FROM grids WHERE id IN ($1, $2)', [apart.a, cousins.a])).toEqual({ n: 2 });
 
@@ -149,8 +152,14 @@ describe('grid edits: versions, membership, history, delete', () => {
        WHERE a.level = 3 AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 ORDER BY a.id DESC LIMIT 1`,
     );
     expect(pair.children.length).toBeGreaterThan(0);
+    // Another planner renames the target after this one read it: the delete is refused and changes nothing.
+    const readVersion = await versionOf(pair.b);
+    await patch(pair.b, { name: 'renamed meanwhile' }, readVersion).expect(200);
+    const stale = await api.request.delete(`/api/grids/${pair.a}?target=${pair.b}&targetVersion=${readVersion}`).set(api.auth('planner')).set('If-Match', String(await versionOf(pair.a))).expect(412);
+    expect(stale.body.currentVersions).toEqual({ [pair.b]: readVersion + 1 });
+    expect(await one(db, 'SELECT count(*)::int AS n FROM grids WHERE id = ANY($1::bigint[])', [[pair.a, pair.b]])).toEqual({ n: 2 });
     const targetVersion = await versionOf(pair.b);
-    const deleted = await api.request.delete(`/api/grids/${pair.a}?target=${pair.b}`).set(api.auth('planner')).set('If-Match', String(await versionOf(pair.a))).expect(200);
+    const deleted = await api.request.delete(`/api/grids/${pair.a}?target=${pair.b}&targetVersion=${targetVersion}`).set(api.auth('planner')).set('If-Match', String(await versionOf(pair.a))).expect(200);
     expect(deleted.body).toMatchObject({ deleted: true, targetId: pair.b, children: pair.children.length });
     const target = await one<{ area: number; version: number; outside: number }>(
       db,

@@ -120,7 +120,7 @@ describe('membership: patrol data follows boundary changes', () => {
     const { db, api } = suite;
     const { grid, neighbour, track } = await patrolledPair(1);
     const fixes = await pointIdsIn(grid);
-    await api.request.delete(`/api/grids/${grid}?target=${neighbour}`).set(api.auth('planner')).set('If-Match', String(await versionOf(grid))).expect(200);
+    await api.request.delete(`/api/grids/${grid}?target=${neighbour}&targetVersion=${await versionOf(neighbour)}`).set(api.auth('planner')).set('If-Match', String(await versionOf(grid))).expect(200);
     expect(await gridsOfPoints(fixes)).toEqual([neighbour]);
     expect(await one(db, 'SELECT grid_id FROM patrol_tracks WHERE id = $1', [track])).toEqual({ grid_id: neighbour });
     expect(await misplacedMembers(db)).toBe(0);
