@@ -2,7 +2,6 @@ import { type WriteContext, withWriteTransaction } from '../audit/write-context'
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { gridCoverage } from './analysis';
-import { gridSnapshot, recordHistory } from './history';
 import { reassignMembers } from './membership';
 
 export interface GridImportOptions {
@@ -59,7 +58,6 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
       // Each pass leaves only floating-point slivers of the previous overlays; two or three passes clear them.
       for (let pass = 0; pass < repairPasses && !isClean(after); pass++) {
         await repairNesting(client, parents);
-        await fitParentsToChildren(client, writer, parents);
         after = await summarize(client, parents);
       }
     }
@@ -161,29 +159,4 @@ async function repairNesting(client: PoolClient, parents: number[]): Promise<voi
      WHERE c.id = owned.owner`,
     [parents, repairGridSize],
   );
-}
-
-/**
- * After clipping and gap filling the children cover their parent exactly up to floating-point noise, but an
- * intersection point is rounded to the nearest double and may land 1e-15° outside the parent's edge: a sliver
- * of no width in the plane whose geodesic edges (as ST_Area(geography) measures it) still enclose up to a few
- * tenths of a m² along a long edge. Making the parent the union of its children removes that noise at its
- * source (every child edge on the border is then a parent edge, vertex for vertex); the parent moves by less
- * than 1e-16 deg², which is what repairing the nesting means.
- */
-async function fitParentsToChildren(client: PoolClient, writer: WriteContext, parents: number[]): Promise<void> {
-  const before = new Map<number, Record<string, unknown> | null>();
-  for (const id of parents) before.set(id, await gridSnapshot(client, id));
-  const { rows } = await client.query<{ id: number; version: number }>(
-    `UPDATE grids p SET geom = ST_Multi(ST_CollectionExtract(u.g, 3)), version = p.version + 1, updated_at = now()
-     FROM (SELECT parent_id, ST_Union(geom) AS g FROM grids WHERE parent_id = ANY($1::bigint[]) GROUP BY parent_id) u
-     WHERE p.id = u.parent_id AND NOT p.geom = ST_Multi(ST_CollectionExtract(u.g, 3))
-     RETURNING p.id, p.version`,
-    [parents],
-  );
-  const at = new Date();
-  for (const { id, version } of rows) {
-    const reason = 'import:grids --repair: boundary set to the union of its repaired children';
-    await recordHistory(client, writer, at, { gridId: id, version, action: 'update', reason, before: before.get(id) ?? null, after: await gridSnapshot(client, id) });
-  }
 }

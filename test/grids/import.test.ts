@@ -91,8 +91,35 @@ describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constitue
         outside: [],
       });
     }
-    // Fitting a district to its repaired areas is a change like any other: versioned and in its history.
-    const history = await api.request.get(`/api/grids/${hkDistricts[0].id}/history`).set(api.auth('planner')).expect(200);
-    expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', reason: expect.stringMatching(/union of its repaired children/) });
+    // The parents' boundaries are the reference: repairing the children does not move them.
+    const { rows: moved } = await db.pool.query('SELECT id FROM grids WHERE id = ANY($1::bigint[]) AND version <> 1', [hkDistricts.map((district) => district.id)]);
+    expect(moved).toEqual([]);
+  }, 120_000);
+
+  it('a third level repaired under the areas leaves every area and every district clean', async () => {
+    const { db, api } = suite;
+    // Level 3 as real data comes: each area of three districts cut by a 0.01° square grid, one piece in three
+    // grown by ~1 m and one shrunk (overlaps, gaps and pieces outside the area).
+    const { rows } = await db.pool.query<{ feature: unknown }>(
+      `SELECT json_build_object('type', 'Feature', 'properties', json_build_object('code', 'L3-' || id || '-' || n),
+              'geometry', ST_AsGeoJSON(ST_Buffer(piece, CASE n % 3 WHEN 0 THEN 0.00001 WHEN 1 THEN -0.00001 ELSE 0 END), 9)::json) AS feature
+       FROM (SELECT id, row_number() OVER (PARTITION BY id) AS n, piece
+             FROM (SELECT a.id, (ST_Dump(ST_Intersection(a.geom, cell.geom))).geom AS piece
+                   FROM grids a JOIN ST_SquareGrid(0.01, (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) FROM grids WHERE level = 2)) cell ON cell.geom && a.geom
+                   WHERE a.level = 2 AND left(a.code, 2) IN ('11', '13', '32')) pieces) numbered
+       WHERE ST_Area(piece) > 1e-9`,
+    );
+    const report = await importGrids(db.pool, { features: rows.map((row) => row.feature) }, { level: 3, repair: true });
+    expect(report.before.gaps + report.before.overlaps + report.before.outside).toBeGreaterThan(100);
+    expect(report.after).toMatchObject({ gaps: 0, overlaps: 0, outside: 0 });
+    // Before, the areas were refitted to their repaired pieces, which left slivers against the districts.
+    const { rows: parents } = await db.pool.query<{ id: number }>('SELECT DISTINCT parent_id AS id FROM grids WHERE level IN (2, 3) ORDER BY 1');
+    expect(parents.length).toBeGreaterThan(report.before.parents);
+    const dirty: unknown[] = [];
+    for (const { id } of parents) {
+      const { body } = await api.request.get(`/api/grids/${id}/coverage`).set(api.auth('planner')).expect(200);
+      if (!body.clean) dirty.push({ id, gaps: body.gapAreaM2, overlaps: body.overlapAreaM2, outside: body.outsideAreaM2 });
+    }
+    expect(dirty).toEqual([]);
   }, 120_000);
 });
