@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool';
+import { planarAreaM2 } from '../geo/area';
 import { featureCollection } from '../geo/schemas';
 import { gridFeature } from './service';
 
@@ -6,16 +7,8 @@ import { gridFeature } from './service';
 const noiseM2 = 0.01;
 
 /**
- * A piece's area in m² as the geometry itself has it: edges straight in longitude/latitude, as every overlay
- * computes them, scaled to metres at the piece's latitude. Noise is judged by this, not by geography: the
- * overlays leave pieces of no width (three vertices on one straight edge, 1e-8 m² here) whose edges, read as
- * geodesics by ST_Area(geography), enclose up to a m² along a long edge — artifacts of that reading, not land.
- */
-const planarAreaM2 = (piece: string) => `ST_Area(${piece}) * (pi() * 6371008.8 / 180) ^ 2 * cos(radians(ST_Y(ST_Centroid(${piece}))))`;
-
-/**
  * Gaps (parent area no child covers), overlaps (between pairs of children) and children sticking out of the
- * parent, each as GeoJSON features with their area in m² (measured on the spheroid through geography).
+ * parent, each as GeoJSON features with their area in m² (planarAreaM2: pieces of no width are noise, not land).
  */
 export async function gridCoverage(db: Queryable, id: number) {
   await gridFeature(db, id);
@@ -32,7 +25,7 @@ export async function gridCoverage(db: Queryable, id: number) {
        UNION ALL
        SELECT 'outside', ARRAY[c.id], (ST_Dump(ST_Difference(c.geom, parent.geom))).geom FROM children c, parent)
      SELECT kind, json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(g, 9)::json,
-              'properties', json_build_object('kind', kind, 'gridIds', ids, 'areaM2', ST_Area(g::geography))) AS feature
+              'properties', json_build_object('kind', kind, 'gridIds', ids, 'areaM2', ${planarAreaM2('g')})) AS feature
      FROM pieces WHERE ${planarAreaM2('g')} > $2`,
     [id, noiseM2],
   );

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool';
 import { RuleViolationError } from '../errors';
+import { planarAreaM2 } from '../geo/area';
 
 /** Geometry travels between statements as hex EWKB, so it is parsed and validated once. */
 export type GeometryHex = string;
@@ -113,7 +114,7 @@ async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: num
      fill AS (
        SELECT (ST_Dump(ST_Difference(ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref), g))).geom AS piece
        FROM input, neighbours WHERE ref IS NOT NULL),
-     slivers AS (SELECT ST_Union(piece) AS s FROM fill WHERE ST_Area(piece::geography) > $6)
+     slivers AS (SELECT ST_Union(piece) AS s FROM fill WHERE ${planarAreaM2('piece')} > $6)
      SELECT encode(ST_AsEWKB(CASE WHEN s IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g, s)), 3)) END), 'hex') AS hex
      FROM input, slivers`,
     [geometry, level, parentId, excludeIds, sliverSnapDegrees, sliverMinimumM2],
@@ -124,9 +125,9 @@ async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: num
 async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<void> {
   const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number }>(
     `SELECT ST_Covers(ST_Buffer(p.geom::geography, $3)::geometry, g) AS inside,
-            ST_AsGeoJSON(ST_Difference(g, p.geom), 9)::json AS outside,
-            ST_Area(ST_Difference(g, p.geom)::geography) AS outside_m2
-     FROM grids p, (SELECT $1::geometry AS g) input WHERE p.id = $2`,
+            ST_AsGeoJSON(outside, 9)::json AS outside,
+            ${planarAreaM2('outside')} AS outside_m2
+     FROM grids p, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Difference(g, p.geom) AS outside) difference WHERE p.id = $2`,
     [geometry, parentId, insideParentToleranceMetres],
   );
   const row = rows[0];
@@ -150,8 +151,8 @@ async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: numb
 
 async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
   const { rows } = await db.query<{ id: number; area_m2: number; overlap: unknown }>(
-    `SELECT s.id, ST_Area(ST_Intersection(s.geom, g)::geography) AS area_m2, ST_AsGeoJSON(ST_Intersection(s.geom, g), 9)::json AS overlap
-     FROM grids s, (SELECT $1::geometry AS g) input
+    `SELECT s.id, ${planarAreaM2('overlap')} AS area_m2, ST_AsGeoJSON(overlap, 9)::json AS overlap
+     FROM grids s, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Intersection(s.geom, g) AS overlap) intersection
      WHERE s.level = $2 AND s.parent_id IS NOT DISTINCT FROM $3 AND s.id <> ALL($4::bigint[])
        AND s.geom && g AND ST_Intersects(s.geom, g)`,
     [geometry, level, parentId, excludeIds],

@@ -75,6 +75,24 @@ describe('grid writes: validation rules', () => {
     expect(overlap.m2).toBeLessThan(0.01);
   });
 
+  it('accepts a neighbour whose shared slanted edge has a vertex a rounding error off it (no width, no overlap)', async () => {
+    const { db } = suite;
+    // Two districts meeting along a 5.4 km diagonal; the second's boundary has a vertex a third of the way along it,
+    // 1e-13° off the line, as overlays and digitising leave them. In the plane they overlap by a triangle of no
+    // width (≈ 2e-5 m²); read as geodesics, the same triangle encloses ≈ 540 m².
+    const [x0, y0, x1, y1] = [122.5, 30.5, 122.53, 30.54];
+    const west = { type: 'Polygon', coordinates: [[[x0, y0], [x1, y1], [x0 - 0.02, y1], [x0, y0]]] };
+    const onEdge = [x0 + (x1 - x0) / 3 - 1e-13, y0 + (y1 - y0) / 3];
+    const east = { type: 'Polygon', coordinates: [[[x0, y0], [x0 + 0.03, y0], [x1, y1], onEdge, [x0, y0]]] };
+    const first = await post({ code: 'T-DIAG-W', name: 'west', level: 1, geometry: west }).expect(201);
+    const second = await post({ code: 'T-DIAG-E', name: 'east', level: 1, geometry: east }).expect(201);
+    const overlap = await one<{ planar: number }>(db, 'SELECT ST_Area(ST_Intersection(a.geom, b.geom)) AS planar FROM grids a, grids b WHERE a.id = $1 AND b.id = $2', [
+      first.body.feature.id,
+      second.body.feature.id,
+    ]);
+    expect(overlap.planar).toBeLessThan(1e-12);
+  });
+
   it('snaps a sliver gap of about 1 m to the neighbour’s edge so the border is shared', async () => {
     const { db } = suite;
     const nearly = square(121.0, 31.01 + metre, 0.004); // 1 m north of the street's northern edge
