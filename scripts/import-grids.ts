@@ -5,6 +5,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool } from '../server/db/pool';
+import { isWgs84CrsName } from '../server/geo/schemas';
 import { importGrids } from '../server/grids/import';
 
 function option(args: string[], name: string): string | undefined {
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   }
   const collection = JSON.parse(fs.readFileSync(file, 'utf8')) as { features: unknown[]; crs?: { properties?: { name?: string } } };
   const crs = collection.crs?.properties?.name;
-  if (crs && !/(CRS84|4326)$/.test(crs)) throw new Error(`${file} is in ${crs}; only WGS84 GeoJSON is imported`);
+  if (crs && !isWgs84CrsName(crs)) throw new Error(`${file} is in ${crs}; only WGS84 GeoJSON is imported`);
   const pool = createPool(await resolveDatabaseUrl(loadConfig()), 2);
   try {
     await migrate(pool);

@@ -56,3 +56,12 @@ export const areaGeometry = z.discriminatedUnion('type', [polygonGeometry, multi
 export function featureCollection(features: unknown[], extra: Record<string, unknown> = {}) {
   return { type: 'FeatureCollection' as const, features, ...extra };
 }
+
+/**
+ * Whether a GeoJSON `crs` name (2008 GeoJSON; RFC 7946 dropped the member, GDAL still writes it) means WGS84
+ * longitude/latitude: OGC CRS84 or EPSG:4326 in any of their spellings. Anything else is another datum or a
+ * projection, whose coordinates read as WGS84 would land elsewhere (EPSG:4214, Beijing 1954, by ~100 m).
+ */
+export function isWgs84CrsName(name: string): boolean {
+  return /(^|:)(CRS84|4326)$/i.test(name.trim());
+}

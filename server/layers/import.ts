@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { BadRequestError, ConflictError, RuleViolationError } from '../errors';
+import { isWgs84CrsName } from '../geo/schemas';
 import type { LayerDefinition } from './registry';
 import {
   type RowError,
@@ -109,23 +110,34 @@ const importedFeature = z
 
 /**
  * Watches the parser's tokens for the envelope pick() throws away: one object, "type": "FeatureCollection", a
- * "features" array. Without it any other JSON (an array, a number, {}) would import as an empty file.
+ * "features" array, and a top-level `crs` (GDAL writes one) only if it names WGS84. Without it any other JSON (an
+ * array, a number, {}) would import as an empty file, and a file in another CRS as if it were WGS84.
  */
 function watchEnvelope(parser: NodeJS.EventEmitter): () => string | undefined {
   let depth = 0;
-  let key: string | undefined;
+  // The member name last seen at each depth: keys[1] is the top level's, keys[3] a name inside crs.properties.
+  const keys: string[] = [];
   let topLevel: string | undefined;
   let type: unknown;
   let features = false;
+  let crs: string | null = null;
   parser.on('data', (token: { name: string; value?: unknown }) => {
     topLevel ??= token.name;
-    if (token.name === 'keyValue' && depth === 1) key = String(token.value);
-    else if (token.name === 'stringValue' && depth === 1 && key === 'type') type = token.value;
-    else if (token.name === 'startArray' && depth === 1 && key === 'features') features = true;
+    if (token.name === 'keyValue') keys[depth] = String(token.value);
+    else if (token.name === 'stringValue' && depth === 1 && keys[1] === 'type') type = token.value;
+    else if (token.name === 'startArray' && depth === 1 && keys[1] === 'features') features = true;
+    else if (token.name === 'startObject' && depth === 1 && keys[1] === 'crs') crs = '(a crs without a name)';
+    else if (token.name === 'stringValue' && depth === 3 && keys[1] === 'crs' && keys[2] === 'properties' && keys[3] === 'name') crs = String(token.value);
     if (token.name === 'startObject' || token.name === 'startArray') depth += 1;
     else if (token.name === 'endObject' || token.name === 'endArray') depth -= 1;
   });
-  return () => (topLevel === 'startObject' && type === 'FeatureCollection' && features ? undefined : 'The GeoJSON must be a FeatureCollection: an object with "type": "FeatureCollection" and a "features" array');
+  return () => {
+    if (topLevel !== 'startObject' || type !== 'FeatureCollection' || !features) {
+      return 'The GeoJSON must be a FeatureCollection: an object with "type": "FeatureCollection" and a "features" array';
+    }
+    if (crs !== null && !isWgs84CrsName(crs)) return `The GeoJSON's crs is ${crs}: citygrid imports WGS84 longitude/latitude (EPSG:4326, CRS84) only`;
+    return undefined;
+  };
 }
 
 /** The features of a GeoJSON FeatureCollection, one at a time: the file is never held whole. */

@@ -171,4 +171,24 @@ describe('layer import and export', () => {
     const imported = await suite.db.pool.query<{ row: string }>(`SELECT ${signature} AS row FROM hazards WHERE id > $1 ORDER BY 1`, [maxId]);
     expect(imported.rows).toEqual(original.rows);
   });
+
+  it('imports a GeoJSON whose top-level crs names WGS84, and refuses one in another CRS (400), storing nothing', async () => {
+    const exported = await suite.api.request.get('/api/layers/key_places/export?format=geojson').set(suite.api.auth('planner')).expect(200);
+    const collection = JSON.parse(exported.text) as { features: unknown[] };
+    const before = await count('key_places');
+    const importWith = (crsName: string) =>
+      suite.api.request
+        .post('/api/layers/key_places/import?dryRun=true')
+        .set(suite.api.auth('planner'))
+        .set('Content-Type', 'application/geo+json')
+        // GDAL writes crs before the features, where a streaming reader meets it first.
+        .send(JSON.stringify({ type: 'FeatureCollection', crs: { type: 'name', properties: { name: crsName } }, features: collection.features }));
+    await importWith('urn:ogc:def:crs:OGC:1.3:CRS84').expect(200);
+    await importWith('EPSG:4326').expect(200);
+    // Beijing 1954 in degrees: the coordinates look like WGS84 and would land ~100 m off.
+    const refused = await importWith('urn:ogc:def:crs:EPSG::4214').expect(400);
+    expect(refused.body.detail).toMatch(/crs is urn:ogc:def:crs:EPSG::4214/);
+    await importWith('EPSG:3857').expect(400);
+    expect(await count('key_places')).toBe(before);
+  });
 });
