@@ -4,8 +4,8 @@
  * each with 1 and 4 concurrent clients, median of 5 interleaved rounds. Extra rows, labelled as such: the cached
  * server as 2 processes (node:cluster), and the floors of this machine: a bare node:http server answering the same
  * gzip tiles from a Map (no framework, no checks), bare node:http servers running the same statement per
- * request, with and without gzip (what a miss costs with nothing of citygrid's), and a bare TCP socket server doing
- * the same with gzip (what a miss costs without node:http either). The goals are checked at the end
+ * request, with and without gzip (what a miss costs with nothing of citygrid's), and bare TCP socket servers doing
+ * the Map and the statement with gzip (what is left without node:http either). The goals are checked at the end
  * against citygrid's rows, with the floors beside them.
  * Every server runs in its own child process, as in a deployment; the load generator is this process, one
  * keep-alive socket per client. Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does;
@@ -59,7 +59,7 @@ interface Run {
   serverCpu: number | null;
 }
 
-type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor' | 'floor-query-gzip' | 'floor-query' | 'floor-socket-gzip';
+type ServerKind = 'uncached' | 'cached' | 'cached-2' | 'floor' | 'floor-socket' | 'floor-query-gzip' | 'floor-query' | 'floor-socket-query-gzip';
 
 interface ServerProcess {
   port: number;
@@ -192,16 +192,22 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
   return http.createServer(createApp({ config, pool: createPool(url, 4), log, clock: systemClock, events }).callback());
 }
 
-/**
- * The floor: what one Node process on this machine does when a request costs nothing but node:http itself —
- * the same gzip tiles and headers, taken from a Map by URL, no routing, auth or validation.
- */
-async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server> {
+/** The bench tiles as citygrid caches them (gzip, ETag), by URL path. */
+async function gzipTilesByPath(url: string, tiles: BenchTile[]): Promise<Map<string, { body: Buffer; etag: string }>> {
   const pool = createPool(url, 4);
   const service = new TileService(pool, 256 * 1024 * 1024);
   const responses = new Map<string, { body: Buffer; etag: string }>();
   for (const tile of tiles) responses.set(tile.path, await service.tile(tileLayerByName.get(tile.layer)!, tile, {}, 'gzip'));
   await pool.end();
+  return responses;
+}
+
+/**
+ * The floor: what one Node process on this machine does when a request costs nothing but node:http itself —
+ * the same gzip tiles and headers, taken from a Map by URL, no routing, auth or validation.
+ */
+async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server> {
+  const responses = await gzipTilesByPath(url, tiles);
   return http.createServer((request, response) => {
     const tile = responses.get(request.url!.split('?')[0])!;
     const headers = { 'Cache-Control': 'private, no-cache', ETag: tile.etag, Vary: 'Accept-Encoding' };
@@ -215,46 +221,46 @@ async function floorServer(url: string, tiles: BenchTile[]): Promise<http.Server
   });
 }
 
+/** A miss as the floors run it: the same prepared statement through pg, then gzip at citygrid's level or none. */
+function tileQuery(url: string, gzip: boolean): (path: string) => Promise<Buffer> {
+  const pool = createPool(url, 4);
+  return async (path) => {
+    const [, , layerName, z, x, y] = path.split(/[/.]/);
+    const layer = tileLayerByName.get(layerName)!;
+    const mvt = await queryTile(pool, layer, { z: Number(z), x: Number(x), y: Number(y) }, Object.keys(layer.filters).map(() => null));
+    return gzip && mvt.length > 0 ? zlib.gzipSync(mvt, { level: 1 }) : mvt;
+  };
+}
+
 /**
  * The floor of a miss: what one Node process does when a miss costs nothing but node:http, the same prepared
  * tile statement through pg and (with `gzip`) compression at citygrid's level — no routing, auth, validation,
  * ETag or cache. With one client every step is serial, so this bounds what any node:http server reaches here.
  */
 function uncachedFloorServer(url: string, gzip: boolean): http.Server {
-  const pool = createPool(url, 4);
+  const tileAt = tileQuery(url, gzip);
   return http.createServer(async (request, response) => {
-    const [, , layerName, z, x, y] = request.url!.split(/[/.]/);
-    const layer = tileLayerByName.get(layerName)!;
-    const mvt = await queryTile(pool, layer, { z: Number(z), x: Number(x), y: Number(y) }, Object.keys(layer.filters).map(() => null));
-    if (mvt.length === 0) {
+    const body = await tileAt(request.url!);
+    if (body.length === 0) {
       response.writeHead(204, { 'Cache-Control': 'private, no-cache' }).end();
       return;
     }
-    const headers = { 'Cache-Control': 'private, no-cache', 'Content-Type': 'application/vnd.mapbox-vector-tile' };
-    if (!gzip) {
-      response.writeHead(200, { ...headers, 'Content-Length': mvt.length }).end(mvt);
-      return;
-    }
-    const body = zlib.gzipSync(mvt, { level: 1 });
-    response.writeHead(200, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': body.length }).end(body);
+    const headers = { 'Cache-Control': 'private, no-cache', 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Length': body.length };
+    response.writeHead(200, gzip ? { ...headers, 'Content-Encoding': 'gzip' } : headers).end(body);
   });
 }
 
+
 /**
- * The floor of a miss below node:http: a bare TCP server that reads the request line, runs the same statement,
- * gzips as citygrid does and writes a minimal HTTP/1.1 answer — no header parsing, no framework, nothing Node's
- * http module does. It relies on this bench's load generator (one whole request per packet, one at a time per
- * socket) and is no server for anything else; it shows what is left of a miss once gzip and the loopback round
- * trip are paid.
+ * The floors below node:http: a bare TCP server that reads the request line, gets the gzip tile (from a Map, or
+ * by running the statement) and writes a minimal HTTP/1.1 answer — no header parsing, no framework, nothing
+ * Node's http module does. It relies on this bench's load generator (one whole request per packet, one at a time
+ * per socket) and is no server for anything else; it shows what is left once the loopback round trip is paid.
  */
-function socketFloorServer(url: string): net.Server {
-  const pool = createPool(url, 4);
+function socketFloorServer(gzipTile: (path: string) => Buffer | Promise<Buffer>): net.Server {
   return net.createServer({ noDelay: true }, (socket) => {
     socket.on('data', async (request: Buffer) => {
-      const [, , layerName, z, x, y] = request.toString('latin1', 4, request.indexOf(' ', 4)).split(/[/.]/);
-      const layer = tileLayerByName.get(layerName)!;
-      const mvt = await queryTile(pool, layer, { z: Number(z), x: Number(x), y: Number(y) }, Object.keys(layer.filters).map(() => null));
-      const body = mvt.length === 0 ? mvt : zlib.gzipSync(mvt, { level: 1 });
+      const body = await gzipTile(request.toString('latin1', 4, request.indexOf(' ', 4)));
       const status = body.length === 0 ? '204 No Content' : '200 OK\r\nContent-Encoding: gzip';
       socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
     });
@@ -303,9 +309,11 @@ function serve(url: string, kind: ServerKind) {
         ? await floorServer(url, tiles)
         : kind === 'floor-query-gzip' || kind === 'floor-query'
           ? uncachedFloorServer(url, kind === 'floor-query-gzip')
-          : kind === 'floor-socket-gzip'
-            ? socketFloorServer(url)
-            : await citygridServer(url, kind === 'cached' ? 256 : 0);
+          : kind === 'floor-socket'
+            ? await gzipTilesByPath(url, tiles).then((responses) => socketFloorServer((path) => responses.get(path)!.body))
+            : kind === 'floor-socket-query-gzip'
+              ? socketFloorServer(tileQuery(url, true))
+              : await citygridServer(url, kind === 'cached' ? 256 : 0);
     if (server instanceof http.Server) server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     process.on('message', () => process.send!({ cpuSeconds: cpuSecondsOf(process.cpuUsage()) }));
@@ -364,7 +372,7 @@ function goalLines(runs: Run[]): string[] {
   const verdict = (value: number, goal: number) => `${value.toFixed(2)}× (goal ≥ ${goal}×: ${value >= goal ? 'met' : 'NOT met'})`;
   return [1, 4].flatMap((clients) => [
     `${clients} client(s): uncached / raw ${verdict(ratio('server, cache off', clients), 0.9)}; miss floors: node:http ${ratio('extra: miss floor, bare node:http + the same statement + gzip', clients).toFixed(2)}× with gzip, ${ratio('extra: miss floor, bare node:http + the same statement, no gzip', clients).toFixed(2)}× without; bare TCP socket with gzip ${ratio('extra: miss floor, bare TCP socket', clients).toFixed(2)}×`,
-    `${clients} client(s): cached / raw ${verdict(ratio('server, cached', clients), 30)}; floor ${ratio('extra: floor', clients).toFixed(2)}×`,
+    `${clients} client(s): cached / raw ${verdict(ratio('server, cached', clients), 30)}; floors: node:http ${ratio('extra: floor, bare node:http', clients).toFixed(2)}×, bare TCP socket ${ratio('extra: floor, bare TCP socket', clients).toFixed(2)}×`,
   ]);
 }
 
@@ -386,18 +394,21 @@ async function main() {
   };
 
   const servers = await Promise.all(
-    (['uncached', 'cached', 'cached-2', 'floor', 'floor-query-gzip', 'floor-query', 'floor-socket-gzip'] as const).map((kind) => startServer(url, kind, tiles)),
+    (['uncached', 'cached', 'cached-2', 'floor', 'floor-socket', 'floor-query-gzip', 'floor-query', 'floor-socket-query-gzip'] as const).map((kind) =>
+      startServer(url, kind, tiles),
+    ),
   );
-  const [uncachedServer, cachedServer, cachedTwice, floor, queryFloorGzip, queryFloor, socketFloor] = servers;
+  const [uncachedServer, cachedServer, cachedTwice, floor, socketFloor, queryFloorGzip, queryFloor, socketQueryFloor] = servers;
   const modes: Mode[] = [
     { name: 'raw SQL (pg, no HTTP)', repeats: 1, fetch: raw, server: null },
     { name: 'server, cache off', repeats: 1, fetch: httpFetcher(uncachedServer.port, token), server: uncachedServer },
     { name: 'server, cached', repeats: cachedRepeats, fetch: httpFetcher(cachedServer.port, token), server: cachedServer },
     { name: 'extra: server, cached, 2 processes (node:cluster)', repeats: cachedRepeats, fetch: httpFetcher(cachedTwice.port, token), server: cachedTwice },
     { name: 'extra: floor, bare node:http + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(floor.port, token), server: floor },
+    { name: 'extra: floor, bare TCP socket (no node:http) + Map of the same gzip tiles', repeats: cachedRepeats, fetch: httpFetcher(socketFloor.port, token), server: socketFloor },
     { name: 'extra: miss floor, bare node:http + the same statement + gzip', repeats: 1, fetch: httpFetcher(queryFloorGzip.port, token), server: queryFloorGzip },
     { name: 'extra: miss floor, bare node:http + the same statement, no gzip', repeats: 1, fetch: httpFetcher(queryFloor.port, token), server: queryFloor },
-    { name: 'extra: miss floor, bare TCP socket (no node:http) + the same statement + gzip', repeats: 1, fetch: httpFetcher(socketFloor.port, token), server: socketFloor },
+    { name: 'extra: miss floor, bare TCP socket (no node:http) + the same statement + gzip', repeats: 1, fetch: httpFetcher(socketQueryFloor.port, token), server: socketQueryFloor },
   ];
 
   // Warm-up: plans prepared on every pooled connection, pages in shared buffers, the caches filled (with 4
