@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { type Role, allRoles } from '../auth/roles';
+import { wholeNumber } from '../geo/schemas';
 import {
   buildingGeometry,
   buildingProperties,
@@ -25,6 +26,8 @@ export interface LayerDefinition {
   personal: boolean;
   read: readonly Role[];
   write: readonly Role[];
+  /** Attribute columns a list may be narrowed to by equality (`?kind=school`), with their query-string schemas. */
+  filters: Record<string, z.ZodType>;
 }
 
 function columnsOf(properties: z.ZodObject): string[] {
@@ -39,10 +42,46 @@ const editors: readonly Role[] = ['admin', 'planner'];
 const personalDataRoles: readonly Role[] = ['admin', 'grid_worker'];
 
 export const layers: readonly LayerDefinition[] = [
-  layer({ name: 'buildings', geometry: 'MultiPolygon', geometrySchema: buildingGeometry, properties: buildingProperties, personal: false, read: allRoles, write: editors }),
-  layer({ name: 'people', geometry: null, geometrySchema: null, properties: personProperties, personal: true, read: personalDataRoles, write: personalDataRoles }),
-  layer({ name: 'hazards', geometry: 'Point', geometrySchema: placeGeometry, properties: hazardProperties, personal: false, read: allRoles, write: editors }),
-  layer({ name: 'key_places', geometry: 'Point', geometrySchema: placeGeometry, properties: keyPlaceProperties, personal: false, read: allRoles, write: editors }),
+  layer({
+    name: 'buildings',
+    geometry: 'MultiPolygon',
+    geometrySchema: buildingGeometry,
+    properties: buildingProperties,
+    personal: false,
+    read: allRoles,
+    write: editors,
+    filters: { use: buildingProperties.shape.use.unwrap(), floors: wholeNumber({ min: 1, max: 200 }) },
+  }),
+  layer({
+    name: 'people',
+    geometry: null,
+    geometrySchema: null,
+    properties: personProperties,
+    personal: true,
+    read: personalDataRoles,
+    write: personalDataRoles,
+    filters: { category: personProperties.shape.category, building_id: wholeNumber({ min: 1 }) },
+  }),
+  layer({
+    name: 'hazards',
+    geometry: 'Point',
+    geometrySchema: placeGeometry,
+    properties: hazardProperties,
+    personal: false,
+    read: allRoles,
+    write: editors,
+    filters: { kind: hazardProperties.shape.kind, risk_level: wholeNumber({ min: 1, max: 4 }) },
+  }),
+  layer({
+    name: 'key_places',
+    geometry: 'Point',
+    geometrySchema: placeGeometry,
+    properties: keyPlaceProperties,
+    personal: false,
+    read: allRoles,
+    write: editors,
+    filters: { kind: keyPlaceProperties.shape.kind },
+  }),
 ];
 
 /**

@@ -4,7 +4,7 @@ import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
 import { exportCsv, exportGeoJson } from './export';
 import { importFeatures } from './import';
-import { createBody, exportQuery, importQuery, listLayerQuery, updateBody } from './schemas';
+import { createBody, exportQuery, importQuery, listQueryOf, updateBody } from './schemas';
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
 
 /** Import and export come before /:id so that their names are not read as ids. */
@@ -49,10 +49,10 @@ function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
     defineRoute({
       method: 'get',
       path: base,
-      summary: `${layer.name} as a GeoJSON FeatureCollection, paginated by id`,
+      summary: `${layer.name} as a GeoJSON FeatureCollection, paginated by id; narrowed by bbox, grid or ${Object.keys(layer.filters).join(', ')}`,
       tag,
       access: layer.read,
-      query: listLayerQuery,
+      query: listQueryOf(layer.filters),
       async handler(ctx, { query, actor }) {
         const page = await listFeatures(pool, layer, query, actor);
         ctx.body = featureCollection(page.features, { nextCursor: page.nextCursor });

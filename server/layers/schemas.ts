@@ -59,14 +59,22 @@ export function updateBody(properties: z.ZodObject, geometry: z.ZodType | null) 
 export const buildingGeometry = areaGeometry;
 export const placeGeometry = pointGeometry;
 
-export const listLayerQuery = z
+const listLayerQuery = z
   .object({
     bbox: bboxQuery.optional(),
     grid: wholeNumber({ min: 1 }).optional(),
     ...pageQuery,
   })
   .strict();
-export type ListLayerQuery = z.infer<typeof listLayerQuery>;
+/** Parsed by the layer's listQueryOf: the attribute filters sit beside bbox, grid and paging. */
+export type ListLayerQuery = z.infer<typeof listLayerQuery> & Record<string, unknown>;
+
+/** A layer's list query: bbox, grid and paging, and its attribute filters, each optional. */
+export function listQueryOf(filters: Record<string, z.ZodType>): z.ZodType<ListLayerQuery> {
+  const optional = Object.fromEntries(Object.entries(filters).map(([name, schema]) => [name, schema.optional()]));
+  // The filters' names are only known at run time; their values reach the service as `unknown` and are bound.
+  return listLayerQuery.extend(optional) as unknown as z.ZodType<ListLayerQuery>;
+}
 
 export const importQuery = z
   .object({

@@ -54,15 +54,18 @@ export async function listFeatures(db: Queryable, layer: LayerDefinition, query:
   if (query.grid !== undefined) assertInScope(layer, actor, query.grid);
   const { grid, geom } = source(layer);
   const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
+  // Column names come from the registry, values are bound: only the filters asked for join the statement.
+  const filters = Object.keys(layer.filters).filter((name) => query[name] !== undefined);
   const { rows } = await db.query<{ id: number; feature: LayerFeature }>(
     `${featureSelect(layer)}
      WHERE ($1::bigint IS NULL OR ${grid} = $1)
        AND ($2::float8 IS NULL OR ${geom} && ST_MakeEnvelope($2, $3, $4, $5, 4326))
        AND ($6::bigint[] IS NULL OR ${grid} = ANY($6))
        AND t.id > $7
+       ${filters.map((name, index) => `AND t.${name} = $${index + 9}`).join(' ')}
      ORDER BY t.id
      LIMIT $8`,
-    [query.grid ?? null, minLon, minLat, maxLon, maxLat, personalScope(layer, actor), query.cursor ?? 0, query.limit + 1],
+    [query.grid ?? null, minLon, minLat, maxLon, maxLat, personalScope(layer, actor), query.cursor ?? 0, query.limit + 1, ...filters.map((name) => query[name])],
   );
   const page = rows.slice(0, query.limit);
   const nextCursor = rows.length > query.limit ? page[page.length - 1].id : null;

@@ -112,6 +112,33 @@ describe('layers CRUD, roles and audit', () => {
     expect(listed.body.features).toHaveLength(inBox.rows[0].n);
   });
 
+  it('narrows a list to attribute values (each layer its own filters), matching SQL counts, and refuses bad ones', async () => {
+    const { db, api } = suite;
+    const count = async (sql: string, params: unknown[] = []) => (await db.pool.query<{ n: number }>(sql, params)).rows[0].n;
+    const listed = async (layer: string, query: Record<string, string | number>, role: Parameters<typeof api.auth>[0] = 'planner') =>
+      (await api.request.get(`/api/layers/${layer}`).query({ ...query, limit: 5000 }).set(api.auth(role)).expect(200)).body.features as Array<{ properties: Record<string, unknown> }>;
+
+    const severe = await listed('hazards', { risk_level: 4 });
+    expect(severe.length).toBe(await count('SELECT count(*)::int AS n FROM hazards WHERE risk_level = 4'));
+    expect(severe.length).toBeGreaterThan(0);
+    expect(severe.every((feature) => feature.properties.risk_level === 4)).toBe(true);
+    const schoolsInGrid = await listed('key_places', { kind: 'school', grid: workerGrid });
+    expect(schoolsInGrid.length).toBe(await count("SELECT count(*)::int AS n FROM key_places WHERE kind = 'school' AND grid_id = $1", [workerGrid]));
+    const flagged = await count("SELECT count(*)::int AS n FROM people WHERE category = '重点关注'");
+    expect(flagged).toBeGreaterThan(0);
+    expect((await listed('people', { category: '重点关注' }, 'admin')).length).toBe(Math.min(flagged, 5000));
+    // A grid worker's filtered list stays inside their grids.
+    const own = await listed('people', { category: '常住' }, 'grid_worker');
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.length).toBe(await count("SELECT count(*)::int AS n FROM people p JOIN buildings b ON b.id = p.building_id WHERE p.category = '常住' AND b.grid_id = $1", [workerGrid]));
+
+    for (const query of [{ risk_level: 9 }, { risk_level: '4 OR 1=1' }, { kind: '' }, { floors: 2 }]) {
+      const refused = await api.request.get('/api/layers/hazards').query(query).set(api.auth('planner')).expect(400);
+      expect(refused.headers['content-type']).toMatch(/problem\+json/);
+    }
+    await api.request.get('/api/layers/key_places').query({ kind: 'castle' }).set(api.auth('planner')).expect(400);
+  });
+
   it('answers 404 for an unknown layer, 400 for unknown fields and 422 for a self-intersecting footprint', async () => {
     const { db, api } = suite;
     await api.request.get('/api/layers/secrets').set(api.auth('admin')).expect(404);
