@@ -8,7 +8,7 @@ import serve from 'koa-static';
 import type { AppDeps } from './deps';
 import { createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
-import { problemMiddleware } from './http/problem';
+import { problemMiddleware, writeProblem } from './http/problem';
 import { type FastAnswer, fastRoutes, mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
@@ -65,8 +65,18 @@ class CitygridApp extends Koa {
         logRequest(this.log, started, { requestId, method: 'GET', path: answer.path, status: response.statusCode });
         return answeredAlready;
       };
-      const sent = answer.send(response as ServerResponse, requestId);
-      return typeof sent === 'boolean' ? answered(sent) : sent.then(answered);
+      // A failure is answered here, once: running the request again through Koa would try the database again.
+      const failed = (error: unknown): Promise<void> => {
+        writeProblem(response as ServerResponse, error, answer.path, requestId, this.log);
+        return answered(true);
+      };
+      let sent: boolean | Promise<boolean>;
+      try {
+        sent = answer.send(response as ServerResponse, requestId);
+      } catch (error) {
+        return failed(error);
+      }
+      return typeof sent === 'boolean' ? answered(sent) : sent.then(answered, failed);
     };
   }
 }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import { type z, ZodError } from 'zod';
 import {
@@ -58,6 +59,18 @@ function pgErrorCode(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+// Errors that mean the database cannot be reached now (refused, reset, shutting down, too many connections), not
+// that the request or our code is wrong: the client may retry (503), and the log says which.
+const unreachableErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+
+function databaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (unreachableErrorCodes.has(code) || code.startsWith('08'));
+}
+
+/** Seconds a client is asked to wait (Retry-After) before trying again when the database is away. */
+const retryAfterSeconds = '5';
+
 export function toProblem(error: unknown): ProblemDocument {
   if (error instanceof RequestValidationError) {
     const errors = error.zodError.issues.map((issue) => ({
@@ -87,6 +100,9 @@ export function toProblem(error: unknown): ProblemDocument {
   if (code && pgInputErrorCodes.has(code)) {
     return { type: 'invalid-value', title: 'A value is out of range or malformed', status: 400, detail: (error as Error).message };
   }
+  if (databaseUnavailable(error)) {
+    return { type: 'database-unavailable', title: 'The database is unavailable', status: 503, detail: `Try again in ${retryAfterSeconds} seconds.` };
+  }
   return { type: 'internal', title: 'Internal server error', status: 500, detail: 'An unexpected error occurred; it has been logged.' };
 }
 
@@ -98,12 +114,32 @@ export interface ErrorFormat {
   render: (problem: ProblemDocument) => unknown;
 }
 
+/** The problem+json response: status, headers and body, the same from Koa and from node:http. */
+function problemResponse(problem: ProblemDocument, instance: string) {
+  const headers: Record<string, string> = { 'Content-Type': `${problemContentType}; charset=utf-8` };
+  if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  if (problem.status === 503) headers['Retry-After'] = retryAfterSeconds;
+  return { headers, body: { ...problem, instance } };
+}
+
 export function sendProblem(ctx: Context, problem: ProblemDocument): void {
   const format = ctx.state.errorFormat as ErrorFormat | undefined;
+  const { headers, body } = problemResponse(problem, ctx.path);
   ctx.status = problem.status;
-  ctx.type = format?.contentType ?? problemContentType;
-  ctx.body = format ? format.render(problem) : { ...problem, instance: ctx.path };
-  if (problem.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+  ctx.set(headers);
+  if (!format) {
+    ctx.body = body;
+    return;
+  }
+  ctx.type = format.contentType;
+  ctx.body = format.render(problem);
+}
+
+/** The problem for an error, logged when it is ours (5xx) with the request it failed. */
+function problemOf(error: unknown, log: Logger, requestId: unknown): ProblemDocument {
+  const problem = toProblem(error);
+  if (problem.status >= 500) log.error({ err: error, requestId }, 'request failed');
+  return problem;
 }
 
 /** The one error path for every route: a problem+json document, never a stack trace. */
@@ -115,9 +151,23 @@ export function problemMiddleware(log: Logger) {
         sendProblem(ctx, { type: 'not-found', title: 'No such route', status: 404, detail: `${ctx.method} ${ctx.path} is not a route` });
       }
     } catch (error) {
-      const problem = toProblem(error);
-      if (problem.status >= 500) log.error({ err: error, requestId: ctx.state.requestId }, 'request failed');
-      sendProblem(ctx, problem);
+      sendProblem(ctx, problemOf(error, log, ctx.state.requestId));
     }
   };
+}
+
+/**
+ * The same error path for a request answered on node:http (a fast route): the same problem document and headers
+ * problemMiddleware sends. A response already under way cannot become a problem; its connection is cut instead,
+ * so the client sees a broken response rather than a truncated one taken for whole.
+ */
+export function writeProblem(response: ServerResponse, error: unknown, instance: string, requestId: string, log: Logger): void {
+  const problem = problemOf(error, log, requestId);
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const { headers, body } = problemResponse(problem, instance);
+  response.writeHead(problem.status, { ...headers, 'X-Request-Id': requestId });
+  response.end(JSON.stringify(body));
 }

@@ -46,10 +46,11 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
   /**
    * GET routes only: answers on node:http before Koa builds a context, with the input the handler would get (same
-   * matching, access check and zod parsing); returns false, or throws before writing, to let the route run as
-   * usual (errors then take the one problem+json path). Share the response code with `handler` so both send the
-   * same thing. It sends X-Request-Id (`writer.requestId`) in its writeHead: a header set before writeHead puts
-   * node:http on its slower path for every header.
+   * matching, access check and zod parsing); returns false to let the route run through Koa instead. What it
+   * throws (or rejects with) is answered as the same problem+json Koa would send (writeProblem), and not run
+   * again: a tile that failed on the database must not be tried twice. Share the response code with `handler` so
+   * both send the same thing. It sends X-Request-Id (`writer.requestId`) in its writeHead: a header set before
+   * writeHead puts node:http on its slower path for every header.
    */
   fastHandler?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
 }
@@ -151,7 +152,8 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
 
 /**
  * Answers a request without Koa (true), or leaves it to Koa (false): see RouteDefinition.fastHandler. Synchronous
- * when it can be (a cached tile for a known token): no promise is made for the commonest request of all.
+ * when it can be (a cached tile for a known token): no promise is made for the commonest request of all. Throws
+ * or rejects with what failed (an access refused, the database away), for the caller to answer as a problem.
  */
 export interface FastAnswer {
   path: string;
@@ -184,8 +186,9 @@ const fastTargetLimit = 20_000;
 
 /**
  * The routes' fast handlers, found by the router the routes are mounted on (so a path means the same route
- * here and in Koa), with the same access check and input parsing as mountRoutes. Every failure resolves false:
- * the request then goes through Koa, which fails it the same way and sends the problem document.
+ * here and in Koa), with the same access check and input parsing as mountRoutes. Invalid input goes through Koa,
+ * which authorizes first (401/403 before 400) and then names what is wrong; access refused and failed handlers
+ * are thrown to the caller, which answers them with the same problem document.
  *
  * Matching and parsing depend on the URL alone, and map clients ask for the same tile URLs again and again
  * (revalidating with If-None-Match), so both are remembered by URL: profiles of cached tiles had the router's
@@ -194,7 +197,11 @@ const fastTargetLimit = 20_000;
  */
 export function fastRoutes(router: Router, routes: RouteDefinition[], authorize: Authorize): (request: IncomingMessage) => FastAnswer | undefined {
   const fast = new Map(routes.filter((route) => route.fastHandler).map((route) => [route.path, route]));
-  for (const route of fast.values()) if (route.method !== 'get' || route.body) throw new Error(`${route.path}: only GET routes without a body have a fast handler`);
+  for (const route of fast.values()) {
+    if (route.method !== 'get' || route.body) throw new Error(`${route.path}: only GET routes without a body have a fast handler`);
+    // Its errors are written as problem+json on node:http, with no Koa context to carry another format.
+    if (route.errorFormat) throw new Error(`${route.path}: a route with its own error format has no fast handler`);
+  }
   const targets = new Map<string, FastTarget | null>();
 
   function resolveTarget(request: IncomingMessage): FastTarget | null {
@@ -233,19 +240,14 @@ export function fastRoutes(router: Router, routes: RouteDefinition[], authorize:
     const { definition, path, rawQuery, params, query, route } = target;
     const answer = (actor: Actor | null, response: ServerResponse, requestId: string) => {
       const input = { params, query, body: undefined, actor, writer: { actor, route, requestId } } as RouteInput<never, never, undefined>;
-      const sent = definition.fastHandler!(input, request, response);
-      return sent instanceof Promise ? sent.catch(() => false) : sent;
+      return definition.fastHandler!(input, request, response);
     };
     return {
       path,
       send(response, requestId) {
-        try {
-          const actor = authorize({ headers: request.headers, query: rawQuery, method: 'GET', path }, definition.access);
-          if (!(actor instanceof Promise)) return answer(actor, response, requestId);
-          return actor.then((known) => answer(known, response, requestId)).catch(() => false);
-        } catch {
-          return false;
-        }
+        const actor = authorize({ headers: request.headers, query: rawQuery, method: 'GET', path }, definition.access);
+        if (!(actor instanceof Promise)) return answer(actor, response, requestId);
+        return actor.then((known) => answer(known, response, requestId));
       },
     };
   };

@@ -133,8 +133,8 @@ export function tileRoutes({ pool, config, events }: AppDeps) {
         ctx.set(headers);
         if (body) ctx.body = body;
       },
-      // Every tile is answered before Koa (its context and middleware cost as much as a small tile's query);
-      // a tile that fails (a bad filter, the database away) is left to the Koa route and its problem+json.
+      // Every tile is answered before Koa (its context and middleware cost as much as a small tile's query); a
+      // tile that fails (the database away) is answered with the same problem+json, once.
       fastHandler({ params, query, actor, writer }, request, response) {
         const answer = answerTile(tiles, params, query, actor, request);
         if (answer instanceof Promise) return answer.then((sent) => send(sent, response, writer.requestId!));

@@ -225,7 +225,10 @@ describe('vector tiles', () => {
     await getTile('patrol_tracks', tile).expect(200);
     const refused = await getTile('patrol_tracks', tile, '', api.auth('hotline')).expect(403);
     expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
-    await api.request.get(path).expect(401);
+    expect(JSON.parse(refused.body.toString())).toMatchObject({ type: 'forbidden', status: 403, instance: path });
+    const anonymous = await api.request.get(path).expect(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+    expect(anonymous.body).toMatchObject({ type: 'unauthorized', instance: path });
     await api.request.get(path).set('Authorization', 'Bearer not-a-token').expect(401);
     await api.request.get(`${path}?access_token=${api.tokens.hotline}`).expect(403);
     await api.request.get(`${path}?access_token=${api.tokens.police}`).expect(200);
