@@ -142,13 +142,20 @@ function problemOf(error: unknown, log: Logger, requestId: unknown): ProblemDocu
   return problem;
 }
 
-/** The one error path for every route: a problem+json document, never a stack trace. */
-export function problemMiddleware(log: Logger) {
+/**
+ * The one error path for every route: a problem+json document, never a stack trace. Under a path prefix with a
+ * format of its own (Open311) every error is in that format, also for a path no route has.
+ */
+export function problemMiddleware(log: Logger, formatsByPrefix: ReadonlyArray<[string, ErrorFormat]> = []) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    const prefixFormat = formatsByPrefix.find(([prefix]) => ctx.path.startsWith(prefix));
+    if (prefixFormat) ctx.state.errorFormat = prefixFormat[1];
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         sendProblem(ctx, { type: 'not-found', title: 'No such route', status: 404, detail: `${ctx.method} ${ctx.path} is not a route` });
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        sendProblem(ctx, { type: 'method-not-allowed', title: 'Method not allowed', status: 405, detail: `${ctx.path} takes ${ctx.response.get('Allow') || 'no other method'}` });
       }
     } catch (error) {
       sendProblem(ctx, problemOf(error, log, ctx.state.requestId));

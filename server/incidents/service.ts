@@ -4,6 +4,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
+import { assertTwoDimensional } from '../geo/extent';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
 import { incidentDetailJson, incidentJson } from './views';
@@ -48,6 +49,7 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
 export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
+  assertTwoDimensional(input.location, 'location');
   const incident = await intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
   // Attachments (uploaded photos) are written after the statement that showed the new incident.
   return attach ? getIncident(pool, incident.id as number) : incident;
@@ -64,8 +66,8 @@ export async function getIncident(db: Queryable, id: number): Promise<Record<str
   return rows[0].incident;
 }
 
-/** The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id. */
-export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number };
+/** The HTTP filters plus what other domains (Open311) ask for: open or final incidents, these ids. */
+export type IncidentFilter = ListIncidentsQuery & { open?: boolean; ids?: number[] };
 
 export interface IncidentSummary {
   id: number;
@@ -87,10 +89,10 @@ export async function listIncidents(db: Queryable, query: IncidentFilter): Promi
      WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
        AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
        AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint IS NULL OR i.id = $11)
+       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint[] IS NULL OR i.id = ANY ($11))
      ORDER BY i.id LIMIT $8`,
     [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
-      query.open ?? null, finalStatuses, query.id ?? null],
+      query.open ?? null, finalStatuses, query.ids ?? null],
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };

@@ -141,7 +141,8 @@ export class TileService {
   async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding): Promise<TileBody> {
     const { key, values } = this.cacheKey(layer, address, filters);
     const cached = this.cache.get(key);
-    if (cached) return { etag: cached.etag, body: encoding === 'gzip' ? cached.gzip : await gunzip(cached.gzip) };
+    // An empty tile is kept as it is (nothing to compress), so it has nothing to unzip either.
+    if (cached) return { etag: cached.etag, body: encoding === 'gzip' || cached.gzip.length === 0 ? cached.gzip : await gunzip(cached.gzip) };
     const generation = this.generation;
     const mvt = await queryTile(this.db, layer, address, values);
     const etag = `"${createHash('sha1').update(mvt).digest('base64url')}"`;
