@@ -30,8 +30,8 @@ export const open311RequestsQuery = z
     service_request_id: z
       .string()
       .regex(/^\d{1,15}(,\d{1,15})*$/, 'comma-separated request ids')
+      .refine((text) => text.split(',').length <= maxRequestIds, `at most ${maxRequestIds} request ids`)
       .transform((text) => [...new Set(text.split(',').map(Number))])
-      .refine((ids) => ids.length <= maxRequestIds, `at most ${maxRequestIds} request ids`)
       .optional(),
     service_code: z.string().max(50).optional(),
     start_date: isoDateTime.optional(),

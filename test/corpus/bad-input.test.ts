@@ -116,7 +116,8 @@ function schemaAccepts(schema: Schema | undefined, encoded: string): boolean {
   try {
     value = decodeURIComponent(encoded);
   } catch {
-    value = encoded;
+    // Malformed percent-encoding is never a value: read as raw text or U+FFFD it would match something else.
+    return false;
   }
   if (schema?.type === 'string') {
     if (schema.enum) return schema.enum.includes(value);
