@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Response } from 'supertest';
+import { importGrids } from '../../server/grids/import';
 import { createTestApp, type TestApp, useTestApp } from '../support/app';
 import { pointInGrid } from '../incidents/helpers';
 import { type Extent, importBuildingsCsv, levelFourExtent } from '../layers/buildings-csv';
@@ -143,7 +144,7 @@ describe('issue 13: wrong answers on valid or hostile input', () => {
     expect(await count('buildings') + (await count('hazards'))).toBe(before + 1);
   });
 
-  it('9: refuses a Z coordinate the same way on incidents, layers and grids (422 naming it)', async () => {
+  it('9: refuses a Z coordinate the same way on incidents, layers and grids, imports included (422 naming it)', async () => {
     const admin = suite.api.auth('admin');
     const before = { incidents: await count('incidents'), hazards: await count('hazards'), grids: await count('grids') };
     const { rows } = await suite.db.pool.query<{ id: number; version: number; geometry: { coordinates: number[][][][] } }>(
@@ -160,6 +161,9 @@ describe('issue 13: wrong answers on valid or hostile input', () => {
       expect(answer.status).toBe(422);
       expect(answer.body).toMatchObject({ rule: 'storable-geometry', detail: expect.stringContaining('third (Z or M) coordinate') });
     }
+    // The grid import (npm run import:grids) too.
+    const imported = importGrids(suite.db.pool, { features: [{ type: 'Feature', properties: { code: 'Z-1' }, geometry: { type: 'MultiPolygon', coordinates: withZ } }] }, { level: 4, repair: false });
+    await expect(imported).rejects.toThrow(/Z-1: has a third \(Z or M\) coordinate/);
     expect({ incidents: await count('incidents'), hazards: await count('hazards'), grids: await count('grids') }).toEqual(before);
   });
 
