@@ -51,8 +51,9 @@ export interface ProblemDocument {
   [member: string]: unknown;
 }
 
-// PostgreSQL errors that mean "your input", not "our bug": bad number/text representation, out-of-range values.
-const pgInputErrorCodes = new Set(['22P02', '22003', '22023', '22007', '22008', '2201B']);
+// PostgreSQL errors that mean "your input", not "our bug": bad number/text representation, out-of-range values
+// and time-zone offsets (the schemas refuse those first; this is for input that reaches SQL another way).
+const pgInputErrorCodes = new Set(['22P02', '22003', '22023', '22007', '22008', '22009', '2201B']);
 
 function pgErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
