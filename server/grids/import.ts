@@ -78,7 +78,8 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
 async function checkStorable(client: PoolClient, options: GridImportOptions): Promise<void> {
   const city = options.city ?? { configured: null, marginMetres: 0 };
   const { rows } = await client.query<{ code: string; problem: string }>(
-    `SELECT code, problem FROM (SELECT ord, code, geometry_problem(g, ${extentSql(1, options.level === 1 ? 'top-level grid' : 'city')}) AS problem FROM grid_import) checked
+    `WITH city AS MATERIALIZED (SELECT ${extentSql(1, options.level === 1 ? 'top-level grid' : 'city')} AS extent)
+     SELECT code, problem FROM (SELECT ord, code, geometry_problem(g, city.extent) AS problem FROM grid_import, city) checked
       WHERE problem IS NOT NULL ORDER BY ord`,
     extentValues(city),
   );
