@@ -80,13 +80,14 @@ export async function startPosition(db: Queryable, lastEventId: number | null): 
  * Follows the incident timeline for one client from `start` (see startPosition). Notifications only say
  * "something new"; what is sent is read from incident_events after the last position sent, so a reconnect with
  * Last-Event-ID (or a burst of notifications) neither loses nor repeats events, even when transactions commit out
- * of id order.
+ * of id order. Events the reader may not see (`visible`: a grid worker's grids) are passed over, not sent.
  */
 export async function followIncidentEvents(
   db: Queryable,
   events: EventBus,
   start: StreamPosition,
   send: (event: StreamedEvent) => void,
+  visible: (event: StreamedEvent) => boolean,
 ): Promise<() => void> {
   let position = start;
   let running = false;
@@ -107,7 +108,7 @@ export async function followIncidentEvents(
           page = await eventsAfter(db, position);
           for (const { xid, ...event } of page) {
             if (closed) return;
-            send(event);
+            if (visible(event)) send(event);
             position = { xid, id: event.id };
           }
         } while (page.length === pageSize);
