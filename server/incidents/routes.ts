@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { gridScope, inGridScope } from '../auth/scope';
+import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
@@ -9,7 +9,7 @@ import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
 import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { listCategories, listIncidents, readIncident, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
-import { followIncidentEvents, startPosition } from './stream';
+import { eventsVisibleTo, followIncidentEvents, startPosition } from './stream';
 import { incidentAsSeenBy } from './views';
 import { readerRoles, reporterRoles } from './workflow';
 
@@ -108,7 +108,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
         response.write('retry: 2000\n\n');
         const stop = await followIncidentEvents(pool, events, start, (event) => {
           response.write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`);
-        }, (event) => inGridScope(actor, event.incident.gridId as number | null));
+        }, eventsVisibleTo(actor));
         // A comment line now and then keeps proxies from closing an idle stream.
         const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
         const close = () => {
