@@ -2,8 +2,9 @@ import { cellToLatLng, latLngToCell } from 'h3-js';
 
 /**
  * What the public (unauthenticated Open311 reads) may see of a report. Residents write their own or a neighbour's
- * phone and ID-card numbers into descriptions ("请联系13812345678"); those are removed. Reports of sensitive
- * categories (a dispute, a security tip, a household) are placed at the centre of their H3 cell, not the door.
+ * phone and ID-card numbers or e-mail addresses into descriptions ("请联系13812345678"); those are removed.
+ * Reports of sensitive categories (a dispute, a security tip, a household) are placed at the centre of their H3
+ * cell, not at the door.
  */
 
 const separator = '[ -]?';
@@ -20,6 +21,9 @@ const idCardNumber = new RegExp(
 
 /** Mainland mobile numbers: 1[3-9]x xxxx xxxx, optionally after +86 / 0086 / 86, in groups of 3-4-4 with spaces or hyphens. */
 const mobileNumber = new RegExp(`(?<!\\d)(?:(?:\\+|00)?86${separator})?1[3-9]\\d(?:${separator}\\d{4}){2}(?!\\d)`, 'g');
+
+/** E-mail addresses: a reporter's way back to them as much as a phone number. */
+const emailAddress = /[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/gi;
 
 /**
  * Full-width digits, X, plus and hyphen (typed on phones) as ASCII: one UTF-16 unit each way, so a match in the
@@ -42,11 +46,16 @@ function hideMatches(text: string, pattern: RegExp, replacement: string): string
 
 export const hiddenIdCard = '[身份证号已隐去]';
 export const hiddenPhone = '[手机号已隐去]';
+export const hiddenEmail = '[邮箱已隐去]';
 
-/** A description as the public sees it: ID-card numbers first (an 18-digit ID holds 11-digit runs), then mobiles. */
+/**
+ * A description as the public sees it: e-mail addresses first (their digits could read as a number), then
+ * ID-card numbers (an 18-digit ID holds 11-digit runs), then mobiles.
+ */
 export function publicDescription(description: string | null): string | null {
   if (description === null) return null;
-  return hideMatches(hideMatches(description, idCardNumber, hiddenIdCard), mobileNumber, hiddenPhone);
+  const withoutEmail = description.replace(emailAddress, hiddenEmail);
+  return hideMatches(hideMatches(withoutEmail, idCardNumber, hiddenIdCard), mobileNumber, hiddenPhone);
 }
 
 /** H3 resolution 8: cells of about 0.74 km² (edge ≈ 530 m), wide enough that a point no longer names a building. */

@@ -1,4 +1,4 @@
-import { hiddenIdCard, hiddenPhone, publicDescription } from '../../server/open311/public-view';
+import { hiddenEmail, hiddenIdCard, hiddenPhone, publicDescription } from '../../server/open311/public-view';
 import { pointInGrid } from '../incidents/helpers';
 import { useTestApp } from '../support/app';
 
@@ -15,7 +15,8 @@ describe('what the public reads of a report', () => {
     ['身份证 320503 19900307 1234', `身份证 ${hiddenIdCard}`],
     ['老身份证320503900307123', `老身份证${hiddenIdCard}`],
     ['户主320503199003071234电话13812345678', `户主${hiddenIdCard}电话${hiddenPhone}`],
-  ])('removes phone and ID-card numbers: %s', (text, expected) => {
+    ['回复至 zhang.san+311@example.com.cn 或13812345678@qq.com', `回复至 ${hiddenEmail} 或${hiddenEmail}`],
+  ])('removes phone and ID-card numbers and e-mail addresses: %s', (text, expected) => {
     expect(publicDescription(text)).toBe(expected);
   });
 
@@ -28,7 +29,9 @@ describe('what the public reads of a report', () => {
     '编号138123456789（12 位）',
     '订单123456789012345678（日期不成立）',
     '金额1380000元',
-  ])('keeps numbers that are neither: %s', (text) => {
+    '网址 https://www.sipac.gov.cn/ 有公告',
+    '@物业 请处理',
+  ])('keeps what is none of them: %s', (text) => {
     expect(publicDescription(text)).toBe(text);
   });
 
