@@ -18,7 +18,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { latLngToCell } from 'h3-js';
-import pg from 'pg';
 import seedrandom from 'seedrandom';
 import { createApp } from '../server/app';
 import { createToken } from '../server/auth/tokens';
@@ -34,23 +33,13 @@ import { createLogger } from '../server/logger';
 import { copyRows, silentProgress } from '../data/demo/copy';
 import { loadDemoCity } from '../data/demo/load';
 import { demoCityOptions } from '../data/demo/options';
+import { scratchDatabase } from './scratch-database';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '50' } } });
 const rowCount = Number(values.rows);
 const runs = Number(values.runs);
 const dayMs = 24 * 3600 * 1000;
 const databaseName = 'citygrid_bench_hotspots';
-
-async function scratchDatabase(serverUrl: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${databaseName}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${databaseName}`;
-  return url.toString();
-}
 
 /** The demo city's grids over its full extent, with few other rows, then `rowCount` incidents of the last year. */
 async function loadBenchData(pool: Pool, now: Date): Promise<void> {
@@ -128,7 +117,7 @@ function getJson(agent: http.Agent, port: number, pathAndQuery: string, token: s
 
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const url = await scratchDatabase(await resolveDatabaseUrl(config));
+  const url = await scratchDatabase(await resolveDatabaseUrl(config), databaseName);
   const pool = createPool(url, config.PG_POOL_MAX);
   await migrate(pool);
   const now = new Date();

@@ -1,9 +1,9 @@
 import { cellToParent, latLngToCell } from 'h3-js';
-import { type ChangeEvent } from '../../server/events/bus';
 import { cellHex, storedCell } from '../../server/geo/h3';
 import { backfillHotspotCells } from '../../server/hotspots/backfill';
 import { useTestApp } from '../support/app';
 import { pointInGrid, report } from '../incidents/helpers';
+import { nextChange } from './synthetic';
 
 const year = { from: '2025-01-01T00:00:00+08:00', to: '2026-01-01T00:00:00+08:00' };
 
@@ -98,12 +98,7 @@ describe('hotspot cells and counts', () => {
       return body.cells.find((cell: { hex: string }) => cell.hex === hex)?.count ?? 0;
     };
     const before = await countOf();
-    const heard = new Promise<ChangeEvent>((resolve) => {
-      const stop = api.events.onChange((event) => {
-        stop();
-        resolve(event);
-      });
-    });
+    const heard = nextChange(api);
     await report(api, at).expect(201);
     await heard;
     expect(await countOf()).toBe(before + 1);

@@ -2,10 +2,9 @@ import { VectorTile } from '@mapbox/vector-tile';
 import { gridDisk, latLngToCell } from 'h3-js';
 import { PbfReader } from 'pbf';
 import type { Response } from 'supertest';
-import type { ChangeEvent } from '../../server/events/bus';
 import { useTestApp } from '../support/app';
 import { pointInGrid, report } from '../incidents/helpers';
-import { innerCell, insertIncidents, seeded, studyCells } from './synthetic';
+import { innerCell, insertIncidents, nextChange, seeded, studyCells } from './synthetic';
 
 interface GiCell {
   hex: string;
@@ -102,12 +101,7 @@ describe('Getis-Ord Gi*', () => {
     const giCount = async () => (await gi({ res: 10 })).cells.find((cell) => cell.hex === hex)?.count;
     const [tileBefore, giBefore] = [await tileCount(), await giCount()];
     expect(giBefore).toBe(tileBefore);
-    const heard = new Promise<ChangeEvent>((resolve) => {
-      const stop = api.events.onChange((event) => {
-        stop();
-        resolve(event);
-      });
-    });
+    const heard = nextChange(api);
     await report(api, at).expect(201);
     await heard;
     expect(await giCount()).toBe(giBefore! + 1);

@@ -1,5 +1,6 @@
 import { cellToLatLng, gridDisk } from 'h3-js';
 import type { Pool } from '../../server/db/pool';
+import type { ChangeEvent } from '../../server/events/bus';
 import { storedCell } from '../../server/geo/h3';
 import type { TestApp } from '../support/app';
 
@@ -33,4 +34,14 @@ export async function insertIncidents(pool: Pool, entries: Array<{ cell: string;
      FROM jsonb_to_recordset($1::jsonb) AS r (lon float8, lat float8, at timestamptz, h3 bigint)`,
     [JSON.stringify(rows)],
   );
+}
+
+/** The next change event the app hears (its own listeners, registered first, have run when this resolves). */
+export function nextChange(api: TestApp): Promise<ChangeEvent> {
+  return new Promise((resolve) => {
+    const stop = api.events.onChange((event) => {
+      stop();
+      resolve(event);
+    });
+  });
 }
