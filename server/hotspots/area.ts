@@ -1,7 +1,7 @@
 import { gridDisk, POLYGON_TO_CELLS_FLAGS, polygonToCellsExperimental } from 'h3-js';
 import type { Actor } from '../auth/roles';
 import type { Queryable } from '../db/pool';
-import { NotFoundError } from '../errors';
+import { ForbiddenError, NotFoundError } from '../errors';
 import type { Bbox } from '../geo/schemas';
 import { invalidParameter } from './parameters';
 
@@ -23,6 +23,7 @@ export function requestScope(actor: Actor | null, query: { grid?: number; bbox?:
   if (query.grid !== undefined && query.bbox !== undefined) throw invalidParameter('grid', 'give either grid or bbox as the study area, not both');
   const bbox = query.bbox ?? null;
   if (actor?.role !== 'grid_worker') return { gridIds: query.grid === undefined ? null : [query.grid], bbox };
+  if (actor.gridIds.length === 0) throw new ForbiddenError('This grid worker token serves no grid: there is no study area to show');
   if (query.grid !== undefined && !actor.gridIds.includes(query.grid)) throw new NotFoundError(`There is no grid ${query.grid}`);
   return { gridIds: query.grid === undefined ? [...actor.gridIds].sort((a, b) => a - b) : [query.grid], bbox };
 }

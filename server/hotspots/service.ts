@@ -58,7 +58,8 @@ export interface TrendCell {
   label: EmergingLabel;
 }
 
-const resultCacheEntries = 200;
+/** A result at resolution 10 over the demo city holds ≈ 20,000 cells (a trend: × windows): a few MB each. */
+const resultCacheEntries = 64;
 const windowPattern = /^(\d+)([hd])$/;
 
 function windowSeconds(window: string): number {

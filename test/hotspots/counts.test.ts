@@ -1,5 +1,6 @@
 import { cellToParent, latLngToCell } from 'h3-js';
 import { cellHex, storedCell } from '../../server/geo/h3';
+import { createToken } from '../../server/auth/tokens';
 import { backfillHotspotCells } from '../../server/hotspots/backfill';
 import { useTestApp } from '../support/app';
 import { pointInGrid, report } from '../incidents/helpers';
@@ -58,6 +59,15 @@ describe('hotspot cells and counts', () => {
     expect(Object.fromEntries(body.cells.map((cell: { hex: string; count: number }) => [cell.hex, cell.count]))).toEqual(expected);
     expect(body.total.count).toBe(rows.length);
     expect(body.total.count).toBeGreaterThan(1000);
+
+    // The same counts from SQL alone, each stored cell mapped to its parent by h3-js rather than h3_cell_parent.
+    const stored = await suite.db.pool.query<{ cell: string }>('SELECT DISTINCT h3_r10::text AS cell FROM incidents');
+    const { rows: sqlCounts } = await suite.db.pool.query<{ hex: string; n: number }>(
+      `SELECT p.parent AS hex, count(*)::int AS n FROM incidents i JOIN unnest($3::bigint[], $4::text[]) AS p (cell, parent) ON p.cell = i.h3_r10
+       WHERE i.reported_at >= $1 AND i.reported_at < $2 GROUP BY 1`,
+      [year.from, year.to, stored.rows.map((r) => r.cell), stored.rows.map((r) => cellToParent(cellHex(r.cell), 8))],
+    );
+    expect(Object.fromEntries(sqlCounts.map((row) => [row.hex, row.n]))).toEqual(expected);
   });
 
   it('counts accidents and casualties per cell, filtered by severity', async () => {
@@ -87,6 +97,12 @@ describe('hotspot cells and counts', () => {
     expect(body.total.count).toBe(rows[0].n);
     await api.request.get('/api/hotspots').query({ grid: other.gridId }).set(api.auth('grid_worker')).expect(404);
     await api.request.get('/api/hotspots/gi').set(api.auth('hotline')).expect(403);
+    await api.request.get('/tiles/hotspots/12/3421/1672.mvt').set(api.auth('grid_worker')).expect(403);
+    const gridless = await createToken(db.pool, { role: 'grid_worker', label: 'no grids' });
+    await api.request.get('/api/hotspots').set({ Authorization: `Bearer ${gridless.token}` }).expect(403);
+    const empty = await api.request.get('/api/hotspots').query({ from: '2040-01-01T00:00:00Z', to: '2040-02-01T00:00:00Z' }).set(api.auth('planner')).expect(200);
+    expect(empty.body.cells).toEqual([]);
+    expect(empty.body.total.count).toBe(0);
   });
 
   it('shows a new incident in the counts of its cell at once', async () => {
