@@ -165,9 +165,13 @@ async function main(): Promise<void> {
   });
 
   // Storage: the counts query on the derived parent of the bigint cell, and on a stored text column per resolution.
-  const storageQuery = (cell: string) => `SELECT ${cell} AS hex, count(*) FROM incidents WHERE reported_at >= $1 AND reported_at < $2 GROUP BY 1`;
-  const derived = await timed(runs, (i) => pool.query(storageQuery('to_hex(h3_cell_parent(h3_r10, 8))'), [from, later(i)]));
-  const textColumn = await timed(runs, (i) => pool.query(storageQuery('h3_r8'), [from, later(i)]));
+  const derived = await timed(runs, (i) =>
+    pool.query('SELECT to_hex(cell), n FROM (SELECT h3_cell_parent(h3_r10, 8) AS cell, count(*) AS n FROM incidents WHERE reported_at >= $1 AND reported_at < $2 GROUP BY 1) c', [from, later(i)]),
+  );
+  // The other design would cover its column in the time index too: same footing (index-only) for the comparison.
+  await pool.query('CREATE INDEX incidents_reported_at_r8_idx ON incidents (reported_at) INCLUDE (h3_r8)');
+  await pool.query('ANALYZE incidents');
+  const textColumn = await timed(runs, (i) => pool.query('SELECT h3_r8, count(*) AS n FROM incidents WHERE reported_at >= $1 AND reported_at < $2 GROUP BY 1', [from, later(i)]));
   const sizes = (await pool.query<{ bigint: number; text: number }>(
     `SELECT avg(pg_column_size(h3_r10))::float8 AS bigint, avg(pg_column_size(h3_r7) + pg_column_size(h3_r8) + pg_column_size(h3_r9))::float8 / 3 AS text FROM (SELECT * FROM incidents LIMIT 10000) s`,
   )).rows[0];
