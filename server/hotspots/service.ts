@@ -13,27 +13,29 @@ const sourceTables: Record<HotspotSource, { table: string; time: string; categor
   accidents: { table: 'accidents', time: 'occurred_at', category: 'severity', status: null, casualties: true },
 };
 
-/*
- * Counts per cell (at resolution $1, derived from the stored resolution-10 cell) over [$2, $3) and per window:
- * window 0 ends at $3, each is $6 seconds long; $6 NULL: one window (0), and no per-row arithmetic (a third of
- * the statement's time at 82,000 rows). $4 the category, $5 the status, $7 the study area's outline as GeoJSON
- * (NULL: the whole city, nothing tested). Epochs by date_part, a float8: extract() computes a numeric.
+/**
+ * The counts statement of a request: per cell (at `res`, derived from the stored resolution-10 cell) over
+ * [from, to), and per window when `windowSeconds` is given (window 0 ends at `to`). Only the conditions a request
+ * has are written into the text, each value bound: the whole city has no area test (the statement stays
+ * index-only, and its plan is a fifth of a millisecond instead of the 3–10 ms PostGIS planning costs), a single
+ * window no per-row arithmetic. Grouped by the bigint cell and spelled in hex once per group; epochs by
+ * date_part, a float8 (extract() computes a numeric).
  */
-function countSql(source: HotspotSource): string {
-  const { table, time, category, status, casualties } = sourceTables[source];
-  // Grouped by the bigint cell, spelled in hex only once per group: hashing 8 bytes beats hashing 15 characters.
-  return `WITH area AS (SELECT ST_GeomFromGeoJSON($7::text) AS geom)
-    SELECT to_hex(cell) AS hex, "window", count${casualties ? ', casualties' : ''} FROM (
-      SELECT h3_cell_parent(f.h3_r10, $1::int) AS cell,
-             CASE WHEN $6::float8 IS NULL THEN 0
-                  ELSE (ceil((date_part('epoch', $3::timestamptz) - date_part('epoch', f.${time})) / $6::float8) - 1)::int END AS "window",
+function countStatement(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowSeconds?: number) {
+  const { table, time, category, status, casualties } = sourceTables[query.source];
+  const values: unknown[] = [query.res, span.from, span.to];
+  const bind = (value: unknown, type: string) => `$${values.push(value)}::${type}`;
+  const conditions = [`f.${time} >= $2::timestamptz`, `f.${time} < $3::timestamptz`, 'f.h3_r10 IS NOT NULL'];
+  if (query.category !== undefined) conditions.push(`f.${category} = ${bind(query.category, 'text')}`);
+  if (query.status !== undefined && status) conditions.push(`f.${status} = ${bind(query.status, 'text')}`);
+  if (area.filter !== null) conditions.push(`ST_Intersects(f.geom, (SELECT ST_GeomFromGeoJSON(${bind(area.filter, 'text')})))`);
+  const window = windowSeconds === undefined ? '0' : `(ceil((date_part('epoch', $3::timestamptz) - date_part('epoch', f.${time})) / ${bind(windowSeconds, 'float8')}) - 1)::int`;
+  const text = `SELECT to_hex(cell) AS hex, "window", count${casualties ? ', casualties' : ''} FROM (
+      SELECT h3_cell_parent(f.h3_r10, $1::int) AS cell, ${window} AS "window",
              count(*)::int AS count${casualties ? ', sum(f.casualties)::int AS casualties' : ''}
-      FROM ${table} f, area
-      WHERE f.${time} >= $2::timestamptz AND f.${time} < $3::timestamptz AND f.h3_r10 IS NOT NULL
-        AND ($4::text IS NULL OR f.${category} = $4::text)
-        ${status ? `AND ($5::text IS NULL OR f.${status} = $5::text)` : 'AND $5::text IS NULL'}
-        AND ($7::text IS NULL OR ST_Intersects(f.geom, area.geom))
+      FROM ${table} f WHERE ${conditions.join(' AND ')}
       GROUP BY 1, 2) cells`;
+  return { text, values };
 }
 
 interface CellCount {
@@ -215,9 +217,7 @@ export class HotspotService {
 
   /** Counts per cell and window; `windowMs` undefined: the whole span is one window. */
   private async countRows(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowMs?: number): Promise<CellCount[]> {
-    const { rows } = await this.db.query<CellCount>(countSql(query.source), [
-      query.res, span.from, span.to, query.category ?? null, query.status ?? null, windowMs === undefined ? null : windowMs / 1000, area.filter,
-    ]);
+    const { rows } = await this.db.query<CellCount>(countStatement(query, area, span, windowMs === undefined ? undefined : windowMs / 1000));
     return rows;
   }
 }
