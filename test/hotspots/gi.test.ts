@@ -107,4 +107,14 @@ describe('Getis-Ord Gi*', () => {
     expect(await giCount()).toBe(giBefore! + 1);
     expect(await tileCount()).toBe(tileBefore + 1);
   });
+
+  it('describes the hotspots layer in TileJSON and lists it for the analysis roles only', async () => {
+    const { api } = suite;
+    const { body } = await api.request.get('/tiles/hotspots.json?res=9').set(api.auth('police')).expect(200);
+    expect(body).toMatchObject({ minzoom: 8, maxzoom: 22, vector_layers: [{ id: 'hotspots', fields: { hex: 'String', count: 'Number', z: 'Number', p: 'Number', class: 'Number' } }] });
+    expect(body.tiles[0]).toMatch(/\/tiles\/hotspots\/\{z\}\/\{x\}\/\{y\}\.mvt\?res=9$/);
+    const listed = async (role: 'planner' | 'grid_worker') => (await api.request.get('/tiles').set(api.auth(role)).expect(200)).body.layers.map((layer: { name: string }) => layer.name);
+    expect(await listed('planner')).toContain('hotspots');
+    expect(await listed('grid_worker')).not.toContain('hotspots');
+  });
 });
