@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { createApp } from '../server/app';
 import { createToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
@@ -24,24 +23,13 @@ import { importIncidents } from '../server/incidents/import';
 import { createLogger } from '../server/logger';
 import { loadDemoCity } from '../data/demo/load';
 import { testCityOptions } from '../data/demo/options';
+import { scratchDatabase } from './scratch-database';
 
 const { values } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' }, profile: { type: 'string' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const importRows = Number(values.rows);
 const categories = ['环境卫生', '违章建筑', '群租', '窨井盖', '消防隐患', '矛盾纠纷', '占道经营', '道路破损', '噪音扰民', '绿化养护', '路灯故障', '违规停车'];
-
-async function freshDatabase(serverUrl: string): Promise<string> {
-  const name = 'citygrid_bench_incidents';
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** Child process: the app as main.ts serves it, on the bench database; tells the parent its port. */
 async function serve(url: string): Promise<void> {
@@ -82,7 +70,7 @@ async function startServer(url: string): Promise<{ port: number; stop: () => Pro
 async function main(): Promise<void> {
   if (process.argv[2] === 'serve') return serve(process.argv[3]);
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const url = await freshDatabase(await resolveDatabaseUrl(config));
+  const url = await scratchDatabase(await resolveDatabaseUrl(config), 'citygrid_bench_incidents');
   const pool = createPool(url, config.PG_POOL_MAX);
   await migrate(pool);
   console.log('loading the small demo city…');

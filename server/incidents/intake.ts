@@ -1,4 +1,5 @@
 import { latLngToCell } from 'h3-js';
+import { storedCell } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
@@ -182,6 +183,7 @@ function reportRow(report: IntakeReport, ord: number) {
     h3_r7: latLngToCell(lat, lon, 7),
     h3_r8: latLngToCell(lat, lon, 8),
     h3_r9: latLngToCell(lat, lon, 9),
+    h3_r10: storedCell(lon, lat),
     reporter_contact: input.reporterContact ?? null,
     photos: input.photos,
     token_id: writer.actor?.tokenId ?? null,
@@ -211,7 +213,7 @@ const writeBatchSql = `
 WITH RECURSIVE report AS (
   SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
   FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
-    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, reporter_contact text, photos text[],
+    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, h3_r10 bigint, reporter_contact text, photos text[],
     token_id bigint, role text, route text, request_id text)
 ),
 placed AS (
@@ -269,9 +271,9 @@ decided AS (
 ),
 quiet AS (SELECT set_config('citygrid.bulk', 'on', true)),
 created AS (
-  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
+  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10,
                          reporter_contact, photos, assigned_worker, duplicate_of)
-  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9,
+  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9, a.h3_r10,
          a.reporter_contact, a.photos, (SELECT g.workers[1] FROM grids g WHERE g.id = a.grid_id), d.duplicate_of
   FROM quiet, accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
   ORDER BY n.id

@@ -7,7 +7,7 @@ import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
-import { listLayers, type TileBody, type TileEncoding, type TileFilters, TileService, tileJson, visibleLayer } from './service';
+import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileRenderer, TileService, tileJson, visibleLayer } from './service';
 
 
 /**
@@ -89,8 +89,9 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
   return true;
 }
 
-export function tileRoutes({ pool, config, events }: AppDeps) {
-  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024);
+/** `renderers`: the makers of the computed layers' tiles, by layer name (hotspots). */
+export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
+  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
   return [
     defineRoute({
