@@ -9,6 +9,7 @@ import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
+import type { ListeningMessage } from './supervisor';
 
 export interface RunningServer {
   url: string;
@@ -54,8 +55,29 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   };
 }
 
+/**
+ * Run as a process (by the supervisor, server/supervisor.ts): tells the supervisor its URL, closes cleanly on
+ * SIGTERM/SIGINT, and ends when the supervisor is gone (its IPC channel closes), so no server is left orphaned.
+ */
+async function runProcess(): Promise<void> {
+  const server = await startServer();
+  const message: ListeningMessage = { type: 'listening', url: server.url };
+  process.send?.(message);
+  let closing = false;
+  const close = () => {
+    if (closing) return;
+    closing = true;
+    // Open keep-alive and SSE connections would hold close() up; the supervisor's grace period bounds it too.
+    setTimeout(() => process.exit(0), 5000).unref();
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+  if (process.send) process.once('disconnect', close);
+}
+
 if (require.main === module) {
-  startServer().catch((error: unknown) => {
+  runProcess().catch((error: unknown) => {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   });
