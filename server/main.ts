@@ -38,7 +38,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
-  log.info({ url }, 'citygrid listening');
+  log.info({ url, pid: process.pid }, 'citygrid listening');
   // After listening, not before: the sweep reads the whole upload folder, which may hold millions of files.
   void removeOrphanPhotos(pool, config.UPLOAD_DIR, systemClock()).then(
     (orphans) => orphans.length > 0 && log.info({ removed: orphans.length, dir: config.UPLOAD_DIR }, 'removed photo files no incident references'),

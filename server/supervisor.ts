@@ -92,11 +92,12 @@ async function main(): Promise<void> {
   await server.ready;
 }
 
-/** Stops the supervised server on SIGTERM/SIGINT, then exits. */
+/** Stops the supervised server on SIGTERM/SIGINT (or when a parent watching over IPC goes away), then exits. */
 export function stopOnSignals(server: SupervisedServer): void {
   const stop = () => void server.stop().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  if (process.send) process.once('disconnect', stop);
 }
 
 if (require.main === module) {
