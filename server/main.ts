@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
@@ -9,7 +9,7 @@ import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
-import type { ListeningMessage } from './supervisor';
+import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
 export interface RunningServer {
   url: string;
@@ -63,22 +63,11 @@ async function runProcess(): Promise<void> {
   const server = await startServer();
   const message: ListeningMessage = { type: 'listening', url: server.url };
   process.send?.(message);
-  let closing = false;
-  const close = () => {
-    if (closing) return;
-    closing = true;
+  whenAskedToStop(() => {
     // Open keep-alive and SSE connections would hold close() up; the supervisor's grace period bounds it too.
     setTimeout(() => process.exit(0), 5000).unref();
     void server.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', close);
-  process.once('SIGINT', close);
-  if (process.send) process.once('disconnect', close);
-}
-
-if (require.main === module) {
-  runProcess().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
-    process.exit(1);
   });
 }
+
+if (require.main === module) runProcess().catch(exitWithStartError);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, loadConfig } from './config';
+import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { createLogger, type Logger } from './logger';
 
@@ -92,17 +92,22 @@ async function main(): Promise<void> {
   await server.ready;
 }
 
-/** Stops the supervised server on SIGTERM/SIGINT (or when a parent watching over IPC goes away), then exits. */
-export function stopOnSignals(server: SupervisedServer): void {
-  const stop = () => void server.stop().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  if (process.send) process.once('disconnect', stop);
+/** Calls `stop` once, on SIGTERM, SIGINT, or when the parent that started this process over IPC goes away. */
+export function whenAskedToStop(stop: () => void): void {
+  let asked = false;
+  const once = () => {
+    if (asked) return;
+    asked = true;
+    stop();
+  };
+  process.once('SIGTERM', once);
+  process.once('SIGINT', once);
+  if (process.send) process.once('disconnect', once);
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
-    process.exit(1);
-  });
+/** Stops the supervised server when this process is asked to stop, then exits. */
+export function stopOnSignals(server: SupervisedServer): void {
+  whenAskedToStop(() => void server.stop().then(() => process.exit(0)));
 }
+
+if (require.main === module) main().catch(exitWithStartError);

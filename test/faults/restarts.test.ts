@@ -63,6 +63,8 @@ interface LogLine {
   signal?: string | null;
 }
 
+type Supervisor = ReturnType<typeof startSupervisor>;
+
 /** The supervisor as `npm run server` runs it, with its log lines (its own and its server's) collected. */
 function startSupervisor(env: NodeJS.ProcessEnv) {
   const lines: LogLine[] = [];
@@ -227,57 +229,51 @@ describe('the server survives database restarts and kills, and retries with Idem
     fs.rmSync(home, { recursive: true, force: true });
   }, 60_000);
 
-  it('keeps one server process through three PostgreSQL restarts (503 + Retry-After meanwhile); retried reports are stored once', async () => {
+  /**
+   * Runs the supervised server under the load of startLoad, injects `faults` faults one after another (each once
+   * the server is seen working again), lets the clients retry what got no answer, and returns what they saw.
+   */
+  async function underFaults(run: string, inject: (supervisor: Supervisor, fault: number) => Promise<void>) {
     const supervisor = startSupervisor(serverEnv);
     try {
-      const pid = await supervisor.listened(1);
-      const load = startLoad(`http://127.0.0.1:${serverEnv.PORT}`, token, location, 'restart');
+      await supervisor.listened(1);
+      const load = startLoad(`http://127.0.0.1:${serverEnv.PORT}`, token, location, run);
       const started = performance.now();
       await load.progressed(40, 'the first reports');
       for (let fault = 1; fault <= faults; fault++) {
-        await restartEmbeddedCluster(cluster);
-        await load.progressed(40, `reports after restart ${fault}`);
+        await inject(supervisor, fault);
+        await load.progressed(40, `reports after fault ${fault}`);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, loadMs - (performance.now() - started))));
       const result = await load.stop();
       await load.retryUnanswered();
-
-      expect(supervisor.exits()).toEqual([]);
-      expect(supervisor.listening().map((line) => line.pid)).toEqual([pid]);
-      // Only created (201) and database-unavailable (503, always with Retry-After) answers, and some of the latter.
-      expect([...result.statuses.keys()].sort()).toEqual([201, 503]);
-      expect(result.bad503).toBe(0);
-      expect(result.networkErrors).toBe(0);
-      expectEachStoredOnce(result.reports, await storedReports(pool, 'restart'));
+      return { supervisor, result, stored: await storedReports(pool, run) };
     } finally {
       await supervisor.stop();
     }
+  }
+
+  it('keeps one server process through three PostgreSQL restarts (503 + Retry-After meanwhile); retried reports are stored once', async () => {
+    const { supervisor, result, stored } = await underFaults('restart', () => restartEmbeddedCluster(cluster));
+    expect(supervisor.exits()).toEqual([]);
+    expect(supervisor.listening()).toHaveLength(1);
+    // Only created (201) and database-unavailable (503, always with Retry-After) answers, and some of the latter.
+    expect([...result.statuses.keys()].sort()).toEqual([201, 503]);
+    expect(result.bad503).toBe(0);
+    expect(result.networkErrors).toBe(0);
+    expectEachStoredOnce(result.reports, stored);
   }, 240_000);
 
   it('restarts the server after three SIGKILLs; retried reports are stored once', async () => {
-    const supervisor = startSupervisor(serverEnv);
-    try {
-      let pid = await supervisor.listened(1);
-      const load = startLoad(`http://127.0.0.1:${serverEnv.PORT}`, token, location, 'kill');
-      const started = performance.now();
-      await load.progressed(40, 'the first reports');
-      for (let fault = 1; fault <= faults; fault++) {
-        process.kill(pid, 'SIGKILL');
-        pid = await supervisor.listened(fault + 1);
-        await load.progressed(40, `reports after kill ${fault}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, loadMs - (performance.now() - started))));
-      const result = await load.stop();
-      await load.retryUnanswered();
-
-      expect(supervisor.exits().map((line) => line.signal)).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
-      expect(new Set(supervisor.listening().map((line) => line.pid)).size).toBe(faults + 1);
-      expect(result.networkErrors).toBeGreaterThan(0);
-      expect([...result.statuses.keys()].filter((status) => status !== 201 && status !== 503)).toEqual([]);
-      expect(result.bad503).toBe(0);
-      expectEachStoredOnce(result.reports, await storedReports(pool, 'kill'));
-    } finally {
-      await supervisor.stop();
-    }
+    const { supervisor, result, stored } = await underFaults('kill', async (running, fault) => {
+      process.kill(running.listening()[fault - 1].pid!, 'SIGKILL');
+      await running.listened(fault + 1);
+    });
+    expect(supervisor.exits().map((line) => line.signal)).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
+    expect(new Set(supervisor.listening().map((line) => line.pid)).size).toBe(faults + 1);
+    expect(result.networkErrors).toBeGreaterThan(0);
+    expect([...result.statuses.keys()].filter((status) => status !== 201 && status !== 503)).toEqual([]);
+    expect(result.bad503).toBe(0);
+    expectEachStoredOnce(result.reports, stored);
   }, 240_000);
 });
