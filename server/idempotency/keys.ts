@@ -48,20 +48,29 @@ export interface KeyedWrite {
 /** What claimKeys found under a key: nothing (a first use), or what the first request's write returned. */
 export type Claimed = { stored: false } | { stored: true; result: unknown };
 
+/** The scopes and keys of some writes, as the two text arrays keyLockRows and claimKeys take. */
+export function scopesAndKeys(writes: KeyedWrite[]): [string[], string[]] {
+  return [writes.map((write) => scopeOf(write.actor)), writes.map((write) => write.claim.key)];
+}
+
+/**
+ * SQL rows (class, key) of the advisory locks of some keys, given the parameters holding scopesAndKeys: for a
+ * caller that takes them in one statement with locks of its own, in one order (then claimKeys with locked).
+ */
+export function keyLockRows(scopesParam: string, keysParam: string): string {
+  return `SELECT ${keyLockClass} AS class, hashtext(scope || ' ' || key) AS key FROM unnest(${scopesParam}::text[], ${keysParam}::text[]) AS c (scope, key)`;
+}
+
 /**
  * Inside the write transaction, before it writes: locks each key for the rest of the transaction (so a
- * concurrent request with the same key, in any process, waits for this one to commit or roll back) and returns
- * what is stored under it. Throws IdempotencyKeyReusedError when a key was used for another request.
+ * concurrent request with the same key, in any process, waits for this one to commit or roll back; `locked`:
+ * the caller took the locks of keyLockRows already) and returns what is stored under it. Throws
+ * IdempotencyKeyReusedError when a key was used for another request.
  */
-export async function claimKeys(client: PoolClient, writes: KeyedWrite[]): Promise<Claimed[]> {
-  const scopes = writes.map((write) => scopeOf(write.actor));
-  const keys = writes.map((write) => write.claim.key);
+export async function claimKeys(client: PoolClient, writes: KeyedWrite[], { locked = false } = {}): Promise<Claimed[]> {
+  const [scopes, keys] = scopesAndKeys(writes);
   // In key order, so two transactions claiming several keys never wait on each other in a circle.
-  await client.query(
-    `SELECT pg_advisory_xact_lock(${keyLockClass}, lock_key)
-     FROM (SELECT DISTINCT hashtext(scope || ' ' || key) AS lock_key FROM unnest($1::text[], $2::text[]) AS c (scope, key) ORDER BY 1) keys`,
-    [scopes, keys],
-  );
+  if (!locked) await client.query(`SELECT pg_advisory_xact_lock(class, key) FROM (${keyLockRows('$1', '$2')} ORDER BY 2) locks`, [scopes, keys]);
   // A statement of its own, after the lock: its snapshot sees what a request holding the lock before committed.
   const { rows } = await client.query<{ scope: string; key: string; fingerprint: string; result: unknown }>(
     `WITH swept AS (
@@ -99,8 +108,7 @@ export async function rememberResults(client: PoolClient, writes: Array<KeyedWri
      ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = now()
        WHERE k.created_at < now() - make_interval(hours => $5)`,
     [
-      writes.map((write) => scopeOf(write.actor)),
-      writes.map((write) => write.claim.key),
+      ...scopesAndKeys(writes),
       writes.map((write) => write.claim.fingerprint),
       writes.map((write) => JSON.stringify(write.result)),
       keptHours,

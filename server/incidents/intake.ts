@@ -3,7 +3,7 @@ import { type WriteContext, withWriteTransaction } from '../audit/write-context'
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
-import { claimKeys, type KeyedWrite, rememberResults } from '../idempotency/keys';
+import { claimKeys, type KeyedWrite, keyLockRows, rememberResults, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
 import { incidentDetailJson, getIncident } from './views';
 import { finalStatuses } from './workflow';
@@ -39,7 +39,7 @@ interface Pending {
  * batch, with set-based SQL. Each caller is answered only once the statement holding its report has committed,
  * so nothing acknowledged is lost. Near-duplicate linking stays exact: a batch sees every report committed before
  * it, links to earlier reports of its own batch (`decided` in writeBatchSql), and waits for batches of other
- * processes with a report of the same category (lockCategories).
+ * processes with a report of the same category (lockCategoriesAndKeys).
  */
 class IntakeQueue {
   private waiting: Pending[] = [];
@@ -155,14 +155,14 @@ async function rememberOutcomes(client: PoolClient, reports: IntakeReport[], out
 
 /**
  * The reports whose Idempotency-Key a committed report used: their outcome is that report's incident (or the
- * error of a key reused for another report). Claimed after the category locks, in every batch, so batches and
- * single reports take their locks in one order.
+ * error of a key reused for another report). Their locks were taken with the category locks
+ * (lockCategoriesAndKeys), in every batch, so batches and single reports take their locks in one order.
  */
 async function claimReportKeys(client: PoolClient, reports: IntakeReport[]): Promise<Map<number, Outcome>> {
   const keyed = keyedReports(reports);
   const settled = new Map<number, Outcome>();
   if (keyed.length === 0) return settled;
-  const claimed = await claimKeys(client, keyed);
+  const claimed = await claimKeys(client, keyed, { locked: true });
   claimed.forEach((earlier, i) => {
     if (earlier.stored) settled.set(keyed[i].index, { incident: earlier.result as Incident, replayed: true });
   });
@@ -177,18 +177,22 @@ const intakeLockClass = 7305;
  * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
  * sees only what committed before it started). So a batch first takes a transaction lock per category, in the
  * order of their keys (no deadlock), and only then runs its statement. Batches of other categories go on beside.
+ * The same statement takes the locks of the reports' Idempotency-Keys, after the categories (a round trip less
+ * than claimKeys taking them).
  */
-async function lockCategories(client: PoolClient, reports: IntakeReport[]): Promise<void> {
+async function lockCategoriesAndKeys(client: PoolClient, reports: IntakeReport[]): Promise<void> {
   await client.query({
     name: 'incident-intake-lock',
-    text: `SELECT pg_advisory_xact_lock(${intakeLockClass}, key)
-           FROM (SELECT DISTINCT hashtext(category) AS key FROM unnest($1::text[]) AS category ORDER BY key) keys`,
-    values: [reports.map((report) => report.input.category)],
+    text: `SELECT pg_advisory_xact_lock(class, key)
+           FROM (SELECT ${intakeLockClass} AS class, hashtext(category) AS key FROM unnest($1::text[]) AS category
+                 UNION ${keyLockRows('$2', '$3')}
+                 ORDER BY 1, 2) locks`,
+    values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
   });
 }
 
 async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Outcome[]> {
-  await lockCategories(client, reports);
+  await lockCategoriesAndKeys(client, reports);
   const outcomes = await claimReportKeys(client, reports);
   const fresh = reports.map((report, index) => ({ report, index })).filter(({ index }) => !outcomes.has(index));
   if (fresh.length === 0) return reports.map((_, index) => outcomes.get(index) as Outcome);
