@@ -134,7 +134,7 @@ function startLoad(baseUrl: string, token: string, location: [number, number], r
         method: 'POST',
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': report.key },
         body: JSON.stringify({ category: '窨井盖', source: 'app', description: report.description, location: { type: 'Point', coordinates: location } }),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(30_000),
       });
       const body = await response.text();
       result.statuses.set(response.status, (result.statuses.get(response.status) ?? 0) + 1);
