@@ -62,6 +62,7 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       query: repairQuery,
       body: createGridBody,
       async handler(ctx, { query, body, writer }) {
@@ -74,6 +75,7 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       summary: 'Merge adjacent sibling grids into one (a preview unless commit: true)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       body: mergeGridsBody,
       async handler(ctx, { body, writer }) {
         ctx.body = await mergeGrids(writeOptions(writer), body);
@@ -155,6 +157,7 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       summary: 'Cut a grid along a line into two (a preview unless commit: true, which needs If-Match)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       params: idParam,
       body: splitGridBody,
       async handler(ctx, { params, body, writer }) {

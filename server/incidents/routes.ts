@@ -3,9 +3,9 @@ import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
-import { defineRoute, validateBody } from '../http/route';
+import { defineRoute, validateBody, writerForContent } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
+import { addPhotos, findPhoto, photoLimits, receivePhotoUpload, reportWithPhotos, uploadIdentity } from './photos';
 import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
 import { listCategories, listIncidents, readIncident, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
@@ -28,9 +28,12 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: reporterRoles,
       body: createIncidentBody,
       multipart: incidentReportForm,
+      idempotent: true,
       async handler(ctx, { body, writer, actor }) {
         const incident = ctx.is('multipart/form-data')
-          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => reportIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
+          ? await reportWithPhotos(ctx.req, uploads, (report, attach, photos) =>
+              reportIncident(pool, clock, writerForContent(ctx, writer, { report, photos: uploadIdentity(photos) }), validateBody(createIncidentBody, report), attach),
+            )
           : await reportIncident(pool, clock, writer, body);
         ctx.status = 201;
         ctx.set('Location', `/api/incidents/${incident.id}`);
@@ -160,11 +163,13 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: workers,
       params: idParam,
       multipart: photoUploadForm,
+      idempotent: true,
       async handler(ctx, { params, writer, actor }) {
         if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
-        await addPhotos(pool, writer, ctx.req, uploads, params.id);
+        const upload = await receivePhotoUpload(ctx.req, uploads);
+        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id);
         ctx.status = 201;
-        ctx.body = await readIncident(pool, params.id, actor);
+        ctx.body = incidentAsSeenBy(actor, incident);
       },
     }),
     defineRoute({

@@ -8,7 +8,7 @@ import { publishChange } from '../events/bus';
 import { assertTwoDimensional } from '../geo/extent';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
-import { incidentAsSeenBy, incidentDetailJson, incidentJson } from './views';
+import { getIncident, incidentAsSeenBy, incidentJson } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
 
 export interface EventRecord {
@@ -51,20 +51,12 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  */
 export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
   assertTwoDimensional(input.location, 'location');
-  const incident = await intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
-  // Attachments (uploaded photos) are written after the statement that showed the new incident.
-  return attach ? getIncident(pool, incident.id as number) : incident;
+  return intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
 }
 
 /** Intake for callers that need only the new incident's id. */
 export async function createIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<number> {
   return (await reportIncident(pool, clock, writer, input, attach)).id as number;
-}
-
-export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
-  const { rows } = await db.query<{ incident: Record<string, unknown> }>(`SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`, [id]);
-  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
-  return rows[0].incident;
 }
 
 /** One incident as this reader may see it: outside a grid worker's grids it does not exist (the same 404). */

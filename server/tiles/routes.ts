@@ -8,7 +8,7 @@ import type { AppDeps } from '../deps';
 import { publicUrlFor } from '../http/public-url';
 import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
-import { listLayers, type TileBody, type TileEncoding, type TileFilters, TileService, tileJson, visibleLayer } from './service';
+import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileRenderer, TileService, tileJson, visibleLayer } from './service';
 
 
 function withoutToken(query: Record<string, unknown>): TileFilters {
@@ -82,8 +82,9 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
   return true;
 }
 
-export function tileRoutes({ pool, config, events }: AppDeps) {
-  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024);
+/** `renderers`: the makers of the computed layers' tiles, by layer name (hotspots). */
+export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
+  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
   // This server's URL for the URLs inside TileJSON; not `ctx.origin` (since Koa 3 the request's Origin header).
   const publicUrl = publicUrlFor(config.PUBLIC_URL);

@@ -90,6 +90,14 @@ function changedArea(event: ChangeEvent): { layer: string; bbox: [number, number
   return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
 }
 
+/** Makes the tiles of a computed layer (registry: `computed`). */
+export interface TileRenderer {
+  /** What a tile depends on besides its filters (e.g. the end of a default time span), for the cache key. */
+  keyOf(filters: TileFilters): string;
+  /** The raw MVT bytes; empty when nothing is in the tile. */
+  render(address: TileAddress, filters: TileFilters): Promise<Buffer>;
+}
+
 /**
  * Tiles for every layer through one cache. A change event from any process drops exactly the cached tiles of
  * the affected layers whose buffered bounds touch the change's bbox (old and new geometry, as published).
@@ -102,6 +110,7 @@ export class TileService {
   constructor(
     private readonly db: Queryable,
     private readonly cacheBytes: number,
+    private readonly renderers: Record<string, TileRenderer> = {},
   ) {
     this.cache = new TileCache(cacheBytes);
   }
@@ -126,7 +135,7 @@ export class TileService {
     return this.cache.deleteWhere((tile) => {
       const layer = affected.get(tile.layer);
       if (!layer) return false;
-      if (bbox === null) return true;
+      if (bbox === null || layer.changesEverywhere) return true;
       const summarised = sourceAtZoom(layer, tile.z)?.source.aggregate === true;
       return (summarised && !coversSummaries) || touches(tileBoundsWithBuffer(tile), bbox);
     });
@@ -149,7 +158,7 @@ export class TileService {
     // An empty tile is kept as it is (nothing to compress), so it has nothing to unzip either.
     if (cached) return { etag: cached.etag, body: encoding === 'gzip' || cached.gzip.length === 0 ? cached.gzip : await gunzip(cached.gzip) };
     const generation = this.generation;
-    const mvt = await queryTile(this.db, layer, address, values, grids);
+    const mvt = layer.computed ? await this.renderer(layer).render(address, filters) : await queryTile(this.db, layer, address, values, grids);
     const etag = `"${createHash('sha1').update(mvt).digest('base64url')}"`;
     const keep = this.cacheBytes > 0 && generation === this.generation;
     // Compressed only when sent or kept gzipped: with the cache off, a client without gzip costs no zlib work.
@@ -168,7 +177,14 @@ export class TileService {
     checkTileAddress(address);
     const values = filterValues(layer, filters);
     const scope = grids && sourceAtZoom(layer, address.z)?.source.grid ? `&grids=${grids.join(',')}` : '';
-    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}${scope}`, values };
+    const depends = layer.computed ? this.renderer(layer).keyOf(filters) : '';
+    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}${scope}${depends}`, values };
+  }
+
+  private renderer(layer: TileLayer): TileRenderer {
+    const renderer = this.renderers[layer.name];
+    if (!renderer) throw new Error(`tile layer ${layer.name} is computed but has no renderer`);
+    return renderer;
   }
 
   get cacheSize() {
@@ -198,7 +214,7 @@ export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string,
   );
   const bounds = rows[0]?.bounds ?? [-180, -85.0511, 180, 85.0511];
   const { minzoom, maxzoom } = layerZoomRange(layer);
-  const fields = Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
+  const fields = layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
   const search = new URLSearchParams(Object.entries(filters).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
   const query = search.size > 0 ? `?${search}` : '';
   const centerZoom = Math.max(minzoom, Math.min(maxzoom, 13));
