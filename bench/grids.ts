@@ -6,6 +6,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool, ensureDatabaseExists } from '../server/db/pool';
+import { cityExtentOf } from '../server/geo/extent';
 import { rebalanceGrid } from '../server/grids/rebalance';
 
 const buildings = 10_000;
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     await migrate(pool);
     const { communityId, households } = await seedCommunity(pool);
     const targetHouseholds = Math.round(households / grids);
-    const options = { pool, writer: { actor: null, route: 'bench grids' }, at: new Date() };
+    const options = { pool, writer: { actor: null, route: 'bench grids' }, at: new Date(), city: cityExtentOf(loadConfig({})) };
     let started = performance.now();
     const preview = await rebalanceGrid(options, communityId, undefined, { targetHouseholds, tolerance: 0.1, commit: false });
     const previewSeconds = (performance.now() - started) / 1000;

@@ -9,6 +9,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool, ensureDatabaseExists } from '../server/db/pool';
+import { cityExtentOf } from '../server/geo/extent';
 import { type ImportPhase, importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
 
@@ -68,7 +69,8 @@ async function serverCpuSeconds(pool: pg.Pool): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  const serverUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), () => undefined);
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+  const serverUrl = await resolveDatabaseUrl(config, () => undefined);
   const url = new URL(serverUrl);
   const database = `citygrid_bench_import_${process.pid}`;
   url.pathname = `/${database}`;
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     const serverCpuBefore = await serverCpuSeconds(pool);
     const nodeCpuBefore = process.cpuUsage();
     const started = performance.now();
-    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase }, { actor: null, route: 'bench import' });
+    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase, city: cityExtentOf(config) }, { actor: null, route: 'bench import' });
     const seconds = (performance.now() - started) / 1000;
     const nodeCpu = process.cpuUsage(nodeCpuBefore);
     const serverCpuAfter = await serverCpuSeconds(pool);

@@ -7,6 +7,7 @@ import { migrate } from '../server/db/migrate';
 import { createPool } from '../server/db/pool';
 import { isWgs84CrsName } from '../server/geo/schemas';
 import { importGrids } from '../server/grids/import';
+import { cityExtentOf } from '../server/geo/extent';
 
 function option(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
   const collection = JSON.parse(fs.readFileSync(file, 'utf8')) as { features: unknown[]; crs?: { properties?: { name?: string } } };
   const crs = collection.crs?.properties?.name;
   if (crs && !isWgs84CrsName(crs)) throw new Error(`${file} is in ${crs}; only WGS84 GeoJSON is imported`);
-  const pool = createPool(await resolveDatabaseUrl(loadConfig()), 2);
+  const config = loadConfig();
+  const pool = createPool(await resolveDatabaseUrl(config), 2);
   try {
     await migrate(pool);
     const parentLevel = option(args, '--parent-level');
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
       codeField: option(args, '--code-field'),
       nameField: option(args, '--name-field'),
       repair: args.includes('--repair'),
+      city: cityExtentOf(config),
     });
     console.log(`imported ${report.imported} grids (${report.repairedInvalid} invalid polygons repaired)`);
     console.table({ 'as imported': report.before, ...(report.after ? { 'after --repair': report.after } : {}) });

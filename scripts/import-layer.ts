@@ -9,6 +9,7 @@ import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool } from '../server/db/pool';
 import { RuleViolationError } from '../server/errors';
+import { cityExtentOf } from '../server/geo/extent';
 import { importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
 
@@ -42,11 +43,12 @@ async function main(): Promise<void> {
   const layer = layers.find((candidate) => candidate.name === layerName);
   if (!layer || !file) throw new Error(usage);
   const format = file.toLowerCase().endsWith('.csv') ? 'csv' : 'geojson';
-  const pool = createPool(await resolveDatabaseUrl(loadConfig(), (line) => console.error(line)), 2);
+  const config = loadConfig();
+  const pool = createPool(await resolveDatabaseUrl(config, (line) => console.error(line)), 2);
   try {
     await migrate(pool);
     const started = performance.now();
-    const report = await importFeatures(pool, layer, readWithProgress(file), { format, dryRun: values['dry-run'] ?? false }, { actor: null, route: 'cli import' });
+    const report = await importFeatures(pool, layer, readWithProgress(file), { format, dryRun: values['dry-run'] ?? false, city: cityExtentOf(config) }, { actor: null, route: 'cli import' });
     const seconds = (performance.now() - started) / 1000;
     console.log(`${report.dryRun ? 'checked' : 'imported'} ${report.rows} rows into ${layer.name} in ${seconds.toFixed(1)} s (${Math.round(report.rows / seconds)} rows/s); stored ${report.inserted}`);
   } finally {

@@ -8,6 +8,7 @@ import serve from 'koa-static';
 import type { AppDeps } from './deps';
 import { createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
+import { assertPercentDecodable } from './http/percent-encoding';
 import { problemMiddleware, writeProblem } from './http/problem';
 import { type FastAnswer, fastRoutes, mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
@@ -19,7 +20,7 @@ import { tileRoutes } from './tiles/routes';
 import { hotspotRoutes } from './hotspots/routes';
 import { HotspotService } from './hotspots/service';
 import { hotspotTiles } from './hotspots/tiles';
-import { open311Routes } from './open311/routes';
+import { open311ErrorFormat, open311Prefix, open311Routes } from './open311/routes';
 import type { Logger } from './logger';
 
 /** Services more than one domain's routes use: hotspot results feed both their JSON routes and their tiles. */
@@ -39,10 +40,16 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
 ];
 
-/** The client's X-Request-Id, or a new one: every response carries it and every log line of the request. */
+/**
+ * What a client-chosen X-Request-Id may be: it goes into every log line and audit row of the request, so it is
+ * short and of a safe alphabet (a UUID, a ULID, a trace id), nothing that could forge a log line or fill a table.
+ */
+const clientRequestId = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The client's X-Request-Id if it is a safe one, else a new one: every response carries it and every log line of the request. */
 function requestIdOf(request: IncomingMessage): string {
   const given = request.headers['x-request-id'];
-  return (typeof given === 'string' && given) || randomUUID();
+  return typeof given === 'string' && clientRequestId.test(given) ? given : randomUUID();
 }
 
 function logRequest(log: Logger, started: number, fields: { requestId: string; method: string; path: string; status: number }): void {
@@ -132,7 +139,11 @@ export function createApp(deps: AppDeps): Koa {
     await next();
     logRequest(deps.log, started, { requestId, method: ctx.method, path: ctx.path, status: ctx.status });
   });
-  app.use(problemMiddleware(deps.log));
+  app.use(problemMiddleware(deps.log, [[open311Prefix, open311ErrorFormat]]));
+  app.use((ctx, next) => {
+    assertPercentDecodable(ctx.querystring, 'query parameter');
+    return next();
+  });
   app.use(router.routes());
   app.use(router.allowedMethods());
   if (fs.existsSync(deps.config.WEB_DIST)) app.use(serve(deps.config.WEB_DIST, { maxage: 0 }));

@@ -24,7 +24,41 @@ const configSchema = z.object({
   // Per photo (decimals allowed, e.g. 0.5) and per report.
   PHOTO_MAX_MB: z.coerce.number().positive().max(100).default(5),
   PHOTO_MAX_COUNT: z.coerce.number().int().min(1).max(20).default(6),
-}).transform((config) => ({ ...config, UPLOAD_DIR: config.UPLOAD_DIR ?? path.join(config.CITYGRID_HOME, 'uploads') }));
+  // The URLs clients reach this server by (TileJSON and /tiles name them), comma-separated, the first the
+  // default; unset: http://HOST:PORT. Never taken from the request's Host header (see http/public-url.ts).
+  PUBLIC_URL: z.string().transform(publicUrls).optional(),
+  // The city's extent, minLon,minLat,maxLon,maxLat; unset: the extent of the top-level grids. Geometry beyond it
+  // (plus CITY_EXTENT_MARGIN_M) is refused.
+  CITY_EXTENT: z.string().transform(cityExtent).optional(),
+  CITY_EXTENT_MARGIN_M: z.coerce.number().min(0).max(100_000).default(2000),
+}).transform((config) => ({
+  ...config,
+  UPLOAD_DIR: config.UPLOAD_DIR ?? path.join(config.CITYGRID_HOME, 'uploads'),
+  PUBLIC_URL: config.PUBLIC_URL ?? [`http://${wildcardHosts.has(config.HOST) ? '127.0.0.1' : config.HOST}:${config.PORT}`],
+}));
+
+// Listening on every address names no address a client could use.
+const wildcardHosts = new Set(['0.0.0.0', '::', '[::]']);
+
+function publicUrls(text: string, ctx: z.RefinementCtx): string[] {
+  const urls = text.split(',').map((part) => part.trim()).filter(Boolean);
+  const origins = urls.flatMap((url) => {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    if (parsed && /^https?:$/.test(parsed.protocol) && parsed.pathname === '/' && !parsed.search && !parsed.username) return [parsed.origin];
+    ctx.addIssue({ code: 'custom', message: `${url} is not an http(s) origin such as https://citygrid.example.gov` });
+    return [];
+  });
+  if (!urls.length) ctx.addIssue({ code: 'custom', message: 'name at least one URL' });
+  return origins;
+}
+
+function cityExtent(text: string, ctx: z.RefinementCtx): [number, number, number, number] {
+  const parts = text.split(',').map((part) => Number(part.trim()));
+  const [minLon, minLat, maxLon, maxLat] = parts;
+  const valid = parts.length === 4 && parts.every(Number.isFinite) && minLon >= -180 && maxLon <= 180 && minLat >= -85 && maxLat <= 85 && minLon < maxLon && minLat < maxLat;
+  if (!valid) ctx.addIssue({ code: 'custom', message: 'minLon,minLat,maxLon,maxLat in WGS84 degrees, minimum below maximum, latitudes within ±85' });
+  return parts as [number, number, number, number];
+}
 
 export type Config = z.output<typeof configSchema>;
 

@@ -1,6 +1,7 @@
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError } from '../errors';
+import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import { gridCoverage } from './analysis';
 import { reassignMembers } from './membership';
 
@@ -12,6 +13,8 @@ export interface GridImportOptions {
   nameField?: string;
   /** ST_MakeValid invalid polygons, clip children to their parent, cut overlaps, give gaps to a neighbour */
   repair: boolean;
+  /** Where grids may lie (geo/extent.ts); unset: anywhere a top-level grid may be without CITY_EXTENT. */
+  city?: CityExtent;
 }
 
 export interface CoverageSummary {
@@ -49,6 +52,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
        FROM json_array_elements($1::json) WITH ORDINALITY AS features(f, ord)`,
       [JSON.stringify(collection.features), options.codeField ?? 'code', options.nameField ?? 'name'],
     );
+    await checkStorable(client, options);
     const repairedInvalid = await makeValid(client, options.repair);
     const ids = await insertMatched(client, options.level, parentLevel);
     const parents = options.level > 1 ? await parentsOf(client, ids) : [];
@@ -68,6 +72,18 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
     );
     return { imported: ids.length, repairedInvalid, before, after };
   });
+}
+
+/** The geometry rules of every write (sql/110): a polygon with Z, at the poles or across the antimeridian is refused. */
+async function checkStorable(client: PoolClient, options: GridImportOptions): Promise<void> {
+  const city = options.city ?? { configured: null, marginMetres: 0 };
+  const { rows } = await client.query<{ code: string; problem: string }>(
+    `WITH city AS MATERIALIZED (SELECT ${extentSql(1, options.level === 1 ? 'top-level grid' : 'city')} AS extent)
+     SELECT code, problem FROM (SELECT ord, code, geometry_problem(g, city.extent) AS problem FROM grid_import, city) checked
+      WHERE problem IS NOT NULL ORDER BY ord`,
+    extentValues(city),
+  );
+  if (rows.length > 0) throw new RuleViolationError(`${rows.length} polygon(s) cannot be stored, e.g. ${rows[0].code}: ${rows[0].problem}`, { rule: 'storable-geometry', refused: rows });
 }
 
 async function makeValid(client: PoolClient, repair: boolean): Promise<number> {

@@ -21,6 +21,7 @@ import {
 import { createGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
 import { rebalanceGrid } from './rebalance';
 import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
+import { cityExtentOf } from '../geo/extent';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
 
@@ -39,8 +40,9 @@ function answerWithVersion(ctx: Context, result: { version: number }, status = 2
   ctx.body = result;
 }
 
-export function gridRoutes({ pool, clock }: AppDeps) {
-  const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock() });
+export function gridRoutes({ pool, clock, config }: AppDeps) {
+  const city = cityExtentOf(config);
+  const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock(), city });
   return [
     defineRoute({
       method: 'get',

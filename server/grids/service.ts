@@ -6,6 +6,7 @@ import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } fr
 import { reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
+import { type CityExtent, assertStorableGeometry } from '../geo/extent';
 
 const featureSql = `json_build_object(
   'type', 'Feature', 'id', id,
@@ -70,6 +71,16 @@ export interface WriteOptions {
   pool: Pool;
   writer: WriteContext;
   at: Date;
+  /** Where grids may lie (geo/extent.ts). */
+  city: CityExtent;
+}
+
+/**
+ * The geometry rules of every layer (geo/extent.ts), checked before PostGIS repairs anything. Top-level grids make
+ * the city's extent, so only a configured CITY_EXTENT bounds them; the others lie inside their parent anyway.
+ */
+async function assertStorableGrid(client: PoolClient, options: WriteOptions, geometry: unknown, parentId: number | null): Promise<void> {
+  await assertStorableGeometry(client, geometry, options.city, parentId === null ? 'top-level grid' : 'city');
 }
 
 export interface GridLock {
@@ -137,6 +148,7 @@ export async function createGrid(options: WriteOptions, input: CreateGridInput, 
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const parent = await checkLevel(client, input.level, input.parentId ?? null);
     const valid = await normalizeGeometry(client, input.geometry, repair);
+    await assertStorableGrid(client, options, input.geometry, parent?.id ?? null);
     const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
     const { rows } = await client
       .query<{ id: number }>(
@@ -168,6 +180,7 @@ export async function applyGridChange(
   if (change.geometry || parentId !== grid.parentId) {
     const parent = await checkLevel(client, grid.level, parentId);
     const valid = change.geometry ? await normalizeGeometry(client, change.geometry, how.repair) : oldGeometry;
+    if (change.geometry) await assertStorableGrid(client, options, change.geometry, parentId);
     geometry = await placeGeometry(client, valid, { level: grid.level, parent, excludeIds: [grid.id] });
     await checkChildrenInside(client, grid.id, geometry);
   }

@@ -53,8 +53,9 @@ export interface ProblemDocument {
   [member: string]: unknown;
 }
 
-// PostgreSQL errors that mean "your input", not "our bug": bad number/text representation, out-of-range values.
-const pgInputErrorCodes = new Set(['22P02', '22003', '22023', '22007', '22008', '2201B']);
+// PostgreSQL errors that mean "your input", not "our bug": bad number/text representation, out-of-range values
+// and time-zone offsets (the schemas refuse those first; this is for input that reaches SQL another way).
+const pgInputErrorCodes = new Set(['22P02', '22003', '22023', '22007', '22008', '22009', '2201B']);
 
 function pgErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
@@ -149,13 +150,20 @@ function problemOf(error: unknown, log: Logger, requestId: unknown): ProblemDocu
   return problem;
 }
 
-/** The one error path for every route: a problem+json document, never a stack trace. */
-export function problemMiddleware(log: Logger) {
+/**
+ * The one error path for every route: a problem+json document, never a stack trace. Under a path prefix with a
+ * format of its own (Open311) every error is in that format, also for a path no route has.
+ */
+export function problemMiddleware(log: Logger, formatsByPrefix: ReadonlyArray<[string, ErrorFormat]> = []) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    const prefixFormat = formatsByPrefix.find(([prefix]) => ctx.path.startsWith(prefix));
+    if (prefixFormat) ctx.state.errorFormat = prefixFormat[1];
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         sendProblem(ctx, { type: 'not-found', title: 'No such route', status: 404, detail: `${ctx.method} ${ctx.path} is not a route` });
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        sendProblem(ctx, { type: 'method-not-allowed', title: 'Method not allowed', status: 405, detail: `${ctx.path} takes ${ctx.response.get('Allow') || 'no other method'}` });
       }
     } catch (error) {
       sendProblem(ctx, problemOf(error, log, ctx.state.requestId));

@@ -6,10 +6,12 @@ import parseUrl from 'parseurl';
 import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
+import { holdsNul } from '../db/text';
 import { requestFingerprint } from '../idempotency/keys';
 import type { Authorize, RouteAccess } from './auth';
 import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
+import { isPercentDecodable } from './percent-encoding';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type AnySchema = z.ZodType;
@@ -88,18 +90,6 @@ function nulCharacters(value: unknown): z.core.$ZodIssue[] {
     else if (item && typeof item === 'object') for (const [key, child] of Object.entries(item)) pending.push([child, [...path, key]]);
   }
   return issues;
-}
-
-/** Whether any string inside holds NUL: the check every request pays (a cached tile too), so no paths kept. */
-function holdsNul(value: unknown): boolean {
-  const pending = [value];
-  while (pending.length > 0) {
-    const item = pending.pop();
-    if (typeof item === 'string') {
-      if (item.includes('\u0000')) return true;
-    } else if (item && typeof item === 'object') for (const child of Object.values(item)) pending.push(child);
-  }
-  return false;
 }
 
 function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
@@ -249,7 +239,8 @@ export function fastRoutes(router: Router, routes: RouteDefinition[], authorize:
     // Koa runs the first route whose path and method match; only that route's fast handler may answer.
     const layer = router.match(path, 'GET').pathAndMethod.find((candidate) => candidate.methods.length > 0);
     const definition = layer && fast.get(layer.path as string);
-    if (!definition) return null;
+    // Malformed percent-encoding goes to Koa too, which refuses it (URLSearchParams would read it as something else).
+    if (!definition || !isPercentDecodable((url.query as string | null) ?? '')) return null;
     try {
       const rawQuery = Object.freeze(queryObject(url.query as string | null));
       const params = deepFreeze(parsePart('params', definition.params, layer.params(path, layer.captures(path))));

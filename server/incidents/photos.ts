@@ -197,6 +197,12 @@ export async function receivePhotoUpload(request: IncomingMessage, limits: Photo
       file.resume();
       return;
     }
+    // The name is stored as text, which in PostgreSQL cannot hold NUL: refused here, named, not a failed insert.
+    if (info.filename?.includes('\u0000')) {
+      fail(new BadRequestError(`${label.replaceAll('\u0000', '\\0')}: the file name must not contain NUL characters`, { file: `photos[${index}]` }));
+      file.resume();
+      return;
+    }
     writes.push(storePhoto(file, label, info.filename ?? null, limits).then((photo) => void stored.push({ ...photo, index }), fail));
   });
   parser.on('filesLimit', () => fail(new RuleViolationError(`At most ${limits.maxCount} photos per report`, { rule: 'photo-count', maxCount: limits.maxCount })));

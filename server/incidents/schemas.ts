@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idParam, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
+import { idParam, isoDateTime, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
 import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
@@ -32,16 +32,14 @@ export const photoUploadForm = incidentReportForm.pick({ photos: true }).require
 
 export const photoParams = idParam.extend({ photoId: wholeNumber({ min: 1 }) }).strict();
 
-const isoTime = z.string().datetime({ offset: true });
-
 export const listIncidentsQuery = z
   .object({
     status: z.enum(statuses).optional(),
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),
     grid: wholeNumber({ min: 1 }).optional(),
-    from: isoTime.optional(),
-    to: isoTime.optional(),
+    from: isoDateTime.optional(),
+    to: isoDateTime.optional(),
     ...pageQuery,
     limit: wholeNumber({ min: 1, max: 1000 }).default(100),
   })
@@ -62,8 +60,8 @@ export type TransitionInput = z.infer<typeof transitionBody>;
 
 export const statsQuery = z
   .object({
-    from: isoTime.optional(),
-    to: isoTime.optional(),
+    from: isoDateTime.optional(),
+    to: isoDateTime.optional(),
     grid: wholeNumber({ min: 1 }).optional(),
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),

@@ -5,6 +5,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
+import { assertTwoDimensional } from '../geo/extent';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
 import { getIncident, incidentAsSeenBy, incidentJson } from './views';
@@ -49,6 +50,7 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
 export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
+  assertTwoDimensional(input.location, 'location');
   return intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
 }
 
@@ -65,10 +67,10 @@ export async function readIncident(db: Queryable, id: number, reader: Actor | nu
 }
 
 /**
- * The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id, and the grids a
+ * The HTTP filters plus what other domains (Open311) ask for: open or final incidents, these ids, and the grids a
  * reader is limited to (gridScope).
  */
-export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number; grids?: number[] | null };
+export type IncidentFilter = ListIncidentsQuery & { open?: boolean; ids?: number[]; grids?: number[] | null };
 
 export interface IncidentSummary {
   id: number;
@@ -90,11 +92,11 @@ export async function listIncidents(db: Queryable, query: IncidentFilter): Promi
      WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
        AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
        AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint IS NULL OR i.id = $11)
+       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint[] IS NULL OR i.id = ANY ($11))
        AND ($12::bigint[] IS NULL OR i.grid_id = ANY ($12))
      ORDER BY i.id LIMIT $8`,
     [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
-      query.open ?? null, finalStatuses, query.id ?? null, query.grids ?? null],
+      query.open ?? null, finalStatuses, query.ids ?? null, query.grids ?? null],
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };

@@ -8,7 +8,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
+import { holdsNul } from '../db/text';
 import { BadRequestError, ConflictError, RuleViolationError } from '../errors';
+import type { CityExtent } from '../geo/extent';
 import { isWgs84CrsName } from '../geo/schemas';
 import type { LayerDefinition } from './registry';
 import {
@@ -171,10 +173,17 @@ async function* geojsonRows(layer: LayerDefinition, input: Readable): AsyncGener
   }
 }
 
+/** Values holding a NUL character, each named: COPY would otherwise fail the whole import without a row number. */
+function nulErrors(source: SourceRow): RowError[] {
+  const values: Array<[string, unknown]> = [...Object.entries(source.properties), ['geometry', source.geometry]];
+  return values.filter(([, value]) => holdsNul(value)).map(([field]) => ({ row: source.row, field, reason: 'must not contain NUL characters' }));
+}
+
 function validate(layer: LayerDefinition, source: SourceRow): RowError[] {
+  const errors = [...source.errors, ...nulErrors(source)];
   const parsed = layer.properties.safeParse(source.properties);
-  if (parsed.success) return source.errors;
-  return [...source.errors, ...parsed.error.issues.map((issue) => ({ row: source.row, field: issue.path.join('.') || '(row)', reason: issue.message }))];
+  if (parsed.success) return errors;
+  return [...errors, ...parsed.error.issues.map((issue) => ({ row: source.row, field: issue.path.join('.') || '(row)', reason: issue.message }))];
 }
 
 const copyEscaped = /[\\\t\n\r]/;
@@ -226,6 +235,8 @@ export type ImportPhase = 'stage' | 'check' | 'grids' | 'insert' | 'record';
 export interface ImportOptions {
   format: 'csv' | 'geojson';
   dryRun: boolean;
+  /** Where the rows' geometry may lie (geo/extent.ts). */
+  city: CityExtent;
   /** Told the wall-clock seconds of each phase as it ends (the benchmark prints them). */
   onPhase?: (phase: ImportPhase, seconds: number) => void;
 }
@@ -257,14 +268,17 @@ function rowsRejected(rows: number, badRows: number, errors: RowError[]): RuleVi
  * and the rows that clash are then named like every other bad row. A unique rule the checks do not know (an
  * index on an expression) is a conflict without row numbers.
  */
-async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, rows: number): Promise<number> {
+async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, rows: number, options: ImportOptions): Promise<number> {
   await client.query('SAVEPOINT import_insert');
   try {
+    // A dry run inserts too (into indexes as they are) and is then rolled back: whatever the insert refuses, a
+    // dry run refuses, and no check can be skipped by one and not the other.
+    if (options.dryRun) return await insertStaged(client, layer);
     return await withSpatialIndexesRebuilt(client, layer, rows, () => insertStaged(client, layer));
   } catch (error) {
     if ((error as { code?: string }).code !== '23505') throw error;
     await client.query('ROLLBACK TO SAVEPOINT import_insert');
-    const errors = await findStagedErrors(client, layer);
+    const errors = await findStagedErrors(client, layer, options.city);
     if (!errors.length) throw new ConflictError('A row of the file has a value that already exists', { detail: (error as { detail?: string }).detail });
     throw rowsRejected(rows, distinctRows(errors), errors);
   }
@@ -272,7 +286,8 @@ async function insertNamingClashes(client: PoolClient, layer: LayerDefinition, r
 
 /**
  * All or nothing: rows stream into a staging table (never all in memory), every row is checked, and only a file
- * without a single bad row is inserted, in one statement. A dry run checks and reports without storing.
+ * without a single bad row is inserted, in one statement. A dry run does all of it, the insert included, and
+ * rolls the insert back: it refuses exactly what the import refuses.
  */
 export async function importFeatures(
   pool: Pool,
@@ -286,15 +301,18 @@ export async function importFeatures(
     await createStagingTable(client, layer);
     const staged = await stageRows(client, layer, rowsOf(layer, options.format, input));
     phaseEnded('stage');
-    const stagedErrors = await findStagedErrors(client, layer);
+    const stagedErrors = await findStagedErrors(client, layer, options.city);
     phaseEnded('check');
     const errors = [...staged.errors, ...stagedErrors].sort((a, b) => a.row - b.row);
     if (errors.length) throw rowsRejected(staged.total, staged.errorCount + distinctRows(stagedErrors), errors);
-    if (options.dryRun) return { layer: layer.name, dryRun: true, rows: staged.total, inserted: 0 };
     if (layer.geometry) await assignGrids(client, layer);
     phaseEnded('grids');
-    const inserted = await insertNamingClashes(client, layer, staged.total);
+    const inserted = await insertNamingClashes(client, layer, staged.total, options);
     phaseEnded('insert');
+    if (options.dryRun) {
+      await client.query('ROLLBACK TO SAVEPOINT import_insert');
+      return { layer: layer.name, dryRun: true, rows: staged.total, inserted: 0 };
+    }
     await recordImport(client, layer, inserted);
     phaseEnded('record');
     return { layer: layer.name, dryRun: false, rows: staged.total, inserted };

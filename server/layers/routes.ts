@@ -1,4 +1,5 @@
 import type { AppDeps } from '../deps';
+import { cityExtentOf } from '../geo/extent';
 import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
@@ -8,7 +9,7 @@ import { createBody, exportQuery, importQuery, listQueryOf, updateBody } from '.
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
 
 /** Import and export come before /:id so that their names are not read as ids. */
-function bulkRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+function bulkRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
   const base = `/api/layers/${layer.name}`;
   return [
     defineRoute({
@@ -21,7 +22,7 @@ function bulkRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
       rawBody: true,
       async handler(ctx, { query, writer }) {
         const format = query.format ?? (ctx.is('text/csv') ? 'csv' : 'geojson');
-        ctx.body = await importFeatures(pool, layer, ctx.req, { format, dryRun: query.dryRun }, writer);
+        ctx.body = await importFeatures(pool, layer, ctx.req, { format, dryRun: query.dryRun, city: cityExtentOf(config) }, writer);
       },
     }),
     defineRoute({
@@ -42,7 +43,8 @@ function bulkRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
 }
 
 /** The same five routes for every layer of the registry, each with that layer's own schemas and roles. */
-function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+  const city = cityExtentOf(config);
   const base = `/api/layers/${layer.name}`;
   const tag = 'layers';
   return [
@@ -79,7 +81,7 @@ function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
       body: createBody(layer.properties, layer.geometrySchema),
       async handler(ctx, { body, writer }) {
         ctx.status = 201;
-        ctx.body = await createFeature(pool, layer, body, writer);
+        ctx.body = await createFeature(pool, layer, body, writer, city);
       },
     }),
     defineRoute({
@@ -91,7 +93,7 @@ function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
       params: idParam,
       body: updateBody(layer.properties, layer.geometrySchema),
       async handler(ctx, { params, body, writer }) {
-        ctx.body = await updateFeature(pool, layer, params.id, body, writer);
+        ctx.body = await updateFeature(pool, layer, params.id, body, writer, city);
       },
     }),
     defineRoute({

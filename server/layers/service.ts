@@ -9,6 +9,7 @@ import { publishChange } from '../events/bus';
 import type { Bbox } from '../geo/schemas';
 import { type LayerDefinition, gridExpression } from './registry';
 import type { ListLayerQuery } from './schemas';
+import { type CityExtent, assertStorableGeometry } from '../geo/extent';
 
 export interface LayerFeature {
   type: 'Feature';
@@ -83,7 +84,8 @@ function geometryFromJson(layer: LayerDefinition, parameter: number): string {
   return layer.geometry === 'MultiPolygon' ? `ST_Multi(${geometry})` : geometry;
 }
 
-async function assertValidGeometry(db: Queryable, geometry: unknown): Promise<void> {
+/** A valid geometry (PostGIS's rules) that the city can store (geo/extent.ts); 422 naming the reason otherwise. */
+async function assertValidGeometry(db: Queryable, geometry: unknown, city: CityExtent): Promise<void> {
   const reason = await db
     .query<{ reason: string | null }>(
       `SELECT CASE WHEN ST_IsValid(g) THEN NULL ELSE ST_IsValidReason(g) END AS reason
@@ -93,6 +95,7 @@ async function assertValidGeometry(db: Queryable, geometry: unknown): Promise<vo
     // PostGIS refuses some shapes outright (unclosed rings): that is the same complaint as an invalid one.
     .then(({ rows }) => rows[0].reason, (error: Error) => error.message);
   if (reason) throw new RuleViolationError(`The geometry is invalid: ${reason}`, { rule: 'valid-geometry', reason, geometry });
+  await assertStorableGeometry(db, geometry, city);
 }
 
 /**
@@ -145,7 +148,7 @@ async function mapErrors<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext): Promise<LayerFeature> {
+export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
   const properties = input.properties ?? {};
   const columns = layer.columns.filter((column) => properties[column] !== undefined);
   const values = columns.map((column) => properties[column]);
@@ -159,7 +162,7 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
   }
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      if (layer.geometry) await assertValidGeometry(client, input.geometry);
+      if (layer.geometry) await assertValidGeometry(client, input.geometry, city);
       await checkBuilding(client, layer, writer.actor, properties.building_id);
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO ${pg.escapeIdentifier(layer.table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING id`,
@@ -172,7 +175,7 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
   );
 }
 
-export async function updateFeature(pool: Pool, layer: LayerDefinition, id: number, input: FeatureInput, writer: WriteContext): Promise<LayerFeature> {
+export async function updateFeature(pool: Pool, layer: LayerDefinition, id: number, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
   const properties = input.properties ?? {};
   const columns = layer.columns.filter((column) => properties[column] !== undefined);
   const values: unknown[] = [id, ...columns.map((column) => properties[column])];
@@ -186,7 +189,7 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
       await findRow(client, layer, id, writer.actor);
-      if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry);
+      if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry, city);
       await checkBuilding(client, layer, writer.actor, properties.building_id);
       const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`UPDATE ${pg.escapeIdentifier(layer.table)} SET ${assignments.join(', ')} WHERE id = $1`, values);

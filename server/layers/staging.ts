@@ -3,6 +3,7 @@
 // transaction, so a failure anywhere stores nothing.
 import pg from 'pg';
 import type { PoolClient } from '../db/pool';
+import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import type { Bbox } from '../geo/schemas';
 import { publishChange } from '../events/bus';
 import { type LayerDefinition, anchorExpression } from './registry';
@@ -51,14 +52,19 @@ export function stagingCopy(layer: LayerDefinition): string {
   return `COPY import_rows (row_no, ${escapedColumns(layer).join(', ')}, geom_text) FROM STDIN`;
 }
 
-async function geometryErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
+/** Rows whose geometry does not parse, is invalid, of another type, or one the city cannot store (sql/110). */
+async function geometryErrors(client: PoolClient, layer: LayerDefinition, city: CityExtent): Promise<RowError[]> {
   const expectedTypes = layer.geometry === 'MultiPolygon' ? ['POLYGON', 'MULTIPOLYGON'] : ['POINT'];
   const { rows } = await client.query<RowError>(
-    `SELECT row_no AS row, 'geometry' AS field,
-            coalesce(reason, 'expected ' || array_to_string($1::text[], ' or ') || ', not ' || GeometryType(geom)) AS reason
-       FROM import_rows WHERE reason IS NOT NULL OR NOT (GeometryType(geom) = ANY($1))
+    // MATERIALIZED: inlined, the extent's expression (a scan of the top-level grids) ran for every row, 5 times.
+    `WITH city AS MATERIALIZED (SELECT ${extentSql(2)} AS extent)
+     SELECT row_no AS row, 'geometry' AS field,
+            coalesce(reason, CASE WHEN NOT (GeometryType(geom) = ANY($1)) THEN 'expected ' || array_to_string($1::text[], ' or ') || ', not ' || GeometryType(geom) END,
+                     geometry_problem(geom, city.extent)) AS reason
+       FROM import_rows, city
+      WHERE reason IS NOT NULL OR NOT (GeometryType(geom) = ANY($1)) OR geometry_problem(geom, city.extent) IS NOT NULL
       ORDER BY row_no LIMIT ${reportedErrorLimit}`,
-    [expectedTypes],
+    [expectedTypes, ...extentValues(city)],
   );
   return rows;
 }
@@ -114,9 +120,9 @@ async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Pr
 }
 
 /** Every error PostgreSQL finds among the staged rows: geometry, missing buildings, unique clashes. */
-export async function findStagedErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
+export async function findStagedErrors(client: PoolClient, layer: LayerDefinition, city: CityExtent): Promise<RowError[]> {
   const errors = [
-    ...(layer.geometry ? await geometryErrors(client, layer) : []),
+    ...(layer.geometry ? await geometryErrors(client, layer, city) : []),
     ...(layer.name === 'people' ? await missingBuildingErrors(client) : []),
     ...(await uniqueClashErrors(client, layer)),
   ];

@@ -1,6 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { AppDeps } from '../deps';
-import { BadRequestError } from '../errors';
+import { assertPercentDecodable } from '../http/percent-encoding';
 import { defineRoute, validateBody, writerForContent } from '../http/route';
 import type { ErrorFormat, ProblemDocument } from '../http/problem';
 import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
@@ -8,8 +8,11 @@ import { actorForApiKey, fileRequest, findRequests, getRequest, getService, list
 
 const tag = 'open311';
 
+/** Where GeoReport v2 lives: every answer under it, an unknown route's too, is in GeoReport's format. */
+export const open311Prefix = '/open311/v2/';
+
 /** GeoReport v2 error array instead of problem+json: one entry per invalid field, else one for the problem. */
-const errorFormat: ErrorFormat = {
+export const open311ErrorFormat: ErrorFormat = {
   contentType: 'application/json',
   schema: open311Errors,
   render(problem: ProblemDocument) {
@@ -19,17 +22,6 @@ const errorFormat: ErrorFormat = {
       : [{ code: problem.status, description: problem.detail }];
   },
 };
-
-/** The form parser keeps a field it cannot percent-decode as raw text (it would be filed as is): refused instead. */
-function assertDecodableForm(raw: string): void {
-  for (const pair of raw.split('&')) {
-    try {
-      decodeURIComponent(pair.replace(/\+/g, ' '));
-    } catch {
-      throw new BadRequestError(`The form field ${pair.split('=')[0].slice(0, 50)} has malformed percent-encoding`);
-    }
-  }
-}
 
 export function open311Routes({ pool, clock, config }: AppDeps) {
   // GeoReport v2 clients post form-encoded bodies; JSON is accepted too.
@@ -41,7 +33,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service list: one service per incident category',
       tag,
       access: 'public',
-      errorFormat,
+      errorFormat: open311ErrorFormat,
       async handler(ctx) {
         ctx.body = await listServices(pool);
       },
@@ -52,7 +44,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service definition (no extra attributes)',
       tag,
       access: 'public',
-      errorFormat,
+      errorFormat: open311ErrorFormat,
       params: serviceCodeParams,
       async handler(ctx, { params }) {
         ctx.body = await getService(pool, params.code);
@@ -64,7 +56,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2 service requests with the standard filters (ids, service_code, dates, status)',
       tag,
       access: 'public',
-      errorFormat,
+      errorFormat: open311ErrorFormat,
       query: open311RequestsQuery,
       async handler(ctx, { query }) {
         ctx.body = await findRequests(pool, clock, query);
@@ -76,13 +68,14 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2: file a service request (becomes an incident with source open311); api_key = a citygrid token of a reporting role',
       tag,
       access: 'public',
-      errorFormat,
+      errorFormat: open311ErrorFormat,
       rawBody: true,
       idempotent: true,
       async handler(ctx, { writer }) {
         await parseBody(ctx as never, async () => undefined);
         const { rawBody } = ctx.request as { rawBody?: string };
-        if (ctx.is('application/x-www-form-urlencoded') && rawBody) assertDecodableForm(rawBody);
+        // The form parser keeps a field it cannot percent-decode as raw text (it would be filed as is).
+        if (ctx.is('application/x-www-form-urlencoded') && rawBody) assertPercentDecodable(rawBody, 'form field');
         const body = validateBody(open311RequestBody, (ctx.request as { body?: unknown }).body ?? {});
         const actor = await actorForApiKey(pool, body.api_key);
         ctx.status = 201;
@@ -95,7 +88,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       summary: 'GeoReport v2: one service request',
       tag,
       access: 'public',
-      errorFormat,
+      errorFormat: open311ErrorFormat,
       params: requestIdParams,
       async handler(ctx, { params }) {
         ctx.body = await getRequest(pool, clock, params.id);

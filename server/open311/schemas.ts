@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../geo/schemas';
 
-const isoTime = z.string().datetime({ offset: true });
+/** Ids one GET requests.json may name: all of them are read in one query. */
+export const maxRequestIds = 100;
 
 /** GeoReport v2 POST fields; lat/long arrive as strings from form-encoded clients. */
 export const open311RequestBody = z
@@ -26,10 +27,15 @@ export type Open311RequestBody = z.infer<typeof open311RequestBody>;
 
 export const open311RequestsQuery = z
   .object({
-    service_request_id: z.string().regex(/^\d{1,15}(,\d{1,15})*$/, 'comma-separated request ids').optional(),
+    service_request_id: z
+      .string()
+      .regex(/^\d{1,15}(,\d{1,15})*$/, 'comma-separated request ids')
+      .refine((text) => text.split(',').length <= maxRequestIds, `at most ${maxRequestIds} request ids`)
+      .transform((text) => [...new Set(text.split(',').map(Number))])
+      .optional(),
     service_code: z.string().max(50).optional(),
-    start_date: isoTime.optional(),
-    end_date: isoTime.optional(),
+    start_date: isoDateTime.optional(),
+    end_date: isoDateTime.optional(),
     status: z.enum(['open', 'closed']).optional(),
     jurisdiction_id: z.string().max(100).optional(),
     // Clients send their key on every call; reading is public, so it is accepted and not needed.

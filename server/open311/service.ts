@@ -63,27 +63,23 @@ export async function findRequests(db: Queryable, clock: Clock, query: Open311Re
   const byName = new Map(categories.map((c) => [c.name, c]));
   const category = query.service_code === undefined ? undefined : categories.find((c) => c.code === query.service_code)?.name;
   if (query.service_code !== undefined && !category) return [];
-  const ids = query.service_request_id?.split(',').map(Number);
+  const ids = query.service_request_id;
   // GeoReport v2: without dates, the last 90 days; with ids, the dates do not apply.
   const end = query.end_date;
   const start = query.start_date ?? new Date(new Date(end ?? clock()).getTime() - defaultWindowDays * 86_400_000).toISOString();
-  const found: IncidentSummary[] = [];
-  for (const id of ids ?? [undefined]) {
-    const page = await listIncidents(db, {
-      id,
-      category,
-      open: query.status === undefined ? undefined : query.status === 'open',
-      from: ids ? undefined : start,
-      to: ids ? undefined : end,
-      limit: maxRequests,
-    });
-    found.push(...page.items);
-  }
-  return found.map((incident) => toRequest(incident, byName));
+  const page = await listIncidents(db, {
+    ids,
+    category,
+    open: query.status === undefined ? undefined : query.status === 'open',
+    from: ids ? undefined : start,
+    to: ids ? undefined : end,
+    limit: maxRequests,
+  });
+  return page.items.map((incident) => toRequest(incident, byName));
 }
 
 export async function getRequest(db: Queryable, clock: Clock, id: number) {
-  const found = await findRequests(db, clock, { service_request_id: String(id) });
+  const found = await findRequests(db, clock, { service_request_id: [id] });
   if (!found.length) throw new NotFoundError(`Service request ${id} does not exist`);
   return found;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { allRoles, type Role } from '../auth/roles';
-import { wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../geo/schemas';
 
 /** MVT field types as TileJSON's vector_layers name them. */
 export type FieldType = 'Number' | 'String' | 'Boolean';
@@ -73,8 +73,8 @@ export interface TileLayer {
 const incidentFilters: Record<string, TileFilter> = {
   category: { schema: z.string().min(1).max(100), sqlType: 'text', description: 'Only incidents of this category' },
   status: { schema: z.string().min(1).max(50), sqlType: 'text', description: 'Only incidents in this status' },
-  from: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'Reported at or after (ISO 8601)' },
-  to: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'Reported before (ISO 8601)' },
+  from: { schema: isoDateTime, sqlType: 'timestamptz', description: 'Reported at or after (ISO 8601)' },
+  to: { schema: isoDateTime, sqlType: 'timestamptz', description: 'Reported before (ISO 8601)' },
 };
 
 const incidentWhere = `({category} IS NULL OR f.category = {category})

@@ -5,18 +5,11 @@ import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
 import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
+import { publicUrlFor } from '../http/public-url';
 import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
 import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileRenderer, TileService, tileJson, visibleLayer } from './service';
 
-
-/**
- * This server's URL as the client reached it, for the URLs inside TileJSON. Not `ctx.origin`: since Koa 3 that is
- * the request's Origin header, absent on same-origin GETs and from map clients, which made the URLs "null/tiles/…".
- */
-function baseUrl(ctx: Context): string {
-  return `${ctx.protocol}://${ctx.host}`;
-}
 
 function withoutToken(query: Record<string, unknown>): TileFilters {
   const { access_token: _token, ...filters } = query;
@@ -93,6 +86,9 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
 export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
   const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
+  // This server's URL for the URLs inside TileJSON; not `ctx.origin` (since Koa 3 the request's Origin header).
+  const publicUrl = publicUrlFor(config.PUBLIC_URL);
+  const baseUrl = (ctx: Context) => publicUrl(ctx.get('Host') || undefined, ctx.protocol);
   return [
     defineRoute({
       method: 'get',

@@ -155,7 +155,8 @@ export class TileService {
   async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding, grids: number[] | null = null): Promise<TileBody> {
     const { key, values } = this.cacheKey(layer, address, filters, grids);
     const cached = this.cache.get(key);
-    if (cached) return { etag: cached.etag, body: encoding === 'gzip' ? cached.gzip : await gunzip(cached.gzip) };
+    // An empty tile is kept as it is (nothing to compress), so it has nothing to unzip either.
+    if (cached) return { etag: cached.etag, body: encoding === 'gzip' || cached.gzip.length === 0 ? cached.gzip : await gunzip(cached.gzip) };
     const generation = this.generation;
     const mvt = layer.computed ? await this.renderer(layer).render(address, filters) : await queryTile(this.db, layer, address, values, grids);
     const etag = `"${createHash('sha1').update(mvt).digest('base64url')}"`;

@@ -22,6 +22,17 @@ describe('configuration from the environment', () => {
     }
   });
 
+  it('takes PUBLIC_URL as a list of origins and CITY_EXTENT as a bbox, refusing anything else by name', () => {
+    expect(loadConfig({}).PUBLIC_URL).toEqual(['http://127.0.0.1:8080']);
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '9000' }).PUBLIC_URL).toEqual(['http://127.0.0.1:9000']);
+    expect(loadConfig({ PUBLIC_URL: 'https://map.city.gov/, http://10.0.0.5:8080' }).PUBLIC_URL).toEqual(['https://map.city.gov', 'http://10.0.0.5:8080']);
+    expect(loadConfig({ CITY_EXTENT: '120.5,31.2,120.9,31.4' }).CITY_EXTENT).toEqual([120.5, 31.2, 120.9, 31.4]);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://map.city.gov/tiles?x=1' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'javascript:alert(1)' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ CITY_EXTENT: '120.9,31.2,120.5,31.4' })).toThrow(/CITY_EXTENT/);
+    expect(() => loadConfig({ CITY_EXTENT: '-180,-90,180,90' })).toThrow(/CITY_EXTENT/);
+  });
+
   it('rejects a port out of range', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });

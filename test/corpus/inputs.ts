@@ -34,6 +34,8 @@ export const parameterInputs: ParameterInput[] = [
   text('path traversal', '../../etc/passwd'),
   text('markup', '<script>alert(1)</script>'),
   text('JSON', '{"$gt":""}'),
+  // A date-time zod took and PostgreSQL's timestamptz does not (SQLSTATE 22009 was a 500).
+  text('time-zone offset beyond ±15:59', '2025-01-01T00:00:00-20:00'),
 ];
 
 /** A query parameter no route documents: every query schema is strict. */
@@ -109,6 +111,9 @@ export function badGeometries(type: GeometryType, at: { lon: number; lat: number
       { label: '-Infinity in z', geometry: { type, coordinates: [x, y, `-${infinityMark}`] } },
       { label: 'NaN as a string', geometry: { type, coordinates: ['NaN', y] } },
       { label: 'one ordinate', geometry: { type, coordinates: [x] } },
+      { label: 'lat 90', geometry: { type, coordinates: [x, 90] } },
+      { label: 'a Z coordinate', geometry: { type, coordinates: [x, y, 12] } },
+      { label: 'outside the city', geometry: { type, coordinates: [x + 5, y] } },
       { label: 'no coordinates', geometry: { type, coordinates: [] } },
       { label: 'another geometry type', geometry: { type: 'Polygon', coordinates: square(x, y, d) } },
     ];
@@ -136,6 +141,10 @@ export function badGeometries(type: GeometryType, at: { lon: number; lat: number
     { label: 'Infinity', rings: [[[x, y], [infinityMark, y], [x + d, y + d], [x, y]]] },
     { label: 'NaN as a string', rings: [[[x, y], ['NaN', y], [x + d, y + d], [x, y]]] },
     { label: 'no rings', rings: [] },
+    { label: 'the whole world', rings: [[[-180, -85], [180, -85], [180, 85], [-180, 85], [-180, -85]]] },
+    { label: 'across the antimeridian', rings: [[[179.9, y], [-179.9, y], [-179.9, y + d], [179.9, y + d], [179.9, y]]] },
+    { label: 'outside the city', rings: square(x + 5, y, d) },
+    { label: 'a Z coordinate', rings: square(x, y, d).map((ring) => ring.map(([px, py]) => [px, py, 12])) },
   ];
   const shaped = polygons.map(({ label, rings }) => ({ label, geometry: type === 'Polygon' ? { type, coordinates: rings } : { type, coordinates: [rings] } }));
   return [
