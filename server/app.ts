@@ -4,7 +4,6 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Router from '@koa/router';
 import Koa from 'koa';
-import serve from 'koa-static';
 import type { AppDeps } from './deps';
 import { createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
@@ -17,10 +16,23 @@ import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
 import { tileRoutes } from './tiles/routes';
 import { open311Routes } from './open311/routes';
+import { sessionRoutes } from './auth/routes';
+import { wallRoutes } from './wall/routes';
 import type { Logger } from './logger';
+import { webApp } from './web/static';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, open311Routes, tileRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [
+  healthRoutes,
+  sessionRoutes,
+  gridRoutes,
+  layerRoutes,
+  auditRoutes,
+  incidentRoutes,
+  open311Routes,
+  tileRoutes,
+  wallRoutes,
+];
 
 /** The client's X-Request-Id, or a new one: every response carries it and every log line of the request. */
 function requestIdOf(request: IncomingMessage): string {
@@ -116,6 +128,6 @@ export function createApp(deps: AppDeps): Koa {
   app.use(problemMiddleware(deps.log));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  if (fs.existsSync(deps.config.WEB_DIST)) app.use(serve(deps.config.WEB_DIST, { maxage: 0 }));
+  if (fs.existsSync(deps.config.WEB_DIST)) app.use(webApp(deps.config.WEB_DIST));
   return app;
 }
