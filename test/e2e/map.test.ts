@@ -35,12 +35,12 @@ describe('city map in headless Chromium', () => {
       const tile = /^\/tiles\/(\w+)\/\d+\/\d+\/\d+\.mvt$/.exec(url.pathname);
       if (tile) tiles.push({ layer: tile[1], filtered: url.search !== '', status: response.status(), type: response.headers()['content-type'] });
     });
-    await page.goto(`${server.url}/?token=${suite.api.tokens.commander}`);
+    await page.goto(`${server.url}/map?token=${suite.api.tokens.commander}`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
 
     const listed = await suite.api.request.get('/tiles').set(suite.api.auth('commander')).expect(200);
-    await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} tile layers · zoom \\d+\\.\\d$`));
+    await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} 个图层 · 缩放 \\d+\\.\\d$`));
     // Tiles of the grids (the level the zoom picks, and districts by filter) and of incident counts, all answered.
     expect(tiles.filter((t) => t.status >= 400)).toEqual([]);
     expect(errors).toEqual([]);
@@ -70,7 +70,7 @@ describe('city map in headless Chromium', () => {
 
   it('tells the user how to get in when there is no token', async () => {
     const page = await browser.newPage();
-    await page.goto(`${server.url}/`);
-    await expect(page.textContent('#status')).resolves.toMatch(/no API token/);
+    await page.goto(`${server.url}/map`);
+    await expect(page.textContent('#status')).resolves.toMatch(/没有 API 令牌/);
   });
 });

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { projectRoot } from '../../server/config';
+import { useTestApp } from '../support/app';
+import { forbidOutsideRequests, launchBrowser, listen, shareNotBackground } from '../support/browser';
+
+// Software WebGL on two shared cores: the first frame of every layer type takes seconds.
+jest.setTimeout(300_000);
+
+const screenshots = path.join(projectRoot, 'test-output', 'screenshots');
+// The test city's patrols walk on 2 June 2025, 09:00–13:00 Asia/Shanghai: the wall's clock runs from 10:30 that day.
+const offsetMs = Date.now() - Date.parse('2025-06-02T02:30:00.000Z');
+const clock = () => new Date(Date.now() - offsetMs);
+const background: [number, number, number] = [0x05, 0x0d, 0x18];
+
+describe('the wall display in headless Chromium', () => {
+  const suite = useTestApp({ clock });
+  let server: Awaited<ReturnType<typeof listen>>;
+  let browser: Browser;
+  let page: Page;
+  let outside: string[];
+  const errors: string[] = [];
+  let places: Array<[number, number]>;
+
+  beforeAll(async () => {
+    server = await listen(suite.api.app);
+    browser = await launchBrowser();
+    fs.mkdirSync(screenshots, { recursive: true });
+    const { rows } = await suite.db.pool.query<{ lon: number; lat: number }>(
+      'SELECT ST_X(ST_Centroid(geom)) AS lon, ST_Y(ST_Centroid(geom)) AS lat FROM buildings ORDER BY id LIMIT 3 OFFSET 500',
+    );
+    places = rows.map((row) => [row.lon, row.lat]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function openWall(width: number, height: number): Promise<Page> {
+    const opened = await browser.newPage({ viewport: { width, height } });
+    await opened.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
+    await opened.waitForSelector('body[data-ready]', { timeout: 240_000 });
+    expect(await opened.getAttribute('body', 'data-ready')).toBe('true');
+    return opened;
+  }
+
+  async function report(category: string, at: [number, number]): Promise<number> {
+    const { api } = suite;
+    const created = await api.request
+      .post('/api/incidents')
+      .set(api.auth('hotline'))
+      .send({ category, source: 'hotline', description: 'wall test', location: { type: 'Point', coordinates: at } })
+      .expect(201);
+    return created.body.id;
+  }
+
+  it('loads with no console error and no request leaving 127.0.0.1, and draws data on the map', async () => {
+    page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    outside = await forbidOutsideRequests(page);
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
+    await page.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
+    await page.waitForSelector('body[data-ready]', { timeout: 240_000 });
+    expect(await page.getAttribute('body', 'data-ready')).toBe('true');
+    await page.screenshot({ path: path.join(screenshots, 'wall-1920x1080.png') });
+
+    // The middle of the map, between the side panels: heat, hexagons, roads and water, not the background.
+    const middle = await page.screenshot({ clip: { x: 760, y: 340, width: 400, height: 400 } });
+    expect(await shareNotBackground(page, middle, background)).toBeGreaterThan(0.3);
+    expect(errors).toEqual([]);
+    expect(outside).toEqual([]);
+  });
+
+  it('shows every KPI as the stats API gives it', async () => {
+    const { api } = suite;
+    const stats = async (query: Record<string, string>) => (await api.request.get('/api/stats/incidents').query(query).set(api.auth('commander')).expect(200)).body.groups[0];
+    const dayStart = Date.parse('2025-06-01T16:00:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const [today, month, city] = await Promise.all([
+      stats({ from: iso(dayStart), to: iso(dayStart + 86_400_000) }),
+      stats({ from: iso(dayStart - 29 * 86_400_000), to: iso(dayStart + 86_400_000) }),
+      stats({}),
+    ]);
+    const kpi = async (name: string) => {
+      const cell = page.locator(`[data-kpi="${name}"]`);
+      return { value: await cell.getAttribute('data-value'), text: (await cell.locator('b').textContent()) as string };
+    };
+    const expectCount = async (name: string, expected: number) => {
+      const shown = await kpi(name);
+      expect([name, Number(shown.value)]).toEqual([name, expected]);
+      expect([name, Number(shown.text.replace(/,/g, ''))]).toEqual([name, expected]);
+    };
+    const expectRate = async (name: string, expected: number) => {
+      const shown = await kpi(name);
+      expect([name, Number(shown.value)]).toEqual([name, expected]);
+      expect([name, shown.text]).toEqual([name, `${(expected * 100).toFixed(1)}%`]);
+    };
+    expect(today.total).toBeGreaterThan(0);
+    await expectCount('reports', today.total);
+    await expectRate('closureRate', month.closureRate);
+    await expectRate('onTimeRate', month.onTimeRate);
+    await expectCount('overdue', city.overdueOpen);
+    await expectCount('supervising', city.byStatus.supervising ?? 0);
+    // Workers on patrol: those with a GPS fix in the five minutes before the wall's moment.
+    const at = new Date(clock().getTime());
+    const { rows } = await suite.db.pool.query<{ n: number }>(
+      `SELECT count(DISTINCT worker)::int AS n FROM patrol_points WHERE recorded_at BETWEEN $1::timestamptz - interval '5 minutes' AND $1`,
+      [at],
+    );
+    expect(rows[0].n).toBeGreaterThan(0);
+    const workers = Number((await kpi('workersOnPatrol')).value);
+    expect(Math.abs(workers - rows[0].n)).toBeLessThanOrEqual(1); // the wall read a few seconds earlier
+  });
+
+  it('shows an incident reported through the API within 2 seconds', async () => {
+    const id = await report('窨井盖', places[0]);
+    const reported = Date.now();
+    await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { timeout: 2000 });
+    expect(Date.now() - reported).toBeLessThan(2000);
+  });
+
+  it('says it is reconnecting while the server is down, and shows live events again after a restart, without a reload', async () => {
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await server.close();
+    await page.waitForSelector('#wall-connection[data-state="reconnecting"]', { timeout: 20_000 });
+    server = await listen(suite.api.app, server.port);
+    await page.waitForSelector('#wall-connection[data-state="live"]', { timeout: 30_000 });
+    const id = await report('道路破损', places[1]);
+    await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { timeout: 5000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+  });
+
+  it('switches the panel titles to English and back', async () => {
+    const title = page.locator('h2[data-text="trendTitle"]');
+    await expect(title.textContent()).resolves.toBe('近7日上报与结案');
+    await page.click('#language-toggle');
+    await expect(title.textContent()).resolves.toBe('Reports and closures, 7 days');
+    await expect(page.locator('[data-kpi="reports"] span').textContent()).resolves.toBe('Reports today');
+    await page.click('#language-toggle');
+    await expect(title.textContent()).resolves.toBe('近7日上报与结案');
+  });
+
+  it('fills a 3840×2160 wall', async () => {
+    const large = await openWall(3840, 2160);
+    await large.screenshot({ path: path.join(screenshots, 'wall-3840x2160.png') });
+    const middle = await large.screenshot({ clip: { x: 1520, y: 680, width: 800, height: 800 } });
+    expect(await shareNotBackground(large, middle, background)).toBeGreaterThan(0.3);
+    // Text scales with the screen: a KPI figure is about twice as tall as at 1920×1080.
+    const height = async (p: Page) => (await p.locator('[data-kpi="reports"] b').boundingBox())?.height ?? 0;
+    expect((await height(large)) / (await height(page))).toBeGreaterThan(1.8);
+    await large.close();
+  });
+});
