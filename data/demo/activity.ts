@@ -192,6 +192,14 @@ function generateAccidents(random: Random, city: City, count: number, year: numb
   return rows.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime()).map((row, index) => ({ ...row, id: index + 1 }));
 }
 
+// Patrols are walked on the days from this day of the demo year (early June, a Monday-to-Sunday week).
+const firstPatrolDay = 152;
+
+/** A day of the demo year with everything on it (reports, patrols): the wall link `npm start` prints replays it. */
+export function demoShowcaseDay(year: number): string {
+  return new Date(Date.UTC(year, 0, 1) + (firstPatrolDay + 2) * dayMs).toISOString().slice(0, 10);
+}
+
 /** Each worker walks the road network around their grid for about three hours a day; a GPS fix every 30 s. */
 function generatePatrols(random: Random, city: City, workers: number, days: number, year: number): PatrolTrackRow[] {
   const { lattice } = city;
@@ -199,7 +207,6 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
   const chosen = Array.from({ length: Math.min(workers, gridsL4.length) }, (_, k) => gridsL4[Math.floor((k * gridsL4.length) / Math.min(workers, gridsL4.length))]);
   const spacing = 6;
   const maxNode = [Math.floor(lattice.nx / spacing), Math.floor(lattice.ny / spacing)];
-  const firstPatrolDay = 152; // early June, a Monday-to-Sunday week
   const tracks: PatrolTrackRow[] = [];
   for (const grid of chosen) {
     const worker = grid.workers[0];
