@@ -6,7 +6,7 @@ import { useTestApp } from '../support/app';
 import { forbidOutsideRequests, launchBrowser, listen, shareNotBackground } from '../support/browser';
 
 // Software WebGL on two shared cores: the first frame of every layer type takes seconds.
-jest.setTimeout(300_000);
+jest.setTimeout(480_000);
 
 const screenshots = path.join(projectRoot, 'test-output', 'screenshots');
 // The test city's patrols walk on 2 June 2025, 09:00–13:00 Asia/Shanghai: the wall's clock runs from 10:30 that day.
@@ -40,7 +40,7 @@ describe('the wall display in headless Chromium', () => {
   async function openWall(width: number, height: number): Promise<Page> {
     const opened = await browser.newPage({ viewport: { width, height } });
     await opened.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
-    await opened.waitForSelector('body[data-ready]', { timeout: 240_000 });
+    await opened.waitForSelector('body[data-ready]', { state: 'attached', timeout: 400_000 });
     expect(await opened.getAttribute('body', 'data-ready')).toBe('true');
     return opened;
   }
@@ -61,7 +61,7 @@ describe('the wall display in headless Chromium', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
     await page.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
-    await page.waitForSelector('body[data-ready]', { timeout: 240_000 });
+    await page.waitForSelector('body[data-ready]', { state: 'attached', timeout: 400_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
     await page.screenshot({ path: path.join(screenshots, 'wall-1920x1080.png') });
 
@@ -113,21 +113,28 @@ describe('the wall display in headless Chromium', () => {
     expect(Math.abs(workers - rows[0].n)).toBeLessThanOrEqual(1); // the wall read a few seconds earlier
   });
 
+  /** When the wall put the incident in its ticker (page clock; the test's clock is the same machine's). */
+  async function shownAt(id: number): Promise<number> {
+    // Generous wait for the test to see it: software WebGL keeps the page busy; the page's own time is what counts.
+    const item = await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { state: 'attached', timeout: 30_000 });
+    return Number(await item.getAttribute('data-shown-at'));
+  }
+
   it('shows an incident reported through the API within 2 seconds', async () => {
+    const before = Date.now();
     const id = await report('窨井盖', places[0]);
-    const reported = Date.now();
-    await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { timeout: 2000 });
-    expect(Date.now() - reported).toBeLessThan(2000);
+    expect((await shownAt(id)) - before).toBeLessThan(2000);
   });
 
   it('says it is reconnecting while the server is down, and shows live events again after a restart, without a reload', async () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     await server.close();
-    await page.waitForSelector('#wall-connection[data-state="reconnecting"]', { timeout: 20_000 });
+    await page.waitForSelector('#wall-connection[data-state="reconnecting"]', { state: 'attached', timeout: 30_000 });
     server = await listen(suite.api.app, server.port);
-    await page.waitForSelector('#wall-connection[data-state="live"]', { timeout: 30_000 });
+    await page.waitForSelector('#wall-connection[data-state="live"]', { state: 'attached', timeout: 60_000 });
+    const before = Date.now();
     const id = await report('道路破损', places[1]);
-    await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { timeout: 5000 });
+    expect((await shownAt(id)) - before).toBeLessThan(2000);
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
   });
 
@@ -142,13 +149,16 @@ describe('the wall display in headless Chromium', () => {
   });
 
   it('fills a 3840×2160 wall', async () => {
+    const figureHeight = (await page.locator('[data-kpi="reports"] b').boundingBox())?.height ?? 0;
+    // One wall at a time: two animated pages on software WebGL would starve each other.
+    await page.close();
     const large = await openWall(3840, 2160);
     await large.screenshot({ path: path.join(screenshots, 'wall-3840x2160.png') });
     const middle = await large.screenshot({ clip: { x: 1520, y: 680, width: 800, height: 800 } });
     expect(await shareNotBackground(large, middle, background)).toBeGreaterThan(0.3);
     // Text scales with the screen: a KPI figure is about twice as tall as at 1920×1080.
-    const height = async (p: Page) => (await p.locator('[data-kpi="reports"] b').boundingBox())?.height ?? 0;
-    expect((await height(large)) / (await height(page))).toBeGreaterThan(1.8);
+    const largeHeight = (await large.locator('[data-kpi="reports"] b').boundingBox())?.height ?? 0;
+    expect(largeHeight / figureHeight).toBeGreaterThan(1.8);
     await large.close();
   });
 });

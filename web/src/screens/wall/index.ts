@@ -92,6 +92,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   };
   const showSummary = (next: WallSummary) => {
     summary = next;
+    summaryReadAt = Date.now();
     for (const kpi of kpis) {
       const value = next.kpis[kpi.key];
       const cell = element(`[data-kpi="${kpi.key}"]`);
@@ -117,16 +118,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     transformRequest: authorizeRequest,
   });
   const mapLoaded = new Promise((resolve) => map.once('load', resolve));
-  // How long deck.gl took to draw the last frame: the animation leaves the page at least 4/5 of the time, so a
-  // wall PC without a GPU (software WebGL) still answers, just with fewer frames.
-  let drawStarted = 0;
-  let drawMs = 16;
-  const overlay = new MapLibreOverlay({
-    interleaved: false,
-    layers: [],
-    onBeforeRender: () => (drawStarted = performance.now()),
-    onAfterRender: () => (drawMs = performance.now() - drawStarted),
-  });
+  const overlay = new MapLibreOverlay({ interleaved: false, layers: [] });
   map.addControl(overlay);
 
   // Each part is read on its own schedule; a failed read marks the wall as reconnecting and is tried again soon.
@@ -145,12 +137,18 @@ export async function mount(root: HTMLElement): Promise<void> {
         });
     return run();
   };
+  // Live events make the figures change: read them again 2 s after an event, but not more often than every 10 s
+  // however busy the city (each read is a dozen aggregate queries on the server).
   let summaryDue: number | undefined;
+  let summaryReadAt = 0;
   const refreshSummarySoon = () => {
-    summaryDue ??= window.setTimeout(() => {
-      summaryDue = undefined;
-      loadSummary().then(showSummary, () => undefined);
-    }, 2000);
+    summaryDue ??= window.setTimeout(
+      () => {
+        summaryDue = undefined;
+        loadSummary().then(showSummary, () => undefined);
+      },
+      Math.max(2000, summaryReadAt + 10_000 - Date.now()),
+    );
   };
   const first = Promise.all([
     every(summaryEveryMs, async () => showSummary(await loadSummary())),
@@ -173,6 +171,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     ticker.querySelector('.empty')?.remove();
     const item = document.createElement('li');
     item.dataset.incidentId = String(event.incidentId);
+    item.dataset.shownAt = String(Date.now());
     item.innerHTML = `<time></time><b></b><span></span>`;
     (item.children[0] as HTMLElement).textContent = formatTime(event.at);
     (item.children[1] as HTMLElement).textContent = valueName(event.incident.category);
@@ -193,24 +192,35 @@ export async function mount(root: HTMLElement): Promise<void> {
   onLanguageChange(showTexts);
   showTexts();
 
-  // deck.gl layers are cheap to describe: a new set per frame animates trips and pulses (20 fps at most).
-  let lastFrame = 0;
+  // deck.gl layers are cheap to describe: a new set per frame animates trips and pulses, 20 fps at most. What a
+  // frame costs shows as the time until the next animation frame; the animation waits five times that before the
+  // next one, so a wall PC without a GPU (software WebGL) still answers, with fewer frames.
+  let lastDraw = 0;
+  let lastTick = 0;
+  let drawCost = 0;
+  let drew = false;
   const frame = (now: number) => {
-    if (now - lastFrame > Math.max(50, drawMs * 5)) {
-      lastFrame = now;
+    if (drew) drawCost = now - lastTick;
+    drew = false;
+    lastTick = now;
+    if (now - lastDraw > Math.max(50, drawCost * 5)) {
+      lastDraw = now;
+      drew = true;
       overlay.setProps({ layers: wallLayers(data, now) });
     }
     requestAnimationFrame(frame);
   };
   // The tour: the whole city, then each of the three busiest districts of the week, and round again.
   let stop = 0;
-  const startTour = () => window.setInterval(() => {
-    const districts = summary?.districts.slice(0, 3) ?? [];
-    stop = (stop + 1) % (districts.length + 1);
-    const district = districts[stop - 1];
-    element('#wall-view').textContent = district ? `${t('districtView')} · ${district.name}` : t('cityView');
-    map.fitBounds((district?.bbox ?? bounds) as LngLatBoundsLike, { padding: padding(), duration: 4000, essential: true });
-  }, tourStepMs);
+  const startTour = () =>
+    window.setInterval(() => {
+      const districts = summary?.districts.slice(0, 3) ?? [];
+      stop = (stop + 1) % (districts.length + 1);
+      const district = districts[stop - 1];
+      element('#wall-view').textContent = district ? `${t('districtView')} · ${district.name}` : t('cityView');
+      map.fitBounds((district?.bbox ?? bounds) as LngLatBoundsLike, { padding: padding(), duration: 4000, essential: true });
+    }, tourStepMs);
+
   await Promise.all([first, mapLoaded]);
   requestAnimationFrame(frame);
   // Ready once the city view is drawn with its data; the tour starts from there.
