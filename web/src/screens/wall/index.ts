@@ -110,7 +110,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   };
   const map = new MapLibreMap({
     container: element('#wall-map'),
-    style: darkBasemap(location.origin),
+    style: darkBasemap(location.origin, window.innerHeight / 1080),
     bounds: bounds as LngLatBoundsLike,
     fitBoundsOptions: { padding: padding() },
     attributionControl: false,
