@@ -7,7 +7,7 @@
  * first load < 3 MB, running < 1 MB per minute with 200,000 incidents in the database.
  */
 import { parseArgs } from 'node:util';
-import type { CDPSession } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import { createApp } from '../server/app';
 import { createToken, revokeToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
@@ -22,30 +22,29 @@ import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load'
 import { ensureWebBuilt } from '../scripts/web-build';
 import { launchBrowser, listen } from '../test/support/browser';
 
-/** Bytes received per request kind, as the network carried them (encodedDataLength: headers and compressed body). */
-function countBytes(cdp: CDPSession): { total: () => number; byKind: Map<string, number>; reset: () => void } {
-  const kindOf = new Map<string, string>();
+const kindOf = (url: string) => {
+  const path = new URL(url).pathname;
+  return path.startsWith('/assets/') || path === '/wall' ? 'app' : path.startsWith('/tiles/') ? 'tiles' : path.replace(/^\/api\//, '');
+};
+
+/**
+ * Bytes received per request kind, as the network carried them (headers and compressed body): finished requests
+ * through Playwright, which also sees the map worker's tile requests; the event stream, which never finishes, as
+ * its data arrives (DevTools protocol).
+ */
+function countBytes(page: Page, cdp: CDPSession): { total: () => number; byKind: Map<string, number>; reset: () => void } {
   const byKind = new Map<string, number>();
-  const add = (id: string, bytes: number) => {
-    const kind = kindOf.get(id) ?? 'other';
-    byKind.set(kind, (byKind.get(kind) ?? 0) + bytes);
-  };
+  const add = (kind: string, bytes: number) => byKind.set(kind, (byKind.get(kind) ?? 0) + bytes);
+  page.on('requestfinished', (request) => {
+    request.sizes().then(
+      (sizes) => add(kindOf(request.url()), sizes.responseHeadersSize + sizes.responseBodySize),
+      () => undefined,
+    );
+  });
+  const streams = new Set<string>();
   void cdp.send('Network.enable');
-  cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
-    const path = new URL(request.url).pathname;
-    kindOf.set(requestId, path.startsWith('/assets/') || path === '/wall' ? 'app' : path.startsWith('/tiles/') ? 'tiles' : path.replace(/^\/api\//, ''));
-  });
-  // Streamed responses (the SSE stream) report their bytes as they come; others once, when finished.
-  const streamed = new Set<string>();
-  cdp.on('Network.dataReceived', ({ requestId, encodedDataLength }) => {
-    if (kindOf.get(requestId) === 'incidents/stream') {
-      streamed.add(requestId);
-      add(requestId, encodedDataLength);
-    }
-  });
-  cdp.on('Network.loadingFinished', ({ requestId, encodedDataLength }) => {
-    if (!streamed.has(requestId)) add(requestId, encodedDataLength);
-  });
+  cdp.on('Network.requestWillBeSent', ({ requestId, request }) => (kindOf(request.url) === 'incidents/stream' ? streams.add(requestId) : undefined));
+  cdp.on('Network.dataReceived', ({ requestId, encodedDataLength }) => (streams.has(requestId) ? add('incidents/stream', encodedDataLength) : undefined));
   return { total: () => [...byKind.values()].reduce((a, b) => a + b, 0), byKind, reset: () => byKind.clear() };
 }
 
@@ -72,7 +71,7 @@ async function main(): Promise<void> {
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-    const bytes = countBytes(await page.context().newCDPSession(page));
+    const bytes = countBytes(page, await page.context().newCDPSession(page));
     const started = Date.now();
     await page.goto(`${server.url}/wall?token=${commander.token}&day=${demoShowcaseDay(demoCityOptions.year)}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 600_000 });

@@ -40,9 +40,13 @@ describe('the wall display in headless Chromium', () => {
   async function openWall(width: number, height: number): Promise<Page> {
     const opened = await browser.newPage({ viewport: { width, height } });
     await opened.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
-    await opened.waitForSelector('body[data-ready]', { state: 'attached', timeout: 400_000 });
+    await opened.waitForFunction(() => document.body.dataset.ready, undefined, { polling: 500, timeout: 400_000 });
     expect(await opened.getAttribute('body', 'data-ready')).toBe('true');
     return opened;
+  }
+
+  function waitForState(on: Page, state: string, timeout: number) {
+    return on.waitForFunction((expected) => document.getElementById('wall-connection')?.dataset.state === expected, state, { polling: 200, timeout });
   }
 
   function kpiFigureHeight(on: Page): Promise<number> {
@@ -65,7 +69,7 @@ describe('the wall display in headless Chromium', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
     await page.goto(`${server.url}/wall?token=${suite.api.tokens.commander}`);
-    await page.waitForSelector('body[data-ready]', { state: 'attached', timeout: 400_000 });
+    await page.waitForFunction(() => document.body.dataset.ready, undefined, { polling: 500, timeout: 400_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
     await page.screenshot({ path: path.join(screenshots, 'wall-1920x1080.png') });
 
@@ -119,9 +123,9 @@ describe('the wall display in headless Chromium', () => {
 
   /** When the wall put the incident in its ticker (page clock; the test's clock is the same machine's). */
   async function shownAt(id: number): Promise<number> {
-    // Generous wait for the test to see it: software WebGL keeps the page busy; the page's own time is what counts.
-    const item = await page.waitForSelector(`#ticker li[data-incident-id="${id}"]`, { state: 'attached', timeout: 30_000 });
-    return Number(await item.getAttribute('data-shown-at'));
+    // Polled by timer, not by animation frame (software WebGL makes frames rare); the page's own time is what counts.
+    const shown = await page.waitForFunction((incident) => document.querySelector<HTMLElement>(`#ticker li[data-incident-id="${incident}"]`)?.dataset.shownAt, id, { polling: 200, timeout: 30_000 });
+    return Number(await shown.jsonValue());
   }
 
   it('shows an incident reported through the API within 2 seconds', async () => {
@@ -133,9 +137,9 @@ describe('the wall display in headless Chromium', () => {
   it('says it is reconnecting while the server is down, and shows live events again after a restart, without a reload', async () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     await server.close();
-    await page.waitForSelector('#wall-connection[data-state="reconnecting"]', { state: 'attached', timeout: 30_000 });
+    await waitForState(page, 'reconnecting', 30_000);
     server = await listen(suite.api.app, server.port);
-    await page.waitForSelector('#wall-connection[data-state="live"]', { state: 'attached', timeout: 60_000 });
+    await waitForState(page, 'live', 60_000);
     const before = Date.now();
     const id = await report('道路破损', places[1]);
     expect((await shownAt(id)) - before).toBeLessThan(2000);
@@ -145,10 +149,10 @@ describe('the wall display in headless Chromium', () => {
   it('switches the panel titles to English and back', async () => {
     const title = page.locator('h2[data-text="trendTitle"]');
     await expect(title.textContent()).resolves.toBe('近7日上报与结案');
-    await page.click('#language-toggle');
+    await page.dispatchEvent('#language-toggle', 'click');
     await expect(title.textContent()).resolves.toBe('Reports and closures, 7 days');
     await expect(page.locator('[data-kpi="reports"] span').textContent()).resolves.toBe('Reports today');
-    await page.click('#language-toggle');
+    await page.dispatchEvent('#language-toggle', 'click');
     await expect(title.textContent()).resolves.toBe('近7日上报与结案');
   });
 

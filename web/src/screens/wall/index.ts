@@ -194,7 +194,8 @@ export async function mount(root: HTMLElement): Promise<void> {
 
   // deck.gl layers are cheap to describe: a new set per frame animates trips and pulses, 20 fps at most. What a
   // frame costs shows as the time until the next animation frame; the animation waits five times that before the
-  // next one, so a wall PC without a GPU (software WebGL) still answers, with fewer frames.
+  // next one. Without a GPU (software WebGL) one frame a second at most: the page must stay responsive.
+  const minFrameMs = softwareRendering() ? 1000 : 50;
   let lastDraw = 0;
   let lastTick = 0;
   let drawCost = 0;
@@ -203,7 +204,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     if (drew) drawCost = now - lastTick;
     drew = false;
     lastTick = now;
-    if (now - lastDraw > Math.max(50, drawCost * 5)) {
+    if (now - lastDraw > Math.max(minFrameMs, drawCost * 5)) {
       lastDraw = now;
       drew = true;
       overlay.setProps({ layers: wallLayers(data, now) });
@@ -233,4 +234,13 @@ export async function mount(root: HTMLElement): Promise<void> {
     ),
   );
   map.triggerRepaint();
+}
+
+/** Whether WebGL runs on the CPU (SwiftShader, llvmpipe): a PC without a usable GPU. */
+function softwareRendering(): boolean {
+  const gl = document.createElement('canvas').getContext('webgl2');
+  const info = gl?.getExtension('WEBGL_debug_renderer_info');
+  const renderer = gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
+  gl?.getExtension('WEBGL_lose_context')?.loseContext();
+  return /swiftshader|llvmpipe|software/i.test(renderer);
 }
