@@ -131,8 +131,8 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       tag: 'grids',
       access: allRoles,
       params: idParam,
-      async handler(ctx, { params }) {
-        ctx.body = { gridId: params.id, entries: await listHistory(pool, params.id) };
+      async handler(ctx, { params, actor }) {
+        ctx.body = { gridId: params.id, entries: await listHistory(pool, params.id, actor) };
       },
     }),
     defineRoute({

@@ -6,6 +6,8 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Config } from '../config';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
 import { lockIncidentFor } from './service';
@@ -287,12 +289,13 @@ export interface PhotoFile {
   path: string;
 }
 
-/** One uploaded photo of one incident, for serving back. */
-export async function findPhoto(db: Queryable, dir: string, incidentId: number, photoId: number): Promise<PhotoFile> {
-  const { rows } = await db.query<{ stored_name: string; content_type: string; bytes: number; sha256: string }>(
-    'SELECT stored_name, content_type, bytes, sha256 FROM incident_photos WHERE id = $1 AND incident_id = $2',
+/** One uploaded photo of one incident, for serving back; outside a grid worker's grids there is none (404). */
+export async function findPhoto(db: Queryable, dir: string, incidentId: number, photoId: number, reader: Actor | null): Promise<PhotoFile> {
+  const { rows } = await db.query<{ stored_name: string; content_type: string; bytes: number; sha256: string; grid_id: number | null }>(
+    `SELECT p.stored_name, p.content_type, p.bytes, p.sha256, i.grid_id
+       FROM incident_photos p JOIN incidents i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2`,
     [photoId, incidentId],
   );
-  if (!rows[0]) throw new NotFoundError(`Incident ${incidentId} has no photo ${photoId}`);
+  if (!rows[0] || !inGridScope(reader, rows[0].grid_id)) throw new NotFoundError(`Incident ${incidentId} has no photo ${photoId}`);
   return { contentType: rows[0].content_type, bytes: rows[0].bytes, sha256: rows[0].sha256, path: path.join(dir, rows[0].stored_name) };
 }

@@ -37,6 +37,8 @@ export interface TileSource {
    * area of the summaries it alters (an incident event carries the extent of the incident's grid).
    */
   aggregate?: boolean;
+  /** SQL of the row's level-4 grid: a reader limited to grids (a grid worker, gridScope) sees only rows of theirs. */
+  grid?: string;
 }
 
 export interface TileLayer {
@@ -193,6 +195,7 @@ export const tileLayers: TileLayer[] = [
         simplifyPixels: 1,
         limit: 20_000,
         aggregate: true,
+        grid: 't.id',
       },
       {
         minzoom: 15,
@@ -209,6 +212,7 @@ export const tileLayers: TileLayer[] = [
         },
         where: incidentWhere,
         limit: 20_000,
+        grid: 'f.grid_id',
       },
     ],
     changedBy: ['incidents', 'grids'],
@@ -260,7 +264,7 @@ export const tileLayers: TileLayer[] = [
   {
     name: 'patrol_tracks',
     description: 'Patrol tracks of grid workers (from z13)',
-    // Where a named worker walked is staff data: not for the hotline desk.
+    // Where a named worker walked is staff data: not for the hotline desk, and for grid workers their grids' tracks.
     access: ['admin', 'planner', 'commander', 'police', 'grid_worker'],
     filters: {},
     sources: [
@@ -277,6 +281,7 @@ export const tileLayers: TileLayer[] = [
         },
         simplifyPixels: 1,
         limit: 20_000,
+        grid: 't.grid_id',
       },
     ],
     changedBy: ['patrol_tracks'],

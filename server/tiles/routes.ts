@@ -3,6 +3,7 @@ import accepts from 'accepts';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
+import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
@@ -76,9 +77,10 @@ function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, quer
   const { layer, address, filters } = tileRequest(params, query, actor);
   const encoding = encodingFor(request);
   const ifNoneMatch = request.headers['if-none-match'];
-  const cached = tiles.cached(layer, address, filters, encoding);
+  const grids = gridScope(actor);
+  const cached = tiles.cached(layer, address, filters, encoding, grids);
   if (cached) return tileResponse(cached, encoding, ifNoneMatch);
-  return tiles.tile(layer, address, filters, encoding).then((body) => tileResponse(body, encoding, ifNoneMatch));
+  return tiles.tile(layer, address, filters, encoding, grids).then((body) => tileResponse(body, encoding, ifNoneMatch));
 }
 
 function send({ status, headers, body }: TileResponse, response: ServerResponse, requestId: string): true {
