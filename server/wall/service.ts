@@ -3,6 +3,7 @@ import type { Clock } from '../deps';
 import { type GridOverdue, mostOverdueGrids } from '../incidents/escalation';
 import { type CellCount, type DistrictCount, incidentCellCounts, incidentsByDistrict, incidentStats } from '../incidents/stats';
 import { type AnonymousTrack, patrolsAt, tracksOfDay } from './patrols';
+import type { StatsQuery } from '../incidents/schemas';
 import type { WallCellsQuery, WallDayQuery } from './schemas';
 
 const hourMs = 3_600_000;
@@ -59,13 +60,15 @@ const daysBefore = (time: WallTime, days: number) => new Date(time.dayStart.getT
 export async function wallSummary(db: Queryable, clock: Clock, query: WallDayQuery): Promise<WallSummary> {
   const time = wallTime(clock, query.day);
   const week = { from: daysBefore(time, 6).toISOString(), to: time.dayEnd.toISOString() };
+  // The wall's roles see the whole city: no grid scope.
+  const stats = (query: StatsQuery) => incidentStats(db, clock, query, null);
   const [day, month, city, trend, byCategory, bySource, grids, patrols, districts] = await Promise.all([
-    incidentStats(db, clock, { from: time.dayStart.toISOString(), to: time.dayEnd.toISOString() }),
-    incidentStats(db, clock, { from: daysBefore(time, 29).toISOString(), to: time.dayEnd.toISOString() }),
-    incidentStats(db, clock, {}),
-    incidentStats(db, clock, { ...week, groupBy: 'day' }),
-    incidentStats(db, clock, { ...week, groupBy: 'category' }),
-    incidentStats(db, clock, { ...week, groupBy: 'source' }),
+    stats({ from: time.dayStart.toISOString(), to: time.dayEnd.toISOString() }),
+    stats({ from: daysBefore(time, 29).toISOString(), to: time.dayEnd.toISOString() }),
+    stats({}),
+    stats({ ...week, groupBy: 'day' }),
+    stats({ ...week, groupBy: 'category' }),
+    stats({ ...week, groupBy: 'source' }),
     mostOverdueGrids(db, clock, 10),
     patrolsAt(db, time.at),
     incidentsByDistrict(db, { from: daysBefore(time, 6), to: time.dayEnd }),
