@@ -33,7 +33,8 @@ export function darkBasemap(origin: string, scale = 1): StyleSpecification {
       source: 'land_cover',
       'source-layer': 'land_cover',
       filter: byKind('water'),
-      layout: { 'text-field': ['get', 'name'], 'text-size': 15 * scale, 'symbol-placement': 'point' },
+      // A polygon is labelled in every tile it crosses: the padding keeps one label of a lake in sight.
+      layout: { 'text-field': ['get', 'name'], 'text-size': 15 * scale, 'symbol-placement': 'point', 'text-padding': 160 * scale },
       paint: { ...label, 'text-color': '#4f9ad6' },
     },
     {
