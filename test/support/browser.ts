@@ -51,10 +51,15 @@ export async function listen(app: Koa, port = 0): Promise<{ url: string; port: n
   };
 }
 
-/** The share of pixels of a PNG screenshot that differ clearly from the background colour. */
-export async function shareNotBackground(page: Page, png: Buffer, background: [number, number, number]): Promise<number> {
+/** The share of pixels of a PNG screenshot (or of a region of it) that differ clearly from the background colour. */
+export async function shareNotBackground(
+  page: Page,
+  png: Buffer,
+  background: [number, number, number],
+  region?: { x: number; y: number; width: number; height: number },
+): Promise<number> {
   return page.evaluate(
-    async ({ base64, background }) => {
+    async ({ base64, background, region }) => {
       const image = new Image();
       image.src = `data:image/png;base64,${base64}`;
       await image.decode();
@@ -62,7 +67,8 @@ export async function shareNotBackground(page: Page, png: Buffer, background: [n
       [canvas.width, canvas.height] = [image.width, image.height];
       const context = canvas.getContext('2d') as CanvasRenderingContext2D;
       context.drawImage(image, 0, 0);
-      const { data } = context.getImageData(0, 0, image.width, image.height);
+      const { x, y, width, height } = region ?? { x: 0, y: 0, width: image.width, height: image.height };
+      const { data } = context.getImageData(x, y, width, height);
       let differing = 0;
       for (let i = 0; i < data.length; i += 4) {
         const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1]) + Math.abs(data[i + 2] - background[2]);
@@ -70,6 +76,6 @@ export async function shareNotBackground(page: Page, png: Buffer, background: [n
       }
       return differing / (data.length / 4);
     },
-    { base64: png.toString('base64'), background },
+    { base64: png.toString('base64'), background, region },
   );
 }
