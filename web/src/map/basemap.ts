@@ -34,7 +34,7 @@ export function darkBasemap(origin: string, scale = 1): StyleSpecification {
       'source-layer': 'land_cover',
       filter: byKind('water'),
       // A polygon is labelled in every tile it crosses: the padding keeps one label of a lake in sight.
-      layout: { 'text-field': ['get', 'name'], 'text-size': 15 * scale, 'symbol-placement': 'point', 'text-padding': 160 * scale },
+      layout: { 'text-field': ['get', 'name'], 'text-size': 15 * scale, 'symbol-placement': 'point', 'text-padding': 40 * scale },
       paint: { ...label, 'text-color': '#4f9ad6' },
     },
     {
@@ -78,7 +78,7 @@ export function showDistrictNames(map: MapLibreMap, districts: Array<{ name: str
     id: 'district-names',
     type: 'symbol',
     source: 'district-names',
-    layout: { 'text-field': ['get', 'name'], 'text-size': Math.round(22 * (window.innerHeight / 1080)), 'text-letter-spacing': 0.3, 'text-allow-overlap': true },
+    layout: { 'text-field': ['get', 'name'], 'text-size': Math.round(22 * (window.innerHeight / 1080)), 'text-letter-spacing': 0.3, 'text-allow-overlap': true, 'text-ignore-placement': true },
     paint: { 'text-color': '#cfe8ff', 'text-opacity': 0.75, 'text-halo-color': '#050d18', 'text-halo-width': 2 },
   });
 }
