@@ -4,7 +4,8 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool } from '../server/db/pool';
-import { countDemoRows, loadDemoCity } from '../data/demo/load';
+import { demoShowcaseDay } from '../data/demo/activity';
+import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load';
 import { ensureDemoTokens } from './demo-tokens';
 import { ensureWebBuilt } from './web-build';
 import { createLogger } from '../server/logger';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     console.log(`\ncitygrid is up: ${url}/  (health: ${url}/health, API: ${url}/api)`);
     console.log('demo tokens (Authorization: Bearer <token>; the web UI takes ?token=):');
     for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${url}/?token=${token}`);
+    // The demo city's activity lies in its demo year: the wall shows today (quiet) unless told to replay a day.
+    console.log(`wall display (大屏), replaying a demo day: ${url}/wall?token=${tokens.commander}&day=${demoShowcaseDay(demoCityOptions.year)}`);
   } finally {
     await pool.end();
   }

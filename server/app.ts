@@ -4,7 +4,6 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Router from '@koa/router';
 import Koa from 'koa';
-import serve from 'koa-static';
 import type { AppDeps } from './deps';
 import { createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
@@ -21,7 +20,10 @@ import { hotspotRoutes } from './hotspots/routes';
 import { HotspotService } from './hotspots/service';
 import { hotspotTiles } from './hotspots/tiles';
 import { open311ErrorFormat, open311Prefix, open311Routes } from './open311/routes';
+import { sessionRoutes } from './auth/routes';
+import { wallRoutes } from './wall/routes';
 import type { Logger } from './logger';
+import { webApp } from './web/static';
 
 /** Services more than one domain's routes use: hotspot results feed both their JSON routes and their tiles. */
 interface SharedServices {
@@ -31,6 +33,7 @@ interface SharedServices {
 /** Every domain contributes its routes here; adding a domain is one line. */
 const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefinition[]> = [
   healthRoutes,
+  sessionRoutes,
   gridRoutes,
   layerRoutes,
   auditRoutes,
@@ -38,6 +41,7 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   open311Routes,
   (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
   (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
+  wallRoutes,
 ];
 
 /**
@@ -146,6 +150,6 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
-  if (fs.existsSync(deps.config.WEB_DIST)) app.use(serve(deps.config.WEB_DIST, { maxage: 0 }));
+  if (fs.existsSync(deps.config.WEB_DIST)) app.use(webApp(deps.config.WEB_DIST));
   return app;
 }

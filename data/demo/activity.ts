@@ -1,5 +1,6 @@
 import { latLngToCell } from 'h3-js';
 import type { City, Position, RoadRow } from './city';
+import { roadEdgeKey } from './landscape';
 import { type Lattice, round7 } from './lattice';
 import { Random, WeightedPicker } from './random';
 
@@ -133,16 +134,19 @@ function generateIncidents(random: Random, city: City, count: number, year: numb
   const hourPicker = new WeightedPicker(hours, (h) => incidentHourWeights[h]);
   const yearEnd = localMidnight(year, 365);
   const rows: IncidentRow[] = [];
+  const placeOf = (place: PlaceKind): Position =>
+    place === 'building'
+      ? jitter(random, lattice, buildingPicker.pick(random).centre, 15)
+      : place === 'market'
+        ? jitter(random, lattice, placePicker.pick(random).at, 120)
+        : place === 'road'
+          ? pointOnRoad(random, lattice, roadPicker.pick(random), false)
+          : [lattice.lon(random.float(0, lattice.nx)), lattice.lat(random.float(0, lattice.ny))];
   for (let id = 1; id <= count; id++) {
     const place = placeKinds.pick(random);
-    const at =
-      place === 'building'
-        ? jitter(random, lattice, buildingPicker.pick(random).centre, 15)
-        : place === 'market'
-          ? jitter(random, lattice, placePicker.pick(random).at, 120)
-          : place === 'road'
-            ? pointOnRoad(random, lattice, roadPicker.pick(random), false)
-            : ([lattice.lon(random.float(0, lattice.nx)), lattice.lat(random.float(0, lattice.ny))] as Position);
+    // Nobody reports a pothole in the lake: a point that falls in the water is drawn again.
+    let at = placeOf(place);
+    while (city.inWater(at)) at = placeOf(place);
     const category = categoryPickers[place].pick(random)[0];
     const reportedAt = new Date(localMidnight(year, dayPicker.pick(random)) + hourPicker.pick(random) * hourMs + random.int(0, 3599) * 1000);
     // Handling time is log-normal: a median of about 20 hours with a long tail of hard cases.
@@ -188,6 +192,14 @@ function generateAccidents(random: Random, city: City, count: number, year: numb
   return rows.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime()).map((row, index) => ({ ...row, id: index + 1 }));
 }
 
+// Patrols are walked on the days from this day of the demo year (early June, a Monday-to-Sunday week).
+const firstPatrolDay = 152;
+
+/** A day of the demo year with everything on it (reports, patrols): the wall link `npm start` prints replays it. */
+export function demoShowcaseDay(year: number): string {
+  return new Date(Date.UTC(year, 0, 1) + (firstPatrolDay + 2) * dayMs).toISOString().slice(0, 10);
+}
+
 /** Each worker walks the road network around their grid for about three hours a day; a GPS fix every 30 s. */
 function generatePatrols(random: Random, city: City, workers: number, days: number, year: number): PatrolTrackRow[] {
   const { lattice } = city;
@@ -195,7 +207,6 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
   const chosen = Array.from({ length: Math.min(workers, gridsL4.length) }, (_, k) => gridsL4[Math.floor((k * gridsL4.length) / Math.min(workers, gridsL4.length))]);
   const spacing = 6;
   const maxNode = [Math.floor(lattice.nx / spacing), Math.floor(lattice.ny / spacing)];
-  const firstPatrolDay = 152; // early June, a Monday-to-Sunday week
   const tracks: PatrolTrackRow[] = [];
   for (const grid of chosen) {
     const worker = grid.workers[0];
@@ -205,7 +216,11 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
       const start = localMidnight(year, firstPatrolDay + day) + 9 * hourMs + random.int(0, 3600) * 1000;
       const durationS = random.int(2.5 * 3600, 3.5 * 3600);
       const speed = random.float(1.0, 1.4); // metres per second, walking
+      // A start on the lake shore with every street drowned would leave the walker nowhere to go.
+      const connected = ([x, y]: number[]) =>
+        [[1, 0], [-1, 0], [0, 1], [0, -1]].some(([dx, dy]) => !city.drownedEdges.has(roadEdgeKey([x * spacing, y * spacing], [(x + dx) * spacing, (y + dy) * spacing])));
       let node = [random.int(lo[0], hi[0]), random.int(lo[1], hi[1])];
+      for (let tries = 0; !connected(node) && tries < 50; tries++) node = [random.int(lo[0], hi[0]), random.int(lo[1], hi[1])];
       let previous = node;
       const fixes: PatrolTrackRow['fixes'] = [];
       let t = 0;
@@ -221,7 +236,11 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
             [node[0] - 1, node[1]],
             [node[0], node[1] + 1],
             [node[0], node[1] - 1],
-          ].filter(([x, y]) => x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1] && !(x === previous[0] && y === previous[1]));
+          ].filter(
+            ([x, y]) =>
+              x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1] && !(x === previous[0] && y === previous[1]) &&
+              !city.drownedEdges.has(roadEdgeKey([node[0] * spacing, node[1] * spacing], [x * spacing, y * spacing])),
+          );
           next = options.length ? random.pick(options) : previous;
         }
         const f = positionOnEdge / edgeMetres;

@@ -1,3 +1,4 @@
+import { generateLandscape, type Landscape, type LandCoverRow, roadEdgeKey } from './landscape';
 import { bisect, type CellRect, Lattice, rectRing, round7, WeightTable } from './lattice';
 import type { CityOptions } from './options';
 import { Random, WeightedPicker } from './random';
@@ -11,9 +12,6 @@ export interface RoadRow {
   lanes: number;
   speedLimit: number;
   line: Position[];
-  /** Lattice nodes at both ends, for walking the network. */
-  from: [number, number];
-  to: [number, number];
 }
 
 export interface BuildingRow {
@@ -76,6 +74,10 @@ export interface City {
   grids: GridRow[];
   hazards: HazardRow[];
   keyPlaces: KeyPlaceRow[];
+  landCover: LandCoverRow[];
+  /** Lattice road segments not built because they would run through the lake (walkers go round). */
+  drownedEdges: Set<string>;
+  inWater(at: Position): boolean;
   /** Density centres (town centres, markets) that shape buildings and incident hotspots. */
   centres: Array<{ at: Position; sigmaCells: number; weight: number }>;
 }
@@ -100,12 +102,16 @@ function roadName(index: number, vertical: boolean, kind: RoadRow['kind']): stri
   return `${syllable}${vertical ? '南北' : '东西'}${ordinal > 0 ? ordinal + 1 : ''}${roadSuffix[kind]}`;
 }
 
-/** Roads along every 6th lattice line, split into one segment per block edge (the unit of accident risk). */
-function generateRoads(lattice: Lattice): RoadRow[] {
+/**
+ * Roads along every 6th lattice line, split into one segment per block edge (the unit of accident risk), except
+ * where the lake is; then the arterials that cut across the lattice, in segments of about 100 m.
+ */
+function generateRoads(lattice: Lattice, landscape: Landscape): RoadRow[] {
   const roads: RoadRow[] = [];
   const add = (vertical: boolean, line: number, from: number, to: number) => {
     const kind = roadKind(line);
     const [a, b]: Array<[number, number]> = vertical ? [[line, from], [line, to]] : [[from, line], [to, line]];
+    if (landscape.drownedEdges.has(roadEdgeKey(a, b))) return;
     roads.push({
       id: roads.length + 1,
       name: roadName(line / roadSpacing, vertical, kind),
@@ -115,8 +121,6 @@ function generateRoads(lattice: Lattice): RoadRow[] {
         [lattice.lon(a[0]), lattice.lat(a[1])],
         [lattice.lon(b[0]), lattice.lat(b[1])],
       ],
-      from: a,
-      to: b,
     });
   };
   for (let i = 0; i <= lattice.nx; i += roadSpacing) {
@@ -124,6 +128,12 @@ function generateRoads(lattice: Lattice): RoadRow[] {
   }
   for (let j = 0; j <= lattice.ny; j += roadSpacing) {
     for (let i = 0; i + roadSpacing <= lattice.nx; i += roadSpacing) add(false, j, i, i + roadSpacing);
+  }
+  for (const { name, path } of landscape.freeRoads) {
+    for (let k = 1; k < path.length; k++) {
+      const line = [path[k - 1], path[k]].map(([x, y]): Position => [lattice.lon(x), lattice.lat(y)]);
+      roads.push({ id: roads.length + 1, name, kind: 'arterial', ...roadProfile.arterial, line });
+    }
   }
   return roads;
 }
@@ -163,7 +173,7 @@ function buildingUse(random: Random, density: number): { use: BuildingRow['use']
   return { use: 'public', floors: random.int(1, 5), households: 0 };
 }
 
-function generateBuildings(random: Random, lattice: Lattice, centres: City['centres'], count: number): BuildingRow[] {
+function generateBuildings(random: Random, lattice: Lattice, centres: City['centres'], blocked: Uint8Array, count: number): BuildingRow[] {
   const capacity = lattice.nx * lattice.ny;
   const target = Math.min(count, Math.floor(capacity * 0.6));
   const occupied = new Uint8Array(capacity);
@@ -174,7 +184,7 @@ function generateBuildings(random: Random, lattice: Lattice, centres: City['cent
     const i = random.int(0, lattice.nx - 1);
     const j = random.int(0, lattice.ny - 1);
     const density = densityAt(centres, i, j);
-    if (occupied[lattice.cellIndex(i, j)] || !random.chance(density / maxDensity)) continue;
+    if (occupied[lattice.cellIndex(i, j)] || blocked[lattice.cellIndex(i, j)] || !random.chance(density / maxDensity)) continue;
     occupied[lattice.cellIndex(i, j)] = 1;
     cells.push([i, j, density]);
   }
@@ -294,15 +304,22 @@ const keyPlaceKinds = [
   { kind: 'park', label: '公园', weight: 12, capacity: [500, 20000] },
 ];
 
-function cellPoint(random: Random, lattice: Lattice, i: number, j: number): Position {
-  return [lattice.lon(i + random.float(0.1, 0.9)), lattice.lat(j + random.float(0.1, 0.9))];
+/** A point inside cell (i, j), or in the cell found by `retry` when it falls in the water. */
+function cellPoint(random: Random, city: Pick<City, 'lattice' | 'inWater'>, i: number, j: number, retry: () => [number, number]): Position {
+  for (let tries = 0; ; tries++) {
+    const at: Position = [city.lattice.lon(i + random.float(0.1, 0.9)), city.lattice.lat(j + random.float(0.1, 0.9))];
+    if (!city.inWater(at) || tries === 50) return at;
+    [i, j] = retry();
+  }
 }
 
 function clampCell(value: number, max: number): number {
   return Math.min(max - 1, Math.max(0, Math.round(value)));
 }
 
-function generateHazards(random: Random, lattice: Lattice, count: number, year: number): HazardRow[] {
+function generateHazards(random: Random, city: Pick<City, 'lattice' | 'inWater'>, count: number, year: number): HazardRow[] {
+  const { lattice } = city;
+  const anyCell = (): [number, number] => [random.int(0, lattice.nx - 1), random.int(0, lattice.ny - 1)];
   const kinds = new WeightedPicker(hazardKinds, (k) => k.weight);
   return Array.from({ length: count }, (_, index) => {
     const { kind } = kinds.pick(random);
@@ -315,27 +332,30 @@ function generateHazards(random: Random, lattice: Lattice, count: number, year: 
       riskLevel: random.float() < 0.4 ? 1 : random.float() < 0.55 ? 2 : random.float() < 0.7 ? 3 : 4,
       lastInspected: inspected.toISOString().slice(0, 10),
       nextDue: due.toISOString().slice(0, 10),
-      at: cellPoint(random, lattice, random.int(0, lattice.nx - 1), random.int(0, lattice.ny - 1)),
+      at: cellPoint(random, city, ...anyCell(), anyCell),
     };
   });
 }
 
 /** Key places cluster around the density centres, markets and malls most tightly (they drive incident hotspots). */
-function generateKeyPlaces(random: Random, lattice: Lattice, centres: City['centres'], count: number): KeyPlaceRow[] {
+function generateKeyPlaces(random: Random, city: Pick<City, 'lattice' | 'inWater' | 'centres'>, count: number): KeyPlaceRow[] {
+  const { lattice, centres } = city;
   const kinds = new WeightedPicker(keyPlaceKinds, (k) => k.weight);
   const centrePicker = new WeightedPicker(centres, (c) => c.weight);
   return Array.from({ length: count }, (_, index) => {
     const kind = kinds.pick(random);
     const centre = centrePicker.pick(random);
     const spread = kind.kind === 'market' || kind.kind === 'mall' ? 0.8 : 1.5;
-    const i = clampCell(random.normal(centre.at[0], centre.sigmaCells * spread), lattice.nx);
-    const j = clampCell(random.normal(centre.at[1], centre.sigmaCells * spread), lattice.ny);
+    const near = (): [number, number] => [
+      clampCell(random.normal(centre.at[0], centre.sigmaCells * spread), lattice.nx),
+      clampCell(random.normal(centre.at[1], centre.sigmaCells * spread), lattice.ny),
+    ];
     return {
       id: index + 1,
       name: `${random.pick(nameSyllables)}${kind.label}${index + 1}`,
       kind: kind.kind,
       capacity: random.int(kind.capacity[0], kind.capacity[1]),
-      at: cellPoint(random, lattice, i, j),
+      at: cellPoint(random, city, ...near(), near),
     };
   });
 }
@@ -344,9 +364,11 @@ function generateKeyPlaces(random: Random, lattice: Lattice, centres: City['cent
 export function generateCity(options: CityOptions): City {
   const random = new Random(options.seed);
   const lattice = new Lattice(options.bbox, options.cellMetres, roadSpacing);
-  const roads = generateRoads(lattice);
   const centres = generateCentres(random, lattice, Math.max(2, Math.round((lattice.nx * lattice.ny) / 15_000)));
-  const buildings = generateBuildings(random, lattice, centres, options.buildings);
+  const landscape = generateLandscape(random, lattice, roadSpacing);
+  const roads = generateRoads(lattice, landscape);
+  const buildings = generateBuildings(random, lattice, centres, landscape.blocked, options.buildings);
+  const placed = { lattice, centres, inWater: landscape.inWater };
   return {
     options,
     lattice,
@@ -354,8 +376,11 @@ export function generateCity(options: CityOptions): City {
     buildings,
     people: generatePeople(random, buildings, options.people),
     grids: generateGrids(lattice, buildings, options),
-    hazards: generateHazards(random, lattice, options.hazards, options.year),
-    keyPlaces: generateKeyPlaces(random, lattice, centres, options.keyPlaces),
+    hazards: generateHazards(random, placed, options.hazards, options.year),
+    keyPlaces: generateKeyPlaces(random, placed, options.keyPlaces),
+    landCover: landscape.landCover,
+    drownedEdges: landscape.drownedEdges,
+    inWater: landscape.inWater,
     centres,
   };
 }

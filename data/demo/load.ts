@@ -13,10 +13,10 @@ const wktLine = (line: Position[]) => `SRID=4326;LINESTRING(${line.map(([x, y]) 
 const wktMultiPolygon = (ring: Position[]) => `SRID=4326;MULTIPOLYGON(((${ring.map(([x, y]) => `${x} ${y}`).join(',')})))`;
 
 /** Tables the demo city fills, children first so TRUNCATE ... CASCADE order does not matter. */
-export const demoTables = ['patrol_points', 'patrol_tracks', 'accidents', 'incidents', 'people', 'hazards', 'key_places', 'buildings', 'roads', 'grids'];
+export const demoTables = ['patrol_points', 'patrol_tracks', 'accidents', 'incidents', 'people', 'hazards', 'key_places', 'buildings', 'roads', 'land_cover', 'grids'];
 
 /** Tables that tiles read by their EPSG:3857 GIST index (sql/002: `<table>_geom_3857_idx`). */
-const tileTables = ['grids', 'roads', 'buildings', 'hazards', 'key_places', 'incidents', 'accidents', 'patrol_tracks'];
+const tileTables = ['grids', 'land_cover', 'roads', 'buildings', 'hazards', 'key_places', 'incidents', 'accidents', 'patrol_tracks'];
 
 export interface LoadOptions extends CityOptions {
   progress: boolean;
@@ -77,6 +77,7 @@ export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {
     await client.query(`TRUNCATE ${demoTables.join(', ')} RESTART IDENTITY CASCADE`);
     await copyRows(client, 'grids', ['id', 'code', 'name', 'level', 'parent_id', 'geom', 'leader', 'workers', 'households_target'], city.grids,
       (g) => [g.id, g.code, g.name, g.level, g.parentId, wktMultiPolygon(g.ring), g.leader, g.workers, g.householdsTarget], progress);
+    await copyRows(client, 'land_cover', ['id', 'kind', 'name', 'geom'], city.landCover, (l) => [l.id, l.kind, l.name, wktMultiPolygon(l.ring)], progress);
     await copyRows(client, 'roads', ['id', 'name', 'kind', 'lanes', 'speed_limit', 'geom'], city.roads,
       (r) => [r.id, r.name, r.kind, r.lanes, r.speedLimit, wktLine(r.line)], progress);
     await copyRows(client, 'buildings', ['id', 'code', 'address', 'use', 'floors', 'households', 'rental_units', 'geom'], city.buildings,

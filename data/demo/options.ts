@@ -45,7 +45,8 @@ export const testCityOptions: CityOptions = {
   ...demoCityOptions,
   seed: 'citygrid-test',
   bbox: [120.7, 31.3, 120.74, 31.33],
-  buildings: 2_000,
+  // Enough households for 50 level-4 grids around the lake and parks (tests pick grids by rank).
+  buildings: 2_200,
   people: 6_000,
   hazards: 30,
   keyPlaces: 40,

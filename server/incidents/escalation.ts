@@ -3,7 +3,7 @@ import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
 import { recordEvent } from './service';
-import { escalableStatuses, type Status } from './workflow';
+import { escalableStatuses, openStatuses, type Status } from './workflow';
 
 // One scheduler per cluster: whoever holds this transaction-level advisory lock escalates; the others skip the round.
 const escalationLockKey = 4_242_030;
@@ -79,6 +79,26 @@ export async function overdueByDepartment(db: Queryable, clock: Clock): Promise<
      WHERE status NOT IN ('closed', 'rejected') AND (due_at < $1 OR stage_due_at < $1)
      GROUP BY department ORDER BY overdue DESC, department`,
     [clock()],
+  );
+  return rows;
+}
+
+export interface GridOverdue {
+  gridId: number;
+  code: string;
+  name: string;
+  overdue: number;
+}
+
+/** The grids with most open incidents past their overall deadline at clock() (as stats count overdueOpen), most first. */
+export async function mostOverdueGrids(db: Queryable, clock: Clock, limit: number): Promise<GridOverdue[]> {
+  const { rows } = await db.query<GridOverdue>(
+    `SELECT g.id::int AS "gridId", g.code, g.name, o.overdue FROM (
+       SELECT grid_id, count(*)::int AS overdue FROM incidents
+       WHERE status = ANY ($3::text[]) AND due_at < $1 AND grid_id IS NOT NULL
+       GROUP BY grid_id ORDER BY overdue DESC, grid_id LIMIT $2) o
+     JOIN grids g ON g.id = o.grid_id ORDER BY o.overdue DESC, g.id`,
+    [clock(), limit, openStatuses],
   );
   return rows;
 }

@@ -65,7 +65,7 @@ export const statsQuery = z
     grid: wholeNumber({ min: 1 }).optional(),
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),
-    groupBy: z.enum(['day', 'grid', 'category', 'department']).optional(),
+    groupBy: z.enum(['day', 'grid', 'category', 'department', 'source']).optional(),
   })
   .strict();
 export type StatsQuery = z.infer<typeof statsQuery>;

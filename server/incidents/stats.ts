@@ -10,6 +10,7 @@ const groupKeys: Record<NonNullable<StatsQuery['groupBy']> | 'all', string> = {
   grid: `grid_id::text`,
   category: `category`,
   department: `department`,
+  source: `source`,
 };
 
 export interface IncidentStatsRow {
@@ -117,4 +118,45 @@ export async function workerIndicators(db: Queryable, query: Pick<StatsQuery, 'f
     [query.from ?? null, query.to ?? null, query.grid ?? null, grids],
   );
   return rows;
+}
+
+export interface CellCount {
+  h3: string;
+  count: number;
+}
+
+/**
+ * Incidents reported in [from, to) counted per H3 cell (resolution 7, 8 or 9, stored with every incident): one row
+ * per cell with incidents, so the answer is bounded by the city's area, not by how many incidents it holds.
+ */
+export async function incidentCellCounts(db: Queryable, window: { from: Date; to: Date; resolution: 7 | 8 | 9 }): Promise<CellCount[]> {
+  const column = { 7: 'h3_r7', 8: 'h3_r8', 9: 'h3_r9' }[window.resolution];
+  const { rows } = await db.query<CellCount>(
+    `SELECT ${column} AS h3, count(*)::int AS count FROM incidents
+     WHERE reported_at >= $1 AND reported_at < $2 AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY ${column}`,
+    [window.from, window.to],
+  );
+  return rows;
+}
+
+export interface DistrictCount {
+  gridId: number;
+  name: string;
+  bbox: [number, number, number, number];
+  count: number;
+}
+
+/**
+ * Incidents reported in [from, to) per top-level grid (district), found by location so that any depth of nesting
+ * works, busiest first, with each district's bounding box (for a map to fly to).
+ */
+export async function incidentsByDistrict(db: Queryable, window: { from: Date; to: Date }): Promise<DistrictCount[]> {
+  const { rows } = await db.query<DistrictCount>(
+    `SELECT g.id::int AS "gridId", g.name,
+            json_build_array(round(ST_XMin(g.geom)::numeric, 5), round(ST_YMin(g.geom)::numeric, 5), round(ST_XMax(g.geom)::numeric, 5), round(ST_YMax(g.geom)::numeric, 5)) AS bbox,
+            (SELECT count(*)::int FROM incidents i WHERE i.reported_at >= $1 AND i.reported_at < $2 AND ST_Intersects(g.geom, i.geom)) AS count
+     FROM grids g WHERE g.parent_id IS NULL ORDER BY count DESC, g.id`,
+    [window.from, window.to],
+  );
+  return rows.map((row) => ({ ...row, bbox: row.bbox.map(Number) as DistrictCount['bbox'] }));
 }

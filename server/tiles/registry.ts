@@ -109,6 +109,26 @@ function pointSource(table: string, minzoom: number, attributes: TileSource['att
 
 export const tileLayers: TileLayer[] = [
   {
+    name: 'land_cover',
+    description: 'Water and parks (kind water|park), drawn by the basemap under the streets',
+    access: allRoles,
+    filters: {},
+    sources: [
+      {
+        minzoom: 0,
+        maxzoom: 22,
+        from: 'land_cover t',
+        geometry: 't.geom_3857',
+        id: 't.id',
+        attributes: { kind: { sql: 't.kind', type: 'String' }, name: { sql: 't.name', type: 'String' } },
+        simplifyPixels: 1,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['land_cover'],
+    boundsTable: 'land_cover',
+  },
+  {
     name: 'grids',
     description: 'Grid polygons; the level follows the zoom unless `level` is given',
     access: allRoles,

@@ -73,6 +73,27 @@ describe('demo city generator', () => {
       expect(rows[0]).toEqual({ missing: 0, outside: 0, total: testCityOptions.incidents });
     });
 
+    it('has a lake and a canal with no building in them, parks without buildings, and arterials off the lattice', async () => {
+      const { rows } = await db.pool.query<{ kind: string; n: number }>('SELECT kind, count(*)::int AS n FROM land_cover GROUP BY kind ORDER BY kind');
+      expect(rows.map((r) => r.kind)).toEqual(['park', 'water']);
+      expect(rows.find((r) => r.kind === 'water')?.n).toBe(2);
+      const onLand = await db.pool.query(`
+        SELECT b.id FROM buildings b JOIN land_cover l ON ST_Intersects(l.geom, b.geom) LIMIT 5`);
+      expect(onLand.rows).toEqual([]);
+      const wet = await db.pool.query(`
+        SELECT x.kind, x.id FROM (
+          SELECT 'incident' AS kind, id, geom FROM incidents UNION ALL SELECT 'hazard', id, geom FROM hazards UNION ALL SELECT 'key place', id, geom FROM key_places) x
+        JOIN land_cover w ON w.kind = 'water' AND ST_Intersects(w.geom, x.geom) LIMIT 5`);
+      expect(wet.rows).toEqual([]);
+      // Streets stop at the lake (the canal has bridges).
+      const drowned = await db.pool.query(`
+        SELECT r.id FROM roads r JOIN land_cover w ON w.kind = 'water' AND w.name = '金鸡湖' AND ST_Intersects(w.geom, ST_LineInterpolatePoint(r.geom, 0.5)) LIMIT 5`);
+      expect(drowned.rows).toEqual([]);
+      const diagonal = await db.pool.query<{ n: number }>(`
+        SELECT count(*)::int AS n FROM roads WHERE ST_X(ST_StartPoint(geom)) <> ST_X(ST_EndPoint(geom)) AND ST_Y(ST_StartPoint(geom)) <> ST_Y(ST_EndPoint(geom))`);
+      expect(diagonal.rows[0].n).toBeGreaterThan(10);
+    });
+
     it('stores every tile table in the order of its EPSG:3857 index, vacuumed, so tiles read few pages', async () => {
       const tables = [...new Set(tileLayers.map((layer) => layer.boundsTable))];
       const { rows } = await db.pool.query<{ table: string; clustered: boolean; visible: boolean }>(`

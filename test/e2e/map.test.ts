@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { loadConfig } from '../../server/config';
 import { useTestApp } from '../support/app';
-import { forbidOutsideRequests, launchBrowser, listen } from '../support/browser';
+import { forbidOutsideRequests, launchBrowser, listen, shareNotBackground } from '../support/browser';
 
 jest.setTimeout(90_000);
 
@@ -35,12 +35,12 @@ describe('city map in headless Chromium', () => {
       const tile = /^\/tiles\/(\w+)\/\d+\/\d+\/\d+\.mvt$/.exec(url.pathname);
       if (tile) tiles.push({ layer: tile[1], filtered: url.search !== '', status: response.status(), type: response.headers()['content-type'] });
     });
-    await page.goto(`${server.url}/?token=${suite.api.tokens.commander}`);
+    await page.goto(`${server.url}/map?token=${suite.api.tokens.commander}`);
     await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
 
     const listed = await suite.api.request.get('/tiles').set(suite.api.auth('commander')).expect(200);
-    await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} tile layers · zoom \\d+\\.\\d$`));
+    await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} 个图层 · 缩放 \\d+\\.\\d$`));
     // Tiles of the grids (the level the zoom picks, and districts by filter) and of incident counts, all answered.
     expect(tiles.filter((t) => t.status >= 400)).toEqual([]);
     expect(errors).toEqual([]);
@@ -50,27 +50,15 @@ describe('city map in headless Chromium', () => {
 
     // Where the data is (the centre of the fitted map), the picture must show grid fill, not the background.
     const shot = await page.screenshot({ clip: { x: 540, y: 300, width: 200, height: 200 } });
-    const canvasHasGrids = await page.evaluate(async (base64) => {
-      const image = new Image();
-      image.src = `data:image/png;base64,${base64}`;
-      await image.decode();
-      const canvas = document.createElement('canvas');
-      [canvas.width, canvas.height] = [image.width, image.height];
-      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-      context.drawImage(image, 0, 0);
-      const { data } = context.getImageData(0, 0, image.width, image.height);
-      let coloured = 0;
-      // Background is #0b1726 (blue 0x26); the grid fill blends in #2f80ed, so its blue channel is far higher.
-      for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 0x40) coloured++;
-      return coloured / (data.length / 4);
-    }, shot.toString('base64'));
+    // Background is #0b1726; the grid fill blends in #2f80ed, far enough from it.
+    const canvasHasGrids = await shareNotBackground(page, shot, [0x0b, 0x17, 0x26]);
     expect(canvasHasGrids).toBeGreaterThan(0.5);
     expect(outside).toEqual([]);
   });
 
   it('tells the user how to get in when there is no token', async () => {
     const page = await browser.newPage();
-    await page.goto(`${server.url}/`);
-    await expect(page.textContent('#status')).resolves.toMatch(/no API token/);
+    await page.goto(`${server.url}/map`);
+    await expect(page.textContent('#status')).resolves.toMatch(/没有 API 令牌/);
   });
 });

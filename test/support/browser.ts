@@ -32,9 +32,50 @@ export async function forbidOutsideRequests(page: Page): Promise<string[]> {
   return outside;
 }
 
-export async function listen(app: Koa): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves the app on 127.0.0.1 (a free port, or the one given: a test restarts the server where the page expects it).
+ * close() also ends open connections (a live event stream), as a stopped server process would.
+ */
+export async function listen(app: Koa, port = 0): Promise<{ url: string; port: number; close: () => Promise<void> }> {
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The share of pixels of a PNG screenshot (or of a region of it) that differ clearly from the background colour. */
+export async function shareNotBackground(
+  page: Page,
+  png: Buffer,
+  background: [number, number, number],
+  region?: { x: number; y: number; width: number; height: number },
+): Promise<number> {
+  return page.evaluate(
+    async ({ base64, background, region }) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${base64}`;
+      await image.decode();
+      const canvas = document.createElement('canvas');
+      [canvas.width, canvas.height] = [image.width, image.height];
+      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+      context.drawImage(image, 0, 0);
+      const { x, y, width, height } = region ?? { x: 0, y: 0, width: image.width, height: image.height };
+      const { data } = context.getImageData(x, y, width, height);
+      let differing = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1]) + Math.abs(data[i + 2] - background[2]);
+        if (distance > 40) differing++;
+      }
+      return differing / (data.length / 4);
+    },
+    { base64: png.toString('base64'), background, region },
+  );
 }

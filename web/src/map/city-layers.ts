@@ -27,6 +27,7 @@ const circle = (source: string, id: string, paint: Record<string, unknown>, zoom
 
 /** How each tile layer is drawn, bottom to top. A layer the server lists but this table lacks is not drawn. */
 const drawings: Array<[string, Drawing]> = [
+  ['land_cover', (s) => [fill(s, 'land-cover-fill', { 'fill-color': ['match', ['get', 'kind'], 'water', '#1c4e7a', '#1f4d33'], 'fill-opacity': 0.9 })]],
   ['grids', (s) => [fill(s, 'grids-fill', { 'fill-color': '#2f80ed', 'fill-opacity': 0.25 }), line(s, 'grids-line', { 'line-color': '#7fb8ff', 'line-width': 0.6 })]],
   // Below z15 the incident tiles hold one polygon per level-4 grid with its count; from z15 single incidents.
   [

@@ -1,0 +1,50 @@
+import '../../map/setup';
+import { Map as MapLibreMap, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
+import { apiToken, authorizeRequest, getJson } from '../../shell/api';
+import { t } from '../../shell/messages';
+import { cityLayers, type TileLayerEntry } from '../../map/city-layers';
+
+// A background colour only; every layer comes from this server's tiles.
+const style: StyleSpecification = {
+  version: 8,
+  sources: {},
+  layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#0b1726' } }],
+};
+
+/**
+ * The whole city from the server's vector tiles: every tile layer this role may see (GET /tiles), each a vector
+ * source read through its TileJSON, with district outlines on top. The map asks only for the tiles in view.
+ */
+export async function mount(root: HTMLElement): Promise<void> {
+  root.className = 'city-map';
+  root.innerHTML = `<header><strong>${t('appTitle')}</strong><span id="status">…</span></header><div id="map"></div>`;
+  const status = root.querySelector('#status') as HTMLElement;
+  if (!apiToken()) {
+    status.textContent = t('noToken');
+    return;
+  }
+  try {
+    const [{ layers }, districts] = await Promise.all([getJson<{ layers: TileLayerEntry[] }>('/tiles'), getJson<{ bounds: number[] }>('/tiles/grids.json?level=1')]);
+    const map = new MapLibreMap({
+      container: 'map',
+      style,
+      bounds: districts.bounds as LngLatBoundsLike,
+      fitBoundsOptions: { padding: 40 },
+      attributionControl: false,
+      transformRequest: authorizeRequest,
+    });
+    map.on('load', () => {
+      for (const { source, url, layers: styleLayers } of cityLayers(layers)) {
+        map.addSource(source, { type: 'vector', url });
+        for (const layer of styleLayers) map.addLayer(layer);
+      }
+      map.once('idle', () => {
+        status.textContent = `${layers.length} ${t('tileLayers')} · ${t('zoom')} ${map.getZoom().toFixed(1)}`;
+        document.body.dataset.ready = 'true';
+      });
+    });
+  } catch (error) {
+    status.textContent = `error: ${(error as Error).message}`;
+    document.body.dataset.ready = 'error';
+  }
+}
