@@ -54,7 +54,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query }) {
-        ctx.body = await incidentStats(pool, clock, query);
+        ctx.body = await incidentStats(pool, clock, query, config.CITY_TIME_ZONE);
       },
     }),
     defineRoute({

@@ -6,7 +6,7 @@ import { openStatuses } from './workflow';
 // Group keys come from this fixed table (the query names one of its keys, validated by zod), never from input.
 const groupKeys: Record<NonNullable<StatsQuery['groupBy']> | 'all', string> = {
   all: `'all'`,
-  day: `to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')`,
+  day: `to_char(reported_at AT TIME ZONE calendar.zone, 'YYYY-MM-DD')`,
   grid: `grid_id::text`,
   category: `category`,
   department: `department`,
@@ -19,6 +19,8 @@ export interface IncidentStatsRow {
   closed: number;
   closureRate: number | null;
   onTimeRate: number | null;
+  /** Closed cases without a deadline: left out of onTimeRate (see onTimeRule). */
+  closedWithoutDeadline: number;
   meanHandlingHours: number | null;
   medianHandlingHours: number | null;
   p90HandlingHours: number | null;
@@ -27,15 +29,31 @@ export interface IncidentStatsRow {
 }
 
 /**
- * Closure rate = closed / all reported; on-time rate = closed by the overall deadline / closed; handling time =
- * closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at clock().
+ * Imported histories have closed cases without a deadline. Boston's own on-time status counts them as on time;
+ * counting them either way would invent a deadline, so they are left out and counted separately.
  */
-export async function incidentStats(db: Queryable, clock: Clock, query: StatsQuery): Promise<{ groupBy: string; groups: IncidentStatsRow[] }> {
+export const onTimeRule = 'onTimeRate = closed by the deadline / closed with a deadline; closed cases without a deadline are left out and counted in closedWithoutDeadline';
+
+export interface IncidentStats {
+  groupBy: string;
+  /** The time zone whose calendar days groupBy=day counts. */
+  timeZone: string;
+  onTimeRule: string;
+  groups: IncidentStatsRow[];
+}
+
+/**
+ * Closure rate = closed / all reported; on-time rate = closed by the overall deadline / closed with a deadline;
+ * handling time = closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at
+ * clock(). Days are calendar days of query.tz, else of the city's time zone.
+ */
+export async function incidentStats(db: Queryable, clock: Clock, query: StatsQuery, cityTimeZone: string): Promise<IncidentStats> {
   const groupBy = query.groupBy ?? 'all';
-  const filtered = `SELECT *, ${groupKeys[groupBy]} AS key FROM incidents
+  const timeZone = query.tz ?? cityTimeZone;
+  const filtered = `SELECT incidents.*, ${groupKeys[groupBy]} AS key FROM incidents, (SELECT $6::text AS zone) calendar
     WHERE ($1::timestamptz IS NULL OR reported_at >= $1) AND ($2::timestamptz IS NULL OR reported_at < $2)
       AND ($3::bigint IS NULL OR grid_id = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR department = $5)`;
-  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null];
+  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null, timeZone];
   const [metrics, byStatus] = await Promise.all([
     db.query<Omit<IncidentStatsRow, 'byStatus'>>(
       `WITH f AS (${filtered}), h AS (SELECT *, extract(epoch FROM closed_at - reported_at) / 3600 AS hours FROM f)
@@ -43,11 +61,12 @@ export async function incidentStats(db: Queryable, clock: Clock, query: StatsQue
          count(*) FILTER (WHERE status = 'closed')::int AS closed,
          (count(*) FILTER (WHERE status = 'closed'))::float8 / nullif(count(*), 0) AS "closureRate",
          (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed' AND due_at IS NOT NULL), 0) AS "onTimeRate",
+         count(*) FILTER (WHERE status = 'closed' AND due_at IS NULL)::int AS "closedWithoutDeadline",
          avg(hours) FILTER (WHERE status = 'closed')::float8 AS "meanHandlingHours",
          percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "medianHandlingHours",
          percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "p90HandlingHours",
          avg(satisfaction)::float8 AS satisfaction,
-         count(*) FILTER (WHERE status = ANY ($6::text[]) AND due_at < $7)::int AS "overdueOpen"
+         count(*) FILTER (WHERE status = ANY ($7::text[]) AND due_at < $8)::int AS "overdueOpen"
        FROM h GROUP BY key ORDER BY key`,
       [...params, openStatuses, clock()],
     ),
@@ -55,7 +74,7 @@ export async function incidentStats(db: Queryable, clock: Clock, query: StatsQue
   ]);
   const statusCounts = new Map<string | null, Record<string, number>>();
   for (const row of byStatus.rows) statusCounts.set(row.key, { ...statusCounts.get(row.key), [row.status]: row.n });
-  return { groupBy, groups: metrics.rows.map((row) => ({ ...row, byStatus: statusCounts.get(row.key) ?? {} })) };
+  return { groupBy, timeZone, onTimeRule, groups: metrics.rows.map((row) => ({ ...row, byStatus: statusCounts.get(row.key) ?? {} })) };
 }
 
 export interface WorkerIndicators {
