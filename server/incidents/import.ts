@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { latLngToCell } from 'h3-js';
+import { storedCell } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withWriteTransaction } from '../audit/write-context';
 import type { Pool } from '../db/pool';
@@ -112,7 +113,7 @@ function copyText(value: string | number | null): string {
   return String(value).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-const stagingColumns = ['external_id', 'reported', 'target', 'closed', 'closed_flag', 'category', 'department', 'source', 'description', 'lon', 'lat', 'h3_r7', 'h3_r8', 'h3_r9'];
+const stagingColumns = ['external_id', 'reported', 'target', 'closed', 'closed_flag', 'category', 'department', 'source', 'description', 'lon', 'lat', 'h3_r7', 'h3_r8', 'h3_r9', 'h3_r10'];
 
 /** A row left out, and why: `row` counts lines of the file as a spreadsheet does (the header is row 1). */
 export interface RejectedRow {
@@ -210,7 +211,7 @@ function stagingRow(row: Record<string, string>, mapping: CsvMapping, categoryMa
   return {
     values: [key, times[0], times[1], times[2], closedFlag ? 't' : 'f', categoryMap?.get(category) ?? category, field(mapping.department) || null,
       channelOf(field(mapping.source)), field(mapping.description) || null, lon, lat,
-      latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9)],
+      latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9), storedCell(lon, lat)],
   };
 }
 
@@ -281,11 +282,12 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
       [placeholderMinRows, placeholderShare],
     );
     const { rowCount } = await client.query(
-      `INSERT INTO incidents (external_id, category, source, status, description, reported_at, due_at, closed_at, department, geom, grid_id, h3_r7, h3_r8, h3_r9, location_placeholder)
+      `INSERT INTO incidents (external_id, category, source, status, description, reported_at, due_at, closed_at, department, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10, location_placeholder)
        SELECT s.external_id, s.category, s.source, CASE WHEN s.closed_flag THEN 'closed' ELSE 'dispatched' END, s.description,
               s.reported::timestamptz, s.target::timestamptz, CASE WHEN s.closed_flag THEN s.closed::timestamptz END, s.department,
               p.geom, CASE WHEN NOT s.placeholder THEN grid_at(p.geom) END,
-              CASE WHEN NOT s.placeholder THEN s.h3_r7 END, CASE WHEN NOT s.placeholder THEN s.h3_r8 END, CASE WHEN NOT s.placeholder THEN s.h3_r9 END, s.placeholder
+              CASE WHEN NOT s.placeholder THEN s.h3_r7 END, CASE WHEN NOT s.placeholder THEN s.h3_r8 END, CASE WHEN NOT s.placeholder THEN s.h3_r9 END,
+              CASE WHEN NOT s.placeholder THEN s.h3_r10::bigint END, s.placeholder
        FROM incident_import s CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
        ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING`,
     );
