@@ -141,8 +141,8 @@ describe('import:incidents on generic CSV files', () => {
     const file = csvFile('placeholder.csv', rows);
     const result = await importIncidents(db.pool, [file], nyc);
     expect(result.placeholders).toEqual([{ lon: 120.7, lat: 31.3, rows: 60 }]);
-    expect(await count("category = 'Placeholder' AND location_placeholder AND grid_id IS NULL AND h3_r9 IS NULL")).toBe(60);
-    expect(await count("category = 'Placeholder' AND NOT location_placeholder AND grid_id IS NOT DISTINCT FROM grid_at(geom) AND h3_r9 IS NOT NULL")).toBe(240);
+    expect(await count("category = 'Placeholder' AND location_placeholder AND grid_id IS NULL AND h3_r9 IS NULL AND h3_r10 IS NULL")).toBe(60);
+    expect(await count("category = 'Placeholder' AND NOT location_placeholder AND grid_id IS NOT DISTINCT FROM grid_at(geom) AND h3_r9 IS NOT NULL AND h3_r10 IS NOT NULL")).toBe(240);
     // The placeholder point lies in a grid: the flagged rows were kept out of it on purpose.
     expect((await db.pool.query('SELECT grid_at(ST_SetSRID(ST_MakePoint(120.7, 31.3), 4326)) AS grid')).rows[0].grid).not.toBeNull();
   });
