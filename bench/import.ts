@@ -5,13 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadDemoCity, testCityOptions } from '../data/demo/load';
-import { loadConfig } from '../server/config';
-import { resolveDatabaseUrl } from '../server/db/connect';
-import { migrate } from '../server/db/migrate';
-import { createPool, ensureDatabaseExists } from '../server/db/pool';
-import { cityExtentOf } from '../server/geo/extent';
+import type { Pool } from '../server/db/pool';
 import { type ImportPhase, importFeatures } from '../server/layers/import';
 import { layers } from '../server/layers/registry';
+import { loadConfig } from '../server/config';
+import { cityExtentOf } from '../server/geo/extent';
+import { withScratchDatabase } from './scratch-database';
 
 const rows = Number(process.env.BENCH_ROWS ?? 200_000);
 const baselineRowsPerSecond = 20_000; // the issue's target for buildings on this machine
@@ -69,57 +68,48 @@ async function serverCpuSeconds(pool: pg.Pool): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const serverUrl = await resolveDatabaseUrl(config, () => undefined);
-  const url = new URL(serverUrl);
-  const database = `citygrid_bench_import_${process.pid}`;
-  url.pathname = `/${database}`;
-  await ensureDatabaseExists(url.toString());
-  const pool = createPool(url.toString(), 2);
-  const file = path.join(os.tmpdir(), `${database}.csv`);
+  const file = path.join(os.tmpdir(), `citygrid_bench_import_${process.pid}.csv`);
   try {
-    await migrate(pool);
-    await loadDemoCity(pool, { ...testCityOptions, progress: false });
-    const { rows: extents } = await pool.query<Extent>(
-      `SELECT ST_XMin(e) AS "minLon", ST_YMin(e) AS "minLat", ST_XMax(e) AS "maxLon", ST_YMax(e) AS "maxLat"
-         FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
-    );
-    writeCsv(file, extents[0]);
-    const buildings = layers.find((layer) => layer.name === 'buildings');
-    if (!buildings) throw new Error('no buildings layer');
-    const phases: Array<{ phase: ImportPhase; seconds: string }> = [];
-    const onPhase = (phase: ImportPhase, seconds: number) => phases.push({ phase, seconds: seconds.toFixed(2) });
-    const serverCpuBefore = await serverCpuSeconds(pool);
-    const nodeCpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase, city: cityExtentOf(config) }, { actor: null, route: 'bench import' });
-    const seconds = (performance.now() - started) / 1000;
-    const nodeCpu = process.cpuUsage(nodeCpuBefore);
-    const serverCpuAfter = await serverCpuSeconds(pool);
-    const serverCpu = serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore;
-    const rate = Math.round(report.inserted / seconds);
-    console.table([
-      {
-        case: `import ${rows.toLocaleString('en')} buildings (CSV, WKT)`,
-        file: `${(fs.statSync(file).size / 1e6).toFixed(1)} MB`,
-        seconds: seconds.toFixed(2),
-        'rows/s': rate,
-        'baseline rows/s': baselineRowsPerSecond,
-        ratio: (rate / baselineRowsPerSecond).toFixed(2),
-        'Node CPU s': ((nodeCpu.user + nodeCpu.system) / 1e6).toFixed(2),
-        'database CPU s': serverCpu === null ? 'n/a' : serverCpu.toFixed(2),
-        'load average': os.loadavg()[0].toFixed(1),
-      },
-    ]);
-    console.table(phases);
+    await withScratchDatabase('import', (pool) => importBuildings(pool, file));
   } finally {
-    await pool.end();
     fs.rmSync(file, { force: true });
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-    await admin.end();
   }
+}
+
+async function importBuildings(pool: Pool, file: string): Promise<void> {
+  await loadDemoCity(pool, { ...testCityOptions, progress: false });
+  const { rows: extents } = await pool.query<Extent>(
+    `SELECT ST_XMin(e) AS "minLon", ST_YMin(e) AS "minLat", ST_XMax(e) AS "maxLon", ST_YMax(e) AS "maxLat"
+       FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
+  );
+  writeCsv(file, extents[0]);
+  const buildings = layers.find((layer) => layer.name === 'buildings');
+  if (!buildings) throw new Error('no buildings layer');
+  const phases: Array<{ phase: ImportPhase; seconds: string }> = [];
+  const onPhase = (phase: ImportPhase, seconds: number) => phases.push({ phase, seconds: seconds.toFixed(2) });
+  const serverCpuBefore = await serverCpuSeconds(pool);
+  const nodeCpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const report = await importFeatures(pool, buildings, fs.createReadStream(file), { format: 'csv', dryRun: false, onPhase, city: cityExtentOf(loadConfig({ ...process.env, LOG_LEVEL: 'silent' })) }, { actor: null, route: 'bench import' });
+  const seconds = (performance.now() - started) / 1000;
+  const nodeCpu = process.cpuUsage(nodeCpuBefore);
+  const serverCpuAfter = await serverCpuSeconds(pool);
+  const serverCpu = serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore;
+  const rate = Math.round(report.inserted / seconds);
+  console.table([
+    {
+      case: `import ${rows.toLocaleString('en')} buildings (CSV, WKT)`,
+      file: `${(fs.statSync(file).size / 1e6).toFixed(1)} MB`,
+      seconds: seconds.toFixed(2),
+      'rows/s': rate,
+      'baseline rows/s': baselineRowsPerSecond,
+      ratio: (rate / baselineRowsPerSecond).toFixed(2),
+      'Node CPU s': ((nodeCpu.user + nodeCpu.system) / 1e6).toFixed(2),
+      'database CPU s': serverCpu === null ? 'n/a' : serverCpu.toFixed(2),
+      'load average': os.loadavg()[0].toFixed(1),
+    },
+  ]);
+  console.table(phases);
 }
 
 main().catch((error: unknown) => {

@@ -30,16 +30,31 @@ async function main(): Promise<void> {
     await migrate(pool);
     const parentLevel = option(args, '--parent-level');
     console.log(`importing ${collection.features.length} polygons from ${file} as level ${level}…`);
-    const report = await importGrids(pool, collection, {
+    const options = {
       level,
       parentLevel: parentLevel === undefined ? undefined : Number(parentLevel),
       codeField: option(args, '--code-field'),
       nameField: option(args, '--name-field'),
       repair: args.includes('--repair'),
       city: cityExtentOf(config),
-    });
-    console.log(`imported ${report.imported} grids (${report.repairedInvalid} invalid polygons repaired)`);
+    };
+    const report = await importGrids(pool, collection, options);
+    console.log(`imported ${report.imported} grids (${report.repairedInvalid} invalid polygons ${options.repair ? 'repaired' : 'found'})`);
     console.table({ 'as imported': report.before, ...(report.after ? { 'after --repair': report.after } : {}) });
+    if (report.siblingOverlaps.length > 0) {
+      console.log(`${report.siblingOverlaps.length} pairs of sibling grids overlap in the file${options.repair ? ' (cut out of the later grid by --repair)' : ''}:`);
+      console.table(report.siblingOverlaps.map((overlap) => ({ grids: overlap.codes.join(' / '), 'overlap m²': Math.round(overlap.areaM2) })));
+    }
+    const noticeable = report.areaChanges.filter((change) => Math.abs(change.changePercent) > 1);
+    console.log(`${report.areaChanges.length} grids differ in area from the file (${noticeable.length} by more than 1 %), largest change first:`);
+    console.table(report.areaChanges.slice(0, 40).map((change) => ({
+      code: change.code,
+      name: change.name,
+      'file m²': Math.round(change.sourceAreaM2),
+      'stored m²': Math.round(change.areaM2),
+      'change %': Number(change.changePercent.toFixed(2)),
+    })));
+    if (report.areaChanges.length > 40) console.log(`… and ${report.areaChanges.length - 40} more with smaller changes`);
   } finally {
     await pool.end();
   }

@@ -3,6 +3,18 @@ import { z } from 'zod';
 
 export const projectRoot = path.resolve(__dirname, '..');
 
+/** An IANA time zone name (Asia/Shanghai, America/New_York) as the platform's time zone database knows it. */
+export const timeZoneName = z.string().min(1).max(64).refine(isTimeZone, 'an IANA time zone name such as Asia/Shanghai');
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const configSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -16,6 +28,8 @@ const configSchema = z.object({
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 1mb or 512kb').default('1mb'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_SEED: z.string().default('citygrid'),
+  // The city's calendar: statistics per day count local days of this zone unless a request names another.
+  CITY_TIME_ZONE: timeZoneName.default('Asia/Shanghai'),
   // Gzipped vector tiles kept in memory per process; 0 turns the tile cache off (benchmarks, debugging).
   TILE_CACHE_MB: z.coerce.number().min(0).max(4096).default(64),
   WEB_DIST: z.string().default(path.join(projectRoot, 'web', 'dist')),

@@ -4,7 +4,7 @@ import { featureCollection } from '../geo/schemas';
 import { gridFeature } from './service';
 
 // Below this, a difference is floating-point noise from shared edges, not a real gap or overlap.
-const noiseM2 = 0.01;
+export const coverageNoiseM2 = 0.01;
 
 /**
  * Gaps (parent area no child covers), overlaps (between pairs of children) and children sticking out of the
@@ -27,7 +27,7 @@ export async function gridCoverage(db: Queryable, id: number) {
      SELECT kind, json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(g, 9)::json,
               'properties', json_build_object('kind', kind, 'gridIds', ids, 'areaM2', ${planarAreaM2('g')})) AS feature
      FROM pieces WHERE ${planarAreaM2('g')} > $2`,
-    [id, noiseM2],
+    [id, coverageNoiseM2],
   );
   const of = (kind: string) => rows.filter((row) => row.kind === kind).map((row) => row.feature);
   const total = (features: Array<{ properties: { areaM2: number } }>) => features.reduce((sum, feature) => sum + feature.properties.areaM2, 0);

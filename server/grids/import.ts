@@ -1,9 +1,11 @@
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError } from '../errors';
+import { planarAreaM2 } from '../geo/area';
 import { type CityExtent, extentSql, extentValues } from '../geo/extent';
-import { gridCoverage } from './analysis';
+import { coverageNoiseM2, gridCoverage } from './analysis';
 import { reassignMembers } from './membership';
+import { servedDecimals } from './service';
 
 export interface GridImportOptions {
   level: number;
@@ -11,7 +13,7 @@ export interface GridImportOptions {
   parentLevel?: number;
   codeField?: string;
   nameField?: string;
-  /** ST_MakeValid invalid polygons, clip children to their parent, cut overlaps, give gaps to a neighbour */
+  /** ST_MakeValid invalid polygons, clip children to their parent, cut overlaps between siblings (top-level ones too), give gaps to a neighbour */
   repair: boolean;
   /** Where grids may lie (geo/extent.ts); unset: anywhere a top-level grid may be without CITY_EXTENT. */
   city?: CityExtent;
@@ -27,11 +29,30 @@ export interface CoverageSummary {
   outsideAreaM2: number;
 }
 
+/** Two siblings (same parent, or both top-level) that share area, as the file had them. */
+export interface SiblingOverlap {
+  codes: [string, string];
+  areaM2: number;
+}
+
+/** How much repair (and snapping to the served precision) changed a grid's area against the file's polygon. */
+export interface AreaChange {
+  code: string;
+  name: string;
+  sourceAreaM2: number;
+  areaM2: number;
+  changePercent: number;
+}
+
 export interface GridImportReport {
   imported: number;
   repairedInvalid: number;
+  /** Overlaps among the imported grids and their siblings before repair, largest first. */
+  siblingOverlaps: SiblingOverlap[];
   before: CoverageSummary;
   after: CoverageSummary | null;
+  /** Grids whose area differs from the file's, largest relative change first. */
+  areaChanges: AreaChange[];
 }
 
 /**
@@ -46,31 +67,34 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
   return withWriteTransaction(pool, writer, async (client) => {
     await client.query(
       `CREATE TEMP TABLE grid_import ON COMMIT DROP AS
-       SELECT ord::int AS ord, coalesce(f -> 'properties' ->> $2, 'import-' || ord) AS code,
-              coalesce(f -> 'properties' ->> $3, f -> 'properties' ->> $2, 'import-' || ord) AS name,
-              ST_SetSRID(ST_GeomFromGeoJSON(f ->> 'geometry'), 4326) AS g
-       FROM json_array_elements($1::json) WITH ORDINALITY AS features(f, ord)`,
+       SELECT ord::int AS ord, code, name, g, ST_Area(g::geography) AS source_area_m2
+       FROM (SELECT ord, coalesce(f -> 'properties' ->> $2, 'import-' || ord) AS code,
+                    coalesce(f -> 'properties' ->> $3, f -> 'properties' ->> $2, 'import-' || ord) AS name,
+                    ST_SetSRID(ST_GeomFromGeoJSON(f ->> 'geometry'), 4326) AS g
+             FROM json_array_elements($1::json) WITH ORDINALITY AS features(f, ord)) features`,
       [JSON.stringify(collection.features), options.codeField ?? 'code', options.nameField ?? 'name'],
     );
     await checkStorable(client, options);
     const repairedInvalid = await makeValid(client, options.repair);
     const ids = await insertMatched(client, options.level, parentLevel);
     const parents = options.level > 1 ? await parentsOf(client, ids) : [];
-    const before = await summarize(client, parents);
+    const siblingOverlaps = await overlapsAmongSiblings(client, ids);
+    const before = await summarize(client, ids, parents);
     let after: CoverageSummary | null = null;
-    if (options.repair && parents.length > 0) {
-      // Each pass leaves only floating-point slivers of the previous overlays; two or three passes clear them.
+    if (options.repair) {
+      // Each pass leaves only slivers of the previous overlays; two or three passes clear them.
       for (let pass = 0; pass < repairPasses && !isClean(after); pass++) {
-        await repairNesting(client, parents);
-        after = await summarize(client, parents);
+        await repairSiblings(client, ids, parents);
+        after = await summarize(client, ids, parents);
       }
     }
+    await dropSubPrecisionPieces(client, ids);
     if (options.level === 4) await reassignMembers(client, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
     await client.query(
       `INSERT INTO audit_log (route, entity, action, after) VALUES ('cli import:grids', 'grids', 'insert', $1)`,
       [{ imported: ids.length, level: options.level, repair: options.repair }],
     );
-    return { imported: ids.length, repairedInvalid, before, after };
+    return { imported: ids.length, repairedInvalid, siblingOverlaps, before, after, areaChanges: await areaChanges(client) };
   });
 }
 
@@ -118,8 +142,32 @@ async function parentsOf(client: PoolClient, ids: number[]): Promise<number[]> {
   return rows.map((row) => row.id);
 }
 
-async function summarize(client: PoolClient, parents: number[]): Promise<CoverageSummary> {
+/**
+ * Overlapping pieces between siblings, at least one of them imported: children of one parent, or top-level grids
+ * (which have no parent whose coverage would show them).
+ */
+async function overlapsAmongSiblings(client: PoolClient, ids: number[]): Promise<SiblingOverlap[]> {
+  const { rows } = await client.query<{ a: string; b: string; pieces: number; area_m2: number }>(
+    `SELECT a.code AS a, b.code AS b, count(*)::int AS pieces, sum(${planarAreaM2('piece')}) AS area_m2
+     FROM grids a JOIN grids b ON b.level = a.level AND b.parent_id IS NOT DISTINCT FROM a.parent_id AND a.id < b.id
+                               AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
+     CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) AS dumped(path, piece)
+     WHERE (a.id = ANY($1::bigint[]) OR b.id = ANY($1::bigint[])) AND ${planarAreaM2('piece')} > $2
+     GROUP BY a.code, b.code ORDER BY area_m2 DESC`,
+    [ids, coverageNoiseM2],
+  );
+  return rows.map((row) => ({ codes: [row.a, row.b], areaM2: row.area_m2 }));
+}
+
+/** Children: gaps, overlaps and protrusions per parent; top-level grids: their overlaps with each other. */
+async function summarize(client: PoolClient, ids: number[], parents: number[]): Promise<CoverageSummary> {
   const summary: CoverageSummary = { parents: parents.length, gaps: 0, gapAreaM2: 0, overlaps: 0, overlapAreaM2: 0, outside: 0, outsideAreaM2: 0 };
+  if (parents.length === 0) {
+    const overlaps = await overlapsAmongSiblings(client, ids);
+    summary.overlaps = overlaps.length;
+    summary.overlapAreaM2 = overlaps.reduce((sum, overlap) => sum + overlap.areaM2, 0);
+    return summary;
+  }
   for (const parentId of parents) {
     const coverage = await gridCoverage(client, parentId);
     summary.gaps += coverage.gaps.features.length;
@@ -132,7 +180,8 @@ async function summarize(client: PoolClient, parents: number[]): Promise<Coverag
   return summary;
 }
 
-// GEOS overlay grid size; 0 = full floating precision. A 1e-8° grid was tried and left more slivers on the HK data.
+// GEOS overlay grid size; 0 = full floating precision. Grids of 1e-8° and 1e-7° were tried and left more slivers on
+// the HK data (the snapped union of the lower siblings no longer follows their edges).
 const repairGridSize = 0;
 const repairPasses = 3;
 
@@ -141,11 +190,30 @@ function isClean(summary: CoverageSummary | null): boolean {
 }
 
 /**
- * Makes children nest and tile their parents: snap to the precision grid, clip to the parent, cut each overlap
- * out of the higher id, then give each gap to the child sharing the longest border with it (the nearest one
- * when none touches).
+ * Makes siblings tile without overlaps, and children nest in and tile their parents: snap to the precision grid,
+ * clip to the parent, cut each overlap out of the imported grid with the higher id (a grid that was there before
+ * keeps its shape), then give each gap in a parent to the child sharing the longest border with it (the nearest
+ * one when none touches). Top-level grids have no parent: only their overlaps are cut.
  */
-async function repairNesting(client: PoolClient, parents: number[]): Promise<void> {
+async function repairSiblings(client: PoolClient, ids: number[], parents: number[]): Promise<void> {
+  if (parents.length > 0) await clipToParents(client, parents);
+  await cutSiblingOverlaps(client, ids);
+  if (parents.length > 0) await fillGaps(client, parents);
+}
+
+async function cutSiblingOverlaps(client: PoolClient, ids: number[]): Promise<void> {
+  await client.query(
+    `UPDATE grids c SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, lower.u, $2::float8), 3))
+     FROM (SELECT c2.id, ST_Union(s.geom, $2::float8) AS u
+           FROM grids c2 JOIN grids s ON s.level = c2.level AND s.parent_id IS NOT DISTINCT FROM c2.parent_id AND s.id < c2.id
+                                     AND s.geom && c2.geom AND ST_Intersects(s.geom, c2.geom)
+           WHERE c2.id = ANY($1::bigint[]) GROUP BY c2.id) lower
+     WHERE c.id = lower.id`,
+    [ids, repairGridSize],
+  );
+}
+
+async function clipToParents(client: PoolClient, parents: number[]): Promise<void> {
   await client.query(
     `UPDATE grids SET geom = ST_Multi(ST_CollectionExtract(ST_ReducePrecision(geom, $2::float8), 3)) WHERE id = ANY($1::bigint[]) OR parent_id = ANY($1::bigint[])`,
     [parents, repairGridSize],
@@ -155,13 +223,9 @@ async function repairNesting(client: PoolClient, parents: number[]): Promise<voi
      FROM grids p WHERE c.parent_id = p.id AND p.id = ANY($1::bigint[])`,
     [parents, repairGridSize],
   );
-  await client.query(
-    `UPDATE grids c SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, lower.u, $2::float8), 3))
-     FROM (SELECT c2.id, ST_Union(s.geom, $2::float8) AS u FROM grids c2 JOIN grids s ON s.parent_id = c2.parent_id AND s.id < c2.id AND s.geom && c2.geom AND ST_Intersects(s.geom, c2.geom)
-           WHERE c2.parent_id = ANY($1::bigint[]) GROUP BY c2.id) lower
-     WHERE c.id = lower.id`,
-    [parents, repairGridSize],
-  );
+}
+
+async function fillGaps(client: PoolClient, parents: number[]): Promise<void> {
   await client.query(
     `WITH gaps AS (
        SELECT p.id AS parent_id, (ST_Dump(ST_Difference(p.geom, ST_Union(c.geom, $2::float8), $2::float8))).geom AS g
@@ -175,4 +239,37 @@ async function repairNesting(client: PoolClient, parents: number[]): Promise<voi
      WHERE c.id = owned.owner`,
     [parents, repairGridSize],
   );
+}
+
+/**
+ * A sliver of a few mm² left by ST_MakeValid or an overlay collapses into a ring of too few points when written
+ * out with the decimals GET serves. Such pieces (below the 0.01 m² coverage counts as noise) are dropped, so
+ * the grid is stored as it is served. GET also serves geometry snap-rounded to those decimals (grids/service.ts),
+ * so what it serves stays valid, and PATCH accepts it unchanged; snapping the stored grids themselves to 7
+ * decimals opened sub-m² gaps between neighbours on the HK data.
+ */
+async function dropSubPrecisionPieces(client: PoolClient, ids: number[]): Promise<void> {
+  const served = (geometry: string) => `ST_GeomFromGeoJSON(ST_AsGeoJSON(${geometry}, $2::int))`;
+  await client.query(
+    `UPDATE grids g SET geom = kept.geom
+     FROM (SELECT g2.id, ST_Multi(ST_Collect(piece.geom)) AS geom
+           FROM grids g2 CROSS JOIN LATERAL ST_Dump(g2.geom) AS piece
+           WHERE g2.id = ANY($1::bigint[]) AND NOT ST_IsValid(${served('g2.geom')})
+             AND (ST_IsValid(${served('piece.geom')}) OR ${planarAreaM2('piece.geom')} > $3)
+           GROUP BY g2.id) kept
+     WHERE g.id = kept.id`,
+    [ids, servedDecimals, coverageNoiseM2],
+  );
+}
+
+/** Every grid of this import whose area differs from its polygon in the file by more than 0.01 %. */
+async function areaChanges(client: PoolClient): Promise<AreaChange[]> {
+  const { rows } = await client.query<AreaChange>(
+    `SELECT code, name, "sourceAreaM2", "areaM2", 100 * ("areaM2" - "sourceAreaM2") / nullif("sourceAreaM2", 0) AS "changePercent"
+     FROM (SELECT g.code, g.name, i.source_area_m2 AS "sourceAreaM2", ST_Area(g.geom::geography) AS "areaM2"
+           FROM grid_import i JOIN grids g ON g.code = i.code) areas
+     WHERE abs("areaM2" - "sourceAreaM2") > 1e-4 * "sourceAreaM2"
+     ORDER BY abs("areaM2" - "sourceAreaM2") / nullif("sourceAreaM2", 0) DESC NULLS FIRST`,
+  );
+  return rows;
 }

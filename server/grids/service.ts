@@ -8,9 +8,17 @@ import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, p
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
 
+/**
+ * Decimals of served grid geometry: 9 ≈ 0.1 mm, as coverage and history serve it. Snap-rounded to them before
+ * writing, so the served geometry is valid as served (plain rounding can collapse a sliver into a ring of too few
+ * points) and a client may PATCH it back unchanged: at 7 decimals (≈ 1 cm) a vertex moved off a 1 km border
+ * made a sibling overlap of over 1 m², which PATCH refuses.
+ */
+export const servedDecimals = 9;
+
 const featureSql = `json_build_object(
   'type', 'Feature', 'id', id,
-  'geometry', ST_AsGeoJSON(geom, 7)::json,
+  'geometry', ST_AsGeoJSON(ST_ReducePrecision(geom, 1e-${servedDecimals}), ${servedDecimals})::json,
   'properties', json_build_object('code', code, 'name', name, 'level', level, 'parentId', parent_id,
                                   'leader', leader, 'workers', workers, 'householdsTarget', households_target,
                                   'version', version, 'areaM2', round(ST_Area(geom::geography)::numeric, 1)))`;

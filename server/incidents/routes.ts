@@ -61,7 +61,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query, actor }) {
-        ctx.body = await incidentStats(pool, clock, query, gridScope(actor));
+        ctx.body = await incidentStats(pool, clock, query, gridScope(actor), config.CITY_TIME_ZONE);
       },
     }),
     defineRoute({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timeZoneName } from '../config';
 import { idParam, isoDateTime, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
 import { statuses } from './workflow';
 
@@ -66,6 +67,7 @@ export const statsQuery = z
     category: z.string().max(50).optional(),
     department: z.string().max(50).optional(),
     groupBy: z.enum(['day', 'grid', 'category', 'department', 'source']).optional(),
+    tz: timeZoneName.optional().openapi({ description: 'Time zone whose calendar days groupBy=day counts (IANA name); default: the setting CITY_TIME_ZONE' }),
   })
   .strict();
 export type StatsQuery = z.infer<typeof statsQuery>;

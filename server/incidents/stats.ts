@@ -6,7 +6,7 @@ import { openStatuses } from './workflow';
 // Group keys come from this fixed table (the query names one of its keys, validated by zod), never from input.
 const groupKeys: Record<NonNullable<StatsQuery['groupBy']> | 'all', string> = {
   all: `'all'`,
-  day: `to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')`,
+  day: `to_char(reported_at AT TIME ZONE calendar.zone, 'YYYY-MM-DD')`,
   grid: `grid_id::text`,
   category: `category`,
   department: `department`,
@@ -20,6 +20,8 @@ export interface IncidentStatsRow {
   closed: number;
   closureRate: number | null;
   onTimeRate: number | null;
+  /** Closed cases without a deadline: left out of onTimeRate (see onTimeRule). */
+  closedWithoutDeadline: number;
   meanHandlingHours: number | null;
   medianHandlingHours: number | null;
   p90HandlingHours: number | null;
@@ -28,24 +30,36 @@ export interface IncidentStatsRow {
 }
 
 /**
- * Closure rate = closed / all reported; on-time rate = closed by the overall deadline / closed; handling time =
- * closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at clock(). A reader
- * limited to grids (gridScope) gets the figures of their grids, and the whole city's only as one ungrouped row
- * (`cityWide`, same filters but the grid), so no figure of another grid is shown on its own.
+ * Imported histories have closed cases without a deadline. Boston's own on-time status counts them as on time;
+ * counting them either way would invent a deadline, so they are left out and counted separately.
  */
-export async function incidentStats(
-  db: Queryable,
-  clock: Clock,
-  query: StatsQuery,
-  grids: number[] | null,
-): Promise<{ groupBy: string; groups: IncidentStatsRow[]; cityWide?: IncidentStatsRow }> {
+export const onTimeRule = 'onTimeRate = closed by the deadline / closed with a deadline; closed cases without a deadline are left out and counted in closedWithoutDeadline';
+
+export interface IncidentStats {
+  groupBy: string;
+  /** The time zone whose calendar days groupBy=day counts. */
+  timeZone: string;
+  onTimeRule: string;
+  groups: IncidentStatsRow[];
+  cityWide?: IncidentStatsRow;
+}
+
+/**
+ * Closure rate = closed / all reported; on-time rate = closed by the overall deadline / closed with a deadline;
+ * handling time = closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at
+ * clock(). Days are calendar days of query.tz, else of the city's time zone. A reader limited to grids (gridScope)
+ * gets the figures of their grids, and the whole city's only as one ungrouped row (`cityWide`, same filters but
+ * the grid), so no figure of another grid is shown on its own.
+ */
+export async function incidentStats(db: Queryable, clock: Clock, query: StatsQuery, grids: number[] | null, cityTimeZone: string): Promise<IncidentStats> {
   const groupBy = query.groupBy ?? 'all';
-  if (grids === null) return { groupBy, groups: await statsGroups(db, clock, query, groupBy, null) };
+  const answer = { groupBy, timeZone: query.tz ?? cityTimeZone, onTimeRule };
+  if (grids === null) return { ...answer, groups: await statsGroups(db, clock, query, groupBy, null, answer.timeZone) };
   const [groups, cityWide] = await Promise.all([
-    statsGroups(db, clock, query, groupBy, grids),
-    statsGroups(db, clock, { ...query, grid: undefined }, 'all', null),
+    statsGroups(db, clock, query, groupBy, grids, answer.timeZone),
+    statsGroups(db, clock, { ...query, grid: undefined }, 'all', null, answer.timeZone),
   ]);
-  return { groupBy, groups, cityWide: cityWide[0] ?? emptyStats };
+  return { ...answer, groups, cityWide: cityWide[0] ?? emptyStats };
 }
 
 const emptyStats: IncidentStatsRow = {
@@ -55,6 +69,7 @@ const emptyStats: IncidentStatsRow = {
   closed: 0,
   closureRate: null,
   onTimeRate: null,
+  closedWithoutDeadline: 0,
   meanHandlingHours: null,
   medianHandlingHours: null,
   p90HandlingHours: null,
@@ -62,12 +77,19 @@ const emptyStats: IncidentStatsRow = {
   overdueOpen: 0,
 };
 
-async function statsGroups(db: Queryable, clock: Clock, query: StatsQuery, groupBy: keyof typeof groupKeys, grids: number[] | null): Promise<IncidentStatsRow[]> {
-  const filtered = `SELECT *, ${groupKeys[groupBy]} AS key FROM incidents
+async function statsGroups(
+  db: Queryable,
+  clock: Clock,
+  query: StatsQuery,
+  groupBy: keyof typeof groupKeys,
+  grids: number[] | null,
+  timeZone: string,
+): Promise<IncidentStatsRow[]> {
+  const filtered = `SELECT incidents.*, ${groupKeys[groupBy]} AS key FROM incidents, (SELECT $7::text AS zone) calendar
     WHERE ($1::timestamptz IS NULL OR reported_at >= $1) AND ($2::timestamptz IS NULL OR reported_at < $2)
       AND ($3::bigint IS NULL OR grid_id = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR department = $5)
       AND ($6::bigint[] IS NULL OR grid_id = ANY ($6))`;
-  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null, grids];
+  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null, grids, timeZone];
   const [metrics, byStatus] = await Promise.all([
     db.query<Omit<IncidentStatsRow, 'byStatus'>>(
       `WITH f AS (${filtered}), h AS (SELECT *, extract(epoch FROM closed_at - reported_at) / 3600 AS hours FROM f)
@@ -75,11 +97,12 @@ async function statsGroups(db: Queryable, clock: Clock, query: StatsQuery, group
          count(*) FILTER (WHERE status = 'closed')::int AS closed,
          (count(*) FILTER (WHERE status = 'closed'))::float8 / nullif(count(*), 0) AS "closureRate",
          (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed' AND due_at IS NOT NULL), 0) AS "onTimeRate",
+         count(*) FILTER (WHERE status = 'closed' AND due_at IS NULL)::int AS "closedWithoutDeadline",
          avg(hours) FILTER (WHERE status = 'closed')::float8 AS "meanHandlingHours",
          percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "medianHandlingHours",
          percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "p90HandlingHours",
          avg(satisfaction)::float8 AS satisfaction,
-         count(*) FILTER (WHERE status = ANY ($7::text[]) AND due_at < $8)::int AS "overdueOpen"
+         count(*) FILTER (WHERE status = ANY ($8::text[]) AND due_at < $9)::int AS "overdueOpen"
        FROM h GROUP BY key ORDER BY key`,
       [...params, openStatuses, clock()],
     ),

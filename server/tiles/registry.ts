@@ -227,7 +227,8 @@ export const tileLayers: TileLayer[] = [
           reported_at: { sql: "to_char(f.reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
           grid_id: { sql: 'f.grid_id', type: 'Number' },
         },
-        where: incidentWhere,
+        // An imported report at a placeholder point (sql/130) has no real location to draw.
+        where: `${incidentWhere} AND NOT f.location_placeholder`,
         limit: 20_000,
         grid: 'f.grid_id',
       },

@@ -10,6 +10,8 @@ const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
 // Asia/Shanghai has no daylight saving: a day there is [00:00+08, 24:00+08).
 const shanghaiOffsetMs = 8 * hourMs;
+/** The wall's days are Shanghai days (above), so its day counts ask the stats for the same calendar. */
+const wallTimeZone = 'Asia/Shanghai';
 
 /** The day the wall shows and its moment "now": the clock for today; the end of the day for a past day (a replay). */
 export interface WallTime {
@@ -61,7 +63,7 @@ export async function wallSummary(db: Queryable, clock: Clock, query: WallDayQue
   const time = wallTime(clock, query.day);
   const week = { from: daysBefore(time, 6).toISOString(), to: time.dayEnd.toISOString() };
   // The wall's roles see the whole city: no grid scope.
-  const stats = (query: StatsQuery) => incidentStats(db, clock, query, null);
+  const stats = (query: StatsQuery) => incidentStats(db, clock, query, null, wallTimeZone);
   const [day, month, city, trend, byCategory, bySource, grids, patrols, districts] = await Promise.all([
     stats({ from: time.dayStart.toISOString(), to: time.dayEnd.toISOString() }),
     stats({ from: daysBefore(time, 29).toISOString(), to: time.dayEnd.toISOString() }),

@@ -36,4 +36,10 @@ describe('configuration from the environment', () => {
   it('rejects a port out of range', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });
+
+  it("takes the city's time zone as an IANA name, Asia/Shanghai by default", () => {
+    expect(loadConfig({}).CITY_TIME_ZONE).toBe('Asia/Shanghai');
+    expect(loadConfig({ CITY_TIME_ZONE: 'America/New_York' }).CITY_TIME_ZONE).toBe('America/New_York');
+    expect(() => loadConfig({ CITY_TIME_ZONE: 'Boston' })).toThrow(/CITY_TIME_ZONE/);
+  });
 });

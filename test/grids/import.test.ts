@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import '../../server/http/openapi';
 import { importGrids } from '../../server/grids/import';
-import { useTestApp } from '../support/app';
+import { createTestApp, useTestApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { one, square } from './support';
 
@@ -43,6 +43,35 @@ describe('importGrids (npm run import:grids)', () => {
     expect(check.error).toBeLessThan(1);
   });
 
+  it('checks top-level grids against each other: the report lists overlapping pairs, --repair cuts them', async () => {
+    const report = await importGrids(db.pool, { features: [feature('TOP-A', square(123.0, 30.0, 0.01)), feature('TOP-B', square(123.009, 30.0, 0.01))] }, { level: 1, repair: true });
+    expect(report.siblingOverlaps).toHaveLength(1);
+    expect(report.siblingOverlaps[0].codes).toEqual(['TOP-A', 'TOP-B']);
+    expect(report.siblingOverlaps[0].areaM2).toBeGreaterThan(50_000);
+    expect(report.before).toMatchObject({ overlaps: 1 });
+    expect(report.after).toMatchObject({ overlaps: 0, overlapAreaM2: 0 });
+    expect(await one(db, "SELECT ST_Area(ST_Intersection(a.geom, b.geom)) AS overlap FROM grids a, grids b WHERE a.code = 'TOP-A' AND b.code = 'TOP-B'")).toEqual({ overlap: 0 });
+    // The grid that gave way lost about a tenth of its area, and the report says so.
+    expect(report.areaChanges).toHaveLength(1);
+    expect(report.areaChanges[0]).toMatchObject({ code: 'TOP-B' });
+    expect(report.areaChanges[0].changePercent).toBeCloseTo(-10, 0);
+  });
+
+  it('serves what it accepts: a piece below the precision of GET is not stored, so GET → PATCH round-trips', async () => {
+    const speck = { type: 'Polygon', coordinates: [[[123.1, 30.1], [123.1000000003, 30.1], [123.1, 30.1000000003], [123.1, 30.1]]] };
+    const withSpeck = { type: 'MultiPolygon', coordinates: [square(123.05, 30.05, 0.01).coordinates, speck.coordinates] };
+    await importGrids(db.pool, { features: [feature('SPECK', withSpeck)] }, { level: 1, repair: false });
+    expect(await one(db, "SELECT ST_NumGeometries(geom) AS n FROM grids WHERE code = 'SPECK'")).toEqual({ n: 1 });
+    const api = await createTestApp(db);
+    try {
+      const { id } = await one<{ id: number }>(db, "SELECT id FROM grids WHERE code = 'SPECK'");
+      const got = await api.request.get(`/api/grids/${id}`).set(api.auth('planner')).expect(200);
+      await api.request.patch(`/api/grids/${id}`).set(api.auth('planner')).set('If-Match', got.headers.etag).send({ geometry: got.body.feature.geometry }).expect(200);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('refuses invalid polygons without --repair and writes nothing', async () => {
     const bowtie = { type: 'Polygon', coordinates: [[[122.001, 30.001], [122.002, 30.002], [122.002, 30.001], [122.001, 30.002], [122.001, 30.001]]] };
     await expect(importGrids(db.pool, { features: [feature('IMP-BAD', bowtie)] }, { level: 2, repair: false })).rejects.toThrow(/Self-intersection/);
@@ -62,6 +91,12 @@ describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constitue
     const { db, api } = suite;
     const districts = await importGrids(db.pool, readCollection('census2001_dc_land.lowres.geo.json'), { level: 1, codeField: 'DC_CODE', nameField: 'DC_CHIN', repair: true });
     expect(districts.imported).toBe(18);
+    // Six pairs of districts overlap in the file (Tai Po / Sha Tin by 34,000 m²); repaired, none do.
+    expect(districts.siblingOverlaps).toHaveLength(6);
+    expect(districts.siblingOverlaps[0]).toMatchObject({ codes: ['P', 'R'] });
+    expect(districts.siblingOverlaps[0].areaM2).toBeGreaterThan(30_000);
+    expect(districts.before.overlaps).toBe(6);
+    expect(districts.after).toMatchObject({ overlaps: 0, overlapAreaM2: 0 });
     const areas = await importGrids(db.pool, readCollection('census2001_dcca_land.lowres.geo.json'), {
       level: 2,
       parentLevel: 1,
@@ -73,6 +108,10 @@ describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constitue
     expect(areas.before.parents).toBe(18);
     expect(areas.before.gaps + areas.before.overlaps + areas.before.outside).toBeGreaterThan(100);
     expect(areas.after).toMatchObject({ parents: 18, gaps: 0, overlaps: 0, outside: 0 });
+    // Repair changes many areas noticeably: the report lists them, largest relative change first.
+    const changes = areas.areaChanges.map((change) => Math.abs(change.changePercent));
+    expect(changes.filter((change) => change > 1).length).toBeGreaterThan(100);
+    expect(changes).toEqual([...changes].sort((a, b) => b - a));
 
     const hkDistricts = (await db.pool.query<{ id: number; children: number }>(
       `SELECT p.id, count(c.id)::int AS children FROM grids p JOIN grids c ON c.parent_id = p.id
@@ -122,4 +161,28 @@ describeHk('importGrids on the Hong Kong boundaries (18 districts, 390 constitue
     }
     expect(dirty).toEqual([]);
   }, 120_000);
+
+  it('serves what it accepts: every imported grid (districts, areas, level 3) written back unchanged with GET → PATCH is accepted and keeps its area', async () => {
+    const { db, api } = suite;
+    await db.pool.query(
+      `CREATE TABLE roundtrip_before AS SELECT g.id, g.geom FROM grids g JOIN grids d ON d.id = coalesce((SELECT a.parent_id FROM grids a WHERE a.id = g.parent_id), g.parent_id, g.id)
+       WHERE d.level = 1 AND d.code ~ '^[A-Z]$' OR g.level = 3 AND g.code LIKE 'L3-%'`,
+    );
+    const { rows: imported } = await db.pool.query<{ id: number }>('SELECT g.id FROM roundtrip_before b JOIN grids g USING (id) ORDER BY g.level, g.id');
+    expect(imported.length).toBeGreaterThan(408);
+    const refused: unknown[] = [];
+    for (const grid of imported) {
+      const got = await api.request.get(`/api/grids/${grid.id}`).set(api.auth('planner')).expect(200);
+      const written = await api.request.patch(`/api/grids/${grid.id}`).set(api.auth('planner')).set('If-Match', got.headers.etag).send({ geometry: got.body.feature.geometry });
+      if (written.status !== 200) refused.push({ code: got.body.feature.properties.code, status: written.status, detail: written.body.detail });
+    }
+    expect(refused).toEqual([]);
+    // PATCH closes slivers up to 2 m wide against neighbours (districts have real gaps between them): areas
+    // move by a few m², never by 0.1 %.
+    const { rows: moved } = await db.pool.query(
+      `SELECT g.id, ST_Area(g.geom::geography) AS now, ST_Area(b.geom::geography) AS before FROM grids g JOIN roundtrip_before b USING (id)
+       WHERE abs(ST_Area(g.geom::geography) - ST_Area(b.geom::geography)) > 1e-3 * ST_Area(b.geom::geography)`,
+    );
+    expect(moved).toEqual([]);
+  }, 300_000);
 });

@@ -82,6 +82,30 @@ describe('GET /api/stats/incidents', () => {
     expect(total).toBe((await expectedFor('true', [])).total);
   });
 
+  /** Local calendar days of each incident in the window, counted in JS (Intl), not by the server's SQL. */
+  async function localDayCounts(timeZone: string): Promise<Record<string, number>> {
+    const { rows } = await suite.db.pool.query<{ reported_at: Date }>('SELECT reported_at FROM incidents WHERE reported_at >= $1 AND reported_at < $2', [from, to]);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const counts: Record<string, number> = {};
+    for (const row of rows) counts[day.format(row.reported_at)] = (counts[day.format(row.reported_at)] ?? 0) + 1;
+    return counts;
+  }
+  const dayCounts = (body: { groups: Array<{ key: string; total: number }> }) => Object.fromEntries(body.groups.map((g) => [g.key, g.total]));
+
+  it('groups by the calendar days of the time zone named by tz, and says which zone it used', async () => {
+    const { api } = suite;
+    const byDay = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'day', tz: 'America/New_York' }).set(api.auth('planner')).expect(200)).body;
+    expect(byDay.timeZone).toBe('America/New_York');
+    expect(byDay.groups[0].key).toBe('2025-03-31');
+    expect(dayCounts(byDay)).toEqual(await localDayCounts('America/New_York'));
+    const shanghai = (await api.request.get('/api/stats/incidents').query({ from, to, groupBy: 'day' }).set(api.auth('planner')).expect(200)).body;
+    expect(shanghai.timeZone).toBe('Asia/Shanghai');
+    expect(dayCounts(shanghai)).toEqual(await localDayCounts('Asia/Shanghai'));
+    const refused = await api.request.get('/api/stats/incidents').query({ groupBy: 'day', tz: 'Mars/Olympus' }).set(api.auth('planner')).expect(400);
+    expect(refused.type).toBe('application/problem+json');
+    expect(JSON.stringify(refused.body)).toMatch(/tz/);
+  });
+
   it('reports grid worker indicators matching SQL', async () => {
     const { db, api } = suite;
     const response = await api.request.get('/api/stats/incidents/workers').query({ from, to }).set(api.auth('commander')).expect(200);
@@ -101,6 +125,25 @@ describe('GET /api/stats/incidents', () => {
       expect(indicator.validReportRate).toBeCloseTo(patrol.filter((r) => r.status !== 'rejected').length / patrol.length, 9);
       expect(indicator.verifiedOnTimeRate).toBeCloseTo(closed.filter((r) => r.on_time).length / closed.length, 9);
     }
+  });
+
+  it('states its on-time rule and counts the closed cases without a deadline it leaves out', async () => {
+    const { db, api } = suite;
+    const category = (await db.pool.query("SELECT category FROM incidents WHERE status = 'closed' AND reported_at >= $1 AND reported_at < $2 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", [from, to])).rows[0].category;
+    const { rowCount } = await db.pool.query(
+      "UPDATE incidents SET due_at = NULL WHERE id IN (SELECT id FROM incidents WHERE category = $1 AND status = 'closed' AND reported_at >= $2 AND reported_at < $3 ORDER BY id LIMIT 40)",
+      [category, from, to],
+    );
+    expect(rowCount).toBe(40);
+    const { rows } = await db.pool.query<{ on_time: boolean | null }>(
+      "SELECT closed_at <= due_at AS on_time FROM incidents WHERE category = $1 AND status = 'closed' AND reported_at >= $2 AND reported_at < $3",
+      [category, from, to],
+    );
+    const timed = rows.filter((row) => row.on_time !== null);
+    const body = (await api.request.get('/api/stats/incidents').query({ from, to, category }).set(api.auth('planner')).expect(200)).body;
+    expect(body.onTimeRule).toMatch(/without a deadline are left out/);
+    expect(body.groups[0].closedWithoutDeadline).toBe(40);
+    expect(body.groups[0].onTimeRate).toBeCloseTo(timed.filter((row) => row.on_time).length / timed.length, 9);
   });
 
   it('refuses bad filters', async () => {
