@@ -3,7 +3,7 @@ import { type AccidentColumns, RiskInputError, parseLocalTime, readAccidentCsv }
 import { type MethodResult, evaluate } from './evaluate';
 import { type ModelOptions, type PlacedEvent, defaultModelOptions } from './training';
 import { MAX_H3_RESOLUTION, MIN_H3_RESOLUTION, cellOf, h3Units } from './units';
-import { parseUtcOffset, windowOf } from './windows';
+import { parseUtcOffset, windowOf, windowStartMs } from './windows';
 
 export const evaluateUsage = `usage: npm run risk:evaluate -- --input <file.csv[.gz]> [--input more ...]
   --train-from DATE --train-to DATE --test-from DATE --test-to DATE   spans, [from, to), local dates or ISO times
@@ -86,11 +86,18 @@ export function runEvaluation(argv: string[]): EvaluationRun | null {
   events.sort((a, b) => a.window - b.window);
   const trainCount = events.filter((event) => event.window >= span.trainFrom && event.window < span.trainTo).length;
   if (!trainCount) throw new RiskInputError('the training span holds no accident with coordinates');
+  const testCount = events.filter((event) => event.window >= span.testFrom && event.window < span.testTo).length;
+  if (!testCount) throw new RiskInputError(`the test span holds no accident with coordinates (the data run from ${dataSpan(events, offset)})`);
   const results = evaluate(events, { span, options: modelOptions, unitsOf: h3Units, bootstrapResamples: integer('--bootstrap', values.bootstrap) });
   return {
     input: { files: values.input, rows, withoutCoordinates, placed: events.length, seconds: (performance.now() - started) / 1000 },
     results,
   };
+}
+
+function dataSpan(events: PlacedEvent[], offset: number): string {
+  const day = (window: number) => new Date(windowStartMs(window, offset) + offset * 60_000).toISOString().slice(0, 10);
+  return events.length ? `${day(events[0].window)} to ${day(events[events.length - 1].window)}` : 'nowhere: no row has coordinates';
 }
 
 function date(name: string, text: string | undefined, offset: number): number {
