@@ -17,10 +17,11 @@ import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
 import { tileRoutes } from './tiles/routes';
 import { open311Routes } from './open311/routes';
+import { riskRoutes } from './risk/routes';
 import type { Logger } from './logger';
 
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, open311Routes, tileRoutes];
+const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, open311Routes, riskRoutes, tileRoutes];
 
 /** The client's X-Request-Id, or a new one: every response carries it and every log line of the request. */
 function requestIdOf(request: IncomingMessage): string {
