@@ -1,6 +1,7 @@
 import { riskRoles } from '../auth/roles';
 import type { AppDeps } from '../deps';
 import { NotFoundError } from '../errors';
+import { openEventStream } from '../http/event-stream';
 import { defineRoute } from '../http/route';
 import { riskStreamQuery, segmentsQuery } from './schemas';
 import { latestModel, rankedWindow } from './store';
@@ -41,26 +42,14 @@ export function riskRoutes({ pool, clock, events }: AppDeps) {
       access: riskRoles,
       query: riskStreamQuery,
       responses: { 200: { description: 'text/event-stream of prediction issues', contentType: 'text/event-stream' } },
-      handler(ctx) {
-        // Written by hand, as the incident stream: Koa would report a client going away as a stream error.
-        ctx.respond = false;
-        const response = ctx.res;
-        ctx.req.socket.setTimeout(0);
-        response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no', 'X-Request-Id': String(ctx.state.requestId) });
-        response.write('retry: 2000\n\n');
-        const stop = events.onChange((change) => {
-          if (change.kind !== 'risk-predicted') return;
-          const { kind: _kind, ...issue } = change;
-          response.write(`event: risk\ndata: ${JSON.stringify(issue)}\n\n`);
-        });
-        const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
-        const close = () => {
-          clearInterval(keepAlive);
-          stop();
-          response.end();
-        };
-        if (response.destroyed) close();
-        else response.on('close', close);
+      async handler(ctx) {
+        await openEventStream(ctx, (write) =>
+          events.onChange((change) => {
+            if (change.kind !== 'risk-predicted') return;
+            const { kind: _kind, ...issue } = change;
+            write(`event: risk\ndata: ${JSON.stringify(issue)}\n\n`);
+          }),
+        );
       },
     }),
   ];
