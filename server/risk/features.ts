@@ -160,6 +160,7 @@ export class HistoryState {
     const cityTrend = Math.log((this.cityRecent + 1) / trendWindows / cityRate);
     const decayNorm = (1 - this.decayPerWindow ** elapsed) / (1 - this.decayPerWindow);
     const prior = this.options.profilePrior;
+    const recentWindows = this.options.recentDays.map((days) => Math.min(elapsed, days * WINDOWS_PER_DAY));
     const { neighbourStart, neighbourIndex, attributes } = this.units;
     for (let unit = 0; unit < this.unitCount; unit++) {
       const total = this.total[unit];
@@ -167,10 +168,7 @@ export class HistoryState {
       let column = 0;
       out[base + column++] = Math.log((total + 0.5) / elapsed / cityRate);
       out[base + column++] = Math.log((this.decayed[unit] + 0.5) / decayNorm / cityRate);
-      this.options.recentDays.forEach((days, horizon) => {
-        const windows = Math.min(elapsed, days * WINDOWS_PER_DAY);
-        out[base + column++] = Math.log((this.recent[horizon][unit] + 0.5) / windows / cityRate);
-      });
+      for (let horizon = 0; horizon < recentWindows.length; horizon++) out[base + column++] = Math.log((this.recent[horizon][unit] + 0.5) / recentWindows[horizon] / cityRate);
       let neighbourTotal = 0;
       let neighbourSlot = 0;
       const first = neighbourStart[unit];
