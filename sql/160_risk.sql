@@ -30,6 +30,7 @@ CREATE TABLE risk_predictions (
   PRIMARY KEY (window_start, unit_key)
 );
 CREATE INDEX risk_predictions_rank_idx ON risk_predictions (window_start, rank);
+CREATE INDEX risk_predictions_geom_idx ON risk_predictions USING gist (geom);
 CREATE INDEX risk_predictions_geom_3857_idx ON risk_predictions USING gist (geom_3857);
 -- Like every tile table: rows are written in spatial order (server/risk/store.ts), and a CLUSTER uses this index.
 ALTER TABLE risk_predictions CLUSTER ON risk_predictions_geom_3857_idx;
