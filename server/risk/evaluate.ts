@@ -171,15 +171,17 @@ class CalibrationBins {
   summary(): Calibration {
     const total = this.count.reduce((sum, value) => sum + value, 0);
     const deciles: Calibration['deciles'] = [];
-    let current = { decile: 1, unitWindows: 0, predicted: 0, observed: 0, ratio: 0 };
+    let current = { unitWindows: 0, predicted: 0, observed: 0 };
+    let counted = 0;
     for (let bin = 0; bin < CalibrationBins.bins; bin++) {
       current.unitWindows += this.count[bin];
       current.predicted += this.predicted[bin];
       current.observed += this.observed[bin];
-      const boundary = (total * current.decile) / 10;
-      if (current.unitWindows + deciles.reduce((sum, decile) => sum + decile.unitWindows, 0) >= boundary && current.decile <= 10) {
-        deciles.push({ ...current, ratio: current.observed ? current.predicted / current.observed : Number.NaN });
-        current = { decile: current.decile + 1, unitWindows: 0, predicted: 0, observed: 0, ratio: 0 };
+      counted += this.count[bin];
+      // A decile closes at the first bin that reaches its share of unit-windows (bins are 0.003 log units wide).
+      if (counted >= (total * (deciles.length + 1)) / 10 && current.unitWindows > 0) {
+        deciles.push({ decile: deciles.length + 1, ...current, ratio: current.observed ? current.predicted / current.observed : Number.NaN });
+        current = { unitWindows: 0, predicted: 0, observed: 0 };
       }
     }
     const predicted = this.predicted.reduce((sum, value) => sum + value, 0);

@@ -38,11 +38,9 @@ export function featureNames(options: FeatureOptions, units: UnitSet): string[] 
   ];
 }
 
-export const cityFeatureCount = 2;
-
 /**
  * The history of accidents up to a point in time, per unit, and the features it implies for one window.
- * Events must be added in time order, and only events before the window asked for: `FeatureStream` enforces
+ * Events must be added in time order, and only events before the window asked for: `walkWindows` enforces
  * that, so no feature can see the window it scores or anything later.
  */
 export class HistoryState {

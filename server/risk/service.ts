@@ -136,19 +136,14 @@ function cellGeoJson(cell: string): string {
 
 /**
  * Issues predictions now and then at the start of every 2-hour window (a few seconds after, so the window's
- * first accidents are not missed by a clock skew). Without a model it trains one first (npm start on a fresh
- * database), and reports rather than throws: a failed round is tried again at the next window.
+ * first accidents are not missed by a clock skew), once a model is stored: training takes minutes of CPU and is
+ * left to `npm run risk:train` (npm start runs it in a child process when no model exists), so a server never
+ * stalls on it. A failed round is reported and tried again at the next window.
  */
 export function startRiskScheduler(pool: Pool, clock: Clock, log: Logger): () => void {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const round = async () => {
-    if (!(await latestModel(pool))) {
-      const { rows } = await pool.query('SELECT 1 FROM accidents LIMIT 1');
-      if (!rows.length) return;
-      const trained = await trainFromDatabase(pool, clock);
-      log.info({ version: trained.version }, 'risk model trained (no model was stored)');
-    }
     const issue = await issuePredictions(pool, clock);
     if (issue) log.info({ modelVersion: issue.modelVersion, firstWindow: issue.windows[0], units: issue.units }, 'risk predictions issued');
   };

@@ -97,13 +97,14 @@ class RowBuffer {
 
   private grow(): void {
     const capacity = Math.max(1024, this.counts.length * 2);
-    const features = new Float64Array(capacity * this.columns);
-    features.set(this.features);
-    const counts = new Float64Array(capacity);
-    counts.set(this.counts);
-    const weights = new Float64Array(capacity);
-    weights.set(this.weights);
-    Object.assign(this, { features, counts, weights });
+    const grown = (array: Float64Array, size: number) => {
+      const larger = new Float64Array(size);
+      larger.set(array);
+      return larger;
+    };
+    this.features = grown(this.features, capacity * this.columns);
+    this.counts = grown(this.counts, capacity);
+    this.weights = grown(this.weights, capacity);
   }
 
   done(): TrainingRows {
