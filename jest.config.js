@@ -1,5 +1,5 @@
 // ESM-only packages (pbf, @mapbox/vector-tile, geojson-vt, ...) are compiled to CommonJS by swc like our own code.
-const esmOnly = ['pbf', '@mapbox/vector-tile', '@mapbox/point-geometry', 'geojson-vt', 'koa-body'];
+const esmOnly = ['@maplibre/vt-pbf', 'pbf', '@mapbox/vector-tile', '@mapbox/point-geometry', 'geojson-vt', 'koa-body'];
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

@@ -1,9 +1,10 @@
 // npm run bench:incidents [-- --seconds 30 --connections 50 --rows 100000 --profile DIR]
-// Single-report latency under concurrent clients (POST /api/incidents) and bulk import rate (COPY path), on a
+// Single-report latency under concurrent clients (POST /api/incidents, also with an Idempotency-Key per request) and bulk import rate (COPY path), on a
 // private database with the small demo city. Prints result, goal and ratio. The server runs in a child process,
 // as in a deployment, so the load generator (autocannon, this process) does not share its event loop. `--profile DIR`
 // writes the server's V8 CPU profile there (open it in Chrome DevTools) to see where a report's time goes.
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { createApp } from '../server/app';
 import { createToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
@@ -24,24 +24,13 @@ import { importIncidents } from '../server/incidents/import';
 import { createLogger } from '../server/logger';
 import { loadDemoCity } from '../data/demo/load';
 import { testCityOptions } from '../data/demo/options';
+import { scratchDatabase } from './scratch-database';
 
 const { values } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, connections: { type: 'string', default: '50' }, rows: { type: 'string', default: '100000' }, profile: { type: 'string' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const importRows = Number(values.rows);
 const categories = ['环境卫生', '违章建筑', '群租', '窨井盖', '消防隐患', '矛盾纠纷', '占道经营', '道路破损', '噪音扰民', '绿化养护', '路灯故障', '违规停车'];
-
-async function freshDatabase(serverUrl: string): Promise<string> {
-  const name = 'citygrid_bench_incidents';
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** Child process: the app as main.ts serves it, on the bench database; tells the parent its port. */
 async function serve(url: string): Promise<void> {
@@ -82,7 +71,7 @@ async function startServer(url: string): Promise<{ port: number; stop: () => Pro
 async function main(): Promise<void> {
   if (process.argv[2] === 'serve') return serve(process.argv[3]);
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const url = await freshDatabase(await resolveDatabaseUrl(config));
+  const url = await scratchDatabase(await resolveDatabaseUrl(config), 'citygrid_bench_incidents');
   const pool = createPool(url, config.PG_POOL_MAX);
   await migrate(pool);
   console.log('loading the small demo city…');
@@ -94,9 +83,12 @@ async function main(): Promise<void> {
   const server = await startServer(url);
   const { token } = await createToken(pool, { role: 'hotline', label: 'bench' });
   let n = 0;
-  /** Closed-loop clients, each repeating its own report (so most reports are near-duplicates of a first one). */
-  async function measureReports(clients: number) {
-    console.log(`POST /api/incidents: ${clients} client(s) for ${seconds} s…`);
+  /**
+   * Closed-loop clients, each repeating its own report (so most reports are near-duplicates of a first one);
+   * `keyed`: each request with a new Idempotency-Key, as a retrying client sends them.
+   */
+  async function measureReports(clients: number, keyed = false) {
+    console.log(`POST /api/incidents: ${clients} client(s)${keyed ? ' with Idempotency-Keys' : ''} for ${seconds} s…`);
     const latencies: number[] = [];
     const result = await new Promise<autocannon.Result>((resolve, reject) => {
       const run = autocannon({
@@ -105,6 +97,7 @@ async function main(): Promise<void> {
         duration: seconds,
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        requests: keyed ? [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'idempotency-key': randomUUID() } }) }] : undefined,
         setupClient(client) {
           client.setBody(JSON.stringify({ category: categories[n % categories.length], location: { type: 'Point', coordinates: [points[n % points.length].lon, points[n % points.length].lat] }, source: 'app' }));
           n++;
@@ -114,10 +107,11 @@ async function main(): Promise<void> {
     });
     latencies.sort((a, b) => a - b);
     const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-    return { clients, p50: percentile(0.5), p95: percentile(0.95), perSecond: Math.round(result.requests.average), non2xx: result.non2xx };
+    return { clients, keyed, p50: percentile(0.5), p95: percentile(0.95), perSecond: Math.round(result.requests.average), non2xx: result.non2xx };
   }
   const single = await measureReports(1);
   const loaded = await measureReports(connections);
+  const keyedLoad = await measureReports(connections, true);
   await server.stop();
 
   // Bulk import: a synthetic CSV of the same city through the COPY path (grid and H3 per row).
@@ -135,15 +129,20 @@ async function main(): Promise<void> {
   await pool.end();
 
   const rate = imported.inserted / imported.seconds;
-  const latencyRows = (run: Awaited<ReturnType<typeof measureReports>>) => [
-    { metric: `report latency p50 (ms), ${run.clients} client(s)`, goal: '—', result: run.p50.toFixed(1), ratio: '—' },
-    { metric: `report latency p95 (ms), ${run.clients} client(s)`, goal: '< 30', result: run.p95.toFixed(1), ratio: (30 / run.p95).toFixed(2) },
-    { metric: `reports/s, ${run.clients} client(s)`, goal: '—', result: run.perSecond, ratio: '—' },
-    { metric: `non-2xx responses, ${run.clients} client(s)`, goal: '0', result: run.non2xx, ratio: '—' },
-  ];
+  const latencyRows = (run: Awaited<ReturnType<typeof measureReports>>) => {
+    const clients = `${run.clients} client(s)${run.keyed ? ', Idempotency-Key' : ''}`;
+    return [
+      { metric: `report latency p50 (ms), ${clients}`, goal: '—', result: run.p50.toFixed(1), ratio: '—' },
+      { metric: `report latency p95 (ms), ${clients}`, goal: '< 30', result: run.p95.toFixed(1), ratio: (30 / run.p95).toFixed(2) },
+      { metric: `reports/s, ${clients}`, goal: '—', result: run.perSecond, ratio: '—' },
+      { metric: `non-2xx responses, ${clients}`, goal: '0', result: run.non2xx, ratio: '—' },
+    ];
+  };
   const rows = [
     ...latencyRows(single),
     ...latencyRows(loaded),
+    ...latencyRows(keyedLoad),
+    { metric: `reports/s with keys vs without, ${connections} clients`, goal: '≥ 0.9', result: (keyedLoad.perSecond / loaded.perSecond).toFixed(2), ratio: (keyedLoad.perSecond / loaded.perSecond / 0.9).toFixed(2) },
     { metric: 'bulk import (rows/s)', goal: '≥ 5000', result: Math.round(rate), ratio: (rate / 5000).toFixed(2) },
   ];
   console.table(rows);

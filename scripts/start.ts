@@ -8,7 +8,8 @@ import { createPool, type Pool } from '../server/db/pool';
 import { countDemoRows, loadDemoCity } from '../data/demo/load';
 import { ensureDemoTokens } from './demo-tokens';
 import { ensureWebBuilt } from './web-build';
-import { startServer } from '../server/main';
+import { createLogger } from '../server/logger';
+import { stopOnSignals, superviseServer } from '../server/supervisor';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -24,11 +25,14 @@ async function main(): Promise<void> {
     }
     console.log('rows:', Object.entries(counts).map(([table, n]) => `${table}=${n}`).join(' '));
     ensureWebBuilt(config.WEB_DIST);
-    const server = await startServer({ ...process.env, DATABASE_URL: databaseUrl });
+    // The server runs as a supervised child process: whatever ends it, it is started again.
+    const server = superviseServer({ ...process.env, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL));
+    stopOnSignals(server);
+    const url = await server.ready;
     const tokens = await ensureDemoTokens(pool, path.join(config.CITYGRID_HOME, 'demo-tokens.json'));
-    console.log(`\ncitygrid is up: ${server.url}/  (health: ${server.url}/health, API: ${server.url}/api)`);
+    console.log(`\ncitygrid is up: ${url}/  (health: ${url}/health, API: ${url}/api)`);
     console.log('demo tokens (Authorization: Bearer <token>; the web UI takes ?token=):');
-    for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${server.url}/?token=${token}`);
+    for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${url}/?token=${token}`);
     await trainRiskModelIfMissing(pool, databaseUrl);
   } finally {
     await pool.end();

@@ -16,12 +16,30 @@ import { layerRoutes } from './layers/routes';
 import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
 import { tileRoutes } from './tiles/routes';
+import { hotspotRoutes } from './hotspots/routes';
+import { HotspotService } from './hotspots/service';
+import { hotspotTiles } from './hotspots/tiles';
 import { open311Routes } from './open311/routes';
 import { riskRoutes } from './risk/routes';
 import type { Logger } from './logger';
 
+/** Services more than one domain's routes use: hotspot results feed both their JSON routes and their tiles. */
+interface SharedServices {
+  hotspots: HotspotService;
+}
+
 /** Every domain contributes its routes here; adding a domain is one line. */
-const domainRoutes: Array<(deps: AppDeps) => RouteDefinition[]> = [healthRoutes, gridRoutes, layerRoutes, auditRoutes, incidentRoutes, open311Routes, riskRoutes, tileRoutes];
+const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefinition[]> = [
+  healthRoutes,
+  gridRoutes,
+  layerRoutes,
+  auditRoutes,
+  incidentRoutes,
+  open311Routes,
+  riskRoutes,
+  (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
+  (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
+];
 
 /** The client's X-Request-Id, or a new one: every response carries it and every log line of the request. */
 function requestIdOf(request: IncomingMessage): string {
@@ -85,7 +103,9 @@ class CitygridApp extends Koa {
 export function createApp(deps: AppDeps): Koa {
   const document = new ApiDocument();
   const router = new Router();
-  const routes = domainRoutes.flatMap((build) => build(deps));
+  const hotspots = new HotspotService(deps.pool, deps.clock);
+  hotspots.listen(deps.events);
+  const routes = domainRoutes.flatMap((build) => build(deps, { hotspots }));
   let builtDocument: object | undefined;
   routes.push(
     defineRoute({

@@ -30,6 +30,12 @@ export type Config = z.output<typeof configSchema>;
 
 export class ConfigError extends Error {}
 
+/** Ends a process whose start failed: a bad configuration as its message alone, anything else in full. */
+export function exitWithStartError(error: unknown): never {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}
+
 /** Parses the environment once; every problem is named by its variable so a bad start-up says what to fix. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);

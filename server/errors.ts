@@ -26,3 +26,5 @@ export class UnauthorizedError extends DomainError {}
 export class BadRequestError extends DomainError {}
 export class PayloadTooLargeError extends DomainError {}
 export class UnsupportedMediaTypeError extends DomainError {}
+/** An Idempotency-Key sent again with a different request: the first request's answer does not fit it. */
+export class IdempotencyKeyReusedError extends DomainError {}

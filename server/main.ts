@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
@@ -10,6 +10,7 @@ import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
 import { startRiskScheduler } from './risk/service';
+import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
 export interface RunningServer {
   url: string;
@@ -39,7 +40,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
-  log.info({ url }, 'citygrid listening');
+  log.info({ url, pid: process.pid }, 'citygrid listening');
   // After listening, not before: the sweep reads the whole upload folder, which may hold millions of files.
   void removeOrphanPhotos(pool, config.UPLOAD_DIR, systemClock()).then(
     (orphans) => orphans.length > 0 && log.info({ removed: orphans.length, dir: config.UPLOAD_DIR }, 'removed photo files no incident references'),
@@ -57,9 +58,19 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   };
 }
 
-if (require.main === module) {
-  startServer().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
-    process.exit(1);
+/**
+ * Run as a process (by the supervisor, server/supervisor.ts): tells the supervisor its URL, closes cleanly on
+ * SIGTERM/SIGINT, and ends when the supervisor is gone (its IPC channel closes), so no server is left orphaned.
+ */
+async function runProcess(): Promise<void> {
+  const server = await startServer();
+  const message: ListeningMessage = { type: 'listening', url: server.url };
+  process.send?.(message);
+  whenAskedToStop(() => {
+    // Open keep-alive and SSE connections would hold close() up; the supervisor's grace period bounds it too.
+    setTimeout(() => process.exit(0), 5000).unref();
+    void server.close().then(() => process.exit(0));
   });
 }
+
+if (require.main === module) runProcess().catch(exitWithStartError);

@@ -1,5 +1,6 @@
 import type { Actor } from '../auth/roles';
 import { type Pool, type PoolClient, withTransaction } from '../db/pool';
+import { claimKeys, type IdempotencyClaim, rememberResults } from '../idempotency/keys';
 
 /** Who writes and through which route: every write service takes one and passes it to withWriteTransaction. */
 export interface WriteContext {
@@ -9,11 +10,17 @@ export interface WriteContext {
   requestId?: string;
   /** Bulk loads skip the per-row audit trigger and record one summary row themselves. */
   bulk?: boolean;
+  /** The request's Idempotency-Key, on routes that create: see withWriteTransaction. */
+  idempotency?: IdempotencyClaim;
 }
 
 /**
  * One transaction for one write, with the writer recorded in transaction-local settings that the audit trigger
  * (sql/005) reads, so the audit row commits or rolls back with the change.
+ *
+ * With an Idempotency-Key, the key is claimed first: if an earlier request with it committed, what that write
+ * returned is returned again and fn does not run (the caller answers it as it answered the first time); else
+ * what fn returns is stored under the key in this same transaction.
  */
 export async function withWriteTransaction<T>(pool: Pool, context: WriteContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
@@ -23,6 +30,14 @@ export async function withWriteTransaction<T>(pool: Pool, context: WriteContext,
               set_config('citygrid.bulk', $5, true)`,
       [String(context.actor?.tokenId ?? ''), context.actor?.role ?? '', context.route, context.requestId ?? '', context.bulk ? 'on' : 'off'],
     );
-    return fn(client);
+    const claim = context.idempotency;
+    if (!claim) return fn(client);
+    const keyed = { actor: context.actor, claim };
+    const [earlier] = await claimKeys(client, [keyed]);
+    // Stored by this very function for this key and request, so it has the type fn returns.
+    if (earlier.stored) return earlier.result as T;
+    const result = await fn(client);
+    await rememberResults(client, [{ ...keyed, result }]);
+    return result;
   });
 }

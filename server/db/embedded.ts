@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureSystemPackages } from './system-packages';
@@ -26,9 +26,12 @@ function layoutOf(home: string): Layout {
 const isRoot = () => process.getuid?.() === 0;
 
 /** PostgreSQL refuses to run as root, so as root every cluster command runs as the `postgres` system user. */
+function pgCommand(command: string, args: string[]): [string, string[]] {
+  return isRoot() ? ['runuser', ['-u', 'postgres', '--', path.join(pgBin, command), ...args]] : [path.join(pgBin, command), args];
+}
+
 function runPg(command: string, args: string[]): { status: number | null; output: string } {
-  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', path.join(pgBin, command), ...args]] : [path.join(pgBin, command), args];
-  const result = spawnSync(file, argv, { encoding: 'utf8' });
+  const result = spawnSync(...pgCommand(command, args), { encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
 }
 
@@ -135,4 +138,16 @@ export function embeddedClusterStatus(options: EmbeddedClusterOptions): string {
   const layout = layoutOf(options.home);
   if (!isInitialised(layout)) return `no cluster in ${layout.dataDir}`;
   return isRunning(layout) ? `running on 127.0.0.1:${runningPort(layout)} (data: ${layout.dataDir})` : `stopped (data: ${layout.dataDir})`;
+}
+
+/**
+ * Restarts a running cluster as an operator would (`pg_ctl restart -m fast`: open connections are cut), with
+ * the options it was started with. Asynchronous, so a process serving requests meanwhile keeps serving them.
+ */
+export function restartEmbeddedCluster(options: EmbeddedClusterOptions): Promise<void> {
+  const layout = layoutOf(options.home);
+  const [file, argv] = pgCommand('pg_ctl', ['restart', '-w', '-t', '60', '-m', 'fast', '-D', layout.dataDir, '-l', layout.logFile]);
+  return new Promise((resolve, reject) => {
+    execFile(file, argv, (error, stdout, stderr) => (error ? reject(new Error(`pg_ctl restart failed: ${error.message}\n${stdout}${stderr}`)) : resolve()));
+  });
 }

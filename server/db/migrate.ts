@@ -1,12 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Pool } from './pool';
+import type { Pool, PoolClient } from './pool';
 import { projectRoot } from '../config';
+import { backfillHotspotCells } from '../hotspots/backfill';
 
 export const migrationsDir = path.join(projectRoot, 'sql');
 
 // Any constant works; it only has to be the same for every process that migrates this database.
 const migrationLockKey = 4_242_001;
+
+/** Data steps that need Node (H3 has no SQL implementation here), run in the transaction of their migration. */
+const dataSteps: Record<string, (client: PoolClient) => Promise<unknown>> = {
+  '140_hotspot_cells.sql': backfillHotspotCells,
+};
 
 export interface MigrationResult {
   applied: string[];
@@ -38,6 +44,7 @@ export async function migrate(pool: Pool, dir = migrationsDir): Promise<Migratio
       try {
         await client.query('BEGIN');
         await client.query(sql);
+        await dataSteps[name]?.(client);
         await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [name]);
         await client.query('COMMIT');
       } catch (error) {

@@ -15,7 +15,11 @@ const connectionOptions = '-c jit=off';
 
 export function createPool(connectionString: string, max = 4): Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'citygrid', connectionTimeoutMillis: 5000, options: connectionOptions });
-  // An idle client losing its server (restart, db:stop) must not crash the process; the next query reconnects.
+  // A client losing its server (restart, db:stop, pg_terminate_backend) emits 'error', and an 'error' nobody
+  // listens to ends the process. The pool listens while a client is idle; this listener covers a client checked
+  // out (a transaction, an export, an import), for its whole life. Its running query fails with the same error
+  // and is answered 503 (http/problem.ts); the broken client is discarded when released (pg-pool checks it).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   pool.on('error', () => undefined);
   return pool;
 }

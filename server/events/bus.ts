@@ -60,12 +60,19 @@ export class EventBus {
       }
     });
     client.on('error', (error) => {
-      if (this.stopped) return;
+      // Only the established connection starts a reconnect; a failed attempt is retried by the loop that made it
+      // (two loops would listen twice and deliver every event twice).
+      if (this.stopped || client !== this.client) return;
       this.log.warn({ err: error }, 'event connection lost; reconnecting');
       void this.reconnect();
     });
-    await client.connect();
-    await client.query(`LISTEN ${channel}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      void client.end().catch(() => undefined);
+      throw error;
+    }
     if (this.stopped) {
       await client.end();
       return;

@@ -1,4 +1,6 @@
 import type { WriteContext } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import { seesTokenIds } from '../auth/scope';
 import type { Queryable } from '../db/pool';
 
 export type HistoryAction = 'create' | 'update' | 'delete' | 'revert' | 'split' | 'merge';
@@ -32,13 +34,14 @@ export async function recordHistory(db: Queryable, writer: WriteContext, at: Dat
   );
 }
 
-export async function listHistory(db: Queryable, gridId: number) {
-  const { rows } = await db.query(
+/** A grid's changes, oldest first; the writers' token ids only for admins (seesTokenIds). */
+export async function listHistory(db: Queryable, gridId: number, reader: Actor | null) {
+  const { rows } = await db.query<{ tokenId: number | null } & Record<string, unknown>>(
     `SELECT id, version, action, reason, token_id AS "tokenId", role, at, before, after
      FROM grid_history WHERE grid_id = $1 ORDER BY id`,
     [gridId],
   );
-  return rows;
+  return seesTokenIds(reader) ? rows : rows.map(({ tokenId: _hidden, ...entry }) => entry);
 }
 
 /**

@@ -60,6 +60,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       query: repairQuery,
       body: createGridBody,
       async handler(ctx, { query, body, writer }) {
@@ -72,6 +73,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       summary: 'Merge adjacent sibling grids into one (a preview unless commit: true)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       body: mergeGridsBody,
       async handler(ctx, { body, writer }) {
         ctx.body = await mergeGrids(writeOptions(writer), body);
@@ -131,8 +133,8 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       tag: 'grids',
       access: allRoles,
       params: idParam,
-      async handler(ctx, { params }) {
-        ctx.body = { gridId: params.id, entries: await listHistory(pool, params.id) };
+      async handler(ctx, { params, actor }) {
+        ctx.body = { gridId: params.id, entries: await listHistory(pool, params.id, actor) };
       },
     }),
     defineRoute({
@@ -153,6 +155,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       summary: 'Cut a grid along a line into two (a preview unless commit: true, which needs If-Match)',
       tag: 'grids',
       access: gridEditors,
+      idempotent: true,
       params: idParam,
       body: splitGridBody,
       async handler(ctx, { params, body, writer }) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
+import { retryAfterSeconds } from '../http/problem';
 import { defineRoute } from '../http/route';
 
 const healthSchema = z.object({
@@ -24,6 +25,7 @@ export function healthRoutes({ pool }: AppDeps) {
           ctx.body = { status: 'ok', database: { up: true, latencyMs, postgis: rows[0].postgis } };
         } catch (error) {
           ctx.status = 503;
+          ctx.set('Retry-After', retryAfterSeconds);
           ctx.body = { status: 'degraded', database: { up: false, error: (error as Error).message } };
         }
       },

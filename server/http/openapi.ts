@@ -14,6 +14,15 @@ const problemSchema = z
   })
   .passthrough();
 
+const idempotencyHeaders = z.object({
+  'Idempotency-Key': z.string().max(255).optional().openapi({
+    description:
+      'Makes a retry safe: the same key with the same request within 24 hours returns the first answer instead of creating ' +
+      'again; with another request, 422 idempotency-key-reused. Keys are per token; 1–255 visible ASCII characters (a UUID).',
+    example: '8e03978e-40d5-43e8-bc93-6894a57f9324',
+  }),
+});
+
 function openApiPath(koaPath: string): string {
   return koaPath.replace(/:(\w+)/g, '{$1}');
 }
@@ -42,6 +51,7 @@ export class ApiDocument {
       request: {
         params: route.params as never,
         query: route.query as never,
+        headers: route.idempotent ? idempotencyHeaders : undefined,
         body:
           route.body || route.multipart
             ? { content: { ...(route.body && { 'application/json': { schema: route.body } }), ...(route.multipart && { 'multipart/form-data': { schema: route.multipart } }) } }

@@ -6,6 +6,7 @@ import {
   ConflictError,
   DomainError,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   NotFoundError,
   PayloadTooLargeError,
   PreconditionRequiredError,
@@ -29,6 +30,7 @@ const problemTable: Array<[new (...args: never[]) => DomainError, number, string
   [PayloadTooLargeError, 413, 'payload-too-large'],
   [UnsupportedMediaTypeError, 415, 'unsupported-media-type'],
   [RuleViolationError, 422, 'rule-violation'],
+  [IdempotencyKeyReusedError, 422, 'idempotency-key-reused'],
   [PreconditionRequiredError, 428, 'precondition-required'],
 ];
 
@@ -63,13 +65,18 @@ function pgErrorCode(error: unknown): string | undefined {
 // that the request or our code is wrong: the client may retry (503), and the log says which.
 const unreachableErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
 
+// node-postgres reports a connection lost under a query (a server restart, a backend terminated) or never made in
+// time with these messages and no code.
+const lostConnectionMessages = /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable)$/;
+
 function databaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && (unreachableErrorCodes.has(code) || code.startsWith('08'));
+  if (typeof code === 'string') return unreachableErrorCodes.has(code) || code.startsWith('08');
+  return error instanceof Error && lostConnectionMessages.test(error.message);
 }
 
 /** Seconds a client is asked to wait (Retry-After) before trying again when the database is away. */
-const retryAfterSeconds = '5';
+export const retryAfterSeconds = '5';
 
 export function toProblem(error: unknown): ProblemDocument {
   if (error instanceof RequestValidationError) {

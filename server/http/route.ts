@@ -6,6 +6,7 @@ import parseUrl from 'parseurl';
 import { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
+import { requestFingerprint } from '../idempotency/keys';
 import type { Authorize, RouteAccess } from './auth';
 import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
@@ -41,6 +42,13 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
    */
   multipart?: AnySchema;
   responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /**
+   * The route creates something and takes an Idempotency-Key header: `writer.idempotency` carries it (for a JSON
+   * body; a handler that parses its body itself binds the key with writerForContent), and the write service's
+   * withWriteTransaction makes a retry return what the first request's write returned. The handler must answer
+   * from that return value alone (same status, headers and body), so a replay gets the first answer.
+   */
+  idempotent?: boolean;
   /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
   errorFormat?: ErrorFormat;
   handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
@@ -102,6 +110,32 @@ function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', s
   return parsed.data;
 }
 
+/** An Idempotency-Key: visible ASCII (a UUID, say), optionally quoted as a structured-field string. */
+export const idempotencyKeyHeader = z
+  .string()
+  .transform((value) => value.replace(/^"(.*)"$/, '$1'))
+  .pipe(z.string().regex(/^[\x21-\x7E]{1,255}$/, 'must be 1–255 visible ASCII characters, e.g. a UUID'));
+
+const keyHeaders = z.object({ 'idempotency-key': idempotencyKeyHeader.optional() });
+
+/** The request's Idempotency-Key on an idempotent route, validated; undefined when it sent none. */
+function idempotencyKeyOf(ctx: Context, definition: RouteDefinition): string | undefined {
+  if (!definition.idempotent) return undefined;
+  const parsed = keyHeaders.safeParse({ 'idempotency-key': ctx.get('Idempotency-Key') || undefined });
+  if (!parsed.success) throw new RequestValidationError('headers', parsed.error);
+  return parsed.data['idempotency-key'];
+}
+
+/**
+ * The writer of a request whose body the handler parsed itself (a multipart report, an Open311 form), with the
+ * request's Idempotency-Key bound to that content: what identifies the request for its key.
+ */
+export function writerForContent(ctx: Context, writer: WriteContext, content: unknown): WriteContext {
+  const key = ctx.state.idempotencyKey as string | undefined;
+  if (!key) return writer;
+  return { ...writer, idempotency: { key, fingerprint: requestFingerprint({ method: ctx.method, path: ctx.path, query: ctx.query, content }) } };
+}
+
 /** The handler's input, parsed by the route's schemas; a multipart body is left to the handler (parseBody false). */
 function routeInput(definition: RouteDefinition, parts: { params: unknown; query: unknown; body: unknown; actor: Actor | null; requestId: string }, parseBody = true) {
   return {
@@ -144,7 +178,11 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
     middlewares.push(async (ctx) => {
       const { params, query, state } = ctx;
       const parts = { params, query, body: (ctx.request as { body?: unknown }).body, actor: state.actor as Actor | null, requestId: state.requestId as string };
-      await definition.handler(ctx, routeInput(definition, parts, !isMultipart(ctx)));
+      state.idempotencyKey = idempotencyKeyOf(ctx, definition);
+      const input = routeInput(definition, parts, !isMultipart(ctx));
+      // A JSON body is the request's content; a handler parsing its own body binds the key to what it parsed.
+      if (input.body !== undefined) input.writer = writerForContent(ctx, input.writer, input.body);
+      await definition.handler(ctx, input);
     });
     router[definition.method](definition.path, ...(middlewares as Parameters<Router['get']>[1][]));
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { latLngToCell } from 'h3-js';
+import { storedCell } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withWriteTransaction } from '../audit/write-context';
 import type { Pool } from '../db/pool';
@@ -60,7 +61,7 @@ function copyText(value: string | number | null): string {
   return String(value).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-const stagingColumns = ['external_id', 'reported', 'target', 'closed', 'closed_flag', 'category', 'department', 'source', 'description', 'lon', 'lat', 'h3_r7', 'h3_r8', 'h3_r9'];
+const stagingColumns = ['external_id', 'reported', 'target', 'closed', 'closed_flag', 'category', 'department', 'source', 'description', 'lon', 'lat', 'h3_r7', 'h3_r8', 'h3_r9', 'h3_r10'];
 
 export interface ImportResult {
   files: number;
@@ -104,7 +105,7 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
           const closedFlag = mapping.status ? mapping.closedValues.includes(row[mapping.status]) : Boolean(field(mapping.closed));
           const values = [field(mapping.id), row[mapping.time], field(mapping.target), field(mapping.closed), closedFlag ? 't' : 'f', row[mapping.category],
             field(mapping.department), channelOf(field(mapping.source) ?? undefined), field(mapping.description), lon, lat,
-            latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9)];
+            latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9), storedCell(lon, lat)];
           batch += `${values.map(copyText).join('\t')}\n`;
           if (batch.length > 256_000) {
             yield batch;
@@ -120,10 +121,10 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
     const time = (column: string) =>
       mapping.timeFormat === 'us' ? `to_timestamp(nullif(${column}, ''), 'MM/DD/YYYY HH12:MI:SS AM')` : `nullif(${column}, '')::timestamptz`;
     const { rowCount } = await client.query(
-      `INSERT INTO incidents (external_id, category, source, status, description, reported_at, due_at, closed_at, department, geom, grid_id, h3_r7, h3_r8, h3_r9)
+      `INSERT INTO incidents (external_id, category, source, status, description, reported_at, due_at, closed_at, department, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10)
        SELECT s.external_id, s.category, s.source, CASE WHEN s.closed_flag THEN 'closed' ELSE 'dispatched' END, s.description,
               ${time('s.reported')}, ${time('s.target')}, CASE WHEN s.closed_flag THEN ${time('s.closed')} END, s.department,
-              p.geom, grid_at(p.geom), s.h3_r7, s.h3_r8, s.h3_r9
+              p.geom, grid_at(p.geom), s.h3_r7, s.h3_r8, s.h3_r9, s.h3_r10::bigint
        FROM incident_import s CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
        ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING`,
     );

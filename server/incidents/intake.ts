@@ -1,10 +1,12 @@
 import { latLngToCell } from 'h3-js';
+import { storedCell } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
+import { claimKeys, type KeyedWrite, keyLockRows, rememberResults, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
-import { incidentDetailJson } from './views';
+import { incidentDetailJson, getIncident } from './views';
 import { finalStatuses } from './workflow';
 
 /** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
@@ -38,7 +40,7 @@ interface Pending {
  * batch, with set-based SQL. Each caller is answered only once the statement holding its report has committed,
  * so nothing acknowledged is lost. Near-duplicate linking stays exact: a batch sees every report committed before
  * it, links to earlier reports of its own batch (`decided` in writeBatchSql), and waits for batches of other
- * processes with a report of the same category (lockCategories).
+ * processes with a report of the same category (lockCategoriesAndKeys).
  */
 class IntakeQueue {
   private waiting: Pending[] = [];
@@ -95,7 +97,8 @@ export function intakeQueue(pool: Pool): IntakeQueue {
   return queue;
 }
 
-type Outcome = { incident: Incident } | { error: Error };
+/** `replayed`: the report's Idempotency-Key was used by a committed report, whose incident this is. */
+type Outcome = { incident: Incident; replayed?: boolean } | { error: Error };
 
 interface WrittenReport {
   ord: number;
@@ -112,19 +115,59 @@ interface WrittenReport {
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
   const [first] = reports;
   if (first.attach) return writeAlone(pool, first, first.attach);
-  return withTransaction(pool, (client) => runBatch(client, reports));
+  return withTransaction(pool, async (client) => {
+    const outcomes = await runBatch(client, reports);
+    await rememberOutcomes(client, reports, outcomes);
+    return outcomes;
+  });
 }
 
-/** One report and its attachments in one transaction, the attachments audited as every other write. */
+/**
+ * One report and its attachments in one transaction, the attachments audited as every other write. Its key is
+ * claimed by runBatch (after the category locks, as in every batch), so the writer goes in without it.
+ */
 async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
-  return withWriteTransaction(pool, report.writer, async (client) => {
+  return withWriteTransaction(pool, { ...report.writer, idempotency: undefined }, async (client) => {
     const [outcome] = await runBatch(client, [report]);
-    if ('error' in outcome) return [outcome];
+    if ('error' in outcome || outcome.replayed) return [outcome];
     // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
     await client.query("SELECT set_config('citygrid.bulk', 'off', true)");
-    await attach(client, outcome.incident.id as number);
-    return [outcome];
+    const id = outcome.incident.id as number;
+    await attach(client, id);
+    const attached = [{ incident: await getIncident(client, id) }];
+    await rememberOutcomes(client, [report], attached);
+    return attached;
   });
+}
+
+/** The reports of a batch that carry an Idempotency-Key, with their index in the batch. */
+function keyedReports(reports: IntakeReport[]): Array<KeyedWrite & { index: number }> {
+  return reports.flatMap(({ writer }, index) => (writer.idempotency ? [{ actor: writer.actor, claim: writer.idempotency, index }] : []));
+}
+
+/** Stores each new incident under its report's Idempotency-Key, in the batch's transaction. */
+async function rememberOutcomes(client: PoolClient, reports: IntakeReport[], outcomes: Outcome[]): Promise<void> {
+  const written = keyedReports(reports).flatMap((keyed) => {
+    const outcome = outcomes[keyed.index];
+    return 'incident' in outcome && !outcome.replayed ? [{ ...keyed, result: outcome.incident }] : [];
+  });
+  await rememberResults(client, written);
+}
+
+/**
+ * The reports whose Idempotency-Key a committed report used: their outcome is that report's incident (or the
+ * error of a key reused for another report). Their locks were taken with the category locks
+ * (lockCategoriesAndKeys), in every batch, so batches and single reports take their locks in one order.
+ */
+async function claimReportKeys(client: PoolClient, reports: IntakeReport[]): Promise<Map<number, Outcome>> {
+  const keyed = keyedReports(reports);
+  const settled = new Map<number, Outcome>();
+  if (keyed.length === 0) return settled;
+  const claimed = await claimKeys(client, keyed, { locked: true });
+  claimed.forEach((earlier, i) => {
+    if (earlier.stored) settled.set(keyed[i].index, { incident: earlier.result as Incident, replayed: true });
+  });
+  return settled;
 }
 
 /** Advisory lock class of intake batches (two-key form: the second key is a category's hash). */
@@ -135,32 +178,39 @@ const intakeLockClass = 7305;
  * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
  * sees only what committed before it started). So a batch first takes a transaction lock per category, in the
  * order of their keys (no deadlock), and only then runs its statement. Batches of other categories go on beside.
+ * The same statement takes the locks of the reports' Idempotency-Keys, after the categories (a round trip less
+ * than claimKeys taking them).
  */
-async function lockCategories(client: PoolClient, reports: IntakeReport[]): Promise<void> {
+async function lockCategoriesAndKeys(client: PoolClient, reports: IntakeReport[]): Promise<void> {
   await client.query({
     name: 'incident-intake-lock',
-    text: `SELECT pg_advisory_xact_lock(${intakeLockClass}, key)
-           FROM (SELECT DISTINCT hashtext(category) AS key FROM unnest($1::text[]) AS category ORDER BY key) keys`,
-    values: [reports.map((report) => report.input.category)],
+    text: `SELECT pg_advisory_xact_lock(class, key)
+           FROM (SELECT ${intakeLockClass} AS class, hashtext(category) AS key FROM unnest($1::text[]) AS category
+                 UNION ${keyLockRows('$2', '$3')}
+                 ORDER BY 1, 2) locks`,
+    values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
   });
 }
 
 async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Outcome[]> {
-  await lockCategories(client, reports);
+  await lockCategoriesAndKeys(client, reports);
+  const outcomes = await claimReportKeys(client, reports);
+  const fresh = reports.map((report, index) => ({ report, index })).filter(({ index }) => !outcomes.has(index));
+  if (fresh.length === 0) return reports.map((_, index) => outcomes.get(index) as Outcome);
   // Named, so each connection plans it once: planning took about 2 ms of every batch.
   const { rows } = await client.query<WrittenReport>({
     name: 'incident-intake-batch',
     text: writeBatchSql,
-    values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres],
+    values: [JSON.stringify(fresh.map(({ report }, ord) => reportRow(report, ord))), changeChannel, duplicateWindowHours, duplicateRadiusMetres],
   });
-  const outcomes: Outcome[] = [];
   for (const row of rows) {
-    const { input } = reports[row.ord];
-    if (!row.known_category) outcomes.push({ error: await unknownCategory(client, input.category) });
-    else if (!row.inside_grid) outcomes.push({ error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
-    else outcomes.push({ incident: row.incident as Incident });
+    const { report, index } = fresh[row.ord];
+    const { input } = report;
+    if (!row.known_category) outcomes.set(index, { error: await unknownCategory(client, input.category) });
+    else if (!row.inside_grid) outcomes.set(index, { error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
+    else outcomes.set(index, { incident: row.incident as Incident });
   }
-  return outcomes;
+  return reports.map((_, index) => outcomes.get(index) as Outcome);
 }
 
 async function unknownCategory(db: Queryable, category: string): Promise<RuleViolationError> {
@@ -182,6 +232,7 @@ function reportRow(report: IntakeReport, ord: number) {
     h3_r7: latLngToCell(lat, lon, 7),
     h3_r8: latLngToCell(lat, lon, 8),
     h3_r9: latLngToCell(lat, lon, 9),
+    h3_r10: storedCell(lon, lat),
     reporter_contact: input.reporterContact ?? null,
     photos: input.photos,
     token_id: writer.actor?.tokenId ?? null,
@@ -211,7 +262,7 @@ const writeBatchSql = `
 WITH RECURSIVE report AS (
   SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
   FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
-    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, reporter_contact text, photos text[],
+    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, h3_r10 bigint, reporter_contact text, photos text[],
     token_id bigint, role text, route text, request_id text)
 ),
 placed AS (
@@ -269,9 +320,9 @@ decided AS (
 ),
 quiet AS (SELECT set_config('citygrid.bulk', 'on', true)),
 created AS (
-  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9,
+  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10,
                          reporter_contact, photos, assigned_worker, duplicate_of)
-  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9,
+  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9, a.h3_r10,
          a.reporter_contact, a.photos, (SELECT g.workers[1] FROM grids g WHERE g.id = a.grid_id), d.duplicate_of
   FROM quiet, accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
   ORDER BY n.id

@@ -6,9 +6,13 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Config } from '../config';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Actor } from '../auth/roles';
+import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
+import type { IntakeAttachment } from './intake';
 import { lockIncidentFor } from './service';
+import { getIncident } from './views';
 import { finalStatuses } from './workflow';
 
 /**
@@ -220,14 +224,31 @@ export async function receivePhotoUpload(request: IncomingMessage, limits: Photo
   return { fields, photos };
 }
 
-/** Runs `work` with an upload; when it fails, the upload's files are removed, so a failed request leaves nothing. */
-async function keptOnlyIfDone<T>(limits: PhotoLimits, upload: PhotoUpload, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` with an upload and a hook that records its photos in work's transaction. The files stay only if
+ * they were recorded and work succeeded: a failed request leaves nothing, and neither does a retry answered with
+ * the first request's result (its Idempotency-Key), whose photos are those of the first request.
+ */
+async function keptOnlyIfAttached<T>(limits: PhotoLimits, upload: PhotoUpload, work: (attach: IntakeAttachment) => Promise<T>): Promise<T> {
+  let attached = false;
+  const attach = (client: PoolClient, incidentId: number) => {
+    attached = true;
+    return attachPhotos(client, incidentId, upload.photos);
+  };
+  const removeUpload = () => removeFiles(limits.dir, upload.photos.map((photo) => photo.storedName));
   try {
-    return await work();
+    const result = await work(attach);
+    if (!attached) await removeUpload();
+    return result;
   } catch (error) {
-    await removeFiles(limits.dir, upload.photos.map((photo) => photo.storedName));
+    await removeUpload();
     throw error;
   }
+}
+
+/** What identifies an upload for its Idempotency-Key: each photo's content and name, not the multipart bytes. */
+export function uploadIdentity(photos: StoredPhoto[]): Array<{ sha256: string; name: string | null }> {
+  return photos.map((photo) => ({ sha256: photo.sha256, name: photo.originalName }));
 }
 
 function parseReport(value: string | undefined): unknown {
@@ -250,32 +271,34 @@ export async function attachPhotos(client: PoolClient, incidentId: number, photo
 }
 
 /**
- * Receives a multipart report and runs `create` with its JSON report and a hook that records the photos in the
- * intake transaction; when `create` fails the files are removed, so a failed request leaves nothing behind.
+ * Receives a multipart report and runs `create` with its JSON report, a hook that records the photos in the
+ * intake transaction, and the photos (for the request's identity); when `create` fails the files are removed,
+ * so a failed request leaves nothing behind.
  */
 export async function reportWithPhotos<T>(
   request: IncomingMessage,
   limits: PhotoLimits,
-  create: (report: unknown, attach: (client: PoolClient, incidentId: number) => Promise<void>) => Promise<T>,
+  create: (report: unknown, attach: IntakeAttachment, photos: StoredPhoto[]) => Promise<T>,
 ): Promise<T> {
   const upload = await receivePhotoUpload(request, limits);
-  return keptOnlyIfDone(limits, upload, () => create(parseReport(upload.fields.get('report')), (client, incidentId) => attachPhotos(client, incidentId, upload.photos)));
+  return keptOnlyIfAttached(limits, upload, (attach) => create(parseReport(upload.fields.get('report')), attach, upload.photos));
 }
 
 /**
  * Photos added to an incident after its report (the department's photos of the handled site, 处置): same checks,
  * recorded in one transaction; a grid worker only within their grids, and not once the incident is final.
+ * Returns the incident as that transaction leaves it.
  */
-export async function addPhotos(pool: Pool, writer: WriteContext, request: IncomingMessage, limits: PhotoLimits, incidentId: number): Promise<void> {
+export async function addPhotos(pool: Pool, writer: WriteContext, limits: PhotoLimits, upload: PhotoUpload, incidentId: number): Promise<Record<string, unknown>> {
   const actor = writer.actor;
   if (!actor) throw new ForbiddenError('Adding photos needs an authenticated actor');
-  const upload = await receivePhotoUpload(request, limits);
-  await keptOnlyIfDone(limits, upload, async () => {
+  return keptOnlyIfAttached(limits, upload, async (attach) => {
     if (!upload.photos.length) throw new RuleViolationError('No photos: send JPEG, PNG or WebP files in parts named "photos"', { rule: 'photo-required' });
-    await withWriteTransaction(pool, writer, async (client) => {
+    return withWriteTransaction(pool, writer, async (client) => {
       const incident = await lockIncidentFor(client, actor, incidentId);
       if (finalStatuses.includes(incident.status)) throw new ConflictError(`Incident ${incidentId} is ${incident.status}: its photos are final`, { incidentStatus: incident.status });
-      await attachPhotos(client, incidentId, upload.photos);
+      await attach(client, incidentId);
+      return getIncident(client, incidentId);
     });
   });
 }
@@ -287,12 +310,13 @@ export interface PhotoFile {
   path: string;
 }
 
-/** One uploaded photo of one incident, for serving back. */
-export async function findPhoto(db: Queryable, dir: string, incidentId: number, photoId: number): Promise<PhotoFile> {
-  const { rows } = await db.query<{ stored_name: string; content_type: string; bytes: number; sha256: string }>(
-    'SELECT stored_name, content_type, bytes, sha256 FROM incident_photos WHERE id = $1 AND incident_id = $2',
+/** One uploaded photo of one incident, for serving back; outside a grid worker's grids there is none (404). */
+export async function findPhoto(db: Queryable, dir: string, incidentId: number, photoId: number, reader: Actor | null): Promise<PhotoFile> {
+  const { rows } = await db.query<{ stored_name: string; content_type: string; bytes: number; sha256: string; grid_id: number | null }>(
+    `SELECT p.stored_name, p.content_type, p.bytes, p.sha256, i.grid_id
+       FROM incident_photos p JOIN incidents i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2`,
     [photoId, incidentId],
   );
-  if (!rows[0]) throw new NotFoundError(`Incident ${incidentId} has no photo ${photoId}`);
+  if (!rows[0] || !inGridScope(reader, rows[0].grid_id)) throw new NotFoundError(`Incident ${incidentId} has no photo ${photoId}`);
   return { contentType: rows[0].content_type, bytes: rows[0].bytes, sha256: rows[0].sha256, path: path.join(dir, rows[0].stored_name) };
 }

@@ -1,15 +1,17 @@
 import fs from 'node:fs';
+import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
 import { openEventStream } from '../http/event-stream';
-import { defineRoute, validateBody } from '../http/route';
+import { defineRoute, validateBody, writerForContent } from '../http/route';
 import { overdueByDepartment } from './escalation';
-import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
+import { addPhotos, findPhoto, photoLimits, receivePhotoUpload, reportWithPhotos, uploadIdentity } from './photos';
 import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
-import { getIncident, listCategories, listIncidents, reportIncident, transitionIncident, updateCategory } from './service';
+import { listCategories, listIncidents, readIncident, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
-import { followIncidentEvents, startPosition } from './stream';
+import { eventsVisibleTo, followIncidentEvents, startPosition } from './stream';
+import { incidentAsSeenBy } from './views';
 import { readerRoles, reporterRoles } from './workflow';
 
 export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
@@ -27,35 +29,40 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: reporterRoles,
       body: createIncidentBody,
       multipart: incidentReportForm,
-      async handler(ctx, { body, writer }) {
+      idempotent: true,
+      async handler(ctx, { body, writer, actor }) {
         const incident = ctx.is('multipart/form-data')
-          ? await reportWithPhotos(ctx.req, uploads, (report, attach) => reportIncident(pool, clock, writer, validateBody(createIncidentBody, report), attach))
+          ? await reportWithPhotos(ctx.req, uploads, (report, attach, photos) =>
+              reportIncident(pool, clock, writerForContent(ctx, writer, { report, photos: uploadIdentity(photos) }), validateBody(createIncidentBody, report), attach),
+            )
           : await reportIncident(pool, clock, writer, body);
         ctx.status = 201;
         ctx.set('Location', `/api/incidents/${incident.id}`);
-        ctx.body = incident;
+        ctx.body = incidentAsSeenBy(actor, incident);
       },
     }),
     defineRoute({
       method: 'get',
       path: '/api/incidents',
-      summary: 'Incidents, filtered and paginated by id (cursor)',
+      summary: 'Incidents, filtered and paginated by id (cursor); a grid worker sees those of their grids',
       tag: 'incidents',
       access: readerRoles,
       query: listIncidentsQuery,
-      async handler(ctx, { query }) {
-        ctx.body = await listIncidents(pool, query);
+      async handler(ctx, { query, actor }) {
+        ctx.body = await listIncidents(pool, { ...query, grids: gridScope(actor) });
       },
     }),
     defineRoute({
       method: 'get',
       path: '/api/stats/incidents',
-      summary: 'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped',
+      summary:
+        'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped. ' +
+        'A grid worker gets the figures of their grids, and the whole city as one row (cityWide)',
       tag: 'incidents',
       access: readerRoles,
       query: statsQuery,
-      async handler(ctx, { query }) {
-        ctx.body = await incidentStats(pool, clock, query);
+      async handler(ctx, { query, actor }) {
+        ctx.body = await incidentStats(pool, clock, query, gridScope(actor));
       },
     }),
     defineRoute({
@@ -83,19 +90,21 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/incidents/stream',
-      summary: 'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID',
+      summary:
+        'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID. ' +
+        'A grid worker receives the events of incidents in their grids',
       tag: 'incidents',
       access: readerRoles,
       query: streamQuery,
       responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
-      async handler(ctx, { query }) {
+      async handler(ctx, { query, actor }) {
         const header = ctx.get('Last-Event-ID') || query.lastEventId;
         const lastEventId = header && /^\d{1,15}$/.test(header) ? Number(header) : null;
         // Read before the stream opens: a new client gets every event from the moment it sees the stream open, so
         // an event committed while the headers travel is sent, not skipped as "before".
         const start = await startPosition(pool, lastEventId);
         await openEventStream(ctx, (write) =>
-          followIncidentEvents(pool, events, start, (event) => write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`)),
+          followIncidentEvents(pool, events, start, (event) => write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`), eventsVisibleTo(actor)),
         );
       },
     }),
@@ -112,23 +121,23 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/stats/incidents/workers',
-      summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate',
+      summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate (a grid worker: from their grids)',
       tag: 'incidents',
       access: readerRoles,
       query: workerStatsQuery,
-      async handler(ctx, { query }) {
-        ctx.body = { workers: await workerIndicators(pool, query) };
+      async handler(ctx, { query, actor }) {
+        ctx.body = { workers: await workerIndicators(pool, query, gridScope(actor)) };
       },
     }),
     defineRoute({
       method: 'get',
       path: '/api/incidents/:id',
-      summary: 'One incident with its timeline of events',
+      summary: 'One incident with its timeline of events (actorTokenId for admins); outside a grid worker\'s grids: 404',
       tag: 'incidents',
       access: readerRoles,
       params: idParam,
-      async handler(ctx, { params }) {
-        ctx.body = await getIncident(pool, params.id);
+      async handler(ctx, { params, actor }) {
+        ctx.body = await readIncident(pool, params.id, actor);
       },
     }),
     defineRoute({
@@ -139,11 +148,13 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: workers,
       params: idParam,
       multipart: photoUploadForm,
-      async handler(ctx, { params, writer }) {
+      idempotent: true,
+      async handler(ctx, { params, writer, actor }) {
         if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
-        await addPhotos(pool, writer, ctx.req, uploads, params.id);
+        const upload = await receivePhotoUpload(ctx.req, uploads);
+        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id);
         ctx.status = 201;
-        ctx.body = await getIncident(pool, params.id);
+        ctx.body = incidentAsSeenBy(actor, incident);
       },
     }),
     defineRoute({
@@ -154,8 +165,8 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       params: photoParams,
       responses: { 200: { description: 'The image bytes', contentType: 'image/*' } },
-      async handler(ctx, { params }) {
-        const photo = await findPhoto(pool, uploads.dir, params.id, params.photoId);
+      async handler(ctx, { params, actor }) {
+        const photo = await findPhoto(pool, uploads.dir, params.id, params.photoId, actor);
         ctx.status = 200;
         ctx.set('ETag', `"${photo.sha256}"`);
         ctx.set('Cache-Control', 'private, max-age=86400, immutable');
@@ -178,9 +189,9 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: workers,
       params: idParam,
       body: transitionBody,
-      async handler(ctx, { params, body, writer }) {
+      async handler(ctx, { params, body, writer, actor }) {
         await transitionIncident(pool, clock, writer, params.id, body);
-        ctx.body = await getIncident(pool, params.id);
+        ctx.body = await readIncident(pool, params.id, actor);
       },
     }),
   ];

@@ -88,5 +88,7 @@ export const updateCategoryBody = z
     handle_hours: hours.optional(),
     feedback_hours: hours.optional(),
     supervise_hours: hours.optional(),
+    /** Public reads (Open311) show reports of this category only approximately located (README: Privacy). */
+    sensitive: z.boolean().optional(),
   })
   .strict();

@@ -1,12 +1,13 @@
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
+import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
-import { incidentDetailJson, incidentJson } from './views';
+import { getIncident, incidentAsSeenBy, incidentJson } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
 
 export interface EventRecord {
@@ -48,9 +49,7 @@ export async function recordEvent(client: Queryable, event: EventRecord): Promis
  * Resolves once the report is committed (group commit with the reports arriving meanwhile: see intake.ts).
  */
 export async function reportIncident(pool: Pool, clock: Clock, writer: WriteContext, input: CreateIncidentInput, attach?: IntakeAttachment): Promise<Record<string, unknown>> {
-  const incident = await intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
-  // Attachments (uploaded photos) are written after the statement that showed the new incident.
-  return attach ? getIncident(pool, incident.id as number) : incident;
+  return intakeQueue(pool).submit({ input, writer, reportedAt: clock(), attach });
 }
 
 /** Intake for callers that need only the new incident's id. */
@@ -58,14 +57,18 @@ export async function createIncident(pool: Pool, clock: Clock, writer: WriteCont
   return (await reportIncident(pool, clock, writer, input, attach)).id as number;
 }
 
-export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
-  const { rows } = await db.query<{ incident: Record<string, unknown> }>(`SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`, [id]);
-  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
-  return rows[0].incident;
+/** One incident as this reader may see it: outside a grid worker's grids it does not exist (the same 404). */
+export async function readIncident(db: Queryable, id: number, reader: Actor | null): Promise<Record<string, unknown>> {
+  const incident = await getIncident(db, id);
+  if (!inGridScope(reader, incident.gridId as number | null)) throw new NotFoundError(`Incident ${id} does not exist`);
+  return incidentAsSeenBy(reader, incident);
 }
 
-/** The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id. */
-export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number };
+/**
+ * The HTTP filters plus what other domains (Open311) ask for: open or final incidents, one id, and the grids a
+ * reader is limited to (gridScope).
+ */
+export type IncidentFilter = ListIncidentsQuery & { open?: boolean; id?: number; grids?: number[] | null };
 
 export interface IncidentSummary {
   id: number;
@@ -88,9 +91,10 @@ export async function listIncidents(db: Queryable, query: IncidentFilter): Promi
        AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
        AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
        AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint IS NULL OR i.id = $11)
+       AND ($12::bigint[] IS NULL OR i.grid_id = ANY ($12))
      ORDER BY i.id LIMIT $8`,
     [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
-      query.open ?? null, finalStatuses, query.id ?? null],
+      query.open ?? null, finalStatuses, query.id ?? null, query.grids ?? null],
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };
@@ -101,12 +105,14 @@ export interface Category extends StageHours {
   code: string;
   department: string;
   priority: number;
+  /** Reports of this category are about people: public reads show them only approximately located. */
+  sensitive: boolean;
 }
 
+const categoryColumns = 'name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours, sensitive';
+
 export async function listCategories(db: Queryable): Promise<Category[]> {
-  const { rows } = await db.query<Category>(
-    'SELECT name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours FROM incident_categories ORDER BY priority, name',
-  );
+  const { rows } = await db.query<Category>(`SELECT ${categoryColumns} FROM incident_categories ORDER BY priority, name`);
   return rows;
 }
 
@@ -121,11 +127,11 @@ export async function updateCategory(pool: Pool, writer: WriteContext, name: str
       `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
          accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
          handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours),
-         supervise_hours = coalesce($8, supervise_hours), updated_at = now()
+         supervise_hours = coalesce($8, supervise_hours), sensitive = coalesce($9, sensitive), updated_at = now()
        WHERE name = $1
-       RETURNING name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours`,
+       RETURNING ${categoryColumns}`,
       [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null,
-        change.supervise_hours ?? null],
+        change.supervise_hours ?? null, change.sensitive ?? null],
     );
     if (!rows[0]) throw new NotFoundError(`Incident category ${name} does not exist`);
     return rows[0];
@@ -141,26 +147,18 @@ interface LockedIncident extends StageHours {
   department: string | null;
 }
 
-async function lockIncident(client: PoolClient, id: number): Promise<LockedIncident> {
+/** Locks an incident that this actor changes: a grid worker only within the grids they serve, else 404. */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
     `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
             c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
      FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
   );
-  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
+  if (!rows[0] || !inGridScope(actor, rows[0].grid_id)) throw new NotFoundError(`Incident ${id} does not exist`);
   // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
   if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
   return rows[0];
-}
-
-/** Locks an incident that this actor changes: a grid worker only within the grids they serve. */
-export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
-  const incident = await lockIncident(client, id);
-  if (actor.role === 'grid_worker' && (incident.grid_id === null || !actor.gridIds.includes(incident.grid_id))) {
-    throw new ForbiddenError(`Incident ${id} is outside this grid worker's grids`, { gridId: incident.grid_id });
-  }
-  return incident;
 }
 
 async function checkDepartment(client: Queryable, input: TransitionInput): Promise<void> {

@@ -28,14 +28,45 @@ export interface IncidentStatsRow {
 
 /**
  * Closure rate = closed / all reported; on-time rate = closed by the overall deadline / closed; handling time =
- * closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at clock().
+ * closed_at − reported_at of closed incidents; overdue = still open past the overall deadline at clock(). A reader
+ * limited to grids (gridScope) gets the figures of their grids, and the whole city's only as one ungrouped row
+ * (`cityWide`, same filters but the grid), so no figure of another grid is shown on its own.
  */
-export async function incidentStats(db: Queryable, clock: Clock, query: StatsQuery): Promise<{ groupBy: string; groups: IncidentStatsRow[] }> {
+export async function incidentStats(
+  db: Queryable,
+  clock: Clock,
+  query: StatsQuery,
+  grids: number[] | null,
+): Promise<{ groupBy: string; groups: IncidentStatsRow[]; cityWide?: IncidentStatsRow }> {
   const groupBy = query.groupBy ?? 'all';
+  if (grids === null) return { groupBy, groups: await statsGroups(db, clock, query, groupBy, null) };
+  const [groups, cityWide] = await Promise.all([
+    statsGroups(db, clock, query, groupBy, grids),
+    statsGroups(db, clock, { ...query, grid: undefined }, 'all', null),
+  ]);
+  return { groupBy, groups, cityWide: cityWide[0] ?? emptyStats };
+}
+
+const emptyStats: IncidentStatsRow = {
+  key: 'all',
+  total: 0,
+  byStatus: {},
+  closed: 0,
+  closureRate: null,
+  onTimeRate: null,
+  meanHandlingHours: null,
+  medianHandlingHours: null,
+  p90HandlingHours: null,
+  satisfaction: null,
+  overdueOpen: 0,
+};
+
+async function statsGroups(db: Queryable, clock: Clock, query: StatsQuery, groupBy: keyof typeof groupKeys, grids: number[] | null): Promise<IncidentStatsRow[]> {
   const filtered = `SELECT *, ${groupKeys[groupBy]} AS key FROM incidents
     WHERE ($1::timestamptz IS NULL OR reported_at >= $1) AND ($2::timestamptz IS NULL OR reported_at < $2)
-      AND ($3::bigint IS NULL OR grid_id = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR department = $5)`;
-  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null];
+      AND ($3::bigint IS NULL OR grid_id = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR department = $5)
+      AND ($6::bigint[] IS NULL OR grid_id = ANY ($6))`;
+  const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null, grids];
   const [metrics, byStatus] = await Promise.all([
     db.query<Omit<IncidentStatsRow, 'byStatus'>>(
       `WITH f AS (${filtered}), h AS (SELECT *, extract(epoch FROM closed_at - reported_at) / 3600 AS hours FROM f)
@@ -47,7 +78,7 @@ export async function incidentStats(db: Queryable, clock: Clock, query: StatsQue
          percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "medianHandlingHours",
          percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "p90HandlingHours",
          avg(satisfaction)::float8 AS satisfaction,
-         count(*) FILTER (WHERE status = ANY ($6::text[]) AND due_at < $7)::int AS "overdueOpen"
+         count(*) FILTER (WHERE status = ANY ($7::text[]) AND due_at < $8)::int AS "overdueOpen"
        FROM h GROUP BY key ORDER BY key`,
       [...params, openStatuses, clock()],
     ),
@@ -55,7 +86,7 @@ export async function incidentStats(db: Queryable, clock: Clock, query: StatsQue
   ]);
   const statusCounts = new Map<string | null, Record<string, number>>();
   for (const row of byStatus.rows) statusCounts.set(row.key, { ...statusCounts.get(row.key), [row.status]: row.n });
-  return { groupBy, groups: metrics.rows.map((row) => ({ ...row, byStatus: statusCounts.get(row.key) ?? {} })) };
+  return metrics.rows.map((row) => ({ ...row, byStatus: statusCounts.get(row.key) ?? {} }));
 }
 
 export interface WorkerIndicators {
@@ -69,19 +100,21 @@ export interface WorkerIndicators {
 /**
  * Grid worker indicators from the seeds: reports per worker (patrol reports in the worker's grids), valid-report
  * rate (those not rejected), verified-on-time rate (closed incidents of the worker's grids closed by the deadline).
- * Incidents without an assigned worker count for their grid's first worker.
+ * Incidents without an assigned worker count for their grid's first worker. A reader limited to grids sees the
+ * indicators from their grids' incidents only.
  */
-export async function workerIndicators(db: Queryable, query: Pick<StatsQuery, 'from' | 'to' | 'grid'>): Promise<WorkerIndicators[]> {
+export async function workerIndicators(db: Queryable, query: Pick<StatsQuery, 'from' | 'to' | 'grid'>, grids: number[] | null): Promise<WorkerIndicators[]> {
   const { rows } = await db.query<WorkerIndicators>(
     `WITH f AS (
        SELECT i.*, coalesce(i.assigned_worker, g.workers[1]) AS worker FROM incidents i JOIN grids g ON g.id = i.grid_id
-       WHERE ($1::timestamptz IS NULL OR i.reported_at >= $1) AND ($2::timestamptz IS NULL OR i.reported_at < $2) AND ($3::bigint IS NULL OR i.grid_id = $3))
+       WHERE ($1::timestamptz IS NULL OR i.reported_at >= $1) AND ($2::timestamptz IS NULL OR i.reported_at < $2) AND ($3::bigint IS NULL OR i.grid_id = $3)
+         AND ($4::bigint[] IS NULL OR i.grid_id = ANY ($4)))
      SELECT worker, count(*)::int AS assigned,
        count(*) FILTER (WHERE source = 'patrol')::int AS "patrolReports",
        (count(*) FILTER (WHERE source = 'patrol' AND status <> 'rejected'))::float8 / nullif(count(*) FILTER (WHERE source = 'patrol'), 0) AS "validReportRate",
        (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed'), 0) AS "verifiedOnTimeRate"
      FROM f WHERE worker IS NOT NULL GROUP BY worker ORDER BY worker`,
-    [query.from ?? null, query.to ?? null, query.grid ?? null],
+    [query.from ?? null, query.to ?? null, query.grid ?? null, grids],
   );
   return rows;
 }

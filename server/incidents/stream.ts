@@ -1,3 +1,5 @@
+import type { Actor } from '../auth/roles';
+import { inGridScope } from '../auth/scope';
 import type { Queryable } from '../db/pool';
 import type { EventBus } from '../events/bus';
 
@@ -76,17 +78,23 @@ export async function startPosition(db: Queryable, lastEventId: number | null): 
   return rows[0] ?? { xid: '0', id: 0 };
 }
 
+/** The events a reader receives: a grid worker those of incidents in their grids (gridScope), everyone else all. */
+export function eventsVisibleTo(reader: Actor | null): (event: StreamedEvent) => boolean {
+  return (event) => inGridScope(reader, event.incident.gridId as number | null);
+}
+
 /**
  * Follows the incident timeline for one client from `start` (see startPosition). Notifications only say
  * "something new"; what is sent is read from incident_events after the last position sent, so a reconnect with
  * Last-Event-ID (or a burst of notifications) neither loses nor repeats events, even when transactions commit out
- * of id order.
+ * of id order. Events the reader may not see (`visible`, e.g. eventsVisibleTo) are passed over, not sent.
  */
 export async function followIncidentEvents(
   db: Queryable,
   events: EventBus,
   start: StreamPosition,
   send: (event: StreamedEvent) => void,
+  visible: (event: StreamedEvent) => boolean,
 ): Promise<() => void> {
   let position = start;
   let running = false;
@@ -107,7 +115,7 @@ export async function followIncidentEvents(
           page = await eventsAfter(db, position);
           for (const { xid, ...event } of page) {
             if (closed) return;
-            send(event);
+            if (visible(event)) send(event);
             position = { xid, id: event.id };
           }
         } while (page.length === pageSize);

@@ -1,3 +1,8 @@
+import type { Actor } from '../auth/roles';
+import { seesTokenIds } from '../auth/scope';
+import type { Queryable } from '../db/pool';
+import { NotFoundError } from '../errors';
+
 /** How an incident reads in the API, as SQL over a row aliased `i`: one definition for every query that shows one. */
 export const incidentJson = `json_build_object(
   'id', i.id, 'category', i.category, 'source', i.source, 'status', i.status, 'description', i.description,
@@ -20,4 +25,17 @@ export function incidentDetailJson(incidents = 'incidents', events = 'incident_e
     'timeline', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'at', e.at, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
                    'actorRole', e.actor_role, 'actorTokenId', e.actor_token_id, 'comment', e.comment, 'details', e.details) ORDER BY e.id), '[]')
                  FROM ${events} e WHERE e.incident_id = i.id))`;
+}
+
+/** One incident as GET /api/incidents/:id shows it; inside a transaction, as that transaction sees it. */
+export async function getIncident(db: Queryable, id: number): Promise<Record<string, unknown>> {
+  const { rows } = await db.query<{ incident: Record<string, unknown> }>(`SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`, [id]);
+  if (!rows[0]) throw new NotFoundError(`Incident ${id} does not exist`);
+  return rows[0].incident;
+}
+
+/** An incident (with or without timeline) as a reader sees it: the actors' token ids only for admins. */
+export function incidentAsSeenBy(reader: Actor | null, incident: Record<string, unknown>): Record<string, unknown> {
+  if (seesTokenIds(reader) || !Array.isArray(incident.timeline)) return incident;
+  return { ...incident, timeline: incident.timeline.map(({ actorTokenId: _hidden, ...event }: Record<string, unknown>) => event) };
 }

@@ -75,6 +75,7 @@ function crudRoutes({ pool }: AppDeps, layer: LayerDefinition): RouteDefinition[
       summary: `Creates one of ${layer.name}; its grid is assigned from its location`,
       tag,
       access: layer.write,
+      idempotent: true,
       body: createBody(layer.properties, layer.geometrySchema),
       async handler(ctx, { body, writer }) {
         ctx.status = 201;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { WriteContext } from '../audit/write-context';
 import { withWriteTransaction } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
+import { gridScope, inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
@@ -39,19 +40,10 @@ function featureSelect(layer: LayerDefinition): string {
 
 /** Grids whose personal data this actor may see; null when the actor is not limited to grids. */
 function personalScope(layer: LayerDefinition, actor: Actor | null): number[] | null {
-  if (!layer.personal || actor?.role !== 'grid_worker') return null;
-  return actor.gridIds;
-}
-
-function assertInScope(layer: LayerDefinition, actor: Actor | null, gridId: number | null): void {
-  const scope = personalScope(layer, actor);
-  if (scope && (gridId === null || !scope.includes(gridId))) {
-    throw new ForbiddenError(`A grid worker may only see and change ${layer.name} of their own grids`, { gridId, allowedGrids: scope });
-  }
+  return layer.personal ? gridScope(actor) : null;
 }
 
 export async function listFeatures(db: Queryable, layer: LayerDefinition, query: ListLayerQuery, actor: Actor | null) {
-  if (query.grid !== undefined) assertInScope(layer, actor, query.grid);
   const { grid, geom } = source(layer);
   const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
   // Column names come from the registry, values are bound: only the filters asked for join the statement.
@@ -72,16 +64,17 @@ export async function listFeatures(db: Queryable, layer: LayerDefinition, query:
   return { features: page.map((row) => row.feature), nextCursor };
 }
 
-async function findRow(db: Queryable, layer: LayerDefinition, id: number) {
+/** One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing id. */
+async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null) {
   const { rows } = await db.query<{ id: number; grid_id: number | null; feature: LayerFeature }>(`${featureSelect(layer)} WHERE t.id = $1`, [id]);
-  if (rows.length === 0) throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
+  if (rows.length === 0 || (layer.personal && !inGridScope(actor, rows[0].grid_id))) {
+    throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
+  }
   return rows[0];
 }
 
 export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<LayerFeature> {
-  const row = await findRow(db, layer, id);
-  assertInScope(layer, actor, row.grid_id);
-  return row.feature;
+  return (await findRow(db, layer, id, actor)).feature;
 }
 
 /** SQL turning GeoJSON parameter $n into the stored geometry type. */
@@ -102,12 +95,17 @@ async function assertValidGeometry(db: Queryable, geometry: unknown): Promise<vo
   if (reason) throw new RuleViolationError(`The geometry is invalid: ${reason}`, { rule: 'valid-geometry', reason, geometry });
 }
 
-/** People live in a building: it must exist, and a grid worker may only use buildings of their grids. */
+/**
+ * People live in a building: it must exist, and a grid worker may only use buildings of their grids (buildings
+ * are no secret, everyone reads them with their grid: a 403 here tells nothing about any person).
+ */
 async function checkBuilding(db: Queryable, layer: LayerDefinition, actor: Actor | null, buildingId: unknown): Promise<void> {
   if (layer.geometry || buildingId === undefined) return;
   const { rows } = await db.query<{ grid_id: number | null }>('SELECT grid_id FROM buildings WHERE id = $1', [buildingId]);
   if (rows.length === 0) throw new RuleViolationError(`Building ${String(buildingId)} does not exist`, { rule: 'existing-building', field: 'building_id' });
-  assertInScope(layer, actor, rows[0].grid_id);
+  if (!inGridScope(actor, rows[0].grid_id)) {
+    throw new ForbiddenError(`A grid worker may only register ${layer.name} in buildings of their own grids`, { field: 'building_id', allowedGrids: gridScope(actor) });
+  }
 }
 
 async function rowBbox(db: Queryable, layer: LayerDefinition, id: number): Promise<Bbox | null> {
@@ -169,7 +167,7 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
       );
       const id = rows[0].id;
       await announce(client, layer, id, layer.geometry ? await rowBbox(client, layer, id) : null);
-      return (await findRow(client, layer, id)).feature;
+      return (await findRow(client, layer, id, null)).feature;
     }),
   );
 }
@@ -187,14 +185,13 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
   assignments.push('updated_at = now()');
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      const before = await findRow(client, layer, id);
-      assertInScope(layer, writer.actor, before.grid_id);
+      await findRow(client, layer, id, writer.actor);
       if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry);
       await checkBuilding(client, layer, writer.actor, properties.building_id);
       const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`UPDATE ${pg.escapeIdentifier(layer.table)} SET ${assignments.join(', ')} WHERE id = $1`, values);
       await announce(client, layer, id, unionBbox(oldBbox, layer.geometry ? await rowBbox(client, layer, id) : null));
-      return (await findRow(client, layer, id)).feature;
+      return (await findRow(client, layer, id, null)).feature;
     }),
   );
 }
@@ -202,8 +199,7 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
 export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext): Promise<void> {
   await mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      const before = await findRow(client, layer, id);
-      assertInScope(layer, writer.actor, before.grid_id);
+      await findRow(client, layer, id, writer.actor);
       const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`DELETE FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1`, [id]);
       await announce(client, layer, id, bbox);

@@ -1,7 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { AppDeps } from '../deps';
 import { BadRequestError } from '../errors';
-import { defineRoute, validateBody } from '../http/route';
+import { defineRoute, validateBody, writerForContent } from '../http/route';
 import type { ErrorFormat, ProblemDocument } from '../http/problem';
 import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
 import { actorForApiKey, fileRequest, findRequests, getRequest, getService, listServices } from './service';
@@ -78,6 +78,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
       access: 'public',
       errorFormat,
       rawBody: true,
+      idempotent: true,
       async handler(ctx, { writer }) {
         await parseBody(ctx as never, async () => undefined);
         const { rawBody } = ctx.request as { rawBody?: string };
@@ -85,7 +86,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
         const body = validateBody(open311RequestBody, (ctx.request as { body?: unknown }).body ?? {});
         const actor = await actorForApiKey(pool, body.api_key);
         ctx.status = 201;
-        ctx.body = await fileRequest(pool, clock, { ...writer, actor }, body);
+        ctx.body = await fileRequest(pool, clock, writerForContent(ctx, { ...writer, actor }, body), body);
       },
     }),
     defineRoute({

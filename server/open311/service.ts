@@ -6,6 +6,7 @@ import type { Clock } from '../deps';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import { type Category, createIncident, type IncidentSummary, listCategories, listIncidents } from '../incidents/service';
 import { finalStatuses, reporterRoles } from '../incidents/workflow';
+import { publicDescription, publicLocation } from './public-view';
 import type { Open311RequestBody, Open311RequestsQuery } from './schemas';
 
 /** GeoReport v2 over the incidents domain: a service is a catalogue category, a request is an incident. */
@@ -21,15 +22,17 @@ export function toService(category: Category) {
   };
 }
 
-function toRequest(incident: IncidentSummary, codes: Map<string, string>) {
-  const [long, lat] = incident.location.coordinates;
+/** An incident as the public reads it: numbers that identify people removed, sensitive categories approximately located. */
+function toRequest(incident: IncidentSummary, categories: Map<string, Category>) {
+  const category = categories.get(incident.category);
+  const { lat, long } = publicLocation(incident.location.coordinates, category?.sensitive ?? false);
   return {
     service_request_id: String(incident.id),
     status: finalStatuses.includes(incident.status) ? 'closed' : 'open',
     status_notes: incident.status,
     service_name: incident.category,
-    service_code: codes.get(incident.category) ?? null,
-    description: incident.description,
+    service_code: category?.code ?? null,
+    description: publicDescription(incident.description),
     agency_responsible: incident.department,
     service_notice: null,
     requested_datetime: incident.reportedAt,
@@ -57,7 +60,7 @@ const maxRequests = 1000;
 
 export async function findRequests(db: Queryable, clock: Clock, query: Open311RequestsQuery) {
   const categories = await listCategories(db);
-  const codes = new Map(categories.map((c) => [c.name, c.code]));
+  const byName = new Map(categories.map((c) => [c.name, c]));
   const category = query.service_code === undefined ? undefined : categories.find((c) => c.code === query.service_code)?.name;
   if (query.service_code !== undefined && !category) return [];
   const ids = query.service_request_id?.split(',').map(Number);
@@ -76,7 +79,7 @@ export async function findRequests(db: Queryable, clock: Clock, query: Open311Re
     });
     found.push(...page.items);
   }
-  return found.map((incident) => toRequest(incident, codes));
+  return found.map((incident) => toRequest(incident, byName));
 }
 
 export async function getRequest(db: Queryable, clock: Clock, id: number) {

@@ -37,6 +37,18 @@ export interface TileSource {
    * area of the summaries it alters (an incident event carries the extent of the incident's grid).
    */
   aggregate?: boolean;
+  /** SQL of the row's level-4 grid: a reader limited to grids (a grid worker, gridScope) sees only rows of theirs. */
+  grid?: string;
+}
+
+/**
+ * A layer made in Node rather than SQL (H3 hotspot cells, which need h3-js): its tiles come from the renderer
+ * registered under the layer's name (TileService), through the same cache, ETags and invalidation.
+ */
+export interface ComputedTiles {
+  minzoom: number;
+  maxzoom: number;
+  fields: Record<string, FieldType>;
 }
 
 export interface TileLayer {
@@ -44,7 +56,14 @@ export interface TileLayer {
   description: string;
   access: readonly Role[];
   filters: Record<string, TileFilter>;
+  /** SQL bands; empty for a computed layer. */
   sources: TileSource[];
+  computed?: ComputedTiles;
+  /**
+   * Every feature depends on every row (Gi* compares each cell with the study area's mean and deviation): a
+   * change of a layer in changedBy drops all of this layer's tiles, wherever it happened.
+   */
+  changesEverywhere?: boolean;
   /** Layers whose changes alter this layer's tiles (incident counts are drawn on grid polygons). */
   changedBy: string[];
   /** WGS84 table whose extent is the TileJSON bounds. */
@@ -173,6 +192,7 @@ export const tileLayers: TileLayer[] = [
         simplifyPixels: 1,
         limit: 20_000,
         aggregate: true,
+        grid: 't.id',
       },
       {
         minzoom: 15,
@@ -189,10 +209,33 @@ export const tileLayers: TileLayer[] = [
         },
         where: incidentWhere,
         limit: 20_000,
+        grid: 'f.grid_id',
       },
     ],
     changedBy: ['incidents', 'grids'],
     boundsTable: 'incidents',
+  },
+  {
+    name: 'hotspots',
+    description: 'H3 cells with incident (or accident) count and Getis-Ord Gi* z, p and class −3…+3; resolution by zoom unless res is given',
+    // Grid workers read hotspots of their own grids through /api/hotspots: tiles are cached for every caller alike.
+    access: ['admin', 'planner', 'commander', 'police'],
+    filters: {
+      source: { schema: z.enum(['incidents', 'accidents']), sqlType: 'text', description: 'incidents (default) or accidents' },
+      res: { schema: wholeNumber({ min: 6, max: 10 }), sqlType: 'int', description: 'H3 resolution 6–10 instead of the one of the zoom' },
+      ...incidentFilters,
+      category: { schema: z.string().min(1).max(100), sqlType: 'text', description: 'Incident category, or accident severity' },
+      from: { ...incidentFilters.from, description: 'Start of the span (ISO 8601); default 30 days before to' },
+      to: { ...incidentFilters.to, description: 'End of the span (ISO 8601); default now' },
+      k: { schema: wholeNumber({ min: 1, max: 3 }), sqlType: 'int', description: 'Gi* neighbourhood: gridDisk(k), default 1' },
+      fdr: { schema: z.enum(['true', 'false']), sqlType: 'text', description: 'Benjamini–Hochberg correction of the classes' },
+      grid: { schema: wholeNumber({ min: 1 }), sqlType: 'int', description: 'Study area: this grid instead of the city' },
+    },
+    sources: [],
+    computed: { minzoom: 8, maxzoom: 22, fields: { hex: 'String', count: 'Number', z: 'Number', p: 'Number', class: 'Number' } },
+    changesEverywhere: true,
+    changedBy: ['incidents', 'accidents', 'grids'],
+    boundsTable: 'grids',
   },
   {
     name: 'roads',
@@ -269,7 +312,7 @@ export const tileLayers: TileLayer[] = [
   {
     name: 'patrol_tracks',
     description: 'Patrol tracks of grid workers (from z13)',
-    // Where a named worker walked is staff data: not for the hotline desk.
+    // Where a named worker walked is staff data: not for the hotline desk, and for grid workers their grids' tracks.
     access: ['admin', 'planner', 'commander', 'police', 'grid_worker'],
     filters: {},
     sources: [
@@ -286,6 +329,7 @@ export const tileLayers: TileLayer[] = [
         },
         simplifyPixels: 1,
         limit: 20_000,
+        grid: 't.grid_id',
       },
     ],
     changedBy: ['patrol_tracks'],
@@ -301,5 +345,6 @@ export function sourceAtZoom(layer: TileLayer, z: number): { source: TileSource;
 }
 
 export function layerZoomRange(layer: TileLayer): { minzoom: number; maxzoom: number } {
+  if (layer.computed) return { minzoom: layer.computed.minzoom, maxzoom: layer.computed.maxzoom };
   return { minzoom: Math.min(...layer.sources.map((s) => s.minzoom)), maxzoom: Math.max(...layer.sources.map((s) => s.maxzoom)) };
 }

@@ -3,10 +3,11 @@ import accepts from 'accepts';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
+import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { defineRoute } from '../http/route';
 import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
-import { listLayers, type TileBody, type TileEncoding, type TileFilters, TileService, tileJson, visibleLayer } from './service';
+import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileRenderer, TileService, tileJson, visibleLayer } from './service';
 
 
 /**
@@ -76,9 +77,10 @@ function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, quer
   const { layer, address, filters } = tileRequest(params, query, actor);
   const encoding = encodingFor(request);
   const ifNoneMatch = request.headers['if-none-match'];
-  const cached = tiles.cached(layer, address, filters, encoding);
+  const grids = gridScope(actor);
+  const cached = tiles.cached(layer, address, filters, encoding, grids);
   if (cached) return tileResponse(cached, encoding, ifNoneMatch);
-  return tiles.tile(layer, address, filters, encoding).then((body) => tileResponse(body, encoding, ifNoneMatch));
+  return tiles.tile(layer, address, filters, encoding, grids).then((body) => tileResponse(body, encoding, ifNoneMatch));
 }
 
 function send({ status, headers, body }: TileResponse, response: ServerResponse, requestId: string): true {
@@ -87,8 +89,9 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
   return true;
 }
 
-export function tileRoutes({ pool, config, events }: AppDeps) {
-  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024);
+/** `renderers`: the makers of the computed layers' tiles, by layer name (hotspots). */
+export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
+  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
   return [
     defineRoute({

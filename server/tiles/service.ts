@@ -55,12 +55,16 @@ export function checkTileAddress({ z, x, y }: TileAddress): void {
   if (x >= size || y >= size) throw new BadRequestError(`Tile ${z}/${x}/${y} does not exist: x and y must be below ${size} at zoom ${z}`);
 }
 
-/** Runs the layer's tile query: the raw MVT bytes, empty when nothing is in the tile or the zoom is outside the layer. */
-export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>): Promise<Buffer> {
+/**
+ * Runs the layer's tile query: the raw MVT bytes, empty when nothing is in the tile or the zoom is outside the
+ * layer. `grids` limits a band that has a `grid` to those grids' rows (gridScope; null: not limited).
+ */
+export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>, grids: number[] | null = null): Promise<Buffer> {
   const band = sourceAtZoom(layer, address.z);
   if (!band) return Buffer.alloc(0);
   const query = tileQueries.get(`${layer.name}/${band.index}`)!;
-  const { rows } = await db.query<{ tile: Buffer | null }>({ ...query, values: [address.z, address.x, address.y, ...values] });
+  const scope = band.source.grid ? [grids] : [];
+  const { rows } = await db.query<{ tile: Buffer | null }>({ ...query, values: [address.z, address.x, address.y, ...values, ...scope] });
   return rows[0]?.tile ?? Buffer.alloc(0);
 }
 
@@ -87,6 +91,14 @@ function changedArea(event: ChangeEvent): { layer: string; bbox: [number, number
   return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
 }
 
+/** Makes the tiles of a computed layer (registry: `computed`). */
+export interface TileRenderer {
+  /** What a tile depends on besides its filters (e.g. the end of a default time span), for the cache key. */
+  keyOf(filters: TileFilters): string;
+  /** The raw MVT bytes; empty when nothing is in the tile. */
+  render(address: TileAddress, filters: TileFilters): Promise<Buffer>;
+}
+
 /**
  * Tiles for every layer through one cache. A change event from any process drops exactly the cached tiles of
  * the affected layers whose buffered bounds touch the change's bbox (old and new geometry, as published).
@@ -99,6 +111,7 @@ export class TileService {
   constructor(
     private readonly db: Queryable,
     private readonly cacheBytes: number,
+    private readonly renderers: Record<string, TileRenderer> = {},
   ) {
     this.cache = new TileCache(cacheBytes);
   }
@@ -123,7 +136,7 @@ export class TileService {
     return this.cache.deleteWhere((tile) => {
       const layer = affected.get(tile.layer);
       if (!layer) return false;
-      if (bbox === null) return true;
+      if (bbox === null || layer.changesEverywhere) return true;
       const summarised = sourceAtZoom(layer, tile.z)?.source.aggregate === true;
       return (summarised && !coversSummaries) || touches(tileBoundsWithBuffer(tile), bbox);
     });
@@ -133,18 +146,19 @@ export class TileService {
    * The cached tile in the encoding asked for, without touching the database or making a promise; undefined when
    * it is not cached, or cached gzipped for a client without gzip (unzipping it is left to `tile`).
    */
-  cached(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding = 'gzip'): TileBody | undefined {
+  cached(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding = 'gzip', grids: number[] | null = null): TileBody | undefined {
     if (encoding !== 'gzip') return undefined;
-    const cached = this.cache.get(this.cacheKey(layer, address, filters).key);
+    const cached = this.cache.get(this.cacheKey(layer, address, filters, grids).key);
     return cached && { etag: cached.etag, body: cached.gzip };
   }
 
-  async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding): Promise<TileBody> {
-    const { key, values } = this.cacheKey(layer, address, filters);
+  /** A tile from the cache or the database; `grids` as for queryTile. */
+  async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding, grids: number[] | null = null): Promise<TileBody> {
+    const { key, values } = this.cacheKey(layer, address, filters, grids);
     const cached = this.cache.get(key);
     if (cached) return { etag: cached.etag, body: encoding === 'gzip' ? cached.gzip : await gunzip(cached.gzip) };
     const generation = this.generation;
-    const mvt = await queryTile(this.db, layer, address, values);
+    const mvt = layer.computed ? await this.renderer(layer).render(address, filters) : await queryTile(this.db, layer, address, values, grids);
     const etag = `"${createHash('sha1').update(mvt).digest('base64url')}"`;
     const keep = this.cacheBytes > 0 && generation === this.generation;
     // Compressed only when sent or kept gzipped: with the cache off, a client without gzip costs no zlib work.
@@ -155,11 +169,22 @@ export class TileService {
     return { etag, body: encoding === 'gzip' ? gzip : mvt };
   }
 
-  /** Checks the address and filters (400 when wrong) and names the tile in the cache. */
-  private cacheKey(layer: TileLayer, address: TileAddress, filters: TileFilters) {
+  /**
+   * Checks the address and filters (400 when wrong) and names the tile in the cache: a band limited to a reader's
+   * grids is kept per set of grids, every other tile once for all readers.
+   */
+  private cacheKey(layer: TileLayer, address: TileAddress, filters: TileFilters, grids: number[] | null) {
     checkTileAddress(address);
     const values = filterValues(layer, filters);
-    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}`, values };
+    const scope = grids && sourceAtZoom(layer, address.z)?.source.grid ? `&grids=${grids.join(',')}` : '';
+    const depends = layer.computed ? this.renderer(layer).keyOf(filters) : '';
+    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}${scope}${depends}`, values };
+  }
+
+  private renderer(layer: TileLayer): TileRenderer {
+    const renderer = this.renderers[layer.name];
+    if (!renderer) throw new Error(`tile layer ${layer.name} is computed but has no renderer`);
+    return renderer;
   }
 
   get cacheSize() {
@@ -189,7 +214,7 @@ export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string,
   );
   const bounds = rows[0]?.bounds ?? [-180, -85.0511, 180, 85.0511];
   const { minzoom, maxzoom } = layerZoomRange(layer);
-  const fields = Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
+  const fields = layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
   const search = new URLSearchParams(Object.entries(filters).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
   const query = search.size > 0 ? `?${search}` : '';
   const centerZoom = Math.max(minzoom, Math.min(maxzoom, 13));

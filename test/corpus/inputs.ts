@@ -173,3 +173,68 @@ export function ownBodies(route: string, context: { apiKey: string; serviceCode:
     json('JSON: unknown field', { ...valid, [unknownName]: 1 }),
   ];
 }
+
+export interface QueryInput {
+  label: string;
+  /** Path parameters to use instead of the sweep's samples (a tile of another layer). */
+  params?: Record<string, string>;
+  /** Raw query string. */
+  query: string;
+  /** The parameter the 400 must name. */
+  names: string;
+}
+
+const hotspotQueries: QueryInput[] = [
+  { label: 'res below 6', query: 'res=5', names: 'res' },
+  { label: 'res above 10', query: 'res=11', names: 'res' },
+  { label: 'unknown source', query: 'source=buses', names: 'source' },
+  { label: 'unknown category', query: `category=${encodeURIComponent('不存在的类别')}`, names: 'category' },
+  { label: 'an incident category for accidents', query: `source=accidents&category=${encodeURIComponent('窨井盖')}`, names: 'category' },
+  { label: 'status for accidents', query: 'source=accidents&status=closed', names: 'status' },
+  { label: 'unknown status', query: 'status=lost', names: 'status' },
+  { label: 'bbox outside the city', query: 'bbox=0,0,1,1', names: 'bbox' },
+  { label: 'bbox with three numbers', query: 'bbox=120.7,31.3,120.8', names: 'bbox' },
+  { label: 'bbox upside down', query: 'bbox=120.8,31.4,120.7,31.3', names: 'bbox' },
+  { label: 'bbox and grid together', query: 'bbox=120.6,31.2,120.8,31.4&grid=1', names: 'grid' },
+];
+const spanQueries: QueryInput[] = [
+  { label: 'from after to', query: 'from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', names: 'from' },
+  { label: 'from equal to to', query: 'from=2025-02-01T00:00:00Z&to=2025-02-01T00:00:00Z', names: 'from' },
+  { label: 'span beyond the maximum', query: 'from=2023-01-01T00:00:00Z&to=2025-01-01T00:00:00Z', names: 'from' },
+  { label: 'from without an offset', query: 'from=2025-01-01T00:00:00', names: 'from' },
+];
+const neighbourhoodQueries: QueryInput[] = [
+  { label: 'k 0', query: 'k=0', names: 'k' },
+  { label: 'k 4', query: 'k=4', names: 'k' },
+  { label: 'fdr not a boolean', query: 'fdr=yes', names: 'fdr' },
+];
+
+/** Hostile queries of particular routes, beyond the generic parameter inputs: rules between parameters, the database's values. */
+export function ownQueries(operationKey: string): QueryInput[] {
+  const tile = { layer: 'hotspots', z: '12', x: '3421', y: '1672' };
+  switch (operationKey) {
+    case 'GET /api/hotspots':
+      return [...hotspotQueries, ...spanQueries];
+    case 'GET /api/hotspots/gi':
+      return [...hotspotQueries, ...spanQueries, ...neighbourhoodQueries];
+    case 'GET /api/hotspots/trend':
+      return [
+        ...hotspotQueries,
+        ...neighbourhoodQueries,
+        { label: 'window in weeks', query: 'window=2w', names: 'window' },
+        { label: 'two windows', query: 'windows=2', names: 'windows' },
+        { label: 'windows beyond the maximum span', query: 'window=30d&windows=52', names: 'windows' },
+        { label: 'from (windows end at to)', query: 'from=2025-01-01T00:00:00Z', names: 'from' },
+      ];
+    case 'GET /tiles/{layer}/{z}/{x}/{y}.mvt':
+      return [
+        { label: 'hotspots res above 10', params: tile, query: 'res=11', names: 'res' },
+        { label: 'hotspots k 4', params: tile, query: 'k=4', names: 'k' },
+        { label: 'hotspots unknown source', params: tile, query: 'source=buses', names: 'source' },
+        { label: 'hotspots from after to', params: tile, query: 'from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', names: 'from' },
+        { label: 'hotspots unknown category', params: tile, query: `category=${encodeURIComponent('不存在的类别')}`, names: 'category' },
+      ];
+    default:
+      return [];
+  }
+}

@@ -171,8 +171,8 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
     const counts = await rowCount('photos later');
     const upload = (role: 'grid_worker' | 'planner' | 'commander') =>
       ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth(role)).attach('photos', png(5, 5, 8), { filename: 'more.png' });
-    // This suite's grid worker serves no grid; planners only read.
-    await upload('grid_worker').expect(403);
+    // This suite's grid worker serves no grid: for them the incident does not exist. Planners only read.
+    await upload('grid_worker').expect(404);
     await upload('planner').expect(403);
     await ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth('commander')).field('note', 'no files').expect(422);
     await ctx.api.request.post(`/api/incidents/${incident.id}/photos`).set(ctx.api.auth('commander')).send({ photos: [] }).expect(415);

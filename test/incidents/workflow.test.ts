@@ -103,14 +103,14 @@ describe('incident workflow (4268)', () => {
     expect((await move(id, 'commander', { to: 'dispatched', department: '不存在局' }).expect(422)).body.rule).toBe('known-department');
   });
 
-  it('refuses grid workers outside their grids, unknown ids and unknown fields', async () => {
+  it('answers grid workers outside their grids as for an unknown id (404), and refuses unknown fields', async () => {
     const { db } = suite;
     const id = await newIncident();
     await move(id, 'hotline', { to: 'accepted' }).expect(200);
     await move(id, 'commander', { to: 'dispatched' }).expect(200);
     const elsewhere = await createTestApp(db, { clock: time.clock, gridWorkerGrids: [at.gridId + 1] });
     try {
-      await elsewhere.request.post(`/api/incidents/${id}/transitions`).set(elsewhere.auth('grid_worker')).send({ to: 'handling' }).expect(403);
+      await elsewhere.request.post(`/api/incidents/${id}/transitions`).set(elsewhere.auth('grid_worker')).send({ to: 'handling' }).expect(404);
     } finally {
       await elsewhere.close();
     }

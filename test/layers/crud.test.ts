@@ -178,13 +178,27 @@ describe('layers CRUD, roles and audit', () => {
       }
     });
 
-    it('lets a grid worker read only the people of their own grid', async () => {
+    /** What a grid worker gets for a person, the id in the body written as 0 so that two answers compare. */
+    async function asGridWorker(method: 'get' | 'patch' | 'delete', id: number) {
+      const { api } = suite;
+      const response = await api.request[method](`/api/layers/people/${id}`).set(api.auth('grid_worker')).send(method === 'patch' ? { properties: { category: '流动' } } : undefined);
+      return { status: response.status, body: JSON.parse(JSON.stringify(response.body).replaceAll(String(id), '0')) };
+    }
+
+    it('lets a grid worker read only the people of their own grid; anyone else does not exist for them (404, as an unknown id)', async () => {
       const { db, api } = suite;
       const own = await personIn(workerGrid);
       const other = await personIn(otherGrid);
+      const unknownId = (await db.pool.query<{ id: number }>('SELECT max(id) + 1000 AS id FROM people')).rows[0].id;
       await api.request.get(`/api/layers/people/${own.id}`).set(api.auth('grid_worker')).expect(200);
-      await api.request.get(`/api/layers/people/${other.id}`).set(api.auth('grid_worker')).expect(403);
-      await api.request.get('/api/layers/people').query({ grid: otherGrid }).set(api.auth('grid_worker')).expect(403);
+      for (const method of ['get', 'patch', 'delete'] as const) {
+        const outside = await asGridWorker(method, other.id);
+        expect(outside.status).toBe(404);
+        expect(outside).toEqual(await asGridWorker(method, unknownId));
+        expect(JSON.stringify(outside.body)).not.toMatch(new RegExp(`allowedGrids|gridId|${otherGrid}`));
+      }
+      const elsewhere = await api.request.get('/api/layers/people').query({ grid: otherGrid }).set(api.auth('grid_worker')).expect(200);
+      expect(elsewhere.body.features).toEqual([]);
       await api.request.get(`/api/layers/people/${other.id}`).set(api.auth('admin')).expect(200);
 
       const expected = await db.pool.query<{ n: number }>(

@@ -37,8 +37,10 @@ describe('tiles while the database is away', () => {
     const { request, pool } = appOn(`postgresql://postgres@127.0.0.1:${(hangUp.address() as AddressInfo).port}/none`);
     for (const path of ['/tiles/grids/14/13700/6700.mvt', '/tiles/incidents/12/3425/1675.mvt']) {
       const before = connections;
-      const response = await request.get(path).set('Authorization', 'Bearer another-token').expect(500);
-      expect(response.body).toMatchObject({ type: 'internal', instance: path });
+      // A server that hangs up is as unavailable as one that refuses: 503, the client may retry.
+      const response = await request.get(path).set('Authorization', 'Bearer another-token').expect(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(response.body).toMatchObject({ type: 'database-unavailable', instance: path });
       expect(connections - before).toBe(1);
     }
     await pool.end();

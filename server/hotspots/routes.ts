@@ -1,0 +1,46 @@
+import type { z } from 'zod';
+import type { Actor, Role } from '../auth/roles';
+import type { AppDeps } from '../deps';
+import { defineRoute } from '../http/route';
+import { countsQuery, giQuery, trendQuery } from './schemas';
+import type { HotspotService } from './service';
+
+/** Aggregates only (no record, no person): the analysis roles, and grid workers for their own grids. */
+export const hotspotRoles: readonly Role[] = ['admin', 'planner', 'commander', 'police', 'grid_worker'];
+
+function analysisRoute<Q extends z.ZodType>(path: string, summary: string, query: Q, analyse: (actor: Actor | null, query: z.infer<Q>) => Promise<unknown>) {
+  return defineRoute({
+    method: 'get',
+    path,
+    summary,
+    tag: 'hotspots',
+    access: hotspotRoles,
+    query,
+    async handler(ctx, input) {
+      ctx.body = await analyse(input.actor, input.query);
+    },
+  });
+}
+
+export function hotspotRoutes(_deps: AppDeps, hotspots: HotspotService) {
+  return [
+    analysisRoute(
+      '/api/hotspots',
+      'Counts per H3 cell (hex, count; casualties for accidents) and study-area totals, for deck.gl H3HexagonLayer',
+      countsQuery,
+      (actor, query) => hotspots.counts(actor, query),
+    ),
+    analysisRoute(
+      '/api/hotspots/gi',
+      'Getis-Ord Gi* z-score, p-value and class −3…+3 (90/95/99 %) of every cell of the study area, optionally FDR-corrected',
+      giQuery,
+      (actor, query) => hotspots.gi(actor, query),
+    ),
+    analysisRoute(
+      '/api/hotspots/trend',
+      'Gi* class per time window, Mann-Kendall trend of the z-scores and the emerging-hot-spot label of every cell',
+      trendQuery,
+      (actor, query) => hotspots.trend(actor, query),
+    ),
+  ];
+}
