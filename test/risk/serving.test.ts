@@ -2,26 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
-import type { Response } from 'supertest';
 import type { ChangeEvent } from '../../server/events/bus';
 import { issuePredictions, trainFromDatabase } from '../../server/risk/service';
 import { useTestApp } from '../support/app';
+import { binary, tileAt } from '../support/tiles';
 
 // Inside the demo city's year of accidents, so the model has a history before it.
 const now = new Date('2025-10-15T09:30:00+08:00');
 const clock = () => now;
-
-const binary = (res: Response, done: (error: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-};
-
-function tileAt(lon: number, lat: number, z: number) {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return { z, x: Math.floor(((lon + 180) / 360) * n), y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n) };
-}
 
 describe('risk serving', () => {
   const suite = useTestApp({ clock });
