@@ -16,6 +16,13 @@ export interface PoissonModel {
   /** Standardisation of each feature (training rows). */
   means: number[];
   scales: number[];
+  /**
+   * Range of each feature in the training rows. Predictions clamp to it: a log-linear model extrapolated far out
+   * (months without any accident in the database make city-level features fall below anything seen) would
+   * predict absurd counts instead of the edge of what it learned.
+   */
+  lows: number[];
+  highs: number[];
   intercept: number;
   coefficients: number[];
   ridge: number;
@@ -34,7 +41,7 @@ export interface TrainingRows {
 /** Fits the model; `ridge` is the penalty per training accident on standardised coefficients. */
 export function fitPoisson(names: string[], data: TrainingRows, ridge: number, maxIterations = 30): PoissonModel {
   const columns = names.length;
-  const { means, scales } = standardisation(data, columns);
+  const { means, scales, lows, highs } = standardisation(data, columns);
   const size = columns + 1;
   const design = (row: number, column: number): number =>
     column === 0 ? 1 : (data.features[row * columns + column - 1] - means[column - 1]) / scales[column - 1];
@@ -81,17 +88,21 @@ export function fitPoisson(names: string[], data: TrainingRows, ridge: number, m
     beta = next;
     if (change < 1e-6) break;
   }
-  return { names, means, scales, intercept: beta[0], coefficients: beta.slice(1), ridge, iterations: iterations + 1 };
+  return { names, means, scales, lows, highs, intercept: beta[0], coefficients: beta.slice(1), ridge, iterations: iterations + 1 };
 }
 
-function standardisation(data: TrainingRows, columns: number): { means: number[]; scales: number[] } {
+function standardisation(data: TrainingRows, columns: number): Pick<PoissonModel, 'means' | 'scales' | 'lows' | 'highs'> {
   const means = new Array<number>(columns).fill(0);
   const squares = new Array<number>(columns).fill(0);
+  const lows = new Array<number>(columns).fill(Infinity);
+  const highs = new Array<number>(columns).fill(-Infinity);
   for (let row = 0; row < data.rows; row++) {
     for (let column = 0; column < columns; column++) {
       const value = data.features[row * columns + column];
       means[column] += value;
       squares[column] += value * value;
+      lows[column] = Math.min(lows[column], value);
+      highs[column] = Math.max(highs[column], value);
     }
   }
   const scales = means.map((total, column) => {
@@ -99,7 +110,7 @@ function standardisation(data: TrainingRows, columns: number): { means: number[]
     const variance = squares[column] / data.rows - mean * mean;
     return variance > 1e-12 ? Math.sqrt(variance) : 1;
   });
-  return { means: means.map((total) => total / data.rows), scales };
+  return { means: means.map((total) => total / data.rows), scales, lows, highs };
 }
 
 /** Linear predictor (log expected count) of every unit; features are row-major units × names. */
@@ -110,7 +121,7 @@ export function predictLog(model: PoissonModel, features: Float64Array, out: Flo
   for (let unit = 0; unit < out.length; unit++) {
     let eta = offset;
     const base = unit * columns;
-    for (let column = 0; column < columns; column++) eta += weights[column] * features[base + column];
+    for (let column = 0; column < columns; column++) eta += weights[column] * Math.min(model.highs[column], Math.max(model.lows[column], features[base + column]));
     out[unit] = eta;
   }
 }
