@@ -114,4 +114,17 @@ describe('risk serving', () => {
       server.close();
     }
   });
+
+  // Last: a later issue replaces the stored windows the tests above read.
+  test('a history that ended long ago still gives counts of the order the city had, not an extrapolation', async () => {
+    const later = new Date('2026-09-01T10:00:00+08:00');
+    const issue = await issuePredictions(suite.db.pool, () => later);
+    const { rows } = await suite.db.pool.query<{ total: number; perWindow: number }>(
+      `SELECT (SELECT sum(expected) FROM risk_predictions WHERE window_start = $1) AS total,
+              (SELECT count(*) FROM accidents)::float8 / (365 * 12) AS "perWindow"`,
+      [issue!.windows[0]],
+    );
+    expect(rows[0].total).toBeGreaterThan(0);
+    expect(rows[0].total).toBeLessThan(5 * rows[0].perWindow);
+  });
 });
