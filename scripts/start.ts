@@ -1,9 +1,10 @@
 // npm start: the whole of citygrid on this machine — database, schema, demo data, web bundle, API.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
-import { createPool } from '../server/db/pool';
+import { createPool, type Pool } from '../server/db/pool';
 import { demoShowcaseDay } from '../data/demo/activity';
 import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load';
 import { ensureDemoTokens } from './demo-tokens';
@@ -35,9 +36,21 @@ async function main(): Promise<void> {
     for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${url}/?token=${token}`);
     // The demo city's activity lies in its demo year: the wall shows today (quiet) unless told to replay a day.
     console.log(`wall display (大屏), replaying a demo day: ${url}/wall?token=${tokens.commander}&day=${demoShowcaseDay(demoCityOptions.year)}`);
+    await trainRiskModelIfMissing(pool, databaseUrl);
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * The accident-risk scheduler needs a trained model. Training takes minutes of CPU, so it runs in its own process
+ * (npm run risk:train, which also writes the first predictions) while the server already answers.
+ */
+async function trainRiskModelIfMissing(pool: Pool, databaseUrl: string): Promise<void> {
+  const { rows } = await pool.query<{ missing: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM risk_models) AND EXISTS (SELECT 1 FROM accidents) AS missing');
+  if (!rows[0].missing) return;
+  console.log('\nno accident-risk model yet: training one in the background (npm run risk:train, a few minutes)...');
+  spawn('npm', ['run', '-s', 'risk:train'], { env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 main().catch((error: unknown) => {

@@ -22,6 +22,7 @@ import { hotspotTiles } from './hotspots/tiles';
 import { open311ErrorFormat, open311Prefix, open311Routes } from './open311/routes';
 import { sessionRoutes } from './auth/routes';
 import { wallRoutes } from './wall/routes';
+import { riskRoutes } from './risk/routes';
 import type { Logger } from './logger';
 import { webApp } from './web/static';
 
@@ -39,6 +40,7 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   auditRoutes,
   incidentRoutes,
   open311Routes,
+  riskRoutes,
   (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
   (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
   wallRoutes,

@@ -9,6 +9,7 @@ import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
+import { startRiskScheduler } from './risk/service';
 import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
 export interface RunningServer {
@@ -28,6 +29,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   await events.start();
   const app = createApp({ config, pool, log, clock: systemClock, events });
   const stopEscalation = startEscalationScheduler(pool, systemClock, log);
+  const stopRisk = startRiskScheduler(pool, systemClock, log);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -48,6 +50,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     url,
     close: async () => {
       stopEscalation();
+      stopRisk();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.stop();
       await pool.end();

@@ -11,3 +11,5 @@ export interface Actor {
 }
 
 export const allRoles: readonly Role[] = roles;
+/** Who sees accident risk: the police who deploy on it, the command centre, admins. */
+export const riskRoles: readonly Role[] = ['police', 'commander', 'admin'];

@@ -18,7 +18,9 @@ export type ChangeEvent =
       gridBbox?: [number, number, number, number];
       /** Every incident of one intake batch (announced once: `id` is the last, gridBbox covers them all). */
       ids?: number[];
-    };
+    }
+  /** New risk predictions were stored (server/risk): the model, when, and the windows they cover. */
+  | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number };
 
 const channel = 'citygrid_changes';
 /** For set-based writes that notify from their own statement (incident intake). */

@@ -103,7 +103,7 @@ export class HotspotService {
       this.areas.clear();
       sources.add('incidents').add('accidents');
     } else if (event.kind === 'incident-changed') sources.add('incidents');
-    else if (event.layer === 'incidents' || event.layer === 'accidents') sources.add(event.layer);
+    else if (event.kind === 'layer-changed' && (event.layer === 'incidents' || event.layer === 'accidents')) sources.add(event.layer);
     for (const source of sources) this.versions[source]++;
     for (const [key, entry] of this.results) if (sources.has(entry.source)) this.results.delete(key);
   }

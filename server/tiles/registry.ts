@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { allRoles, type Role } from '../auth/roles';
+import { allRoles, riskRoles, type Role } from '../auth/roles';
 import { isoDateTime, wholeNumber } from '../geo/schemas';
 
 /** MVT field types as TileJSON's vector_layers name them. */
@@ -300,6 +300,35 @@ export const tileLayers: TileLayer[] = [
     ],
     changedBy: ['accidents'],
     boundsTable: 'accidents',
+  },
+  {
+    name: 'risk',
+    description: 'Predicted accident risk per road segment (or H3 cell) for the 2-hour window containing `at` (default: now)',
+    access: riskRoles,
+    filters: { at: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'A time inside the predicted window (ISO 8601)' } },
+    sources: [
+      {
+        minzoom: 0,
+        maxzoom: 22,
+        from: 'risk_predictions t',
+        geometry: 't.geom_3857',
+        id: 't.rank',
+        attributes: {
+          unit_key: { sql: 't.unit_key', type: 'String' },
+          road_id: { sql: 't.road_id', type: 'Number' },
+          expected: { sql: 't.expected', type: 'Number' },
+          level: { sql: 't.level', type: 'Number' },
+          rank: { sql: 't.rank', type: 'Number' },
+          window_start: { sql: "to_char(t.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
+          top_feature: { sql: "t.top_features -> 0 ->> 'label'", type: 'String' },
+        },
+        where: 't.window_start <= coalesce({at}, now()) AND t.window_end > coalesce({at}, now()) AND (t.level >= 3 OR {z} >= 13)',
+        simplifyPixels: 1,
+        limit: 20_000,
+      },
+    ],
+    changedBy: ['risk'],
+    boundsTable: 'risk_predictions',
   },
   {
     name: 'patrol_tracks',

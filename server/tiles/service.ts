@@ -87,6 +87,7 @@ function touches(a: [number, number, number, number], b: [number, number, number
  */
 function changedArea(event: ChangeEvent): { layer: string; bbox: [number, number, number, number] | null; coversSummaries: boolean } {
   if (event.kind === 'incident-changed') return { layer: 'incidents', bbox: event.gridBbox ?? null, coversSummaries: true };
+  if (event.kind === 'risk-predicted') return { layer: 'risk', bbox: null, coversSummaries: false };
   return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
 }
 

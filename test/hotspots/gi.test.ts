@@ -1,8 +1,8 @@
 import { VectorTile } from '@mapbox/vector-tile';
 import { gridDisk, latLngToCell } from 'h3-js';
 import { PbfReader } from 'pbf';
-import type { Response } from 'supertest';
 import { useTestApp } from '../support/app';
+import { binary, tileAt } from '../support/tiles';
 import { pointInGrid, report } from '../incidents/helpers';
 import { innerCell, insertIncidents, nextChange, seeded, studyCells } from './synthetic';
 
@@ -15,18 +15,6 @@ interface GiCell {
 }
 
 const year2025 = { from: '2025-01-01T00:00:00+08:00', to: '2026-01-01T00:00:00+08:00' };
-
-const binary = (res: Response, done: (error: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-};
-
-function tileAt(lon: number, lat: number, z: number) {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return { z, x: Math.floor(((lon + 180) / 360) * n), y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n) };
-}
 
 describe('Getis-Ord Gi*', () => {
   const suite = useTestApp();

@@ -11,28 +11,7 @@ import { type ChangeEvent, publishChange } from '../../server/events/bus';
 import { tileLayerByName } from '../../server/tiles/registry';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
-
-interface Tile {
-  z: number;
-  x: number;
-  y: number;
-}
-
-function tileAt(lon: number, lat: number, z: number): Tile {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return {
-    z,
-    x: Math.floor(((lon + 180) / 360) * n),
-    y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n),
-  };
-}
-
-const binary = (res: Response, done: (error: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-};
+import { binary, type Tile, tileAt } from '../support/tiles';
 
 describe('vector tiles', () => {
   const suite = useTestApp();

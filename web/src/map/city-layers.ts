@@ -39,6 +39,17 @@ const drawings: Array<[string, Drawing]> = [
   ],
   ['buildings', (s) => [fill(s, 'buildings-fill', { 'fill-color': '#9fb3c8', 'fill-opacity': 0.45 })]],
   ['roads', (s) => [line(s, 'roads-line', { 'line-color': '#51657d', 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 0.5, 16, 3] })]],
+  // Predicted accident risk of the current 2-hour window: level 4 (top 5 %) red … level 1 green, wider when riskier.
+  [
+    'risk',
+    (s) => [
+      line(s, 'risk-line', {
+        'line-color': ['match', ['get', 'level'], 4, '#d7191c', 3, '#fdae61', 2, '#fee08b', '#1a9641'],
+        'line-width': ['+', 0.5, ['get', 'level']],
+        'line-opacity': 0.85,
+      }),
+    ],
+  ],
   ['patrol_tracks', (s) => [line(s, 'patrol-tracks-line', { 'line-color': '#27ae60', 'line-width': 1.2, 'line-opacity': 0.8 })]],
   ['accidents', (s) => [circle(s, 'accidents-circle', { 'circle-color': '#f2994a', 'circle-radius': 2 })]],
   ['hazards', (s) => [circle(s, 'hazards-circle', { 'circle-color': '#ff4d4f', 'circle-radius': ['+', 2, ['coalesce', ['get', 'risk_level'], 1]] })]],

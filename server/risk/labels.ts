@@ -1,0 +1,21 @@
+/** Chinese names of the model's features, as the police screen shows them beside each ranked unit. */
+export const featureLabels: Record<string, string> = {
+  longRunRate: '长期事故率',
+  decayedCount: '近期加权事故数',
+  recent7d: '近7天事故',
+  recent28d: '近28天事故',
+  recent90d: '近90天事故',
+  recent365d: '近一年事故',
+  neighbourRate: '相邻路段/网格事故率',
+  areaTimeOfDay: '周边该时段高发',
+  timeOfDay: '本单元该时段高发',
+  areaWeekday: '区域该星期时段高发',
+  weekday: '本单元该星期时段高发',
+  arterial: '主干道',
+  primary: '次干道',
+  lanes: '车道数',
+  speedLimit: '限速',
+  junctions: '路口连接数',
+  cityTimeOfDay: '全市该时段水平',
+  cityTrend: '全市近期趋势',
+};

@@ -1,0 +1,56 @@
+import { riskRoles } from '../auth/roles';
+import type { AppDeps } from '../deps';
+import { NotFoundError } from '../errors';
+import { openEventStream } from '../http/event-stream';
+import { defineRoute } from '../http/route';
+import { riskStreamQuery, segmentsQuery } from './schemas';
+import { latestModel, rankedWindow } from './store';
+
+export function riskRoutes({ pool, clock, events }: AppDeps) {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/risk/segments',
+      summary: 'Road segments (H3 cells without roads) ranked by expected injury accidents in the 2-hour window containing `at`: risk level 1–4, top features, geometry',
+      tag: 'risk',
+      access: riskRoles,
+      query: segmentsQuery,
+      async handler(ctx, { query }) {
+        const at = query.at ? new Date(query.at) : clock();
+        const ranked = await rankedWindow(pool, at, query.limit, query.offset);
+        if (!ranked) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
+        ctx.body = ranked;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/risk/model',
+      summary: 'The model in use: version, training span, features and weights, hold-out evaluation against the historical average',
+      tag: 'risk',
+      access: riskRoles,
+      async handler(ctx) {
+        const model = await latestModel(pool);
+        if (!model) throw new NotFoundError('no risk model trained yet (npm run risk:train)');
+        ctx.body = model;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/risk/stream',
+      summary: 'Server-Sent Events: an event `risk` each time new predictions are stored (model version, windows)',
+      tag: 'risk',
+      access: riskRoles,
+      query: riskStreamQuery,
+      responses: { 200: { description: 'text/event-stream of prediction issues', contentType: 'text/event-stream' } },
+      async handler(ctx) {
+        await openEventStream(ctx, (write) =>
+          events.onChange((change) => {
+            if (change.kind !== 'risk-predicted') return;
+            const { kind: _kind, ...issue } = change;
+            write(`event: risk\ndata: ${JSON.stringify(issue)}\n\n`);
+          }),
+        );
+      },
+    }),
+  ];
+}
