@@ -26,3 +26,5 @@ export class UnauthorizedError extends DomainError {}
 export class BadRequestError extends DomainError {}
 export class PayloadTooLargeError extends DomainError {}
 export class UnsupportedMediaTypeError extends DomainError {}
+/** The server has no capacity for this now (heavy work queue full, no free connection); the client may retry. */
+export class ServerBusyError extends DomainError {}

@@ -8,13 +8,29 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 export type Queryable = Pick<pg.Pool, 'query'>;
 
+/** How long a request waits for a free connection; then it is answered 503 (see isPoolWaitTimeout). */
+const poolWaitMs = 5000;
+
+/** pg-pool's error when no connection became free within connectionTimeoutMillis (it has no code of its own). */
+export function isPoolWaitTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+}
+
 // PostGIS functions carry high planner costs, so many short statements cross jit_above_cost and pay 0.1–1 s of
 // LLVM compilation for milliseconds of work (coverage check ≈ 1 s with JIT, 6 ms without): JIT is off for
 // every citygrid connection, on the embedded cluster and on DATABASE_URL servers alike.
 const connectionOptions = '-c jit=off';
 
-export function createPool(connectionString: string, max = 4): Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'citygrid', connectionTimeoutMillis: 5000, options: connectionOptions });
+export interface PoolOptions {
+  /** Shown in pg_stat_activity. */
+  applicationName?: string;
+  /** Cancels any statement of this pool's connections that runs longer (SQLSTATE 57014). */
+  statementTimeoutMs?: number;
+}
+
+export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs }: PoolOptions = {}): Pool {
+  const options = statementTimeoutMs ? `${connectionOptions} -c statement_timeout=${Math.ceil(statementTimeoutMs)}` : connectionOptions;
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: poolWaitMs, options });
   // An idle client losing its server (restart, db:stop) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

@@ -39,7 +39,7 @@ function answerWithVersion(ctx: Context, result: { version: number }, status = 2
   ctx.body = result;
 }
 
-export function gridRoutes({ pool, clock }: AppDeps) {
+export function gridRoutes({ pool, heavy, clock }: AppDeps) {
   const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock() });
   return [
     defineRoute({
@@ -168,7 +168,8 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       params: idParam,
       body: rebalanceBody,
       async handler(ctx, { params, body, writer }) {
-        ctx.body = await rebalanceGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
+        const expectedVersion = ifMatchVersion(ctx);
+        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ pool: heavyPool, writer, at: clock() }, params.id, expectedVersion, body));
       },
     }),
     defineRoute({
@@ -179,7 +180,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await gridCoverage(pool, params.id);
+        ctx.body = await heavy.run('analytics', (heavyPool) => gridCoverage(heavyPool, params.id));
       },
     }),
     defineRoute({
@@ -190,7 +191,7 @@ export function gridRoutes({ pool, clock }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await gridStats(pool, params.id);
+        ctx.body = await heavy.run('analytics', (heavyPool) => gridStats(heavyPool, params.id));
       },
     }),
   ];

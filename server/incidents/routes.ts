@@ -11,7 +11,7 @@ import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents, startPosition } from './stream';
 import { readerRoles, reporterRoles } from './workflow';
 
-export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
+export function incidentRoutes({ pool, heavy, clock, events, config }: AppDeps) {
   const uploads = photoLimits(config);
   // Everyone who reads incidents except planners works on them.
   const workers = readerRoles.filter((role) => role !== 'planner');
@@ -54,7 +54,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query }) {
-        ctx.body = await incidentStats(pool, clock, query);
+        ctx.body = await heavy.run('analytics', (heavyPool) => incidentStats(heavyPool, clock, query));
       },
     }),
     defineRoute({
@@ -132,7 +132,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: workerStatsQuery,
       async handler(ctx, { query }) {
-        ctx.body = { workers: await workerIndicators(pool, query) };
+        ctx.body = { workers: await heavy.run('analytics', (heavyPool) => workerIndicators(heavyPool, query)) };
       },
     }),
     defineRoute({
