@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
 import { idParam } from '../geo/schemas';
+import { openEventStream } from '../http/event-stream';
 import { defineRoute, validateBody } from '../http/route';
 import { overdueByDepartment } from './escalation';
 import { addPhotos, findPhoto, photoLimits, reportWithPhotos } from './photos';
@@ -11,7 +12,7 @@ import { incidentStats, workerIndicators } from './stats';
 import { followIncidentEvents, startPosition } from './stream';
 import { readerRoles, reporterRoles } from './workflow';
 
-export function incidentRoutes({ pool, heavy, clock, events, config }: AppDeps) {
+export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppDeps) {
   const uploads = photoLimits(config);
   // Everyone who reads incidents except planners works on them.
   const workers = readerRoles.filter((role) => role !== 'planner');
@@ -93,25 +94,13 @@ export function incidentRoutes({ pool, heavy, clock, events, config }: AppDeps) 
         // Read before the stream opens: a new client gets every event from the moment it sees the stream open, so
         // an event committed while the headers travel is sent, not skipped as "before".
         const start = await startPosition(pool, lastEventId);
-        // The response is written by hand: Koa would report a client going away as a stream error.
-        ctx.respond = false;
-        const response = ctx.res;
-        ctx.req.socket.setTimeout(0);
-        ctx.req.socket.setNoDelay(true);
-        response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no', 'X-Request-Id': String(ctx.state.requestId) });
-        response.write('retry: 2000\n\n');
-        const stop = await followIncidentEvents(pool, events, start, (event) => {
-          response.write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`);
+        const stream = openEventStream(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
+        const stop = followIncidentEvents(pool, events, start, {
+          send: (event) => stream.send(event.id, 'incident', event),
+          drained: () => stream.drained(),
+          end: () => stream.end(),
         });
-        // A comment line now and then keeps proxies from closing an idle stream.
-        const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
-        const close = () => {
-          clearInterval(keepAlive);
-          stop();
-          response.end();
-        };
-        if (response.destroyed) close();
-        else response.on('close', close);
+        stream.onClose(stop);
       },
     }),
     defineRoute({

@@ -76,23 +76,39 @@ export async function startPosition(db: Queryable, lastEventId: number | null): 
   return rows[0] ?? { xid: '0', id: 0 };
 }
 
+/** Where one follower's events go (an SSE response, see http/event-stream.ts). */
+export interface EventSink {
+  /** false: the client's buffer is full; wait for drained() before sending more. */
+  send(event: StreamedEvent): boolean;
+  /** true once the client has room again; false when it is gone or too slow (the stream is over). */
+  drained(): Promise<boolean>;
+  /** The stream cannot go on (the database failed): end it; the client resumes with Last-Event-ID. */
+  end(): void;
+}
+
 /**
  * Follows the incident timeline for one client from `start` (see startPosition). Notifications only say
  * "something new"; what is sent is read from incident_events after the last position sent, so a reconnect with
  * Last-Event-ID (or a burst of notifications) neither loses nor repeats events, even when transactions commit out
- * of id order.
+ * of id order. Reading is paced by the client: a page is read only when the previous one has been taken, so a
+ * replay of millions of events holds one page in memory per client, however slowly it reads. Returns stop().
  */
-export async function followIncidentEvents(
-  db: Queryable,
-  events: EventBus,
-  start: StreamPosition,
-  send: (event: StreamedEvent) => void,
-): Promise<() => void> {
+export function followIncidentEvents(db: Queryable, events: EventBus, start: StreamPosition, sink: EventSink): () => void {
   let position = start;
   let running = false;
   let again = false;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  /** Sends a page; false when the client is gone or too slow. */
+  const sendPage = async (page: Array<StreamedEvent & { xid: string }>): Promise<boolean> => {
+    for (const { xid, ...event } of page) {
+      if (closed) return false;
+      const room = sink.send(event);
+      position = { xid, id: event.id };
+      if (!room && !(await sink.drained())) return false;
+    }
+    return !closed;
+  };
   const pump = async (): Promise<void> => {
     if (running) {
       again = true;
@@ -105,11 +121,7 @@ export async function followIncidentEvents(
         let page: Array<StreamedEvent & { xid: string }>;
         do {
           page = await eventsAfter(db, position);
-          for (const { xid, ...event } of page) {
-            if (closed) return;
-            send(event);
-            position = { xid, id: event.id };
-          }
+          if (!(await sendPage(page))) return;
         } while (page.length === pageSize);
       } while (again && !closed);
       if (!closed && !retry && (await hasUnsentEvents(db, position))) {
@@ -122,10 +134,13 @@ export async function followIncidentEvents(
       running = false;
     }
   };
-  const wake = () => void pump().catch(() => undefined);
+  const wake = () =>
+    void pump().catch(() => {
+      if (!closed) sink.end();
+    });
   const offChange = events.onChange((change) => change.kind === 'incident-changed' && wake());
   const offResync = events.onResync(wake);
-  await pump();
+  wake();
   return () => {
     closed = true;
     clearTimeout(retry);
