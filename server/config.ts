@@ -15,7 +15,7 @@ const configSchema = z.object({
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(4),
   // Heavy work (exports, imports, rebalancing, analytics) runs on a pool of its own, so it can never take the
   // connections every other request needs; each kind takes turns within its own limit.
-  HEAVY_POOL_MAX: z.coerce.number().int().min(1).max(100).default(2),
+  HEAVY_POOL_MAX: z.coerce.number().int().min(1).max(100).default(3),
   EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
   IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
   REBALANCE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),

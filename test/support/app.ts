@@ -13,6 +13,8 @@ import { createTestDatabase, type TestDatabase } from './db';
 
 export interface TestApp {
   app: Koa;
+  /** The app's pool and queues for exports, imports, rebalancing and analytics. */
+  heavy: HeavyWork;
   events: EventBus;
   /** Stops the app's event listener; call in afterAll before dropping the database. */
   close: () => Promise<void>;
@@ -50,6 +52,7 @@ export async function createTestApp(
   }
   return {
     app,
+    heavy,
     events,
     close,
     request: supertest(app.callback()),

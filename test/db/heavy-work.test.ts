@@ -1,0 +1,190 @@
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { type TestAppContext, useTestApp } from '../support/app';
+import type { TestDatabase } from '../support/db';
+import { stalledGet } from '../support/stalled-client';
+
+/**
+ * Copies of every building, moved far outside the city (no grid holds them): the buildings export grows to
+ * ≈ 15 MB, more than the kernel buffers of a client that does not read, so its server really has to wait.
+ */
+async function growBuildingsLayer(db: TestDatabase, copies: number): Promise<void> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT set_config('citygrid.bulk', 'on', true)`);
+    await client.query(
+      `INSERT INTO buildings (code, address, use, floors, households, rental_units, geom)
+       SELECT b.code || '-copy-' || n, b.address, b.use, b.floors, b.households, b.rental_units, ST_Translate(b.geom, 2, 0)
+       FROM buildings b, generate_series(1, $1) n`,
+      [copies],
+    );
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/** The app of the suite on a real port: raw sockets need one. */
+function listen(suite: TestAppContext) {
+  let server: http.Server;
+  let base = '';
+  beforeAll(async () => {
+    server = http.createServer(suite.api.app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { base: () => base };
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Statements of this database running now whose text matches the pattern (an ILIKE pattern). */
+async function running(db: TestDatabase, pattern: string): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query ILIKE $1`,
+    [pattern],
+  );
+  return rows[0].n;
+}
+
+/** One GET's status and milliseconds; a request that takes longer than 2 s counts as failed (status 0). */
+function timedGet(agent: http.Agent, url: string, headers: Record<string, string>): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent, headers, timeout: 2000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+  });
+}
+
+describe('heavy work cannot starve the pool', () => {
+  const suite = useTestApp({ env: { HEAVY_QUEUE_WAIT_S: '2', CLIENT_STALL_TIMEOUT_S: '60' } });
+  const server = listen(suite);
+  beforeAll(() => growBuildingsLayer(suite.db, 25));
+
+  it('keeps GET /api/grids/:id at p95 < 100 ms while 8 exports stall and 2 rebalances of 2,000+ grids run; the excess waits, then 503', async () => {
+    const { db, api } = suite;
+    const exports = Array.from({ length: 8 }, () => stalledGet(server.base(), '/api/layers/buildings/export?format=csv', api.auth('admin')));
+    const community = (await db.pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 3 ORDER BY id LIMIT 1')).rows[0].id;
+    const rebalances = [1, 2].map(() =>
+      api.request.post(`/api/grids/${community}/rebalance`).set(api.auth('planner')).send({ targetHouseholds: 1 }).then((response) => response),
+    );
+    await waitFor('exports and a rebalance to hold database connections', async () => (await running(db, 'COPY%')) >= 2 && (await running(db, '%box_cell%')) >= 1, 20_000);
+
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const grid = `${server.base()}/api/grids/${community}`;
+    const samples: Array<{ status: number; ms: number }> = [];
+    for (let i = 0; i < 50 && samples.filter((sample) => sample.status !== 200 || sample.ms >= 100).length < 3; i++) {
+      samples.push(await timedGet(agent, grid, api.auth('commander')));
+    }
+    agent.destroy();
+    const stillHeavy = (await running(db, 'COPY%')) >= 2;
+    const latencies = samples.map((sample) => sample.ms).sort((a, b) => a - b);
+    const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
+    expect({ statuses: [...new Set(samples.map((sample) => sample.status))], count: samples.length, p95Under100: p95 < 100 }).toEqual({ statuses: [200], count: 50, p95Under100: true });
+    expect(stillHeavy).toBe(true);
+
+    // Two exports stream (EXPORT_CONCURRENCY); the other six did not get a turn within HEAVY_QUEUE_WAIT_S.
+    const answers = await Promise.all(exports.map((client) => client.readAll()));
+    const busy = answers.filter((answer) => answer.status === 503);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(2);
+    expect(busy).toHaveLength(6);
+    for (const answer of busy) {
+      expect(answer.headers['retry-after']).toBe('5');
+      expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(answer.body).toContain('"type":"server-busy"');
+    }
+    // One rebalance runs (REBALANCE_CONCURRENCY), the other is turned away with 503.
+    const statuses = (await Promise.all(rebalances)).map((response) => response.status).sort();
+    expect(statuses).toEqual([200, 503]);
+  }, 180_000);
+
+  it('answers 503 with Retry-After, not 500, when no connection of the main pool becomes free in time', async () => {
+    const { db, api } = suite;
+    // The app's main pool is this one (4 connections): every connection held elsewhere.
+    const held = await Promise.all(Array.from({ length: 4 }, () => db.pool.connect()));
+    try {
+      const response = await api.request.get('/api/grids/1').set(api.auth('commander'));
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(response.body).toMatchObject({ type: 'server-busy', status: 503 });
+    } finally {
+      held.forEach((client) => client.release());
+    }
+  });
+});
+
+describe('a stalled client holds no connection for longer than CLIENT_STALL_TIMEOUT_S', () => {
+  const suite = useTestApp({ env: { CLIENT_STALL_TIMEOUT_S: '1', EXPORT_CONCURRENCY: '1' } });
+  const server = listen(suite);
+  beforeAll(() => growBuildingsLayer(suite.db, 25));
+
+  it('disconnects an export nobody reads, and the next export gets the turn and the connection', async () => {
+    const { db, api } = suite;
+    const checkedOut = () => api.heavy.pool.totalCount - api.heavy.pool.idleCount;
+    for (const format of ['csv', 'geojson']) {
+      const stalled = stalledGet(server.base(), `/api/layers/buildings/export?format=${format}`, api.auth('admin'));
+      await waitFor('the export to take a connection', async () => checkedOut() === 1, 10_000);
+      await waitFor('the stalled export to give its connection back', async () => checkedOut() === 0, 10_000);
+      const answer = await stalled.readAll();
+      expect(answer.status).toBe(200);
+      // Cut off: the chunked body has no final chunk.
+      expect(answer.body.length).toBeGreaterThan(0);
+      expect(answer.body.endsWith('0\r\n\r\n')).toBe(false);
+    }
+    const whole = await api.request.get('/api/layers/buildings/export?format=csv').set(api.auth('admin')).expect(200);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM buildings');
+    expect(whole.text.trim().split('\n')).toHaveLength(rows[0].n + 1);
+  }, 60_000);
+
+  it('disconnects an import whose upload stops, and stores nothing', async () => {
+    const { db, api } = suite;
+    const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hazards')).rows[0].n;
+    const { hostname, port } = new URL(server.base());
+    const socket = net.connect(Number(port), hostname);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    const head = 'name,kind,risk_level,lon,lat\n加油站,gas_station,3,120.71,31.31\n';
+    socket.write(
+      `POST /api/layers/hazards/import HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: ${api.auth('admin').Authorization}\r\n` +
+        `Content-Type: text/csv\r\nContent-Length: 1000000\r\n\r\n${head}`,
+    );
+    await closed;
+    await waitFor('the import statement to end', async () => (await running(db, 'COPY%')) === 0, 10_000);
+    expect((await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hazards')).rows[0].n).toBe(before);
+  }, 30_000);
+});
+
+describe('heavy work has a statement_timeout', () => {
+  const suite = useTestApp({ env: { HEAVY_STATEMENT_TIMEOUT_S: '0.2' } });
+
+  it('answers a rebalance that runs past it 503 with Retry-After, having changed nothing', async () => {
+    const { db, api } = suite;
+    const community = (await db.pool.query<{ id: number; version: number }>('SELECT id, version FROM grids WHERE level = 3 ORDER BY id LIMIT 1')).rows[0];
+    const response = await api.request
+      .post(`/api/grids/${community.id}/rebalance`)
+      .set(api.auth('planner'))
+      .set('If-Match', `"${community.version}"`)
+      .send({ targetHouseholds: 1, commit: true });
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.body).toMatchObject({ type: 'statement-timeout', status: 503 });
+    const after = (await db.pool.query<{ version: number }>('SELECT version FROM grids WHERE id = $1', [community.id])).rows[0];
+    expect(after.version).toBe(community.version);
+  });
+});
