@@ -7,8 +7,8 @@ const keepAliveMs = 15_000;
 const reconnectMs = 2000;
 
 export interface EventStream {
-  /** Writes one event; false when the client's buffer is full: wait for drained() before sending more. */
-  send(id: number, event: string, data: unknown): boolean;
+  /** Writes one event (data: its JSON text); false when the client's buffer is full: wait for drained() before sending more. */
+  send(id: number, event: string, data: string): boolean;
   /**
    * Resolves true once the client has taken what was written, false when it is gone or has not read for the
    * stall limit (it is then disconnected and resumes with Last-Event-ID): the stream is over.
@@ -63,7 +63,7 @@ export function openEventStream(ctx: Context, stallSeconds: number, log: Logger)
   };
 
   return {
-    send: (id, event, data) => response.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    send: (id, event, data) => response.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`),
     drained,
     end: () => response.end(),
     onClose(listener) {

@@ -96,7 +96,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
         const start = await startPosition(pool, lastEventId);
         const stream = openEventStream(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
         const stop = followIncidentEvents(pool, events, start, {
-          send: (event) => stream.send(event.id, 'incident', event),
+          send: (event) => stream.send(event.id, 'incident', event.data),
           drained: () => stream.drained(),
           end: () => stream.end(),
         });
