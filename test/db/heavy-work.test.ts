@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { type TestAppContext, useTestApp } from '../support/app';
+import { createPool, type Pool } from '../../server/db/pool';
 import type { TestDatabase } from '../support/db';
 import { stalledGet } from '../support/stalled-client';
 
@@ -49,13 +50,23 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
   }
 }
 
-/** Statements of this database running now whose text matches the pattern (an ILIKE pattern). */
-async function running(db: TestDatabase, pattern: string): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query ILIKE $1`,
-    [pattern],
-  );
-  return rows[0].n;
+/**
+ * Counts statements of the suite's database running now whose text matches an ILIKE pattern, on a connection of
+ * its own: the app's pool is the one being starved.
+ */
+function statementWatcher(suite: TestAppContext) {
+  let watcher: Pool;
+  beforeAll(() => {
+    watcher = createPool(suite.db.url, 1);
+  });
+  afterAll(() => watcher.end());
+  return async (pattern: string): Promise<number> => {
+    const { rows } = await watcher.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query ILIKE $1`,
+      [pattern],
+    );
+    return rows[0].n;
+  };
 }
 
 /** One GET's status and milliseconds; a request that takes longer than 2 s counts as failed (status 0). */
@@ -74,28 +85,44 @@ function timedGet(agent: http.Agent, url: string, headers: Record<string, string
 describe('heavy work cannot starve the pool', () => {
   const suite = useTestApp({ env: { HEAVY_QUEUE_WAIT_S: '2', CLIENT_STALL_TIMEOUT_S: '60' } });
   const server = listen(suite);
+  const running = statementWatcher(suite);
   beforeAll(() => growBuildingsLayer(suite.db, 25));
 
   it('keeps GET /api/grids/:id at p95 < 100 ms while 8 exports stall and 2 rebalances of 2,000+ grids run; the excess waits, then 503', async () => {
     const { db, api } = suite;
-    const exports = Array.from({ length: 8 }, () => stalledGet(server.base(), '/api/layers/buildings/export?format=csv', api.auth('admin')));
     const community = (await db.pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 3 ORDER BY id LIMIT 1')).rows[0].id;
-    const rebalances = [1, 2].map(() =>
-      api.request.post(`/api/grids/${community}/rebalance`).set(api.auth('planner')).send({ targetHouseholds: 1 }).then((response) => response),
-    );
-    await waitFor('exports and a rebalance to hold database connections', async () => (await running(db, 'COPY%')) >= 2 && (await running(db, '%box_cell%')) >= 1, 20_000);
-
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const grid = `${server.base()}/api/grids/${community}`;
+    // Not measured: opens the keep-alive connection and warms the route, as any client that polls has.
+    expect((await timedGet(agent, grid, api.auth('commander'))).status).toBe(200);
+
+    const exports = Array.from({ length: 8 }, () => stalledGet(server.base(), '/api/layers/buildings/export?format=csv', api.auth('admin')));
+    let answeredRebalances = 0;
+    const rebalances = [1, 2].map(() =>
+      api.request
+        .post(`/api/grids/${community}/rebalance`)
+        .set(api.auth('planner'))
+        .send({ targetHouseholds: 1 })
+        .then((response) => {
+          answeredRebalances += 1;
+          return response;
+        }),
+    );
+    // Today's code never gets a rebalance to run: the stalled exports hold every connection (it fails below).
+    const rebalanceUnderWay = async () => (await running('%box_cell%')) >= 1 || answeredRebalances === 2;
+    await waitFor('exports and a rebalance to be under way', async () => (await running('COPY%')) >= 2 && (await rebalanceUnderWay()), 20_000);
+
     const samples: Array<{ status: number; ms: number }> = [];
-    for (let i = 0; i < 50 && samples.filter((sample) => sample.status !== 200 || sample.ms >= 100).length < 3; i++) {
+    // Stops early once 3 requests failed (no answer within 2 s): the p95 is lost then, and today's code would take minutes.
+    for (let i = 0; i < 50 && samples.filter((sample) => sample.status !== 200).length < 3; i++) {
       samples.push(await timedGet(agent, grid, api.auth('commander')));
     }
     agent.destroy();
-    const stillHeavy = (await running(db, 'COPY%')) >= 2;
+    const stillHeavy = (await running('COPY%')) >= 2;
     const latencies = samples.map((sample) => sample.ms).sort((a, b) => a - b);
     const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
-    expect({ statuses: [...new Set(samples.map((sample) => sample.status))], count: samples.length, p95Under100: p95 < 100 }).toEqual({ statuses: [200], count: 50, p95Under100: true });
+    expect({ statuses: [...new Set(samples.map((sample) => sample.status))], count: samples.length }).toEqual({ statuses: [200], count: 50 });
+    expect(p95).toBeLessThan(100);
     expect(stillHeavy).toBe(true);
 
     // Two exports stream (EXPORT_CONCURRENCY); the other six did not get a turn within HEAVY_QUEUE_WAIT_S.
@@ -131,6 +158,7 @@ describe('heavy work cannot starve the pool', () => {
 describe('a stalled client holds no connection for longer than CLIENT_STALL_TIMEOUT_S', () => {
   const suite = useTestApp({ env: { CLIENT_STALL_TIMEOUT_S: '1', EXPORT_CONCURRENCY: '1' } });
   const server = listen(suite);
+  const running = statementWatcher(suite);
   beforeAll(() => growBuildingsLayer(suite.db, 25));
 
   it('disconnects an export nobody reads, and the next export gets the turn and the connection', async () => {
@@ -165,7 +193,7 @@ describe('a stalled client holds no connection for longer than CLIENT_STALL_TIME
         `Content-Type: text/csv\r\nContent-Length: 1000000\r\n\r\n${head}`,
     );
     await closed;
-    await waitFor('the import statement to end', async () => (await running(db, 'COPY%')) === 0, 10_000);
+    await waitFor('the import statement to end', async () => (await running('COPY%')) === 0, 10_000);
     expect((await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hazards')).rows[0].n).toBe(before);
   }, 30_000);
 });
