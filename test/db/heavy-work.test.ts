@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { type TestAppContext, useTestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { createPool, type Pool } from '../../server/db/pool';
 import type { TestDatabase } from '../support/db';
 import { stalledGet } from '../support/stalled-client';
@@ -26,11 +26,19 @@ async function growBuildingsLayer(db: TestDatabase, copies: number): Promise<voi
   }
 }
 
-/** The app of the suite on a real port: raw sockets need one. */
-function listen(suite: TestAppContext) {
+/**
+ * The real app with these settings on a real port (raw sockets need one) and a buildings layer of ≈ 15 MB; `running`
+ * counts statements of its database running now whose text matches an ILIKE pattern, on a connection of its own
+ * (the app's pool is the one being starved).
+ */
+function heavySuite(env: NodeJS.ProcessEnv) {
+  const suite = useTestApp({ env });
   let server: http.Server;
+  let watcher: Pool;
   let base = '';
   beforeAll(async () => {
+    await growBuildingsLayer(suite.db, 25);
+    watcher = createPool(suite.db.url, 1);
     server = http.createServer(suite.api.app.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -38,8 +46,16 @@ function listen(suite: TestAppContext) {
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    await watcher.end();
   });
-  return { base: () => base };
+  const running = async (pattern: string): Promise<number> => {
+    const { rows } = await watcher.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query ILIKE $1`,
+      [pattern],
+    );
+    return rows[0].n;
+  };
+  return { suite, base: () => base, running };
 }
 
 async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -48,25 +64,6 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * Counts statements of the suite's database running now whose text matches an ILIKE pattern, on a connection of
- * its own: the app's pool is the one being starved.
- */
-function statementWatcher(suite: TestAppContext) {
-  let watcher: Pool;
-  beforeAll(() => {
-    watcher = createPool(suite.db.url, 1);
-  });
-  afterAll(() => watcher.end());
-  return async (pattern: string): Promise<number> => {
-    const { rows } = await watcher.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query ILIKE $1`,
-      [pattern],
-    );
-    return rows[0].n;
-  };
 }
 
 /** One GET's status and milliseconds; a request that takes longer than 2 s counts as failed (status 0). */
@@ -83,20 +80,17 @@ function timedGet(agent: http.Agent, url: string, headers: Record<string, string
 }
 
 describe('heavy work cannot starve the pool', () => {
-  const suite = useTestApp({ env: { HEAVY_QUEUE_WAIT_S: '2', CLIENT_STALL_TIMEOUT_S: '60' } });
-  const server = listen(suite);
-  const running = statementWatcher(suite);
-  beforeAll(() => growBuildingsLayer(suite.db, 25));
+  const { suite, base, running } = heavySuite({ HEAVY_QUEUE_WAIT_S: '2', CLIENT_STALL_TIMEOUT_S: '60' });
 
   it('keeps GET /api/grids/:id at p95 < 100 ms while 8 exports stall and 2 rebalances of 2,000+ grids run; the excess waits, then 503', async () => {
     const { db, api } = suite;
     const community = (await db.pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 3 ORDER BY id LIMIT 1')).rows[0].id;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const grid = `${server.base()}/api/grids/${community}`;
+    const grid = `${base()}/api/grids/${community}`;
     // Not measured: opens the keep-alive connection and warms the route, as any client that polls has.
     expect((await timedGet(agent, grid, api.auth('commander'))).status).toBe(200);
 
-    const exports = Array.from({ length: 8 }, () => stalledGet(server.base(), '/api/layers/buildings/export?format=csv', api.auth('admin')));
+    const exports = Array.from({ length: 8 }, () => stalledGet(base(), '/api/layers/buildings/export?format=csv', api.auth('admin')));
     let answeredRebalances = 0;
     const rebalances = [1, 2].map(() =>
       api.request
@@ -156,16 +150,13 @@ describe('heavy work cannot starve the pool', () => {
 });
 
 describe('a stalled client holds no connection for longer than CLIENT_STALL_TIMEOUT_S', () => {
-  const suite = useTestApp({ env: { CLIENT_STALL_TIMEOUT_S: '1', EXPORT_CONCURRENCY: '1' } });
-  const server = listen(suite);
-  const running = statementWatcher(suite);
-  beforeAll(() => growBuildingsLayer(suite.db, 25));
+  const { suite, base, running } = heavySuite({ CLIENT_STALL_TIMEOUT_S: '1', EXPORT_CONCURRENCY: '1' });
 
   it('disconnects an export nobody reads, and the next export gets the turn and the connection', async () => {
     const { db, api } = suite;
     const checkedOut = () => api.heavy.pool.totalCount - api.heavy.pool.idleCount;
     for (const format of ['csv', 'geojson']) {
-      const stalled = stalledGet(server.base(), `/api/layers/buildings/export?format=${format}`, api.auth('admin'));
+      const stalled = stalledGet(base(), `/api/layers/buildings/export?format=${format}`, api.auth('admin'));
       await waitFor('the export to take a connection', async () => checkedOut() === 1, 10_000);
       await waitFor('the stalled export to give its connection back', async () => checkedOut() === 0, 10_000);
       const answer = await stalled.readAll();
@@ -182,7 +173,7 @@ describe('a stalled client holds no connection for longer than CLIENT_STALL_TIME
   it('disconnects an import whose upload stops, and stores nothing', async () => {
     const { db, api } = suite;
     const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hazards')).rows[0].n;
-    const { hostname, port } = new URL(server.base());
+    const { hostname, port } = new URL(base());
     const socket = net.connect(Number(port), hostname);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => undefined);
