@@ -20,11 +20,12 @@ export class HeavyWork {
   private readonly turns: Record<HeavyWorkKind, SemaphoreInterface>;
 
   constructor(databaseUrl: string, config: Config) {
+    const queueWaitMs = config.HEAVY_QUEUE_WAIT_S * 1000;
     this.pool = createPool(databaseUrl, config.HEAVY_POOL_MAX, {
       applicationName: 'citygrid heavy work',
       statementTimeoutMs: config.HEAVY_STATEMENT_TIMEOUT_S * 1000,
+      waitMs: queueWaitMs,
     });
-    const queueWaitMs = config.HEAVY_QUEUE_WAIT_S * 1000;
     const queue = (kind: HeavyWorkKind, concurrency: number) =>
       withTimeout(
         new Semaphore(concurrency),

@@ -26,11 +26,13 @@ export interface PoolOptions {
   applicationName?: string;
   /** Cancels any statement of this pool's connections that runs longer (SQLSTATE 57014). */
   statementTimeoutMs?: number;
+  /** How long a caller waits for a free connection before isPoolWaitTimeout's error (default 5 s). */
+  waitMs?: number;
 }
 
-export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs }: PoolOptions = {}): Pool {
+export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs, waitMs = poolWaitMs }: PoolOptions = {}): Pool {
   const options = statementTimeoutMs ? `${connectionOptions} -c statement_timeout=${Math.ceil(statementTimeoutMs)}` : connectionOptions;
-  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: poolWaitMs, options });
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: waitMs, options });
   // An idle client losing its server (restart, db:stop) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;
