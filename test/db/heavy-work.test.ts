@@ -126,13 +126,12 @@ describe('heavy work cannot starve the pool', () => {
       samples.push(await timedGet(agent, grid, api.auth('commander')));
     }
     agent.destroy();
-    // The stalled exports still hold their connections of the heavy-work pool.
-    const held = api.heavy.pool.totalCount - api.heavy.pool.idleCount;
     const latencies = samples.map((sample) => sample.ms).sort((a, b) => a - b);
     const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
     expect({ statuses: [...new Set(samples.map((sample) => sample.status))], count: samples.length }).toEqual({ statuses: [200], count: 50 });
     expect(p95).toBeLessThan(100);
-    expect(held).toBeGreaterThanOrEqual(2);
+    // Meanwhile the stalled exports held their connections, of the heavy-work pool (the stall limit here is 60 s).
+    expect(api.heavy.pool.totalCount - api.heavy.pool.idleCount).toBeGreaterThanOrEqual(2);
 
     // Two exports stream (EXPORT_CONCURRENCY); the other six did not get a turn within HEAVY_QUEUE_WAIT_S.
     const turnedAway = () => answersTo(exportPath).filter((answer) => answer.statusCode === 503 && answer.writableFinished).length;
