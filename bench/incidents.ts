@@ -17,6 +17,7 @@ import { createToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
+import { HeavyWork } from '../server/db/heavy-work';
 import { createPool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
@@ -39,7 +40,7 @@ async function serve(url: string): Promise<void> {
   const events = new EventBus(url, log);
   await events.start();
   const pool = createPool(url, config.PG_POOL_MAX);
-  const server = http.createServer(createApp({ config, pool, log, clock: systemClock, events }).callback());
+  const server = http.createServer(createApp({ config, pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('disconnect', () => {
     server.close();

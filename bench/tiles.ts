@@ -24,6 +24,7 @@ import { createToken, revokeToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
+import { HeavyWork } from '../server/db/heavy-work';
 import { createPool, type Pool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
@@ -189,7 +190,7 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
   const log = createLogger('silent');
   const events = new EventBus(url, log);
   await events.start();
-  return http.createServer(createApp({ config, pool: createPool(url, 4), log, clock: systemClock, events }).callback());
+  return http.createServer(createApp({ config, pool: createPool(url, 4), heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
 }
 
 /** The bench tiles as citygrid caches them (gzip, ETag), by URL path. */

@@ -25,6 +25,20 @@ const configSchema = z.object({
   CITYGRID_DB_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('citygrid'),
   // 2 cores: more connections than this only queue inside PostgreSQL.
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(4),
+  // Heavy work (exports, imports, rebalancing, analytics) runs on a pool of its own, so it can never take the
+  // connections every other request needs; each kind takes turns within its own limit.
+  HEAVY_POOL_MAX: z.coerce.number().int().min(1).max(100).default(3),
+  EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
+  IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
+  REBALANCE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
+  ANALYTICS_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
+  // Seconds (decimals allowed) heavy work waits for its turn before the request is answered 503.
+  HEAVY_QUEUE_WAIT_S: z.coerce.number().positive().max(3600).default(10),
+  // Longest statement of heavy work; the request is then answered 503 (its transaction rolled back).
+  HEAVY_STATEMENT_TIMEOUT_S: z.coerce.number().positive().max(86400).default(120),
+  // A client that takes or sends no data for this long (an export or live stream it does not read, an upload that
+  // stops) is disconnected, so it holds no connection or buffer; stream clients resume with Last-Event-ID.
+  CLIENT_STALL_TIMEOUT_S: z.coerce.number().positive().max(3600).default(30),
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 1mb or 512kb').default('1mb'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_SEED: z.string().default('citygrid'),

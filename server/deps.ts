@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import type { HeavyWork } from './db/heavy-work';
 import type { Pool } from './db/pool';
 import type { EventBus } from './events/bus';
 import type { Logger } from './logger';
@@ -11,6 +12,8 @@ export const systemClock: Clock = () => new Date();
 export interface AppDeps {
   config: Config;
   pool: Pool;
+  /** Exports, imports, rebalancing and analytics: their own small pool and queues (see db/heavy-work.ts). */
+  heavy: HeavyWork;
   log: Logger;
   clock: Clock;
   /** Change events from every server process (LISTEN/NOTIFY). */

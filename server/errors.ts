@@ -28,3 +28,5 @@ export class PayloadTooLargeError extends DomainError {}
 export class UnsupportedMediaTypeError extends DomainError {}
 /** An Idempotency-Key sent again with a different request: the first request's answer does not fit it. */
 export class IdempotencyKeyReusedError extends DomainError {}
+/** The server has no capacity for this now (heavy work queue full, no free connection); the client may retry. */
+export class ServerBusyError extends DomainError {}

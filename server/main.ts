@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
+import { HeavyWork } from './db/heavy-work';
 import { createPool } from './db/pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
@@ -27,7 +28,8 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   const events = new EventBus(databaseUrl, log);
   await events.start();
-  const app = createApp({ config, pool, log, clock: systemClock, events });
+  const heavy = new HeavyWork(databaseUrl, config);
+  const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
   const stopEscalation = startEscalationScheduler(pool, systemClock, log);
   const stopRisk = startRiskScheduler(pool, systemClock, log);
   const server = http.createServer(app.callback());
@@ -53,6 +55,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
       stopRisk();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.stop();
+      await heavy.close();
       await pool.end();
     },
   };

@@ -8,13 +8,31 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 export type Queryable = Pick<pg.Pool, 'query'>;
 
+/** How long a request waits for a free connection; then it is answered 503 (see isPoolWaitTimeout). */
+const poolWaitMs = 5000;
+
+/** pg-pool's error when no connection became free within connectionTimeoutMillis (it has no code of its own). */
+export function isPoolWaitTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+}
+
 // PostGIS functions carry high planner costs, so many short statements cross jit_above_cost and pay 0.1–1 s of
 // LLVM compilation for milliseconds of work (coverage check ≈ 1 s with JIT, 6 ms without): JIT is off for
 // every citygrid connection, on the embedded cluster and on DATABASE_URL servers alike.
 const connectionOptions = '-c jit=off';
 
-export function createPool(connectionString: string, max = 4): Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'citygrid', connectionTimeoutMillis: 5000, options: connectionOptions });
+export interface PoolOptions {
+  /** Shown in pg_stat_activity. */
+  applicationName?: string;
+  /** Cancels any statement of this pool's connections that runs longer (SQLSTATE 57014). */
+  statementTimeoutMs?: number;
+  /** How long a caller waits for a free connection before isPoolWaitTimeout's error (default 5 s). */
+  waitMs?: number;
+}
+
+export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs, waitMs = poolWaitMs }: PoolOptions = {}): Pool {
+  const options = statementTimeoutMs ? `${connectionOptions} -c statement_timeout=${Math.ceil(statementTimeoutMs)}` : connectionOptions;
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: waitMs, options });
   // A client losing its server (restart, db:stop, pg_terminate_backend) emits 'error', and an 'error' nobody
   // listens to ends the process. The pool listens while a client is idle; this listener covers a client checked
   // out (a transaction, an export, an import), for its whole life. Its running query fails with the same error

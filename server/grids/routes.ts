@@ -40,7 +40,7 @@ function answerWithVersion(ctx: Context, result: { version: number }, status = 2
   ctx.body = result;
 }
 
-export function gridRoutes({ pool, clock, config }: AppDeps) {
+export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
   const city = cityExtentOf(config);
   const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock(), city });
   return [
@@ -173,7 +173,8 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       params: idParam,
       body: rebalanceBody,
       async handler(ctx, { params, body, writer }) {
-        ctx.body = await rebalanceGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body);
+        const expectedVersion = ifMatchVersion(ctx);
+        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ pool: heavyPool, writer, at: clock(), city }, params.id, expectedVersion, body));
       },
     }),
     defineRoute({
@@ -184,7 +185,7 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await gridCoverage(pool, params.id);
+        ctx.body = await heavy.run('analytics', (heavyPool) => gridCoverage(heavyPool, params.id));
       },
     }),
     defineRoute({
@@ -195,7 +196,7 @@ export function gridRoutes({ pool, clock, config }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await gridStats(pool, params.id);
+        ctx.body = await heavy.run('analytics', (heavyPool) => gridStats(heavyPool, params.id));
       },
     }),
   ];

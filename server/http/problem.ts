@@ -11,10 +11,12 @@ import {
   PayloadTooLargeError,
   PreconditionRequiredError,
   RuleViolationError,
+  ServerBusyError,
   StaleVersionError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../errors';
+import { isPoolWaitTimeout } from '../db/pool';
 import type { Logger } from '../logger';
 
 export const problemContentType = 'application/problem+json';
@@ -32,6 +34,7 @@ const problemTable: Array<[new (...args: never[]) => DomainError, number, string
   [RuleViolationError, 422, 'rule-violation'],
   [IdempotencyKeyReusedError, 422, 'idempotency-key-reused'],
   [PreconditionRequiredError, 428, 'precondition-required'],
+  [ServerBusyError, 503, 'server-busy'],
 ];
 
 /** Where a request part failed validation: zod issues of one part of the request, made readable. */
@@ -61,6 +64,9 @@ function pgErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
+
+// statement_timeout (or a cancel request) ended the statement.
+const statementCancelled = '57014';
 
 // Errors that mean the database cannot be reached now (refused, reset, shutting down, too many connections), not
 // that the request or our code is wrong: the client may retry (503), and the log says which.
@@ -107,6 +113,17 @@ export function toProblem(error: unknown): ProblemDocument {
   const code = pgErrorCode(error);
   if (code && pgInputErrorCodes.has(code)) {
     return { type: 'invalid-value', title: 'A value is out of range or malformed', status: 400, detail: (error as Error).message };
+  }
+  if (isPoolWaitTimeout(error)) {
+    return { type: 'server-busy', title: 'Every database connection is busy', status: 503, detail: `No connection became free in time; try again in ${retryAfterSeconds} seconds.` };
+  }
+  if (code === statementCancelled) {
+    return {
+      type: 'statement-timeout',
+      title: 'The work took too long',
+      status: 503,
+      detail: 'A statement ran past its time limit (HEAVY_STATEMENT_TIMEOUT_S for exports, imports, rebalancing and analytics) and was cancelled; nothing was changed. Narrow the request, or try again later.',
+    };
   }
   if (databaseUnavailable(error)) {
     return { type: 'database-unavailable', title: 'The database is unavailable', status: 503, detail: `Try again in ${retryAfterSeconds} seconds.` };

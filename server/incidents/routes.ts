@@ -14,7 +14,7 @@ import { eventsVisibleTo, followIncidentEvents, startPosition } from './stream';
 import { incidentAsSeenBy } from './views';
 import { readerRoles, reporterRoles } from './workflow';
 
-export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
+export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppDeps) {
   const uploads = photoLimits(config);
   // Everyone who reads incidents except planners works on them.
   const workers = readerRoles.filter((role) => role !== 'planner');
@@ -62,7 +62,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query, actor }) {
-        ctx.body = await incidentStats(pool, clock, query, gridScope(actor), config.CITY_TIME_ZONE);
+        ctx.body = await heavy.run('analytics', (heavyPool) => incidentStats(heavyPool, clock, query, gridScope(actor), config.CITY_TIME_ZONE));
       },
     }),
     defineRoute({
@@ -103,9 +103,19 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
         // Read before the stream opens: a new client gets every event from the moment it sees the stream open, so
         // an event committed while the headers travel is sent, not skipped as "before".
         const start = await startPosition(pool, lastEventId);
-        await openEventStream(ctx, (write) =>
-          followIncidentEvents(pool, events, start, (event) => write(`id: ${event.id}\nevent: incident\ndata: ${JSON.stringify(event)}\n\n`), eventsVisibleTo(actor)),
+        const stream = openEventStream(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
+        const stop = followIncidentEvents(
+          pool,
+          events,
+          start,
+          {
+            send: (event) => stream.send(event.id, 'incident', event.data),
+            drained: () => stream.drained(),
+            end: () => stream.end(),
+          },
+          eventsVisibleTo(actor),
         );
+        stream.onClose(stop);
       },
     }),
     defineRoute({
@@ -126,7 +136,7 @@ export function incidentRoutes({ pool, clock, events, config }: AppDeps) {
       access: readerRoles,
       query: workerStatsQuery,
       async handler(ctx, { query, actor }) {
-        ctx.body = { workers: await workerIndicators(pool, query, gridScope(actor)) };
+        ctx.body = { workers: await heavy.run('analytics', (heavyPool) => workerIndicators(heavyPool, query, gridScope(actor))) };
       },
     }),
     defineRoute({

@@ -3,14 +3,14 @@ import { inGridScope } from '../auth/scope';
 import type { Queryable } from '../db/pool';
 import type { EventBus } from '../events/bus';
 
+/**
+ * One event as sent: its id and its JSON (id, incidentId, kind, from, to, at and the incident's category, status,
+ * location, gridId, department, priority, duplicateOf), rendered by PostgreSQL so that a replay of many events costs
+ * this process one string per event.
+ */
 export interface StreamedEvent {
   id: number;
-  incidentId: number;
-  kind: string;
-  from: string | null;
-  to: string;
-  at: string;
-  incident: Record<string, unknown>;
+  data: string;
 }
 
 /**
@@ -24,7 +24,7 @@ export interface StreamPosition {
   id: number;
 }
 
-const pageSize = 500;
+const pageSize = 200;
 // A finished-but-not-yet-deliverable event waits for older transactions (anywhere in the cluster) to end; they
 // send no notification of their own, so the reader looks again after this long.
 const pendingRetryMs = 100;
@@ -41,11 +41,16 @@ const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()
      SELECT a.backend_xid::text::bigint FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()))`;
 const settled = `e.xid < ${horizon}`;
 
-async function eventsAfter(db: Queryable, after: StreamPosition): Promise<Array<StreamedEvent & { xid: string }>> {
-  const { rows } = await db.query<StreamedEvent & { xid: string }>(
-    `SELECT e.id, e.xid::text AS xid, e.incident_id AS "incidentId", e.kind, e.from_status AS "from", e.to_status AS "to", e.at,
-            json_build_object('category', i.category, 'status', i.status, 'location', ST_AsGeoJSON(i.geom, 7)::json,
-                              'gridId', i.grid_id, 'department', i.department, 'priority', i.priority, 'duplicateOf', i.duplicate_of) AS incident
+/** A page row: the event as sent, where it stands, and its incident's grid (who may see it). */
+type EventRow = StreamedEvent & { xid: string; gridId: number | null };
+
+async function eventsAfter(db: Queryable, after: StreamPosition): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT e.id, e.xid::text AS xid, i.grid_id AS "gridId",
+            json_build_object('id', e.id, 'incidentId', e.incident_id, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
+              'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'incident', json_build_object('category', i.category, 'status', i.status, 'location', ST_AsGeoJSON(i.geom, 7)::json,
+                                            'gridId', i.grid_id, 'department', i.department, 'priority', i.priority, 'duplicateOf', i.duplicate_of))::text AS data
      FROM incident_events e JOIN incidents i ON i.id = e.incident_id
      WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND ${settled}
      ORDER BY e.xid, e.id LIMIT $3`,
@@ -78,29 +83,51 @@ export async function startPosition(db: Queryable, lastEventId: number | null): 
   return rows[0] ?? { xid: '0', id: 0 };
 }
 
+/** Where one follower's events go (an SSE response, see http/event-stream.ts). */
+export interface EventSink {
+  /** false: the client's buffer is full; wait for drained() before sending more. */
+  send(event: StreamedEvent): boolean;
+  /** true once the client has room again; false when it is gone or too slow (the stream is over). */
+  drained(): Promise<boolean>;
+  /** The stream cannot go on (the database failed): end it; the client resumes with Last-Event-ID. */
+  end(): void;
+}
+
 /** The events a reader receives: a grid worker those of incidents in their grids (gridScope), everyone else all. */
-export function eventsVisibleTo(reader: Actor | null): (event: StreamedEvent) => boolean {
-  return (event) => inGridScope(reader, event.incident.gridId as number | null);
+export function eventsVisibleTo(reader: Actor | null): (gridId: number | null) => boolean {
+  return (gridId) => inGridScope(reader, gridId);
 }
 
 /**
  * Follows the incident timeline for one client from `start` (see startPosition). Notifications only say
  * "something new"; what is sent is read from incident_events after the last position sent, so a reconnect with
  * Last-Event-ID (or a burst of notifications) neither loses nor repeats events, even when transactions commit out
- * of id order. Events the reader may not see (`visible`, e.g. eventsVisibleTo) are passed over, not sent.
+ * of id order. Reading is paced by the client: a page is read only when the previous one has been taken, so a
+ * replay of millions of events holds one page in memory per client, however slowly it reads. Events the reader may
+ * not see (`visible`, e.g. eventsVisibleTo) are passed over, not sent. Returns stop().
  */
-export async function followIncidentEvents(
+export function followIncidentEvents(
   db: Queryable,
   events: EventBus,
   start: StreamPosition,
-  send: (event: StreamedEvent) => void,
-  visible: (event: StreamedEvent) => boolean,
-): Promise<() => void> {
+  sink: EventSink,
+  visible: (gridId: number | null) => boolean,
+): () => void {
   let position = start;
   let running = false;
   let again = false;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  /** Sends a page; false when the client is gone or too slow. */
+  const sendPage = async (page: EventRow[]): Promise<boolean> => {
+    for (const { xid, gridId, ...event } of page) {
+      if (closed) return false;
+      position = { xid, id: event.id };
+      if (!visible(gridId)) continue;
+      if (!sink.send(event) && !(await sink.drained())) return false;
+    }
+    return !closed;
+  };
   const pump = async (): Promise<void> => {
     if (running) {
       again = true;
@@ -110,14 +137,10 @@ export async function followIncidentEvents(
     try {
       do {
         again = false;
-        let page: Array<StreamedEvent & { xid: string }>;
+        let page: EventRow[];
         do {
           page = await eventsAfter(db, position);
-          for (const { xid, ...event } of page) {
-            if (closed) return;
-            if (visible(event)) send(event);
-            position = { xid, id: event.id };
-          }
+          if (!(await sendPage(page))) return;
         } while (page.length === pageSize);
       } while (again && !closed);
       if (!closed && !retry && (await hasUnsentEvents(db, position))) {
@@ -130,10 +153,13 @@ export async function followIncidentEvents(
       running = false;
     }
   };
-  const wake = () => void pump().catch(() => undefined);
+  const wake = () =>
+    void pump().catch(() => {
+      if (!closed) sink.end();
+    });
   const offChange = events.onChange((change) => change.kind === 'incident-changed' && wake());
   const offResync = events.onResync(wake);
-  await pump();
+  wake();
   return () => {
     closed = true;
     clearTimeout(retry);

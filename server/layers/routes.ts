@@ -3,13 +3,14 @@ import { cityExtentOf } from '../geo/extent';
 import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
-import { exportCsv, exportGeoJson } from './export';
+import { disconnectWhenStalled } from '../http/stalled-clients';
+import { exportLayer } from './export';
 import { importFeatures } from './import';
 import { createBody, exportQuery, importQuery, listQueryOf, updateBody } from './schemas';
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
 
 /** Import and export come before /:id so that their names are not read as ids. */
-function bulkRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
+function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
   const base = `/api/layers/${layer.name}`;
   return [
     defineRoute({
@@ -22,7 +23,10 @@ function bulkRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       rawBody: true,
       async handler(ctx, { query, writer }) {
         const format = query.format ?? (ctx.is('text/csv') ? 'csv' : 'geojson');
-        ctx.body = await importFeatures(pool, layer, ctx.req, { format, dryRun: query.dryRun, city: cityExtentOf(config) }, writer);
+        ctx.body = await heavy.run('import', (pool) => {
+          disconnectWhenStalled(ctx, config.CLIENT_STALL_TIMEOUT_S, log, { uploadOnly: true });
+          return importFeatures(pool, layer, ctx.req, { format, dryRun: query.dryRun, city: cityExtentOf(config) }, writer);
+        });
       },
     }),
     defineRoute({
@@ -34,9 +38,11 @@ function bulkRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       query: exportQuery,
       async handler(ctx, { query }) {
         const csv = query.format === 'csv';
+        const stream = await exportLayer(heavy, layer, query.format);
+        disconnectWhenStalled(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
         ctx.type = csv ? 'text/csv; charset=utf-8' : 'application/geo+json';
         ctx.attachment(`${layer.name}.${csv ? 'csv' : 'geojson'}`);
-        ctx.body = csv ? await exportCsv(pool, layer) : exportGeoJson(pool, layer);
+        ctx.body = stream;
       },
     }),
   ];

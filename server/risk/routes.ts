@@ -6,7 +6,7 @@ import { defineRoute } from '../http/route';
 import { riskStreamQuery, segmentsQuery } from './schemas';
 import { latestModel, rankedWindow } from './store';
 
-export function riskRoutes({ pool, clock, events }: AppDeps) {
+export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
   return [
     defineRoute({
       method: 'get',
@@ -43,13 +43,14 @@ export function riskRoutes({ pool, clock, events }: AppDeps) {
       query: riskStreamQuery,
       responses: { 200: { description: 'text/event-stream of prediction issues', contentType: 'text/event-stream' } },
       async handler(ctx) {
-        await openEventStream(ctx, (write) =>
-          events.onChange((change) => {
-            if (change.kind !== 'risk-predicted') return;
-            const { kind: _kind, ...issue } = change;
-            write(`event: risk\ndata: ${JSON.stringify(issue)}\n\n`);
-          }),
-        );
+        const stream = openEventStream(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
+        // An announcement every two hours: nothing to pace, and a client that misses one reads /api/risk/segments.
+        const stop = events.onChange((change) => {
+          if (change.kind !== 'risk-predicted') return;
+          const { kind: _kind, ...issue } = change;
+          stream.send(null, 'risk', JSON.stringify(issue));
+        });
+        stream.onClose(stop);
       },
     }),
   ];

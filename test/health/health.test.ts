@@ -1,6 +1,7 @@
 import supertest from 'supertest';
 import { createApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
+import { HeavyWork } from '../../server/db/heavy-work';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
@@ -22,7 +23,8 @@ describe('GET /health', () => {
     // Nothing listens on port 1: every query fails to connect.
     const deadPool = createPool('postgresql://postgres@127.0.0.1:1/none', 1);
     const log = createLogger('silent');
-    const app = createApp({ config, pool: deadPool, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
+    const heavy = new HeavyWork('postgresql://postgres@127.0.0.1:1/none', config);
+    const app = createApp({ config, pool: deadPool, heavy, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
     const response = await supertest(app.callback()).get('/health').expect(503);
     expect(response.body).toMatchObject({ status: 'degraded', database: { up: false } });
     expect(response.body.database.error).toEqual(expect.any(String));

@@ -1,5 +1,6 @@
 import supertest from 'supertest';
 import { createApp } from '../../server/app';
+import { HeavyWork } from '../../server/db/heavy-work';
 import { loadConfig } from '../../server/config';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
@@ -12,9 +13,11 @@ describe('every route while the database is away', () => {
   const url = 'postgresql://postgres@127.0.0.1:1/none';
   const log = createLogger('silent');
   const pool = createPool(url, 2);
-  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent' }), pool, log, clock: systemClock, events: new EventBus(url, log) });
+  const config = loadConfig({ LOG_LEVEL: 'silent' });
+  const heavy = new HeavyWork(url, config);
+  const app = createApp({ config, pool, heavy, log, clock: systemClock, events: new EventBus(url, log) });
   const request = supertest(app.callback());
-  afterAll(() => pool.end());
+  afterAll(() => Promise.all([pool.end(), heavy.close()]));
 
   it('answers 503 with Retry-After on every route that needs the database', async () => {
     const document = (await request.get('/api').expect(200)).body as { paths: Record<string, Record<string, unknown>> };

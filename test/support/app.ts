@@ -4,6 +4,7 @@ import { createApp } from '../../server/app';
 import { roles, type Role } from '../../server/auth/roles';
 import { createToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
+import { HeavyWork } from '../../server/db/heavy-work';
 import type { Pool } from '../../server/db/pool';
 import { type Clock, systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
@@ -12,6 +13,8 @@ import { createTestDatabase, type TestDatabase } from './db';
 
 export interface TestApp {
   app: Koa;
+  /** The app's pool and queues for exports, imports, rebalancing and analytics. */
+  heavy: HeavyWork;
   events: EventBus;
   /** Stops the app's event listener; call in afterAll before dropping the database. */
   close: () => Promise<void>;
@@ -31,7 +34,12 @@ export async function createTestApp(
   const log = createLogger(config.LOG_LEVEL);
   const events = new EventBus(database.url, log);
   await events.start();
-  const app = createApp({ config, pool, log, clock: options.clock ?? systemClock, events });
+  const heavy = new HeavyWork(database.url, config);
+  const app = createApp({ config, pool, heavy, log, clock: options.clock ?? systemClock, events });
+  const close = async () => {
+    await events.stop();
+    await heavy.close();
+  };
   const tokens = {} as Record<Role, string>;
   try {
     for (const role of roles) {
@@ -39,13 +47,14 @@ export async function createTestApp(
       tokens[role] = (await createToken(pool, { role, label: `test ${role}`, gridIds })).token;
     }
   } catch (error) {
-    await events.stop();
+    await close();
     throw error;
   }
   return {
     app,
+    heavy,
     events,
-    close: () => events.stop(),
+    close,
     request: supertest(app.callback()),
     tokens,
     auth: (role) => ({ Authorization: `Bearer ${tokens[role]}` }),

@@ -2,6 +2,7 @@ import net, { type AddressInfo } from 'node:net';
 import supertest from 'supertest';
 import { createApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
+import { HeavyWork } from '../../server/db/heavy-work';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
@@ -11,7 +12,8 @@ import { createLogger } from '../../server/logger';
 function appOn(url: string) {
   const log = createLogger('silent');
   const pool = createPool(url, 2);
-  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent' }), pool, log, clock: systemClock, events: new EventBus(url, log) });
+  const config = loadConfig({ LOG_LEVEL: 'silent' });
+  const app = createApp({ config, pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events: new EventBus(url, log) });
   return { request: supertest(app.callback()), pool };
 }
 
