@@ -38,6 +38,28 @@ function countStatement(query: HotspotFilters, area: StudyArea, span: { from: Da
   return { text, values };
 }
 
+const dayMs = 86_400_000;
+
+/**
+ * The whole-city incident counts of one window, without category or status, read whole UTC days of the span from
+ * incident_cell_days (sql/145, kept by triggers in every write's transaction) and only the partial days at its
+ * edges from the incidents. Null when the request is not of that shape or the span holds no whole day.
+ */
+function cellDaysStatement(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowSeconds?: number) {
+  if (query.source !== 'incidents' || windowSeconds !== undefined || area.filter !== null || query.category !== undefined || query.status !== undefined) return null;
+  const firstDay = new Date(Math.ceil(span.from.getTime() / dayMs) * dayMs);
+  const endDay = new Date(Math.floor(span.to.getTime() / dayMs) * dayMs);
+  if (firstDay >= endDay) return null;
+  const edgeCells = `SELECT h3_cell_parent(h3_r10, $1::int) AS cell, count(*) AS count FROM incidents WHERE h3_r10 IS NOT NULL AND`;
+  const text = `SELECT to_hex(cell) AS hex, 0 AS "window", sum(count)::int AS count FROM (
+      SELECT cell, count FROM incident_cell_days WHERE res = $1::int
+        AND day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
+      UNION ALL ${edgeCells} reported_at >= $2::timestamptz AND reported_at < $4::timestamptz GROUP BY 1
+      UNION ALL ${edgeCells} reported_at >= $5::timestamptz AND reported_at < $3::timestamptz GROUP BY 1) parts
+    GROUP BY cell HAVING sum(count) > 0`;
+  return { text, values: [query.res, span.from, span.to, firstDay, endDay] };
+}
+
 interface CellCount {
   hex: string;
   window: number;
@@ -217,7 +239,9 @@ export class HotspotService {
 
   /** Counts per cell and window; `windowMs` undefined: the whole span is one window. */
   private async countRows(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowMs?: number): Promise<CellCount[]> {
-    const { rows } = await this.db.query<CellCount>(countStatement(query, area, span, windowMs === undefined ? undefined : windowMs / 1000));
+    const windowSeconds = windowMs === undefined ? undefined : windowMs / 1000;
+    const statement = cellDaysStatement(query, area, span, windowSeconds) ?? countStatement(query, area, span, windowSeconds);
+    const { rows } = await this.db.query<CellCount>(statement);
     return rows;
   }
 }
