@@ -3,7 +3,8 @@ import type { AppDeps } from '../deps';
 import { NotFoundError } from '../errors';
 import { openEventStream } from '../http/event-stream';
 import { defineRoute } from '../http/route';
-import { riskStreamQuery, segmentsQuery } from './schemas';
+import { deploymentFor } from './deployment';
+import { deploymentQuery, riskStreamQuery, segmentsQuery } from './schemas';
 import { latestModel, rankedWindow } from './store';
 
 export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
@@ -20,6 +21,20 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
         const ranked = await rankedWindow(pool, at, query.limit, query.offset);
         if (!ranked) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
         ctx.body = ranked;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/risk/deployment',
+      summary: 'Suggested patrol points: `units` points (segment midpoints / cell centres) that cover the most predicted risk within `radius_m` in the window containing `at` (greedy maximal coverage), with catchments and the share covered',
+      tag: 'risk',
+      access: riskRoles,
+      query: deploymentQuery,
+      async handler(ctx, { query }) {
+        const at = query.at ? new Date(query.at) : clock();
+        const deployment = await deploymentFor(pool, at, query.units, query.radius_m);
+        if (!deployment) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
+        ctx.body = deployment;
       },
     }),
     defineRoute({
