@@ -7,6 +7,12 @@ import { deploymentFor } from './deployment';
 import { deploymentQuery, riskStreamQuery, segmentsQuery } from './schemas';
 import { latestModel, rankedWindow } from './store';
 
+/** What was read for the window containing `at`, or a 404 when that window was not predicted. */
+function predicted<T>(found: T | null, at: Date): T {
+  if (!found) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
+  return found;
+}
+
 export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
   return [
     defineRoute({
@@ -18,9 +24,7 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
       query: segmentsQuery,
       async handler(ctx, { query }) {
         const at = query.at ? new Date(query.at) : clock();
-        const ranked = await rankedWindow(pool, at, query.limit, query.offset);
-        if (!ranked) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
-        ctx.body = ranked;
+        ctx.body = predicted(await rankedWindow(pool, at, query.limit, query.offset), at);
       },
     }),
     defineRoute({
@@ -32,9 +36,7 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
       query: deploymentQuery,
       async handler(ctx, { query }) {
         const at = query.at ? new Date(query.at) : clock();
-        const deployment = await deploymentFor(pool, at, query.units, query.radius_m);
-        if (!deployment) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
-        ctx.body = deployment;
+        ctx.body = predicted(await deploymentFor(pool, at, query.units, query.radius_m), at);
       },
     }),
     defineRoute({

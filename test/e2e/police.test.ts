@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { projectRoot } from '../../server/config';
 import { issuePredictions, trainFromDatabase } from '../../server/risk/service';
 import { useTestApp } from '../support/app';
-import { forbidOutsideRequests, launchBrowser, listen } from '../support/browser';
+import { launchBrowser, listen, openWatched, shareChanged } from '../support/browser';
 
 jest.setTimeout(480_000);
 
@@ -25,7 +25,7 @@ describe('the police view in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let outside: string[];
-  const errors: string[] = [];
+  let errors: string[];
 
   beforeAll(async () => {
     await trainFromDatabase(suite.db.pool, clock);
@@ -45,38 +45,8 @@ describe('the police view in headless Chromium', () => {
     await page.waitForFunction(() => !document.getElementById('app')?.dataset.loading, undefined, { polling: 200, timeout: 60_000 });
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   };
-  /** The share of pixels in the map region that differ between two screenshots. */
-  const changedShare = (before: Buffer, after: Buffer) =>
-    page.evaluate(
-      async ({ images, region }) => {
-        const pixels = await Promise.all(
-          images.map(async (base64) => {
-            const image = new Image();
-            image.src = `data:image/png;base64,${base64}`;
-            await image.decode();
-            const canvas = document.createElement('canvas');
-            [canvas.width, canvas.height] = [image.width, image.height];
-            const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-            context.drawImage(image, 0, 0);
-            return context.getImageData(region.x, region.y, region.width, region.height).data;
-          }),
-        );
-        let changed = 0;
-        for (let i = 0; i < pixels[0].length; i += 4) {
-          if (Math.abs(pixels[0][i] - pixels[1][i]) + Math.abs(pixels[0][i + 1] - pixels[1][i + 1]) + Math.abs(pixels[0][i + 2] - pixels[1][i + 2]) > 60) changed++;
-        }
-        return changed / (pixels[0].length / 4);
-      },
-      { images: [before.toString('base64'), after.toString('base64')], region: mapRegion },
-    );
-
   it('loads with no console error and no request leaving 127.0.0.1, listing the API top 20 of the current window', async () => {
-    page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-    outside = await forbidOutsideRequests(page);
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
-    await page.goto(`${server.url}/police?token=${suite.api.tokens.police}`);
-    await page.waitForFunction(() => document.body.dataset.ready, undefined, { polling: 500, timeout: 400_000 });
+    ({ page, errors, outside } = await openWatched(browser, `${server.url}/police?token=${suite.api.tokens.police}`));
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
     await page.screenshot({ path: path.join(screenshots, 'police-1920x1080.png'), timeout: 120_000 });
     const current = await api('/api/risk/segments?limit=20');
@@ -97,7 +67,7 @@ describe('the police view in headless Chromium', () => {
     expect(Date.parse(start!) - Date.parse(first.windowStart)).toBe(4 * 2 * 3600_000);
     expect(await listed()).toEqual(window4.units.map((unit: ApiUnit) => unit.unitKey));
     const after = await page.screenshot({ timeout: 120_000 });
-    expect(await changedShare(before, after)).toBeGreaterThan(0.0005);
+    expect(await shareChanged(page, before, after, mapRegion)).toBeGreaterThan(0.0005);
   });
 
   it('clicking a list entry flies the map there', async () => {

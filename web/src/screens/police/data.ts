@@ -1,44 +1,12 @@
 import { cellToBoundary } from 'h3-js';
 import { apiToken, getJson } from '../../shell/api';
+// The answers' shapes are the server's own (type-only imports: nothing of the server is bundled).
+import type { Deployment, DeploymentPoint } from '../../../../server/risk/deployment';
+import type { RankedUnit, RankedWindow } from '../../../../server/risk/store';
 
-/** One ranked unit of GET /api/risk/segments (server/risk/store.ts). */
-export interface RiskUnit {
-  rank: number;
-  unitKey: string;
-  roadId: number | null;
-  expected: number;
-  level: number;
-  topFeatures: { feature: string; label: string; factor: number }[];
-  geometry: GeoJSON.Geometry;
-}
-
-export interface RiskWindow {
-  windowStart: string;
-  windowEnd: string;
-  modelVersion: number;
-  issuedAt: string;
-  total: number;
-  units: RiskUnit[];
-}
-
-export interface DeploymentPoint {
-  order: number;
-  unitKey: string;
-  lon: number;
-  lat: number;
-  addedExpected: number;
-  coveredUnits: number;
-  catchment: GeoJSON.Polygon;
-}
-
-export interface Deployment {
-  windowStart: string;
-  radiusM: number;
-  totalExpected: number;
-  coveredExpected: number;
-  coveredShare: number;
-  points: DeploymentPoint[];
-}
+export type { Deployment, DeploymentPoint };
+export type RiskUnit = RankedUnit & { geometry: GeoJSON.Geometry };
+export type RiskWindow = Omit<RankedWindow, 'units'> & { units: RiskUnit[] };
 
 /** The predicted windows: the current one and the 5 after it (server/risk/service.ts PREDICTED_WINDOWS). */
 export const windowCount = 6;
