@@ -3,8 +3,15 @@ import type { AppDeps } from '../deps';
 import { NotFoundError } from '../errors';
 import { openEventStream } from '../http/event-stream';
 import { defineRoute } from '../http/route';
-import { riskStreamQuery, segmentsQuery } from './schemas';
+import { deploymentFor } from './deployment';
+import { deploymentQuery, riskStreamQuery, segmentsQuery } from './schemas';
 import { latestModel, rankedWindow } from './store';
+
+/** What was read for the window containing `at`, or a 404 when that window was not predicted. */
+function predicted<T>(found: T | null, at: Date): T {
+  if (!found) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
+  return found;
+}
 
 export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
   return [
@@ -17,9 +24,19 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
       query: segmentsQuery,
       async handler(ctx, { query }) {
         const at = query.at ? new Date(query.at) : clock();
-        const ranked = await rankedWindow(pool, at, query.limit, query.offset);
-        if (!ranked) throw new NotFoundError(`no risk predictions for the window containing ${at.toISOString()}`, { at: at.toISOString() });
-        ctx.body = ranked;
+        ctx.body = predicted(await rankedWindow(pool, at, query.limit, query.offset), at);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/risk/deployment',
+      summary: 'Suggested patrol points: `units` points (segment midpoints / cell centres) that cover the most predicted risk within `radius_m` in the window containing `at` (greedy maximal coverage), with catchments and the share covered',
+      tag: 'risk',
+      access: riskRoles,
+      query: deploymentQuery,
+      async handler(ctx, { query }) {
+        const at = query.at ? new Date(query.at) : clock();
+        ctx.body = predicted(await deploymentFor(pool, at, query.units, query.radius_m), at);
       },
     }),
     defineRoute({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../geo/schemas';
 
 export const segmentsQuery = z
   .object({
@@ -10,3 +10,11 @@ export const segmentsQuery = z
   .strict();
 
 export const riskStreamQuery = z.object({ access_token: z.string().optional() }).strict();
+
+export const deploymentQuery = z
+  .object({
+    at: isoDateTime.optional().describe('A time inside the 2-hour window wanted (ISO 8601); default now'),
+    units: wholeNumber({ min: 1, max: 50 }).default(5).describe('Patrol cars available: how many points to choose'),
+    radius_m: wholeNumber({ min: 100, max: 10_000 }).default(1500).describe('Distance (m) a car at a point covers'),
+  })
+  .strict();

@@ -26,7 +26,7 @@ describe('the web shell: sign-in and the screens of each role', () => {
     await page.click('form#sign-in button[type=submit]');
     await page.waitForSelector('#screens');
     await expect(page.textContent('#role')).resolves.toBe('commander');
-    expect(await page.locator('#screens a').evaluateAll((links) => links.map((a) => a.getAttribute('href')))).toEqual(['/wall', '/map']);
+    expect(await page.locator('#screens a').evaluateAll((links) => links.map((a) => a.getAttribute('href')))).toEqual(['/wall', '/police', '/map']);
     // The token stays for this tab's session: a reload still knows it, a new browser context does not.
     await page.reload();
     await page.waitForSelector('#screens');

@@ -67,6 +67,35 @@ describe('risk serving', () => {
     await suite.api.request.get('/api/risk/segments').expect(401);
   });
 
+  test('deployment points cover the predicted risk PostGIS finds within their radius; bad queries are a 400', async () => {
+    const at = encodeURIComponent('2025-10-15T11:10:00+08:00');
+    const { body } = await suite.api.request.get(`/api/risk/deployment?at=${at}&units=5&radius_m=1200`).set(suite.api.auth('police')).expect(200);
+    expect(body).toMatchObject({ windowStart: '2025-10-15T02:00:00.000Z', radiusM: 1200 });
+    expect(body.points).toHaveLength(5);
+    expect(body.points[0].catchment.type).toBe('Polygon');
+    const gains = body.points.map((point: { addedExpected: number }) => point.addedExpected);
+    expect(gains).toEqual([...gains].sort((a, b) => b - a));
+    const { rows } = await suite.db.pool.query<{ covered: number; total: number }>(
+      `WITH p AS (SELECT expected, CASE WHEN GeometryType(geom) = 'LINESTRING' THEN ST_LineInterpolatePoint(geom, 0.5) ELSE ST_PointOnSurface(geom) END AS pt
+                  FROM risk_predictions WHERE window_start = '2025-10-15T10:00:00+08:00'),
+            chosen AS (SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt FROM jsonb_to_recordset($1::jsonb) AS c (lon float8, lat float8))
+       SELECT (SELECT sum(expected) FROM p WHERE EXISTS (SELECT 1 FROM chosen c WHERE ST_DWithin(c.pt::geography, p.pt::geography, 1200, false)))::float8 AS covered,
+              (SELECT sum(expected) FROM p)::float8 AS total`,
+      [JSON.stringify(body.points)],
+    );
+    expect(body.totalExpected).toBeCloseTo(rows[0].total, 6);
+    expect(body.coveredExpected).toBeCloseTo(rows[0].covered, 2);
+    expect(body.coveredShare).toBeCloseTo(rows[0].covered / rows[0].total, 3);
+    const wider = await suite.api.request.get(`/api/risk/deployment?at=${at}&units=5&radius_m=3000`).set(suite.api.auth('commander')).expect(200);
+    expect(wider.body.coveredShare).toBeGreaterThan(body.coveredShare);
+    for (const query of ['units=0', 'units=51', 'radius_m=50', 'radius_m=abc', 'at=tomorrow', 'cars=3']) {
+      const bad = await suite.api.request.get(`/api/risk/deployment?${query}`).set(suite.api.auth('police')).expect(400);
+      expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+    await suite.api.request.get('/api/risk/deployment?at=2025-12-01T00:00:00Z').set(suite.api.auth('police')).expect(404);
+    await suite.api.request.get('/api/risk/deployment').set(suite.api.auth('planner')).expect(403);
+  });
+
   test('risk tiles decode, with the attributes of the window asked for', async () => {
     const { rows } = await suite.db.pool.query<{ lon: number; lat: number; n: number }>(
       `SELECT ST_X(ST_Centroid(geom)) AS lon, ST_Y(ST_Centroid(geom)) AS lat FROM risk_predictions

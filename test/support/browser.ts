@@ -51,31 +51,60 @@ export async function listen(app: Koa, port = 0): Promise<{ url: string; port: n
   };
 }
 
+/**
+ * A new page that remembers console errors and blocks (and remembers) requests off 127.0.0.1, opened at `url` and
+ * waited on until the screen sets body[data-ready].
+ */
+export async function openWatched(browser: Browser, url: string, viewport = { width: 1920, height: 1080 }): Promise<{ page: Page; errors: string[]; outside: string[] }> {
+  const page = await browser.newPage({ viewport });
+  const outside = await forbidOutsideRequests(page);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => (message.type() === 'error' ? errors.push(message.text()) : undefined));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready, undefined, { polling: 500, timeout: 400_000 });
+  return { page, errors, outside };
+}
+
+type Region = { x: number; y: number; width: number; height: number };
+
 /** The share of pixels of a PNG screenshot (or of a region of it) that differ clearly from the background colour. */
-export async function shareNotBackground(
-  page: Page,
-  png: Buffer,
-  background: [number, number, number],
-  region?: { x: number; y: number; width: number; height: number },
-): Promise<number> {
+export function shareNotBackground(page: Page, png: Buffer, background: [number, number, number], region?: Region): Promise<number> {
+  return shareDiffering(page, png, background, region);
+}
+
+/** The share of pixels of a region that differ clearly between two screenshots of the same size. */
+export function shareChanged(page: Page, before: Buffer, after: Buffer, region?: Region): Promise<number> {
+  return shareDiffering(page, after, before, region);
+}
+
+/** Decoded in the page (no PNG decoder in the test process): pixels against one colour or a reference image. */
+function shareDiffering(page: Page, png: Buffer, reference: [number, number, number] | Buffer, region?: Region): Promise<number> {
   return page.evaluate(
-    async ({ base64, background, region }) => {
-      const image = new Image();
-      image.src = `data:image/png;base64,${base64}`;
-      await image.decode();
-      const canvas = document.createElement('canvas');
-      [canvas.width, canvas.height] = [image.width, image.height];
-      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-      context.drawImage(image, 0, 0);
-      const { x, y, width, height } = region ?? { x: 0, y: 0, width: image.width, height: image.height };
-      const { data } = context.getImageData(x, y, width, height);
+    async ({ images, colour, region }) => {
+      const pixels = await Promise.all(
+        images.map(async (base64) => {
+          const image = new Image();
+          image.src = `data:image/png;base64,${base64}`;
+          await image.decode();
+          const canvas = document.createElement('canvas');
+          [canvas.width, canvas.height] = [image.width, image.height];
+          const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+          context.drawImage(image, 0, 0);
+          const { x, y, width, height } = region ?? { x: 0, y: 0, width: image.width, height: image.height };
+          return context.getImageData(x, y, width, height).data;
+        }),
+      );
+      const [data, other] = pixels;
       let differing = 0;
       for (let i = 0; i < data.length; i += 4) {
-        const distance = Math.abs(data[i] - background[0]) + Math.abs(data[i + 1] - background[1]) + Math.abs(data[i + 2] - background[2]);
-        if (distance > 40) differing++;
+        const [r, g, b] = other ? [other[i], other[i + 1], other[i + 2]] : (colour as [number, number, number]);
+        if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) > 40) differing++;
       }
       return differing / (data.length / 4);
     },
-    { base64: png.toString('base64'), background, region },
+    Buffer.isBuffer(reference)
+      ? { images: [png.toString('base64'), reference.toString('base64')], colour: null, region }
+      : { images: [png.toString('base64')], colour: reference, region },
   );
 }

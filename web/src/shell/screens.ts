@@ -13,7 +13,7 @@ export interface Screen {
 export const screens: Screen[] = [
   { path: '/wall', title: 'screenWall', hint: 'screenWallHint', roles: ['admin', 'commander'], load: () => import('../screens/wall') },
   { path: '/planner', title: 'screenPlanner', hint: 'screenPlannerHint', roles: ['admin', 'planner'], load: () => import('../screens/planner') },
-  { path: '/police', title: 'screenPolice', hint: 'screenPoliceHint', roles: ['admin', 'police'], load: () => import('../screens/police') },
+  { path: '/police', title: 'screenPolice', hint: 'screenPoliceHint', roles: ['admin', 'commander', 'police'], load: () => import('../screens/police') },
   {
     path: '/map',
     title: 'screenMap',
