@@ -10,7 +10,7 @@ import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load'
 import { ensureDemoTokens } from './demo-tokens';
 import { ensureWebBuilt } from './web-build';
 import { createLogger } from '../server/logger';
-import { stopOnSignals, superviseServer } from '../server/supervisor';
+import { stopOnSignals, superviseServer, workersWanted } from '../server/supervisor';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -27,11 +27,12 @@ async function main(): Promise<void> {
     console.log('rows:', Object.entries(counts).map(([table, n]) => `${table}=${n}`).join(' '));
     ensureWebBuilt(config.WEB_DIST);
     // The server runs as a supervised child process: whatever ends it, it is started again.
-    const server = superviseServer({ ...process.env, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL));
+    const workers = workersWanted(process.argv.slice(2), config.WORKERS);
+    const server = superviseServer({ ...process.env, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL), workers);
     stopOnSignals(server);
     const url = await server.ready;
     const tokens = await ensureDemoTokens(pool, path.join(config.CITYGRID_HOME, 'demo-tokens.json'));
-    console.log(`\ncitygrid is up: ${url}/  (health: ${url}/health, API: ${url}/api)`);
+    console.log(`\ncitygrid is up (${workers} server process${workers > 1 ? 'es' : ''}): ${url}/  (health: ${url}/health, API: ${url}/api)`);
     console.log('demo tokens (Authorization: Bearer <token>; the web UI takes ?token=):');
     for (const [role, token] of Object.entries(tokens)) console.log(`  ${role.padEnd(12)} ${token}   ${url}/?token=${token}`);
     // The demo city's activity lies in its demo year: the wall shows today (quiet) unless told to replay a day.

@@ -25,6 +25,14 @@ const configSchema = z.object({
   CITYGRID_DB_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('citygrid'),
   // 2 cores: more connections than this only queue inside PostgreSQL.
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(4),
+  // Server processes sharing PORT (node:cluster; npm start -- --workers N says the same). Each has its own pools,
+  // so the database sees WORKERS × (PG_POOL_MAX + HEAVY_POOL_MAX + 1) connections.
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  // Whether this process runs the schedulers (escalation, risk predictions); the supervisor turns them on in one
+  // worker only. Their advisory locks keep several hosts apart, so every host may leave this on.
+  RUN_SCHEDULERS: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  // Seconds between escalation rounds (督办 of overdue incidents).
+  ESCALATION_INTERVAL_S: z.coerce.number().positive().max(3600).default(60),
   // Heavy work (exports, imports, rebalancing, analytics) runs on a pool of its own, so it can never take the
   // connections every other request needs; each kind takes turns within its own limit.
   HEAVY_POOL_MAX: z.coerce.number().int().min(1).max(100).default(3),

@@ -4,12 +4,12 @@ import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { HeavyWork } from './db/heavy-work';
-import { createPool } from './db/pool';
+import { createPool, type Pool } from './db/pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { startRiskScheduler } from './risk/service';
 import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
@@ -30,8 +30,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   await events.start();
   const heavy = new HeavyWork(databaseUrl, config);
   const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
-  const stopEscalation = startEscalationScheduler(pool, systemClock, log);
-  const stopRisk = startRiskScheduler(pool, systemClock, log);
+  const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config.ESCALATION_INTERVAL_S) : () => undefined;
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -51,13 +50,21 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   return {
     url,
     close: async () => {
-      stopEscalation();
-      stopRisk();
+      stopSchedulers();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.stop();
       await heavy.close();
       await pool.end();
     },
+  };
+}
+
+function startSchedulers(pool: Pool, log: Logger, escalationIntervalS: number): () => void {
+  const stopEscalation = startEscalationScheduler(pool, systemClock, log, escalationIntervalS * 1000);
+  const stopRisk = startRiskScheduler(pool, systemClock, log);
+  return () => {
+    stopEscalation();
+    stopRisk();
   };
 }
 

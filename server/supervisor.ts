@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { createLogger, type Logger } from './logger';
@@ -11,9 +12,9 @@ export interface ListeningMessage {
 }
 
 export interface SupervisedServer {
-  /** The first server process's URL, once it listens. */
+  /** The server's URL, once every server process listens. */
   ready: Promise<string>;
-  /** Stops the server process (SIGTERM, then SIGKILL after a grace period) and does not start it again. */
+  /** Stops the server processes (SIGTERM, then SIGKILL after a grace period) and does not start them again. */
   stop: () => Promise<void>;
 }
 
@@ -26,57 +27,81 @@ const stableRunMs = 30_000;
 const stopGraceMs = 10_000;
 
 /**
- * Keeps one server process (server/main.ts) running: starts it as a child and starts it again whenever it ends
- * without being asked to (a crash, an out-of-memory kill, kill -9), so that no failure leaves the city without
- * its API. A server that keeps failing at once (say the database is still away when it starts) is retried with
- * a growing pause. The child runs with this process's Node options (the tsx loader), in a process group of its
- * own (a Ctrl-C reaches the supervisor, which stops it, instead of racing it), and exits by itself when its
- * supervisor disappears (the IPC channel closes), so no server outlives its supervisor.
+ * Keeps `workers` server processes (server/main.ts) running on one port, as node:cluster workers of this
+ * process: the primary accepts connections and hands them to the workers in turn. Each process is started again
+ * whenever it ends without being asked to (a crash, an out-of-memory kill, kill -9), so that no failure leaves the
+ * city without its API; one that keeps failing at once (say the database is still away) is retried with a
+ * growing pause. Worker 1 (and whoever replaces it) alone runs the schedulers (escalation, risk predictions), so
+ * a job runs once however many processes serve; their advisory locks still keep several hosts apart. The workers
+ * run with this process's Node options (the tsx loader) and exit by themselves when the primary disappears (their
+ * IPC channel closes), so no server outlives its supervisor.
  */
-export function superviseServer(env: NodeJS.ProcessEnv, log: Logger): SupervisedServer {
-  let child: ChildProcess | undefined;
+export function superviseServer(env: NodeJS.ProcessEnv, log: Logger, workers = 1): SupervisedServer {
+  const running = new Map<number, Worker>();
+  const pauses = new Map<number, number>();
+  const restartTimers = new Set<NodeJS.Timeout>();
+  const listening = new Set<number>();
   let stopping = false;
-  let pauseMs = firstPauseMs;
-  let restartTimer: NodeJS.Timeout | undefined;
   let markReady: (url: string) => void = () => undefined;
   const ready = new Promise<string>((resolve) => {
     markReady = resolve;
   });
+  cluster.setupPrimary({ exec: mainScript, execArgv: process.execArgv, args: [] });
 
-  function start(): void {
+  function start(slot: number): void {
     const startedAt = performance.now();
-    const server = spawn(process.execPath, [...process.execArgv, mainScript], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
-    child = server;
-    log.info({ pid: server.pid }, 'server process started');
-    server.on('message', (message: ListeningMessage) => {
-      if (message?.type === 'listening') markReady(message.url);
+    const worker = cluster.fork({ ...env, RUN_SCHEDULERS: String(slot === 1) });
+    const pid = worker.process.pid;
+    running.set(slot, worker);
+    log.info({ pid, worker: slot }, 'server process started');
+    worker.on('message', (message: ListeningMessage) => {
+      if (message?.type !== 'listening') return;
+      listening.add(slot);
+      if (listening.size === workers) markReady(message.url);
     });
-    server.on('error', (error) => log.error({ err: error }, 'server process could not be started'));
-    server.on('exit', (code, signal) => {
-      child = undefined;
+    worker.on('error', (error) => log.error({ err: error, worker: slot }, 'server process could not be started'));
+    worker.on('exit', (code, signal) => {
+      running.delete(slot);
       if (stopping) return;
+      let pauseMs = pauses.get(slot) ?? firstPauseMs;
       if (performance.now() - startedAt > stableRunMs) pauseMs = firstPauseMs;
-      log.error({ pid: server.pid, code, signal, restartInMs: pauseMs }, 'server process exited unexpectedly; starting it again');
-      restartTimer = setTimeout(start, pauseMs);
-      pauseMs = Math.min(pauseMs * 2, longestPauseMs);
+      log.error({ pid, worker: slot, code, signal, restartInMs: pauseMs }, 'server process exited unexpectedly; starting it again');
+      const timer = setTimeout(() => {
+        restartTimers.delete(timer);
+        start(slot);
+      }, pauseMs);
+      restartTimers.add(timer);
+      pauses.set(slot, Math.min(pauseMs * 2, longestPauseMs));
     });
   }
 
-  start();
+  for (let slot = 1; slot <= workers; slot++) start(slot);
   return {
     ready,
     async stop() {
       stopping = true;
-      clearTimeout(restartTimer);
-      const running = child;
-      if (!running) return;
-      const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-      running.kill('SIGTERM');
-      const forced = setTimeout(() => running.kill('SIGKILL'), stopGraceMs);
-      await exited;
-      clearTimeout(forced);
+      restartTimers.forEach(clearTimeout);
+      await Promise.all([...running.values()].map(stopWorker));
     },
   };
+}
+
+async function stopWorker(worker: Worker): Promise<void> {
+  if (worker.isDead()) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.process.kill('SIGTERM');
+  const forced = setTimeout(() => worker.process.kill('SIGKILL'), stopGraceMs);
+  await exited;
+  clearTimeout(forced);
+}
+
+/** `--workers N` on the command line, else WORKERS from the configuration. */
+export function workersWanted(args: string[], configured: number): number {
+  const { values } = parseArgs({ args, options: { workers: { type: 'string' } }, strict: false });
+  if (values.workers === undefined) return configured;
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers ${String(values.workers)}: give a whole number of server processes from 1 to 64`);
+  return workers;
 }
 
 /**
@@ -87,7 +112,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   const databaseUrl = await resolveDatabaseUrl(config, (line) => log.info(line));
-  const server = superviseServer({ ...process.env, DATABASE_URL: databaseUrl }, log);
+  const server = superviseServer({ ...process.env, DATABASE_URL: databaseUrl }, log, workersWanted(process.argv.slice(2), config.WORKERS));
   stopOnSignals(server);
   await server.ready;
 }
@@ -101,7 +126,10 @@ export function whenAskedToStop(stop: () => void): void {
     stop();
   };
   process.once('SIGTERM', once);
-  process.once('SIGINT', once);
+  // A Ctrl-C reaches every process of the terminal's group: a worker leaves it to its primary, which stops it
+  // (and does not mistake its exit for a crash to restart).
+  if (cluster.isWorker) process.on('SIGINT', () => undefined);
+  else process.once('SIGINT', once);
   if (process.send) process.once('disconnect', once);
 }
 

@@ -5,6 +5,8 @@ import { defineRoute } from '../http/route';
 
 const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
+  // Which server process answered: with several workers on one port (npm start -- --workers N) that differs by connection.
+  pid: z.number().int(),
   database: z.object({ up: z.boolean(), latencyMs: z.number().optional(), postgis: z.string().optional(), error: z.string().optional() }),
 });
 
@@ -22,11 +24,11 @@ export function healthRoutes({ pool }: AppDeps) {
         try {
           const { rows } = await pool.query<{ postgis: string }>('SELECT postgis_lib_version() AS postgis');
           const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-          ctx.body = { status: 'ok', database: { up: true, latencyMs, postgis: rows[0].postgis } };
+          ctx.body = { status: 'ok', pid: process.pid, database: { up: true, latencyMs, postgis: rows[0].postgis } };
         } catch (error) {
           ctx.status = 503;
           ctx.set('Retry-After', retryAfterSeconds);
-          ctx.body = { status: 'degraded', database: { up: false, error: (error as Error).message } };
+          ctx.body = { status: 'degraded', pid: process.pid, database: { up: false, error: (error as Error).message } };
         }
       },
     }),

@@ -107,7 +107,10 @@ export async function mostOverdueGrids(db: Queryable, clock: Clock, limit: numbe
 export function startEscalationScheduler(pool: Pool, clock: Clock, log: Logger, intervalMs = 60_000): () => void {
   const timer = setInterval(() => {
     escalateOverdue(pool, clock)
-      .then((round) => round.escalated.length && log.info({ escalated: round.escalated.length }, 'incidents escalated to supervision'))
+      .then((round) => {
+        log.debug({ ran: round.ran, escalated: round.escalated.length }, 'escalation round');
+        if (round.escalated.length) log.info({ escalated: round.escalated.length }, 'incidents escalated to supervision');
+      })
       .catch((error: unknown) => log.warn({ err: error }, 'escalation round failed'));
   }, intervalMs);
   timer.unref();
