@@ -177,7 +177,7 @@ describe('two server processes on one port (npm run server -- --workers 2)', () 
 
   it('runs the escalation scheduler in one process only: each overdue incident is escalated once', async () => {
     const at = await pointInGrid(db.pool, 6);
-    const ids = [];
+    const ids: number[] = [];
     for (let n = 0; n < 4; n++) ids.push(await reportThrough(n % 2 ? writer : reader, at, `overdue ${n}`));
     const streamConnection = await connectionTo((pid) => pid === reader.pid);
     const stream = followStream(streamConnection, tokens.commander);

@@ -1,0 +1,272 @@
+/**
+ * npm run bench:load [-- --quick] — a mixed load on the server as production runs it (server/supervisor.ts,
+ * node:cluster), with 1 and then 2 server processes: 70 % vector tiles, 20 % reads, 10 % writes, at 1, 8, 32 and
+ * 64 connections for 30 s each (--quick: 5 s), after a warm-up. Each connection is one keep-alive socket sending
+ * its next request when the last one is answered (a closed loop), so throughput is what the server sustains and
+ * latency is the full round trip. Prints throughput and p50/p95/p99 per level, overall and per kind.
+ *
+ * - tiles: a fixed set of tiles over the demo city (z12–z16, every plain public layer), as map clients ask for
+ *   them: after the warm-up most come from the processes' tile caches, except where writes dropped them;
+ * - reads: an incident, a grid, or a grid's first page of incidents, in equal parts;
+ * - writes: incident reports (hotline, with an Idempotency-Key), which also drop the incident tiles around them.
+ *
+ * Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does; loads the full demo city
+ * there first if it holds no grids. The load generator is this process, on the same machine as the server and
+ * PostgreSQL: it takes a share of the same cores.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import seedrandom from 'seedrandom';
+import { createToken, revokeToken } from '../server/auth/tokens';
+import { loadConfig, projectRoot } from '../server/config';
+import { resolveDatabaseUrl } from '../server/db/connect';
+import { migrate } from '../server/db/migrate';
+import { createPool, type Pool } from '../server/db/pool';
+import { sourceAtZoom, tileLayers } from '../server/tiles/registry';
+import { countDemoRows, loadDemoCity } from '../data/demo/load';
+
+const quick = process.argv.includes('--quick');
+const connectionLevels = [1, 8, 32, 64];
+const workerCounts = [1, 2];
+const levelSeconds = quick ? 5 : 30;
+const warmUpSeconds = quick ? 3 : 10;
+const p99GoalMs = 200;
+
+type Kind = 'tile' | 'read' | 'write';
+
+interface Targets {
+  tiles: string[];
+  gridIds: number[];
+  incidentIds: number[];
+  points: Array<[number, number]>;
+  readToken: string;
+  writeToken: string;
+}
+
+interface Level {
+  workers: number;
+  connections: number;
+  seconds: number;
+  requests: number;
+  failures: number;
+  latencies: Record<Kind | 'all', number[]>;
+}
+
+interface Request {
+  kind: Kind;
+  method: 'GET' | 'POST';
+  path: string;
+  headers: http.OutgoingHttpHeaders;
+  body?: string;
+}
+
+/** Tile paths over the demo city: every zoom from 12 to 16 around points in level-4 grids, each plain public layer. */
+async function pickTiles(pool: Pool): Promise<string[]> {
+  const layers = tileLayers.filter((layer) => !layer.computed && layer.access.includes('planner') && layer.name !== 'patrol_tracks');
+  const { rows } = await pool.query<{ lon: number; lat: number }>(
+    'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY md5(id::text) LIMIT 80) g',
+  );
+  const tiles = new Set<string>();
+  for (const { lon, lat } of rows) {
+    for (let z = 12; z <= 16; z++) {
+      const n = 2 ** z;
+      const x = Math.floor(((lon + 180) / 360) * n);
+      const y = Math.floor(((1 - Math.asinh(Math.tan((lat * Math.PI) / 180)) / Math.PI) / 2) * n);
+      for (const layer of layers) if (sourceAtZoom(layer, z)) tiles.add(`/tiles/${layer.name}/${z}/${x}/${y}.mvt`);
+    }
+  }
+  return [...tiles];
+}
+
+async function pickTargets(pool: Pool): Promise<Targets & { tokenIds: number[] }> {
+  const gridIds = (await pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 4 ORDER BY id')).rows.map((row) => row.id);
+  const incidentIds = (await pool.query<{ id: number }>('SELECT id FROM incidents ORDER BY md5(id::text) LIMIT 5000')).rows.map((row) => row.id);
+  const points = (
+    await pool.query<{ lon: number; lat: number }>(
+      'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY md5(id::text) LIMIT 500) g',
+    )
+  ).rows.map(({ lon, lat }): [number, number] => [lon, lat]);
+  const reader = await createToken(pool, { role: 'planner', label: 'bench load' });
+  const writer = await createToken(pool, { role: 'hotline', label: 'bench load' });
+  return { tiles: await pickTiles(pool), gridIds, incidentIds, points, readToken: reader.token, writeToken: writer.token, tokenIds: [reader.id, writer.id] };
+}
+
+/** The next request of the mix, drawn with `random`. */
+function nextRequest(targets: Targets, random: () => number): Request {
+  const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
+  const read = { Authorization: `Bearer ${targets.readToken}`, 'Accept-Encoding': 'gzip' };
+  const draw = random();
+  if (draw < 0.7) return { kind: 'tile', method: 'GET', path: pick(targets.tiles), headers: read };
+  if (draw < 0.9) {
+    const which = random();
+    const path =
+      which < 1 / 3 ? `/api/incidents/${pick(targets.incidentIds)}` : which < 2 / 3 ? `/api/grids/${pick(targets.gridIds)}` : `/api/incidents?grid=${pick(targets.gridIds)}&limit=20`;
+    return { kind: 'read', method: 'GET', path, headers: read };
+  }
+  const body = JSON.stringify({ category: '窨井盖', source: 'hotline', description: '压测上报：井盖松动', location: { type: 'Point', coordinates: pick(targets.points) } });
+  return {
+    kind: 'write',
+    method: 'POST',
+    path: '/api/incidents',
+    headers: { Authorization: `Bearer ${targets.writeToken}`, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() },
+    body,
+  };
+}
+
+/** Sends one request over `agent`; resolves with its status once the whole answer arrived. */
+function send(port: number, agent: http.Agent, request: Request): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = http.request({ host: '127.0.0.1', port, method: request.method, path: request.path, headers: request.headers, agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode!));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(request.body);
+  });
+}
+
+/** `connections` closed loops for `seconds`, each on its own keep-alive socket. */
+async function runLevel(port: number, targets: Targets, workers: number, connections: number, seconds: number): Promise<Level> {
+  const level: Level = { workers, connections, seconds, requests: 0, failures: 0, latencies: { tile: [], read: [], write: [], all: [] } };
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, index) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const random = seedrandom(`load-${workers}-${connections}-${index}`);
+      while (performance.now() < until) {
+        const request = nextRequest(targets, random);
+        const started = performance.now();
+        const status = await send(port, agent, request).catch(() => 0);
+        const ms = performance.now() - started;
+        level.requests++;
+        if (status < 200 || status >= 300) level.failures++;
+        level.latencies[request.kind].push(ms);
+        level.latencies.all.push(ms);
+      }
+      agent.destroy();
+    }),
+  );
+  return level;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The pid of the server process answering /health on a new connection, or null while none answers. */
+async function healthPid(port: number): Promise<number | null> {
+  const answer = await fetch(`http://127.0.0.1:${port}/health`, { headers: { Connection: 'close' } }).catch(() => null);
+  if (answer?.status !== 200) return null;
+  return ((await answer.json()) as { pid: number }).pid;
+}
+
+/** `npm run server -- --workers N` on the database; resolves once N different processes have answered. */
+async function startServer(databaseUrl: string, workers: number, uploads: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'server', 'supervisor.ts'), '--workers', String(workers)], {
+    cwd: projectRoot,
+    env: { ...process.env, DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', UPLOAD_DIR: uploads },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const seen = new Set<number>();
+  const deadline = performance.now() + 120_000;
+  while (seen.size < workers) {
+    if (performance.now() > deadline || child.exitCode !== null) throw new Error(`the server with ${workers} workers did not come up`);
+    const pid = await healthPid(port);
+    if (pid === null) await new Promise((resolve) => setTimeout(resolve, 250));
+    else seen.add(pid);
+  }
+  return {
+    port,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function percentile(sorted: number[], share: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+}
+
+function row(level: Level): string {
+  const cells = (['all', 'tile', 'read', 'write'] as const).map((kind) => {
+    const sorted = Float64Array.from(level.latencies[kind]).sort();
+    const list = Array.from(sorted);
+    return kind === 'all'
+      ? [0.5, 0.95, 0.99].map((share) => percentile(list, share).toFixed(1)).join(' | ')
+      : percentile(list, 0.99).toFixed(1);
+  });
+  const perSecond = (level.requests / level.seconds).toFixed(0);
+  return `| ${level.workers} | ${level.connections} | ${perSecond} | ${cells.join(' | ')} | ${level.failures} |`;
+}
+
+function table(levels: Level[]): string {
+  return [
+    '| workers | connections | requests/s | p50 ms | p95 ms | p99 ms | tile p99 | read p99 | write p99 | failed |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...levels.map(row),
+  ].join('\n');
+}
+
+function goalLine(levels: Level[]): string {
+  const target = levels.find((level) => level.workers === 2 && level.connections === 64);
+  if (!target) return '';
+  const p99 = percentile(Array.from(Float64Array.from(target.latencies.all).sort()), 0.99);
+  return `goal p99 < ${p99GoalMs} ms at 64 connections with 2 workers: ${p99.toFixed(1)} ms, ${p99 < p99GoalMs ? 'met' : 'NOT met'}`;
+}
+
+async function main(): Promise<void> {
+  const databaseUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }));
+  const pool = createPool(databaseUrl, 2);
+  const uploads = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-bench-load-'));
+  await migrate(pool);
+  if ((await countDemoRows(pool)).grids === 0) {
+    process.stdout.write('loading the demo city...\n');
+    await loadDemoCity(pool, { progress: process.stdout.isTTY ?? false });
+  }
+  const { tokenIds, ...targets } = await pickTargets(pool);
+  const loadBefore = os.loadavg();
+  const levels: Level[] = [];
+  try {
+    for (const workers of workerCounts) {
+      const server = await startServer(databaseUrl, workers, uploads);
+      try {
+        process.stdout.write(`${workers} worker(s): warming up ${warmUpSeconds} s...\n`);
+        await runLevel(server.port, targets, workers, 64, warmUpSeconds);
+        for (const connections of connectionLevels) {
+          const level = await runLevel(server.port, targets, workers, connections, levelSeconds);
+          levels.push(level);
+          process.stdout.write(`${row(level)}\n`);
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await Promise.all(tokenIds.map((id) => revokeToken(pool, id)));
+    await pool.end();
+    fs.rmSync(uploads, { recursive: true, force: true });
+  }
+  console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}`);
+  console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
+  console.log(table(levels));
+  console.log(`\n${goalLine(levels)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
