@@ -1,9 +1,12 @@
 /**
  * npm run bench:load [-- --quick] — a mixed load on the server as production runs it (server/supervisor.ts,
  * node:cluster), with 1 and then 2 server processes: 70 % vector tiles, 20 % reads, 10 % writes, at 1, 8, 32 and
- * 64 connections for 30 s each (--quick: 5 s), after a warm-up. Each connection is one keep-alive socket sending
+ * 64 connections for 30 s each (--quick: 5 s), after a warm-up (every tile asked for 2 × workers times, spread over
+ * the processes as connections are, then 10 s of the mix). Each connection is one keep-alive socket sending
  * its next request when the last one is answered (a closed loop), so throughput is what the server sustains and
- * latency is the full round trip. Prints throughput and p50/p95/p99 per level, overall and per kind.
+ * latency is the full round trip. Prints throughput and p50/p95/p99 per level, overall and per kind, and the CPU
+ * time per request of the server processes, of PostgreSQL (when it is the embedded cluster) and of the generator:
+ * on a shared machine, where waiting for a core inflates latency, CPU per request shows which part costs what.
  *
  * - tiles: a fixed set of tiles over the demo city (z12–z16, every plain public layer), as map clients ask for
  *   them: after the warm-up most come from the processes' tile caches, except where writes dropped them;
@@ -35,6 +38,8 @@ const connectionLevels = [1, 8, 32, 64];
 const workerCounts = [1, 2];
 const levelSeconds = quick ? 5 : 30;
 const warmUpSeconds = quick ? 3 : 10;
+/** Connections of the warm-up pass over every tile. */
+const warmUpConnections = 8;
 const p99GoalMs = 200;
 
 type Kind = 'tile' | 'read' | 'write';
@@ -55,6 +60,48 @@ interface Level {
   requests: number;
   failures: number;
   latencies: Record<Kind | 'all', number[]>;
+  /** CPU ms per request of the server's processes (primary and workers), of PostgreSQL, and of this load generator. */
+  cpu: { server: number; postgres: number | null; generator: number };
+}
+
+/** utime + stime of a process and its ended, waited-for children, in seconds (0 once it is gone); from /proc. */
+function cpuSecondsOf(pid: number): number {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // Fields after the command name (which may hold spaces): utime, stime, cutime, cstime are the 12th to 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
+  return fields.reduce((sum, ticks) => sum + ticks, 0) / 100;
+}
+
+/** The processes whose parent is `parent`. */
+function childrenOf(parent: number): number[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The embedded cluster's postmaster, when the bench runs on it (its backends are its children). */
+function embeddedPostmaster(databaseUrl: string, home: string): number | null {
+  const pidFile = path.join(home, 'pg', 'data', 'postmaster.pid');
+  if (process.env.DATABASE_URL || !fs.existsSync(pidFile)) return null;
+  const [pid, , , port] = fs.readFileSync(pidFile, 'utf8').split('\n');
+  return new URL(databaseUrl).port === port.trim() ? Number(pid) : null;
+}
+
+/** CPU seconds so far of the server (the supervisor and its workers), of PostgreSQL and of this process. */
+function cpuNow(serverPid: number, postmaster: number | null) {
+  const tree = (pid: number) => [pid, ...childrenOf(pid)].reduce((sum, each) => sum + cpuSecondsOf(each), 0);
+  const usage = process.cpuUsage();
+  return { server: tree(serverPid), postgres: postmaster === null ? null : tree(postmaster), generator: (usage.user + usage.system) / 1e6 };
 }
 
 interface Request {
@@ -131,9 +178,24 @@ function send(port: number, agent: http.Agent, request: Request): Promise<number
   });
 }
 
+/** Asks for every tile `passes` times over warmUpConnections new connections: the processes' caches fill as in a day's use. */
+async function warmTiles(port: number, targets: Targets, passes: number): Promise<void> {
+  const queue = Array.from({ length: passes }, () => targets.tiles).flat();
+  const headers = { Authorization: `Bearer ${targets.readToken}`, 'Accept-Encoding': 'gzip' };
+  await Promise.all(
+    Array.from({ length: warmUpConnections }, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let path = queue.pop(); path !== undefined; path = queue.pop()) await send(port, agent, { kind: 'tile', method: 'GET', path, headers });
+      agent.destroy();
+    }),
+  );
+}
+
 /** `connections` closed loops for `seconds`, each on its own keep-alive socket. */
-async function runLevel(port: number, targets: Targets, workers: number, connections: number, seconds: number): Promise<Level> {
-  const level: Level = { workers, connections, seconds, requests: 0, failures: 0, latencies: { tile: [], read: [], write: [], all: [] } };
+async function runLevel(server: Server, targets: Targets, workers: number, connections: number, seconds: number): Promise<Level> {
+  const { port } = server;
+  const level: Level = { workers, connections, seconds, requests: 0, failures: 0, latencies: { tile: [], read: [], write: [], all: [] }, cpu: { server: 0, postgres: null, generator: 0 } };
+  const cpuBefore = server.cpu();
   const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, index) => {
@@ -152,6 +214,9 @@ async function runLevel(port: number, targets: Targets, workers: number, connect
       agent.destroy();
     }),
   );
+  const cpuAfter = server.cpu();
+  const perRequest = (before: number | null, after: number | null) => (before === null || after === null ? null : ((after - before) * 1000) / level.requests);
+  level.cpu = { server: perRequest(cpuBefore.server, cpuAfter.server)!, postgres: perRequest(cpuBefore.postgres, cpuAfter.postgres), generator: perRequest(cpuBefore.generator, cpuAfter.generator)! };
   return level;
 }
 
@@ -170,8 +235,14 @@ async function healthPid(port: number): Promise<number | null> {
   return ((await answer.json()) as { pid: number }).pid;
 }
 
+interface Server {
+  port: number;
+  cpu: () => ReturnType<typeof cpuNow>;
+  stop: () => Promise<void>;
+}
+
 /** `npm run server -- --workers N` on the database; resolves once N different processes have answered. */
-async function startServer(databaseUrl: string, workers: number, uploads: string): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startServer(databaseUrl: string, workers: number, uploads: string, postmaster: number | null): Promise<Server> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'server', 'supervisor.ts'), '--workers', String(workers)], {
     cwd: projectRoot,
@@ -188,6 +259,7 @@ async function startServer(databaseUrl: string, workers: number, uploads: string
   }
   return {
     port,
+    cpu: () => cpuNow(child.pid!, postmaster),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -210,26 +282,42 @@ function row(level: Level): string {
       : percentile(list, 0.99).toFixed(1);
   });
   const perSecond = (level.requests / level.seconds).toFixed(0);
-  return `| ${level.workers} | ${level.connections} | ${perSecond} | ${cells.join(' | ')} | ${level.failures} |`;
+  const cpu = [level.cpu.server, level.cpu.postgres, level.cpu.generator].map((ms) => (ms === null ? 'n/a' : ms.toFixed(2)));
+  return `| ${level.workers} | ${level.connections} | ${perSecond} | ${cells.join(' | ')} | ${level.failures} | ${cpu.join(' | ')} |`;
 }
 
 function table(levels: Level[]): string {
   return [
-    '| workers | connections | requests/s | p50 ms | p95 ms | p99 ms | tile p99 | read p99 | write p99 | failed |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workers | connections | requests/s | p50 ms | p95 ms | p99 ms | tile p99 | read p99 | write p99 | failed | CPU ms/request: server | PostgreSQL | load generator |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...levels.map(row),
   ].join('\n');
+}
+
+const p99Of = (level: Level) => percentile(Array.from(Float64Array.from(level.latencies.all).sort()), 0.99);
+
+/** 2 workers against the baseline of 1, level by level, from the same run. */
+function ratioTable(levels: Level[]): string {
+  const lines = ['| connections | requests/s, 2 workers ÷ 1 | p99, 2 workers ÷ 1 |', '|---:|---:|---:|'];
+  for (const connections of connectionLevels) {
+    const [one, two] = [1, 2].map((workers) => levels.find((level) => level.workers === workers && level.connections === connections));
+    if (!one || !two) continue;
+    lines.push(`| ${connections} | ${(two.requests / one.requests).toFixed(2)} | ${(p99Of(two) / p99Of(one)).toFixed(2)} |`);
+  }
+  return lines.join('\n');
 }
 
 function goalLine(levels: Level[]): string {
   const target = levels.find((level) => level.workers === 2 && level.connections === 64);
   if (!target) return '';
-  const p99 = percentile(Array.from(Float64Array.from(target.latencies.all).sort()), 0.99);
+  const p99 = p99Of(target);
   return `goal p99 < ${p99GoalMs} ms at 64 connections with 2 workers: ${p99.toFixed(1)} ms, ${p99 < p99GoalMs ? 'met' : 'NOT met'}`;
 }
 
 async function main(): Promise<void> {
-  const databaseUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }));
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+  const databaseUrl = await resolveDatabaseUrl(config);
+  const postmaster = embeddedPostmaster(databaseUrl, config.CITYGRID_HOME);
   const pool = createPool(databaseUrl, 2);
   const uploads = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-bench-load-'));
   await migrate(pool);
@@ -242,12 +330,13 @@ async function main(): Promise<void> {
   const levels: Level[] = [];
   try {
     for (const workers of workerCounts) {
-      const server = await startServer(databaseUrl, workers, uploads);
+      const server = await startServer(databaseUrl, workers, uploads, postmaster);
       try {
-        process.stdout.write(`${workers} worker(s): warming up ${warmUpSeconds} s...\n`);
-        await runLevel(server.port, targets, workers, 64, warmUpSeconds);
+        process.stdout.write(`${workers} worker(s): warming up...\n`);
+        await warmTiles(server.port, targets, 2 * workers);
+        await runLevel(server, targets, workers, 64, warmUpSeconds);
         for (const connections of connectionLevels) {
-          const level = await runLevel(server.port, targets, workers, connections, levelSeconds);
+          const level = await runLevel(server, targets, workers, connections, levelSeconds);
           levels.push(level);
           process.stdout.write(`${row(level)}\n`);
         }
@@ -263,6 +352,7 @@ async function main(): Promise<void> {
   console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}`);
   console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
   console.log(table(levels));
+  console.log(`\n${ratioTable(levels)}`);
   console.log(`\n${goalLine(levels)}`);
 }
 
