@@ -99,8 +99,8 @@ async function stopWorker(worker: Worker): Promise<void> {
 export function workersWanted(args: string[], configured: number): number {
   const { values } = parseArgs({ args, options: { workers: { type: 'string' } }, strict: false });
   if (values.workers === undefined) return configured;
-  const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers ${String(values.workers)}: give a whole number of server processes from 1 to 64`);
+  const workers = typeof values.workers === 'string' && /^\d{1,2}$/.test(values.workers) ? Number(values.workers) : 0;
+  if (workers < 1 || workers > 64) throw new Error(`--workers ${values.workers === true ? '' : values.workers}: give the number of server processes, 1 to 64 (e.g. --workers 2)`);
   return workers;
 }
 

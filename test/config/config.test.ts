@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../server/config';
+import { workersWanted } from '../../server/supervisor';
 
 describe('configuration from the environment', () => {
   it('has working defaults', () => {
@@ -31,6 +32,19 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ PUBLIC_URL: 'javascript:alert(1)' })).toThrow(/PUBLIC_URL/);
     expect(() => loadConfig({ CITY_EXTENT: '120.9,31.2,120.5,31.4' })).toThrow(/CITY_EXTENT/);
     expect(() => loadConfig({ CITY_EXTENT: '-180,-90,180,90' })).toThrow(/CITY_EXTENT/);
+  });
+
+  it('takes the number of server processes from --workers, else WORKERS, refusing anything but 1 to 64', () => {
+    expect(loadConfig({}).WORKERS).toBe(1);
+    expect(workersWanted([], loadConfig({ WORKERS: '3' }).WORKERS)).toBe(3);
+    expect(workersWanted(['--workers', '2'], 3)).toBe(2);
+    expect(workersWanted(['--workers=4'], 1)).toBe(4);
+    for (const bad of [['--workers'], ['--workers', '0'], ['--workers', '65'], ['--workers', 'two'], ['--workers', '1.5']]) {
+      expect(() => workersWanted(bad, 1)).toThrow(/--workers/);
+    }
+    expect(() => loadConfig({ WORKERS: '0' })).toThrow(/WORKERS/);
+    expect(loadConfig({ RUN_SCHEDULERS: 'false' }).RUN_SCHEDULERS).toBe(false);
+    expect(() => loadConfig({ RUN_SCHEDULERS: 'maybe' })).toThrow(/RUN_SCHEDULERS/);
   });
 
   it('rejects a port out of range', () => {
