@@ -29,7 +29,8 @@ const configSchema = z.object({
   // so the database sees WORKERS × (PG_POOL_MAX + HEAVY_POOL_MAX + 1) connections.
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   // Whether this process runs the schedulers (escalation, risk predictions); the supervisor turns them on in one
-  // worker only. Their advisory locks keep several hosts apart, so every host may leave this on.
+  // worker only (in none when set to false). Their advisory locks keep several hosts apart, so every host may
+  // leave this on; false on all hosts but one runs them on that one alone.
   RUN_SCHEDULERS: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
   // Seconds between escalation rounds (督办 of overdue incidents).
   ESCALATION_INTERVAL_S: z.coerce.number().positive().max(3600).default(60),

@@ -50,7 +50,8 @@ export function superviseServer(env: NodeJS.ProcessEnv, log: Logger, workers = 1
 
   function start(slot: number): void {
     const startedAt = performance.now();
-    const worker = cluster.fork({ ...env, RUN_SCHEDULERS: String(slot === 1) });
+    // A host told not to run the schedulers (RUN_SCHEDULERS=false) runs them in no worker.
+    const worker = cluster.fork({ ...env, RUN_SCHEDULERS: String(slot === 1 && env.RUN_SCHEDULERS !== 'false') });
     const pid = worker.process.pid;
     running.set(slot, worker);
     log.info({ pid, worker: slot }, 'server process started');
