@@ -13,8 +13,9 @@
  * - reads: an incident, a grid, or a grid's first page of incidents, in equal parts;
  * - writes: incident reports (hotline, with an Idempotency-Key), which also drop the incident tiles around them.
  *
- * Runs on DATABASE_URL, or else the embedded cluster's database, as `npm start` does; loads the full demo city
- * there first if it holds no grids. The load generator is this process, on the same machine as the server and
+ * Runs in a scratch database with the full demo city (loaded first, about a minute), on the PostgreSQL server of
+ * DATABASE_URL or else the embedded cluster, as `npm start` does, and drops it afterwards: the writes do not end
+ * up in the city `npm start` shows. The load generator is this process, on the same machine as the server and
  * PostgreSQL: it takes a share of the same cores.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -25,13 +26,12 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import seedrandom from 'seedrandom';
-import { createToken, revokeToken } from '../server/auth/tokens';
+import { createToken } from '../server/auth/tokens';
 import { loadConfig, projectRoot } from '../server/config';
-import { resolveDatabaseUrl } from '../server/db/connect';
-import { migrate } from '../server/db/migrate';
-import { createPool, type Pool } from '../server/db/pool';
+import type { Pool } from '../server/db/pool';
 import { sourceAtZoom, tileLayers } from '../server/tiles/registry';
-import { countDemoRows, loadDemoCity } from '../data/demo/load';
+import { loadDemoCity } from '../data/demo/load';
+import { withScratchDatabase } from './scratch-database';
 
 const quick = process.argv.includes('--quick');
 const connectionLevels = [1, 8, 32, 64];
@@ -130,7 +130,7 @@ async function pickTiles(pool: Pool): Promise<string[]> {
   return [...tiles];
 }
 
-async function pickTargets(pool: Pool): Promise<Targets & { tokenIds: number[] }> {
+async function pickTargets(pool: Pool): Promise<Targets> {
   const gridIds = (await pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 4 ORDER BY id')).rows.map((row) => row.id);
   const incidentIds = (await pool.query<{ id: number }>('SELECT id FROM incidents ORDER BY md5(id::text) LIMIT 5000')).rows.map((row) => row.id);
   const points = (
@@ -140,7 +140,7 @@ async function pickTargets(pool: Pool): Promise<Targets & { tokenIds: number[] }
   ).rows.map(({ lon, lat }): [number, number] => [lon, lat]);
   const reader = await createToken(pool, { role: 'planner', label: 'bench load' });
   const writer = await createToken(pool, { role: 'hotline', label: 'bench load' });
-  return { tiles: await pickTiles(pool), gridIds, incidentIds, points, readToken: reader.token, writeToken: writer.token, tokenIds: [reader.id, writer.id] };
+  return { tiles: await pickTiles(pool), gridIds, incidentIds, points, readToken: reader.token, writeToken: writer.token };
 }
 
 /** The next request of the mix, drawn with `random`. */
@@ -316,38 +316,36 @@ function goalLine(levels: Level[]): string {
 
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-  const databaseUrl = await resolveDatabaseUrl(config);
-  const postmaster = embeddedPostmaster(databaseUrl, config.CITYGRID_HOME);
-  const pool = createPool(databaseUrl, 2);
   const uploads = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-bench-load-'));
-  await migrate(pool);
-  if ((await countDemoRows(pool)).grids === 0) {
-    process.stdout.write('loading the demo city...\n');
-    await loadDemoCity(pool, { progress: process.stdout.isTTY ?? false });
+  try {
+    await withScratchDatabase('load', async (pool, databaseUrl) => {
+      process.stdout.write('loading the demo city into a scratch database...\n');
+      await loadDemoCity(pool, { progress: process.stdout.isTTY ?? false });
+      await measureAll(pool, databaseUrl, embeddedPostmaster(databaseUrl, config.CITYGRID_HOME), uploads);
+    });
+  } finally {
+    fs.rmSync(uploads, { recursive: true, force: true });
   }
-  const { tokenIds, ...targets } = await pickTargets(pool);
+}
+
+async function measureAll(pool: Pool, databaseUrl: string, postmaster: number | null, uploads: string): Promise<void> {
+  const targets = await pickTargets(pool);
   const loadBefore = os.loadavg();
   const levels: Level[] = [];
-  try {
-    for (const workers of workerCounts) {
-      const server = await startServer(databaseUrl, workers, uploads, postmaster);
-      try {
-        process.stdout.write(`${workers} worker(s): warming up...\n`);
-        await warmTiles(server.port, targets, 2 * workers);
-        await runLevel(server, targets, workers, 64, warmUpSeconds);
-        for (const connections of connectionLevels) {
-          const level = await runLevel(server, targets, workers, connections, levelSeconds);
-          levels.push(level);
-          process.stdout.write(`${row(level)}\n`);
-        }
-      } finally {
-        await server.stop();
+  for (const workers of workerCounts) {
+    const server = await startServer(databaseUrl, workers, uploads, postmaster);
+    try {
+      process.stdout.write(`${workers} worker(s): warming up...\n`);
+      await warmTiles(server.port, targets, 2 * workers);
+      await runLevel(server, targets, workers, 64, warmUpSeconds);
+      for (const connections of connectionLevels) {
+        const level = await runLevel(server, targets, workers, connections, levelSeconds);
+        levels.push(level);
+        process.stdout.write(`${row(level)}\n`);
       }
+    } finally {
+      await server.stop();
     }
-  } finally {
-    await Promise.all(tokenIds.map((id) => revokeToken(pool, id)));
-    await pool.end();
-    fs.rmSync(uploads, { recursive: true, force: true });
   }
   console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}`);
   console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);

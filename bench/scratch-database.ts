@@ -25,15 +25,16 @@ export async function scratchDatabase(serverUrl: string, name: string): Promise<
 
 /**
  * Runs a benchmark in a migrated scratch database on the server `npm start` uses (named after the benchmark and
- * the process), dropped afterwards whatever happens.
+ * the process), dropped afterwards whatever happens. `run` gets a pool on it and its URL (for a server process).
  */
-export async function withScratchDatabase(name: string, run: (pool: Pool) => Promise<void>): Promise<void> {
+export async function withScratchDatabase(name: string, run: (pool: Pool, url: string) => Promise<void>): Promise<void> {
   const serverUrl = await resolveDatabaseUrl(loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), () => undefined);
   const database = `citygrid_bench_${name}_${process.pid}`;
-  const pool = createPool(await scratchDatabase(serverUrl, database), 2);
+  const url = await scratchDatabase(serverUrl, database);
+  const pool = createPool(url, 2);
   try {
     await migrate(pool);
-    await run(pool);
+    await run(pool, url);
   } finally {
     await pool.end();
     await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
