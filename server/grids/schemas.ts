@@ -14,8 +14,15 @@ export const listGridsQuery = z
 
 export type ListGridsQuery = z.infer<typeof listGridsQuery>;
 
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 /** ?repair=true applies ST_MakeValid to an invalid geometry instead of refusing it. */
-export const repairQuery = z.object({ repair: z.enum(['true', 'false']).default('false').transform((value) => value === 'true') }).strict();
+const repair = flag.openapi({ description: 'Apply ST_MakeValid to an invalid geometry instead of refusing it' });
+/** ?dryRun=true answers the write's verdict (grids/dry-run.ts) and changes nothing. */
+const dryRun = flag.openapi({ description: 'Answer what the write would do (overlaps, gaps, leaving the parent, cut buildings) and change nothing' });
+
+export const repairQuery = z.object({ repair }).strict();
+export const gridWriteQuery = z.object({ repair, dryRun }).strict();
+export const dryRunQuery = z.object({ dryRun }).strict();
 
 const reason = z.string().trim().min(1).max(500).optional();
 
