@@ -12,7 +12,10 @@ import {
   createGridBody,
   deleteGridQuery,
   dryRunQuery,
+  gridImportReport,
   gridWriteQuery,
+  importGridsBody,
+  importGridsQuery,
   listGridsQuery,
   mergeGridsBody,
   rebalanceBody,
@@ -22,6 +25,7 @@ import {
 } from './schemas';
 import { changeGrid, createGrid, getGrid, insertGrid, listChildren, listGrids, revertChange, revertGrid, updateGrid } from './service';
 import { gridPlace, gridWriteDryRun, gridWriteVerdict } from './dry-run';
+import { importGrids } from './import';
 import { rebalanceGrid } from './rebalance';
 import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
 import { cityExtentOf } from '../geo/extent';
@@ -100,6 +104,21 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       body: mergeGridsBody,
       async handler(ctx, { body, writer }) {
         ctx.body = await mergeGrids(writeOptions(writer), body);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/import',
+      summary: 'Import boundaries of one level from a GeoJSON FeatureCollection, with the coverage report (?dryRun=true: the report only)',
+      tag: 'grids',
+      access: gridEditors,
+      query: importGridsQuery,
+      body: importGridsBody,
+      responses: { 200: { description: 'The import report', schema: gridImportReport } },
+      async handler(ctx, { query, body, writer }) {
+        const options = { ...query, city, writer, at: clock() };
+        const report = await heavy.run('import', (heavyPool) => importGrids(heavyPool, body, options));
+        ctx.body = { ...report, dryRun: query.dryRun };
       },
     }),
     defineRoute({

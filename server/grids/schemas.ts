@@ -107,3 +107,49 @@ export const rebalanceBody = z
   })
   .strict();
 export type RebalanceInput = z.infer<typeof rebalanceBody>;
+
+/** POST /api/grids/import: how to read the file and what to do with it. */
+export const importGridsQuery = z
+  .object({
+    level: gridLevel,
+    codeField: z.string().min(1).max(64).default('code'),
+    nameField: z.string().min(1).max(64).default('name'),
+    repair: flag.openapi({ description: 'Make polygons valid, clip to the parent, cut sibling overlaps, give gaps to a neighbour' }),
+    replace: flag.openapi({ description: 'The imported grids replace the leaf grids of their level in the parents they fall in' }),
+    dryRun: flag.openapi({ description: 'Answer the import report and change nothing' }),
+  })
+  .strict();
+
+/** A GeoJSON FeatureCollection of boundaries (WGS84), each with its code and name among its properties. */
+export const importGridsBody = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    features: z
+      .array(z.object({ type: z.literal('Feature'), geometry: areaGeometry, properties: z.record(z.string(), z.unknown()).nullable().optional() }).loose())
+      .min(1)
+      .max(2000),
+  })
+  .loose();
+
+const coverageSummary = z.object({
+  parents: z.number(),
+  gaps: z.number(),
+  gapAreaM2: z.number(),
+  overlaps: z.number(),
+  overlapAreaM2: z.number(),
+  outside: z.number(),
+  outsideAreaM2: z.number(),
+});
+
+export const gridImportReport = z
+  .object({
+    imported: z.number(),
+    replaced: z.number(),
+    repairedInvalid: z.number(),
+    siblingOverlaps: z.array(z.object({ codes: z.tuple([z.string(), z.string()]), areaM2: z.number() })),
+    before: coverageSummary.openapi({ description: 'Gaps, overlaps and protrusions as the file has them' }),
+    after: coverageSummary.nullable().openapi({ description: 'The same after repair (null without repair)' }),
+    areaChanges: z.array(z.object({ code: z.string(), name: z.string(), sourceAreaM2: z.number(), areaM2: z.number(), changePercent: z.number().nullable() })),
+    dryRun: z.boolean(),
+  })
+  .openapi('GridImportReport');
