@@ -142,14 +142,15 @@ describe('the planner’s grid editor in headless Chromium, driven with the mous
     // Without the snap the same drop would have overlapped the neighbour by more than the 1 m² the server trims.
     const unsnapped = await page.evaluate((at) => (window as unknown as { citygridPlanner: { unproject: (p: Position) => Position } }).citygridPlanner.unproject(at), target);
     const grid = await api(`/api/grids/${a}`);
-    const ring = grid.feature.geometry.coordinates[0][0] as Position[];
+    const { type, coordinates } = grid.feature.geometry;
+    const ring = (type === 'Polygon' ? coordinates[0] : coordinates[0][0]) as Position[];
     const withDrop = ring.map((position) => (Math.abs(position[0] - maxx) < 1e-7 && Math.abs(position[1] - unsnapped[1]) < 1e-5 ? unsnapped : position));
     const verdict = await suite.api.request
       .patch(`/api/grids/${a}?dryRun=true`)
       .set(suite.api.auth('planner'))
       .set('If-Match', `"${grid.version}"`)
-      .send({ geometry: { type: 'Polygon', coordinates: [withDrop] } })
-      .expect(200);
+      .send({ geometry: { type: 'Polygon', coordinates: [withDrop] } });
+    expect([verdict.status, verdict.status === 200 ? null : verdict.body]).toEqual([200, null]);
     expect(verdict.body.overlaps.find((o: { gridId: number }) => o.gridId === b)?.areaM2).toBeGreaterThan(1);
     expect(errors).toEqual([]);
   });
