@@ -1,33 +1,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { projectRoot } from '../../server/config';
+import type { Page } from 'playwright-core';
 import { useTestApp } from '../support/app';
-import { launchBrowser, listen, openWatched } from '../support/browser';
+import { openWatched, screenshots, useServedBrowser } from '../support/browser';
 
 jest.setTimeout(600_000);
 
-const screenshots = path.join(projectRoot, 'test-output', 'screenshots');
 type Position = [number, number];
 
 describe('the planner’s grid editor in headless Chromium, driven with the mouse', () => {
   const suite = useTestApp();
-  let server: Awaited<ReturnType<typeof listen>>;
-  let browser: Browser;
+  const served = useServedBrowser(suite);
   let page: Page;
   let outside: string[];
   let errors: string[];
-
-  beforeAll(async () => {
-    server = await listen(suite.api.app);
-    browser = await launchBrowser();
-    fs.mkdirSync(screenshots, { recursive: true });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   const one = async <T>(sql: string, params: unknown[] = []) => (await suite.db.pool.query(sql, params)).rows[0] as T;
   const api = async (route: string) => (await suite.api.request.get(route).set(suite.api.auth('planner')).expect(200)).body;
@@ -55,7 +42,7 @@ describe('the planner’s grid editor in headless Chromium, driven with the mous
   const geometryHex = async (id: number) => (await one<{ g: string }>('SELECT ST_AsEWKB(geom) AS g FROM grids WHERE id = $1', [id])).g;
 
   it('opens with the grid tree, no console error and no request off 127.0.0.1; selecting a grid in the tree shows its figures and history', async () => {
-    ({ page, errors, outside } = await openWatched(browser, `${server.url}/planner?token=${suite.api.tokens.planner}`));
+    ({ page, errors, outside } = await openWatched(served.browser, `${served.server.url}/planner?token=${suite.api.tokens.planner}`));
     expect(await page.locator('#grid-tree > li').count()).toBe((await one<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE level = 1')).n);
     const grid = await one<{ id: number; code: string }>('SELECT id, code FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
     await selectInTree(page, grid.code, grid.id);
@@ -152,6 +139,37 @@ describe('the planner’s grid editor in headless Chromium, driven with the mous
       .send({ geometry: { type: 'Polygon', coordinates: [withDrop] } });
     expect([verdict.status, verdict.status === 200 ? null : verdict.body]).toEqual([200, null]);
     expect(verdict.body.overlaps.find((o: { gridId: number }) => o.gridId === b)?.areaM2).toBeGreaterThan(1);
+
+    // Restoring version 1 (as loaded, before the split) from the history list writes a new version with that boundary.
+    const { version } = await api(`/api/grids/${a}`);
+    await page.locator('#history button.revert[data-version="1"]').click();
+    await settle(page);
+    const reverted = await one<{ version: number; moved_m2: number }>(
+      `SELECT g.version, ST_Area(ST_SymDifference(g.geom, ST_SetSRID(ST_GeomFromGeoJSON(h.before ->> 'geometry'), 4326))::geography) AS moved_m2
+       FROM grids g JOIN grid_history h ON h.grid_id = g.id AND h.version = 2 WHERE g.id = $1`,
+      [a],
+    );
+    expect(reverted.version).toBe(version + 1);
+    expect(reverted.moved_m2).toBeLessThan(0.01);
+    expect(errors).toEqual([]);
+  });
+
+  it('deletes a grid into a neighbour picked from the list: the neighbour then holds both areas', async () => {
+    const { a, a_code, b } = await one<{ a: number; a_code: string; b: number }>(
+      `SELECT a.id AS a, a.code AS a_code, b.id AS b FROM grids a JOIN grids b ON b.parent_id = a.parent_id AND b.level = 4 AND a.id <> b.id
+       WHERE a.level = 4 AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 ORDER BY a.id DESC, b.id LIMIT 1`,
+    );
+    const union = await one<{ m2: number }>('SELECT ST_Area(ST_Union(a.geom, b.geom)::geography) AS m2 FROM grids a, grids b WHERE a.id = $1 AND b.id = $2', [a, b]);
+    await selectInTree(page, a_code, a);
+    await page.locator('#tool-delete').click();
+    await page.locator(`.choices input[value="${b}"]`).click();
+    await settle(page);
+    await page.locator('#delete-commit').click();
+    await settle(page);
+    expect(await one('SELECT count(*)::int AS n FROM grids WHERE id = $1', [a])).toEqual({ n: 0 });
+    const target = await one<{ m2: number }>('SELECT ST_Area(geom::geography) AS m2 FROM grids WHERE id = $1', [b]);
+    expect(Math.abs(target.m2 - union.m2)).toBeLessThan(0.01);
+    expect(await page.getAttribute('#app', 'data-selected')).toBe(String(b));
     expect(errors).toEqual([]);
   });
 
@@ -170,9 +188,9 @@ describe('the planner’s grid editor in headless Chromium, driven with the mous
     await page.locator(`#drafts li[data-grid-id="${grid.id}"]`).waitFor();
 
     // The other planner, in a browser context of their own, moves another corner of the same grid and saves.
-    const other = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+    const other = await served.browser.newContext({ viewport: { width: 1920, height: 1080 } });
     const otherPage = await other.newPage();
-    await otherPage.goto(`${server.url}/planner?token=${suite.api.tokens.planner}`);
+    await otherPage.goto(`${served.server.url}/planner?token=${suite.api.tokens.planner}`);
     await otherPage.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: 120_000 });
     await selectInTree(otherPage, grid.code, grid.id);
     await otherPage.locator('#tool-edit').click();

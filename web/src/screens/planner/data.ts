@@ -36,6 +36,7 @@ export interface HistoryEntry {
   role: string | null;
   tokenId?: number | null;
   at: string;
+  before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
 }
 

@@ -1,11 +1,11 @@
 import '../../map/setup';
 import './planner.css';
 import { area, bbox, booleanIntersects } from '@turf/turf';
-import { type LngLatBoundsLike, Map as MapLibreMap } from 'maplibre-gl';
-import { ApiError, apiToken, authorizeRequest, getJson } from '../../shell/api';
+import type { LngLatBoundsLike } from 'maplibre-gl';
+import { ApiError, apiToken } from '../../shell/api';
 import { formatCount, formatDateTime } from '../../shell/format';
 import { applyTexts, languageToggle, type MessageKey, onLanguageChange, t } from '../../shell/messages';
-import { darkBasemap } from '../../map/basemap';
+import { openDarkCityMap } from '../../map/dark-city-map';
 import * as api from './data';
 import type { GridFeature, HistoryEntry, PreviewFeature } from './data';
 import { type Draft, draftOf, dropDraft, keepDraft, listDrafts } from './drafts';
@@ -38,6 +38,12 @@ const levelNames: Record<number, MessageKey> = { 1: 'levelDistrict', 2: 'levelSt
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const m2 = (value: number) => `${formatCount(Math.round(value))} m²`;
 const percent = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}%`;
+
+/** The adjacent siblings as a list to tick (merge) or to pick one of (delete into). */
+const neighbourChoices = (neighbours: GridFeature[], type: 'checkbox' | 'radio') =>
+  `<ul class="choices">${neighbours
+    .map((other) => `<li><label><input type="${type}" name="neighbour" value="${other.id}" /> ${escapeHtml(`${other.properties.code} ${other.properties.name}`)}</label></li>`)
+    .join('')}</ul>`;
 
 /**
  * The planner's grid editor: the grid tree beside the map, a grid's figures and history, and every grid operation
@@ -73,16 +79,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   let selectedId: number | null = null;
   const selected = () => (selectedId === null ? undefined : grids.get(selectedId));
 
-  const { bounds } = await getJson<{ bounds: [number, number, number, number] }>('/tiles/roads.json');
-  const map = new MapLibreMap({
-    container: element('#planner-map'),
-    style: darkBasemap(location.origin),
-    bounds: bounds as LngLatBoundsLike,
-    fitBoundsOptions: { padding: 30 },
-    attributionControl: false,
-    transformRequest: authorizeRequest,
-  });
-  await new Promise((resolve) => map.once('load', resolve));
+  const map = await openDarkCityMap(element('#planner-map'));
   addPlannerLayers(map);
   const editor = new BoundaryEditor(map);
   // For whoever drives the page (a browser test acting with the mouse): where a place is on screen.
@@ -190,15 +187,13 @@ export async function mount(root: HTMLElement): Promise<void> {
   };
   const showHistory = async (grid: GridFeature) => {
     const entries = await api.gridHistory(grid.id);
-    element('#history').innerHTML = entries
-      .slice()
-      .reverse()
-      .map((entry) => {
-        const restorable = entry.after && entry.version < grid.properties.version;
-        return `<li data-version="${entry.version}"><b>v${entry.version}</b> ${escapeHtml(entry.action)} · ${escapeHtml(entry.role ?? '—')} · ${formatDateTime(new Date(entry.at))}
-          <small>${escapeHtml(entry.reason ?? '')}</small>${restorable ? `<button class="revert" data-version="${entry.version}">${t('plannerRevert')}</button>` : ''}</li>`;
-      })
-      .join('');
+    const restore = (version: number) => (version < grid.properties.version ? `<button class="revert" data-version="${version}">${t('plannerRevert')}</button>` : '');
+    const rows = entries.map((entry) => `<li data-version="${entry.version}"><b>v${entry.version}</b> ${escapeHtml(entry.action)} · ${escapeHtml(entry.role ?? '—')} · ${formatDateTime(new Date(entry.at))}
+          <small>${escapeHtml(entry.reason ?? '')}</small>${entry.after ? restore(entry.version) : ''}</li>`);
+    // A grid loaded in bulk has no entry of its own for its first version: the first change holds it as `before`.
+    const first = entries[0]?.before as { version?: number } | null | undefined;
+    if (first?.version) rows.unshift(`<li data-version="${first.version}"><b>v${first.version}</b> ${t('plannerOriginal')}${restore(first.version)}</li>`);
+    element('#history').innerHTML = rows.reverse().join('');
   };
   element('#history').addEventListener('click', (event) => {
     const version = Number((event.target as HTMLElement).closest<HTMLElement>('button.revert')?.dataset.version);
@@ -243,6 +238,14 @@ export async function mount(root: HTMLElement): Promise<void> {
     if (!grid) status(t('plannerPickGrid'));
     return grid;
   };
+  /** A tool button that works on the selected grid. */
+  const gridTool = (button: string, name: typeof tool, open: (grid: GridFeature) => void) =>
+    element(button).addEventListener('click', () => {
+      const grid = needGrid();
+      if (!grid) return;
+      startTool(name);
+      open(grid);
+    });
 
   // Edit: terra-draw with snapping; every change is kept as a draft; check asks the server's verdict.
   let editing: { grid: GridFeature; geometry: GeoJSON.Polygon; baseVersion: number } | null = null;
@@ -300,10 +303,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   });
 
   // Split: draw a line (click the points, Enter to finish), see the two pieces, commit.
-  element('#tool-split').addEventListener('click', () => {
-    const grid = needGrid();
-    if (!grid) return;
-    startTool('split');
+  gridTool('#tool-split', 'split', (grid) => {
     work.innerHTML = `<h2>${t('plannerSplit')}</h2><p class="hint">${t('plannerSplitHint')}</p><div id="split-preview"></div>`;
     editor.drawLine((line) => void queue(async () => {
       const pieces = await api.splitPreview(grid.id, line);
@@ -320,13 +320,10 @@ export async function mount(root: HTMLElement): Promise<void> {
     ${pieces.map((piece, index) => `<tr data-households="${piece.properties.households}"><td>${index + 1}</td><td>${formatCount(piece.properties.households)}</td><td>${formatCount(piece.properties.buildings ?? 0)}</td><td>${m2(area(piece))}</td></tr>`).join('')}</table>`;
 
   // Merge: tick neighbours, preview the union, commit (the selected grid survives).
-  element('#tool-merge').addEventListener('click', () => {
-    const grid = needGrid();
-    if (!grid) return;
-    startTool('merge');
+  gridTool('#tool-merge', 'merge', (grid) => {
     const neighbours = neighboursOf(grid);
     work.innerHTML = `<h2>${t('plannerMerge')}</h2><p class="hint">${t('plannerMergeHint')}</p>
-      <ul class="choices">${neighbours.map((other) => `<li><label><input type="checkbox" value="${other.id}" /> ${escapeHtml(`${other.properties.code} ${other.properties.name}`)}</label></li>`).join('')}</ul>
+      ${neighbourChoices(neighbours, 'checkbox')}
       <div class="buttons"><button id="merge-preview">${t('plannerPreview')}</button><button id="merge-commit" disabled>${t('plannerCommit')}</button></div><div id="merge-result"></div>`;
     const ticked = () => [...work.querySelectorAll<HTMLInputElement>('.choices input:checked')].map((input) => Number(input.value));
     element('#merge-preview').addEventListener('click', () => void queue(async () => {
@@ -344,13 +341,10 @@ export async function mount(root: HTMLElement): Promise<void> {
   });
 
   // Delete into a neighbour: it takes the area, children and members.
-  element('#tool-delete').addEventListener('click', () => {
-    const grid = needGrid();
-    if (!grid) return;
-    startTool('delete');
+  gridTool('#tool-delete', 'delete', (grid) => {
     const neighbours = neighboursOf(grid);
     work.innerHTML = `<h2>${t('plannerDeleteInto')}</h2><p class="hint">${t('plannerDeleteHint')}</p>
-      <ul class="choices">${neighbours.map((other) => `<li><label><input type="radio" name="target" value="${other.id}" /> ${escapeHtml(`${other.properties.code} ${other.properties.name}`)}</label></li>`).join('')}</ul>
+      ${neighbourChoices(neighbours, 'radio')}
       <div class="buttons"><button id="delete-commit">${t('plannerCommit')}</button></div>`;
     work.querySelector('.choices')?.addEventListener('change', () => void queue(async () => {
       const target = Number(work.querySelector<HTMLInputElement>('.choices input:checked')?.value);
@@ -365,11 +359,8 @@ export async function mount(root: HTMLElement): Promise<void> {
   });
 
   // Rebalance a parent's children to a target of households: preview coloured by deviation, then commit.
-  element('#tool-rebalance').addEventListener('click', () => {
-    const grid = needGrid();
-    if (!grid) return;
+  gridTool('#tool-rebalance', 'rebalance', (grid) => {
     const parent = grid.properties.level === 4 && grid.properties.parentId ? grids.get(grid.properties.parentId)! : grid;
-    startTool('rebalance');
     const target = childrenOf(parent.id).find((child) => child.properties.householdsTarget)?.properties.householdsTarget ?? 250;
     work.innerHTML = `<h2>${t('plannerRebalance')} · ${escapeHtml(parent.properties.name)}</h2>
       <label>${t('plannerTarget')} <input id="rebalance-target" type="number" min="1" max="100000" value="${target}" /></label>

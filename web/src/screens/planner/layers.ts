@@ -1,4 +1,4 @@
-import type { GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
+import type { AddLayerObject, GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
 
 const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
 
@@ -12,8 +12,7 @@ export const deviationColour = ['interpolate', ['linear'], ['get', 'deviation'],
  */
 export function addPlannerLayers(map: MapLibreMap): void {
   for (const source of ['siblings', 'selected', 'proposal', 'verdict', 'compare']) map.addSource(source, { type: 'geojson', data: empty });
-  map.addLayer({ id: 'siblings-fill', type: 'fill', source: 'siblings', paint: { 'fill-color': '#2f80ed', 'fill-opacity': 0.12 } });
-  map.addLayer({ id: 'siblings-line', type: 'line', source: 'siblings', paint: { 'line-color': '#7fb8ff', 'line-width': 1.2 } });
+  outlined(map, 'siblings', { 'fill-color': '#2f80ed', 'fill-opacity': 0.12 }, { 'line-color': '#7fb8ff', 'line-width': 1.2 });
   map.addLayer({
     id: 'siblings-label',
     type: 'symbol',
@@ -21,17 +20,17 @@ export function addPlannerLayers(map: MapLibreMap): void {
     layout: { 'text-field': ['get', 'code'], 'text-size': 12 },
     paint: { 'text-color': '#cfe8ff', 'text-halo-color': '#050d18', 'text-halo-width': 1.5 },
   });
-  map.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#ffd166', 'fill-opacity': 0.18 } });
-  map.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#ffd166', 'line-width': 2.5 } });
-  map.addLayer({
-    id: 'proposal-fill',
-    type: 'fill',
-    source: 'proposal',
-    paint: { 'fill-color': ['case', ['has', 'deviation'], deviationColour as never, ['coalesce', ['get', 'colour'], '#3ddc97']], 'fill-opacity': 0.45 },
-  });
-  map.addLayer({ id: 'proposal-line', type: 'line', source: 'proposal', paint: { 'line-color': '#ffffff', 'line-width': 1.5 } });
+  outlined(map, 'selected', { 'fill-color': '#ffd166', 'fill-opacity': 0.18 }, { 'line-color': '#ffd166', 'line-width': 2.5 });
+  const proposalColour = ['case', ['has', 'deviation'], deviationColour, ['coalesce', ['get', 'colour'], '#3ddc97']];
+  outlined(map, 'proposal', { 'fill-color': proposalColour, 'fill-opacity': 0.45 }, { 'line-color': '#ffffff', 'line-width': 1.5 });
   map.addLayer({ id: 'verdict-fill', type: 'fill', source: 'verdict', paint: { 'fill-color': ['match', ['get', 'kind'], 'gap', '#ff4d4f', '#ff9f1c'], 'fill-opacity': 0.7 } });
   map.addLayer({ id: 'compare-line', type: 'line', source: 'compare', paint: { 'line-color': ['get', 'colour'], 'line-width': 2.5, 'line-dasharray': [2, 1] } });
+}
+
+/** A fill and its outline for a GeoJSON source (ids `<source>-fill`, `<source>-line`). */
+function outlined(map: MapLibreMap, source: string, fill: Record<string, unknown>, line: Record<string, unknown>): void {
+  map.addLayer({ id: `${source}-fill`, type: 'fill', source, paint: fill } as AddLayerObject);
+  map.addLayer({ id: `${source}-line`, type: 'line', source, paint: line } as AddLayerObject);
 }
 
 export function showFeatures(map: MapLibreMap, source: string, features: GeoJSON.Feature[]): void {
