@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
+import { areaGeometry, bboxQuery, isWgs84CrsName, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
 
 export const gridLevel = wholeNumber({ min: 1, max: 4 });
 
@@ -111,16 +111,14 @@ export type RebalanceInput = z.infer<typeof rebalanceBody>;
 /** POST /api/grids/import: how to read the file and what to do with it. */
 export const importGridsQuery = z
   .object({
-    level: gridLevel,
-    codeField: z.string().min(1).max(64).default('code'),
-    nameField: z.string().min(1).max(64).default('name'),
+    level: gridLevel.default(4).openapi({ description: 'The level of the imported boundaries (default 4, grids)' }),
     repair: flag.openapi({ description: 'Make polygons valid, clip to the parent, cut sibling overlaps, give gaps to a neighbour' }),
     replace: flag.openapi({ description: 'The imported grids replace the leaf grids of their level in the parents they fall in' }),
     dryRun: flag.openapi({ description: 'Answer the import report and change nothing' }),
   })
   .strict();
 
-/** A GeoJSON FeatureCollection of boundaries (WGS84), each with its code and name among its properties. */
+/** A GeoJSON FeatureCollection of boundaries (WGS84), each with its `code` and `name` among its properties. */
 export const importGridsBody = z
   .object({
     type: z.literal('FeatureCollection'),
@@ -128,8 +126,15 @@ export const importGridsBody = z
       .array(z.object({ type: z.literal('Feature'), geometry: areaGeometry, properties: z.record(z.string(), z.unknown()).nullable().optional() }).loose())
       .min(1)
       .max(2000),
+    name: z.string().max(200).optional(),
+    bbox: z.array(z.number()).optional(),
+    // GDAL still writes the 2008 `crs` member; only WGS84 longitude/latitude is imported.
+    crs: z
+      .object({ type: z.string(), properties: z.object({ name: z.string() }).loose() })
+      .refine((crs) => isWgs84CrsName(crs.properties.name), 'only WGS84 longitude/latitude (EPSG:4326, CRS84) is imported')
+      .optional(),
   })
-  .loose();
+  .strict();
 
 const coverageSummary = z.object({
   parents: z.number(),

@@ -46,5 +46,7 @@ describe('POST /api/grids/import: new boundaries for a community, reported befor
     expect(refused.headers['content-type']).toMatch(/problem\+json/);
     const square = { type: 'Feature', properties: { code: 'X' }, geometry: { type: 'Polygon', coordinates: [[[0, 0], [0.01, 0], [0.01, 0.01], [0, 0]]] } };
     await post('level=1&replace=true', { type: 'FeatureCollection', features: [square] }).expect(422);
+    const projected = await post('level=4&dryRun=true', { type: 'FeatureCollection', crs: { type: 'name', properties: { name: 'EPSG:4214' } }, features: [square] }).expect(400);
+    expect(projected.body.detail).toMatch(/crs/);
   });
 });

@@ -104,7 +104,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     return pending;
   };
   const showError = (error: Error) => {
-    if (error instanceof ApiError && error.status === 412) return void openConflict();
+    if (error instanceof ApiError && error.status === 412) return void openConflict().catch((failure: Error) => status(failure.message));
     status(error.message);
     element('#planner-status').dataset.error = 'true';
   };
