@@ -3,14 +3,15 @@ import './planner.css';
 import { area, bbox, booleanIntersects } from '@turf/turf';
 import type { LngLatBoundsLike } from 'maplibre-gl';
 import { ApiError, apiToken } from '../../shell/api';
-import { formatCount, formatDateTime } from '../../shell/format';
-import { applyTexts, languageToggle, type MessageKey, onLanguageChange, t } from '../../shell/messages';
+import { formatDateTime } from '../../shell/format';
+import { applyTexts, languageToggle, onLanguageChange, t } from '../../shell/messages';
 import { openDarkCityMap } from '../../map/dark-city-map';
 import * as api from './data';
-import type { GridFeature, HistoryEntry, PreviewFeature } from './data';
+import type { GridFeature, HistoryEntry } from './data';
 import { type Draft, draftOf, dropDraft, keepDraft, listDrafts } from './drafts';
 import { BoundaryEditor, editablePolygon } from './editor';
 import { addPlannerLayers, showFeatures } from './layers';
+import { detailsHtml, escapeHtml, historyHtml, importReportHtml, levelNames, m2, neighbourChoices, piecesTable, rebalanceHtml, verdictHtml } from './panels';
 
 const layout = `
   <header class="planner-header"><h1 data-text="plannerTitle"></h1><div class="planner-meta"><span id="planner-status"></span></div></header>
@@ -33,17 +34,6 @@ const layout = `
   <dialog id="conflict-dialog"><h2 data-text="plannerConflictTitle"></h2><p id="conflict-text"></p>
     <div class="buttons"><button id="conflict-reload" data-text="plannerReload"></button><button id="conflict-compare" data-text="plannerCompare"></button>
     <button id="conflict-close" data-text="plannerClose"></button></div></dialog>`;
-
-const levelNames: Record<number, MessageKey> = { 1: 'levelDistrict', 2: 'levelStreet', 3: 'levelCommunity', 4: 'levelGrid' };
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const m2 = (value: number) => `${formatCount(Math.round(value))} m²`;
-const percent = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}%`;
-
-/** The adjacent siblings as a list to tick (merge) or to pick one of (delete into). */
-const neighbourChoices = (neighbours: GridFeature[], type: 'checkbox' | 'radio') =>
-  `<ul class="choices">${neighbours
-    .map((other) => `<li><label><input type="${type}" name="neighbour" value="${other.id}" /> ${escapeHtml(`${other.properties.code} ${other.properties.name}`)}</label></li>`)
-    .join('')}</ul>`;
 
 /**
  * The planner's grid editor: the grid tree beside the map, a grid's figures and history, and every grid operation
@@ -167,33 +157,10 @@ export async function mount(root: HTMLElement): Promise<void> {
   };
   const showDetails = async (grid: GridFeature) => {
     const [stats, incidents] = await Promise.all([api.gridStats(grid.id), api.recentIncidents(leavesUnder(grid.id))]);
-    const p = grid.properties;
-    const target = p.householdsTarget;
-    const chain = ancestors(grid.id).map((parent) => escapeHtml(`${parent.properties.code} ${parent.properties.name}`)).join(' › ');
-    const people = Object.entries(stats.peopleByCategory).map(([category, n]) => `${escapeHtml(category)} ${formatCount(n)}`).join('，') || '—';
-    const hazards = Object.entries(stats.hazardsByRiskLevel).map(([level, n]) => `${t('plannerRisk')}${level}: ${n}`).join('，') || '0';
-    element('#grid-details').innerHTML = `
-      <h2>${escapeHtml(`${p.code} ${p.name}`)}</h2><div class="chain">${chain} <span class="level">${t(levelNames[p.level])}</span> v${p.version}</div>
-      <dl>
-        <dt>${t('plannerHouseholds')}</dt><dd id="figure-households">${formatCount(stats.households)}${target ? ` / ${formatCount(target)} (${percent((stats.households - target) / target)})` : ''}</dd>
-        <dt>${t('plannerBuildings')}</dt><dd>${formatCount(stats.buildings)}</dd>
-        <dt>${t('plannerPeople')}</dt><dd>${people}</dd>
-        <dt>${t('plannerHazards')}</dt><dd>${hazards}</dd>
-        <dt>${t('plannerKeyPlaces')}</dt><dd>${formatCount(stats.keyPlaces)}</dd>
-        <dt>${t('plannerIncidents30')}</dt><dd>${formatCount(incidents)}</dd>
-        <dt>${t('plannerWorkers')}</dt><dd>${escapeHtml([p.leader, ...p.workers].filter(Boolean).join('，') || '—')}</dd>
-        <dt>${t('plannerArea')}</dt><dd>${m2(p.areaM2)}</dd>
-      </dl>`;
+    element('#grid-details').innerHTML = detailsHtml(grid, ancestors(grid.id), stats, incidents);
   };
   const showHistory = async (grid: GridFeature) => {
-    const entries = await api.gridHistory(grid.id);
-    const restore = (version: number) => (version < grid.properties.version ? `<button class="revert" data-version="${version}">${t('plannerRevert')}</button>` : '');
-    const rows = entries.map((entry) => `<li data-version="${entry.version}"><b>v${entry.version}</b> ${escapeHtml(entry.action)} · ${escapeHtml(entry.role ?? '—')} · ${formatDateTime(new Date(entry.at))}
-          <small>${escapeHtml(entry.reason ?? '')}</small>${entry.after ? restore(entry.version) : ''}</li>`);
-    // A grid loaded in bulk has no entry of its own for its first version: the first change holds it as `before`.
-    const first = entries[0]?.before as { version?: number } | null | undefined;
-    if (first?.version) rows.unshift(`<li data-version="${first.version}"><b>v${first.version}</b> ${t('plannerOriginal')}${restore(first.version)}</li>`);
-    element('#history').innerHTML = rows.reverse().join('');
+    element('#history').innerHTML = historyHtml(await api.gridHistory(grid.id), grid.properties.version);
   };
   element('#history').addEventListener('click', (event) => {
     const version = Number((event.target as HTMLElement).closest<HTMLElement>('button.revert')?.dataset.version);
@@ -283,11 +250,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     showFeatures(map, 'verdict', verdict.gaps.features as GeoJSON.Feature[]);
     const box = element('#verdict');
     box.dataset.accepted = String(verdict.accepted);
-    box.innerHTML = `<p class="${verdict.accepted ? 'ok' : 'refused'}">${verdict.accepted ? t('plannerAccepted') : `${t('plannerRefused')}: ${escapeHtml(verdict.refusal?.message ?? '')}`}</p>
-      <dl><dt>${t('plannerOverlaps')}</dt><dd id="verdict-overlaps">${verdict.overlaps.map((o) => `${escapeHtml(o.code)} ${m2(o.areaM2)}`).join('，') || '0'}</dd>
-      <dt>${t('plannerGaps')}</dt><dd id="verdict-gaps">${verdict.gaps.count} · ${m2(verdict.gaps.beforeAreaM2)} → ${m2(verdict.gaps.areaM2)}</dd>
-      <dt>${t('plannerOutsideParent')}</dt><dd id="verdict-outside">${m2(verdict.outsideParentM2)}</dd>
-      <dt>${t('plannerCutBuildings')}</dt><dd id="verdict-cut">${verdict.cutBuildings.length}</dd></dl>`;
+    box.innerHTML = verdictHtml(verdict);
   };
   const saveEdit = async () => {
     if (!editing) return;
@@ -316,8 +279,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     }));
   });
   const showProposal = (features: GeoJSON.Feature[]) => showFeatures(map, 'proposal', features);
-  const piecesTable = (pieces: PreviewFeature[]) => `<table class="pieces"><tr><th>#</th><th>${t('plannerHouseholds')}</th><th>${t('plannerBuildings')}</th><th>${t('plannerArea')}</th></tr>
-    ${pieces.map((piece, index) => `<tr data-households="${piece.properties.households}"><td>${index + 1}</td><td>${formatCount(piece.properties.households)}</td><td>${formatCount(piece.properties.buildings ?? 0)}</td><td>${m2(area(piece))}</td></tr>`).join('')}</table>`;
+
 
   // Merge: tick neighbours, preview the union, commit (the selected grid survives).
   gridTool('#tool-merge', 'merge', (grid) => {
@@ -369,7 +331,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     element('#rebalance-preview').addEventListener('click', () => void queue(async () => {
       const preview = await api.rebalancePreview(parent.id, Number(input.value));
       showProposal(preview.proposal.features);
-      showRebalance(preview);
+      element('#rebalance-result').innerHTML = rebalanceHtml(preview);
       element<HTMLButtonElement>('#rebalance-commit').disabled = false;
     }));
     element('#rebalance-commit').addEventListener('click', () => void queue(async () => {
@@ -378,18 +340,7 @@ export async function mount(root: HTMLElement): Promise<void> {
       root.dataset.rebalanced = JSON.stringify(committed.ids ?? []);
     }));
   });
-  const showRebalance = (preview: api.RebalancePreview) => {
-    const rows = preview.proposal.features.map((feature, index) => {
-      const p = feature.properties;
-      return `<tr data-households="${p.households}"><td>${index + 1}</td><td>${formatCount(p.households)}</td><td class="${Math.abs(p.deviation ?? 0) > 0.1 ? 'off' : ''}">${percent(p.deviation ?? 0)}</td><td>${(p.polsbyPopper ?? 0).toFixed(2)}</td></tr>`;
-    });
-    element('#rebalance-result').innerHTML = `<p>${t('plannerRebalanceSummary')
-      .replace('{grids}', String(preview.grids))
-      .replace('{households}', formatCount(preview.households))
-      .replace('{deviation}', percent(preview.maxAbsDeviation))
-      .replace('{moving}', formatCount(preview.buildingsChangingGrid))}</p>
-      <table class="pieces" id="rebalance-table"><tr><th>#</th><th>${t('plannerHouseholds')}</th><th>${t('plannerDeviation')}</th><th>${t('plannerCompactness')}</th></tr>${rows.join('')}</table>`;
-  };
+
 
   // Import: a GeoJSON of boundaries for a level, its report first, then the commit.
   element('#tool-import').addEventListener('click', () => {
@@ -429,18 +380,12 @@ export async function mount(root: HTMLElement): Promise<void> {
       status(t('plannerSaved'));
     }));
   });
+
+
   const showImportReport = (report: api.GridImportReport & { dryRun: boolean }) => {
-    const row = (label: string, summary: api.GridImportReport['before'] | null) =>
-      summary
-        ? `<tr><td>${label}</td><td data-gaps="${summary.gaps}">${summary.gaps} · ${m2(summary.gapAreaM2)}</td><td>${summary.overlaps} · ${m2(summary.overlapAreaM2)}</td><td>${summary.outside} · ${m2(summary.outsideAreaM2)}</td></tr>`
-        : '';
     const box = element('#import-report');
     box.dataset.gaps = String(report.before.gaps);
-    box.innerHTML = `<p>${report.dryRun ? t('plannerDryRun') : t('plannerImported')}: ${report.imported} · ${t('plannerReplaced')} ${report.replaced} · ${t('plannerRepairedInvalid')} ${report.repairedInvalid}</p>
-      <table class="pieces"><tr><th></th><th>${t('plannerGaps')}</th><th>${t('plannerOverlaps')}</th><th>${t('plannerOutsideParent')}</th></tr>
-      ${row(t('plannerAsFiled'), report.before)}${row(t('plannerAfterRepair'), report.after)}</table>
-      ${report.siblingOverlaps.map((o) => `<div>${escapeHtml(o.codes.join(' / '))}: ${m2(o.areaM2)}</div>`).join('')}
-      <p>${t('plannerAreaChanges')}: ${report.areaChanges.length}</p>`;
+    box.innerHTML = importReportHtml(report);
   };
 
   // ---- conflicts --------------------------------------------------------------------------------------------
