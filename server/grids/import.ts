@@ -4,7 +4,8 @@ import { RuleViolationError } from '../errors';
 import { planarAreaM2 } from '../geo/area';
 import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import { coverageNoiseM2, gridCoverage } from './analysis';
-import { reassignMembers } from './membership';
+import { gridSnapshot, recordHistory } from './history';
+import { moveMembers, reassignMembers } from './membership';
 import { servedDecimals } from './service';
 
 export interface GridImportOptions {
@@ -17,6 +18,14 @@ export interface GridImportOptions {
   repair: boolean;
   /** Where grids may lie (geo/extent.ts); unset: anywhere a top-level grid may be without CITY_EXTENT. */
   city?: CityExtent;
+  /** The imported grids replace the grids of their level in the parents they fall in (new boundaries for a community). */
+  replace?: boolean;
+  /** Report what the import would do, then roll it back. */
+  dryRun?: boolean;
+  /** When, for the history of replaced grids (the server's clock). */
+  at?: Date;
+  /** Who imports: the command line (default) or a planner through POST /api/grids/import. */
+  writer?: WriteContext;
 }
 
 export interface CoverageSummary {
@@ -46,6 +55,8 @@ export interface AreaChange {
 
 export interface GridImportReport {
   imported: number;
+  /** Grids of the level that the import replaced (with replace), their members handed to the new ones. */
+  replaced: number;
   repairedInvalid: number;
   /** Overlaps among the imported grids and their siblings before repair, largest first. */
   siblingOverlaps: SiblingOverlap[];
@@ -63,8 +74,9 @@ export interface GridImportReport {
 export async function importGrids(pool: Pool, collection: { features: unknown[] }, options: GridImportOptions): Promise<GridImportReport> {
   const parentLevel = options.parentLevel ?? options.level - 1;
   if (options.level > 1 && parentLevel !== options.level - 1) throw new RuleViolationError('--parent-level must be level - 1', { rule: 'level' });
-  const writer: WriteContext = { actor: null, route: 'cli import:grids', bulk: true };
-  return withWriteTransaction(pool, writer, async (client) => {
+  if (options.replace && options.level === 1) throw new RuleViolationError('replace needs a parent level: top-level grids cannot be replaced by an import', { rule: 'import-replace' });
+  const writer: WriteContext = { ...(options.writer ?? { actor: null, route: 'cli import:grids' }), bulk: true, idempotency: undefined };
+  const run = withWriteTransaction(pool, writer, async (client) => {
     await client.query(
       `CREATE TEMP TABLE grid_import ON COMMIT DROP AS
        SELECT ord::int AS ord, code, name, g, ST_Area(g::geography) AS source_area_m2
@@ -78,6 +90,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
     const repairedInvalid = await makeValid(client, options.repair);
     const ids = await insertMatched(client, options.level, parentLevel);
     const parents = options.level > 1 ? await parentsOf(client, ids) : [];
+    const replaced = options.replace ? await replaceOldChildren(client, writer, options.at ?? new Date(), ids, parents) : 0;
     const siblingOverlaps = await overlapsAmongSiblings(client, ids);
     const before = await summarize(client, ids, parents);
     let after: CoverageSummary | null = null;
@@ -91,11 +104,48 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
     await dropSubPrecisionPieces(client, ids);
     if (options.level === 4) await reassignMembers(client, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
     await client.query(
-      `INSERT INTO audit_log (route, entity, action, after) VALUES ('cli import:grids', 'grids', 'insert', $1)`,
-      [{ imported: ids.length, level: options.level, repair: options.repair }],
+      `INSERT INTO audit_log (route, entity, action, after) VALUES ($1, 'grids', 'insert', $2)`,
+      [writer.route, { imported: ids.length, replaced, level: options.level, repair: options.repair }],
     );
-    return { imported: ids.length, repairedInvalid, siblingOverlaps, before, after, areaChanges: await areaChanges(client) };
+    const result = { imported: ids.length, replaced, repairedInvalid, siblingOverlaps, before, after, areaChanges: await areaChanges(client) };
+    if (options.dryRun) throw new DryRunReport(result);
+    return result;
   });
+  return run.catch((error: unknown) => {
+    if (error instanceof DryRunReport) return error.report;
+    throw error;
+  });
+}
+
+/** Carries a dry run's report out of its transaction, which the throw rolls back. */
+class DryRunReport extends Error {
+  constructor(readonly report: GridImportReport) {
+    super('dry run: rolled back');
+  }
+}
+
+/**
+ * The grids of the imported level that were in the parents before: their children would lose their place, so only
+ * leaves are replaced; their members wait in an imported grid of the same parent until the import re-places them.
+ */
+async function replaceOldChildren(client: PoolClient, writer: WriteContext, at: Date, ids: number[], parents: number[]): Promise<number> {
+  const { rows } = await client.query<{ id: number; holder: number; children: number }>(
+    `SELECT old.id, (SELECT min(n.id) FROM grids n WHERE n.id = ANY($1::bigint[]) AND n.parent_id = old.parent_id) AS holder,
+            (SELECT count(*)::int FROM grids c WHERE c.parent_id = old.id) AS children
+     FROM grids old WHERE old.parent_id = ANY($2::bigint[]) AND old.id <> ALL($1::bigint[]) ORDER BY old.id`,
+    [ids, parents],
+  );
+  const withChildren = rows.filter((row) => row.children > 0);
+  if (withChildren.length > 0) {
+    throw new RuleViolationError(`grid(s) ${withChildren.map((row) => row.id).join(', ')} have child grids: an import replaces leaf grids only`, { rule: 'import-replace' });
+  }
+  for (const old of rows) {
+    const before = await gridSnapshot(client, old.id);
+    await moveMembers(client, old.id, old.holder);
+    await client.query('DELETE FROM grids WHERE id = $1', [old.id]);
+    await recordHistory(client, writer, at, { gridId: old.id, version: (before?.version as number) + 1, action: 'delete', reason: 'replaced by an import', before, after: null });
+  }
+  return rows.length;
 }
 
 /** The geometry rules of every write (sql/110): a polygon with Z, at the poles or across the antimeridian is refused. */

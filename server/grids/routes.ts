@@ -1,8 +1,9 @@
+import { z } from 'zod';
 import type { Context } from 'koa';
 import type { AppDeps } from '../deps';
 import { allRoles, type Role } from '../auth/roles';
 import { featureCollection, idParam } from '../geo/schemas';
-import { defineRoute } from '../http/route';
+import { defineRoute, type RouteDefinition } from '../http/route';
 import { BadRequestError } from '../errors';
 import type { WriteContext } from '../audit/write-context';
 import { gridCoverage, gridStats } from './analysis';
@@ -10,15 +11,21 @@ import { listHistory } from './history';
 import {
   createGridBody,
   deleteGridQuery,
+  dryRunQuery,
+  gridImportReport,
+  gridWriteQuery,
+  importGridsBody,
+  importGridsQuery,
   listGridsQuery,
   mergeGridsBody,
   rebalanceBody,
-  repairQuery,
   revertGridBody,
   splitGridBody,
   updateGridBody,
 } from './schemas';
-import { createGrid, getGrid, listChildren, listGrids, revertGrid, updateGrid } from './service';
+import { changeGrid, createGrid, getGrid, insertGrid, listChildren, listGrids, revertChange, revertGrid, updateGrid } from './service';
+import { gridPlace, gridWriteDryRun, gridWriteVerdict } from './dry-run';
+import { importGrids } from './import';
 import { rebalanceGrid } from './rebalance';
 import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
 import { cityExtentOf } from '../geo/extent';
@@ -40,6 +47,17 @@ function answerWithVersion(ctx: Context, result: { version: number }, status = 2
   ctx.body = result;
 }
 
+const writtenGrid = z
+  .object({ feature: z.unknown(), version: z.number().int(), membersMoved: z.record(z.string(), z.number()) })
+  .openapi('WrittenGrid', { description: 'The grid as stored (ETag: its version) and how many members of each layer changed grid' });
+
+/** A grid write answers the grid it wrote, or with ?dryRun=true (always 200) its verdict. */
+function verdictResponses(status: 200 | 201, description: string): NonNullable<RouteDefinition['responses']> {
+  const verdict = { description: 'With ?dryRun=true: what the write would do', schema: gridWriteVerdict };
+  if (status === 201) return { 201: { description, schema: writtenGrid }, 200: verdict };
+  return { 200: { description: `${description}, or with ?dryRun=true the verdict`, schema: z.union([writtenGrid, gridWriteVerdict]) } };
+}
+
 export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
   const city = cityExtentOf(config);
   const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock(), city });
@@ -59,14 +77,21 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids',
-      summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1)',
+      summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
       idempotent: true,
-      query: repairQuery,
+      query: gridWriteQuery,
       body: createGridBody,
+      responses: verdictResponses(201, 'The created grid'),
       async handler(ctx, { query, body, writer }) {
-        answerWithVersion(ctx, await createGrid(writeOptions(writer), body, query.repair), 201);
+        const options = writeOptions(writer);
+        if (query.dryRun) {
+          const place = { id: null, level: body.level, parentId: body.parentId ?? null };
+          ctx.body = await gridWriteDryRun(options, place, { geometry: body.geometry, repair: query.repair }, (client) => insertGrid(client, options, body, query.repair));
+          return;
+        }
+        answerWithVersion(ctx, await createGrid(options, body, query.repair), 201);
       },
     }),
     defineRoute({
@@ -79,6 +104,21 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       body: mergeGridsBody,
       async handler(ctx, { body, writer }) {
         ctx.body = await mergeGrids(writeOptions(writer), body);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/grids/import',
+      summary: 'Import boundaries of one level from a GeoJSON FeatureCollection, with the coverage report (?dryRun=true: the report only)',
+      tag: 'grids',
+      access: gridEditors,
+      query: importGridsQuery,
+      body: importGridsBody,
+      responses: { 200: { description: 'The import report', schema: gridImportReport } },
+      async handler(ctx, { query, body, writer }) {
+        const options = { ...query, city, writer, at: clock() };
+        const report = await heavy.run('import', (heavyPool) => importGrids(heavyPool, body, options));
+        ctx.body = { ...report, dryRun: query.dryRun };
       },
     }),
     defineRoute({
@@ -106,14 +146,23 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'patch',
       path: '/api/grids/:id',
-      summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required)',
+      summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,
-      query: repairQuery,
+      query: gridWriteQuery,
       body: updateGridBody,
+      responses: verdictResponses(200, 'The changed grid'),
       async handler(ctx, { params, query, body, writer }) {
-        answerWithVersion(ctx, await updateGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body, query.repair));
+        const options = writeOptions(writer);
+        const version = ifMatchVersion(ctx);
+        if (query.dryRun) {
+          const place = await gridPlace(pool, params.id, body.parentId);
+          const drawn = body.geometry ? { geometry: body.geometry, repair: query.repair } : null;
+          ctx.body = await gridWriteDryRun(options, place, drawn, (client) => changeGrid(client, options, params.id, version, body, query.repair));
+          return;
+        }
+        answerWithVersion(ctx, await updateGrid(options, params.id, version, body, query.repair));
       },
     }),
     defineRoute({
@@ -142,13 +191,23 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/revert',
-      summary: 'Restore a grid to an earlier version (a new version; If-Match required)',
+      summary: 'Restore a grid to an earlier version (a new version; If-Match required; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
       params: idParam,
+      query: dryRunQuery,
       body: revertGridBody,
-      async handler(ctx, { params, body, writer }) {
-        answerWithVersion(ctx, await revertGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body.version, body.reason));
+      responses: verdictResponses(200, 'The reverted grid'),
+      async handler(ctx, { params, query, body, writer }) {
+        const options = writeOptions(writer);
+        const version = ifMatchVersion(ctx);
+        if (query.dryRun) {
+          const change = await revertChange(pool, params.id, body.version, body.reason);
+          const place = await gridPlace(pool, params.id, change.parentId);
+          ctx.body = await gridWriteDryRun(options, place, { geometry: change.geometry, repair: false }, (client) => changeGrid(client, options, params.id, version, change, false));
+          return;
+        }
+        answerWithVersion(ctx, await revertGrid(options, params.id, version, body.version, body.reason));
       },
     }),
     defineRoute({

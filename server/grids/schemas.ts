@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
+import { areaGeometry, bboxQuery, isWgs84CrsName, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
 
 export const gridLevel = wholeNumber({ min: 1, max: 4 });
 
@@ -14,8 +14,15 @@ export const listGridsQuery = z
 
 export type ListGridsQuery = z.infer<typeof listGridsQuery>;
 
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 /** ?repair=true applies ST_MakeValid to an invalid geometry instead of refusing it. */
-export const repairQuery = z.object({ repair: z.enum(['true', 'false']).default('false').transform((value) => value === 'true') }).strict();
+const repair = flag.openapi({ description: 'Apply ST_MakeValid to an invalid geometry instead of refusing it' });
+/** ?dryRun=true answers the write's verdict (grids/dry-run.ts) and changes nothing. */
+const dryRun = flag.openapi({ description: 'Answer what the write would do (overlaps, gaps, leaving the parent, cut buildings) and change nothing' });
+
+export const repairQuery = z.object({ repair }).strict();
+export const gridWriteQuery = z.object({ repair, dryRun }).strict();
+export const dryRunQuery = z.object({ dryRun }).strict();
 
 const reason = z.string().trim().min(1).max(500).optional();
 
@@ -100,3 +107,54 @@ export const rebalanceBody = z
   })
   .strict();
 export type RebalanceInput = z.infer<typeof rebalanceBody>;
+
+/** POST /api/grids/import: how to read the file and what to do with it. */
+export const importGridsQuery = z
+  .object({
+    level: gridLevel.default(4).openapi({ description: 'The level of the imported boundaries (default 4, grids)' }),
+    repair: flag.openapi({ description: 'Make polygons valid, clip to the parent, cut sibling overlaps, give gaps to a neighbour' }),
+    replace: flag.openapi({ description: 'The imported grids replace the leaf grids of their level in the parents they fall in' }),
+    dryRun: flag.openapi({ description: 'Answer the import report and change nothing' }),
+  })
+  .strict();
+
+/** A GeoJSON FeatureCollection of boundaries (WGS84), each with its `code` and `name` among its properties. */
+export const importGridsBody = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    features: z
+      .array(z.object({ type: z.literal('Feature'), geometry: areaGeometry, properties: z.record(z.string(), z.unknown()).nullable().optional() }).loose())
+      .min(1)
+      .max(2000),
+    name: z.string().max(200).optional(),
+    bbox: z.array(z.number()).optional(),
+    // GDAL still writes the 2008 `crs` member; only WGS84 longitude/latitude is imported.
+    crs: z
+      .object({ type: z.string(), properties: z.object({ name: z.string() }).loose() })
+      .refine((crs) => isWgs84CrsName(crs.properties.name), 'only WGS84 longitude/latitude (EPSG:4326, CRS84) is imported')
+      .optional(),
+  })
+  .strict();
+
+const coverageSummary = z.object({
+  parents: z.number(),
+  gaps: z.number(),
+  gapAreaM2: z.number(),
+  overlaps: z.number(),
+  overlapAreaM2: z.number(),
+  outside: z.number(),
+  outsideAreaM2: z.number(),
+});
+
+export const gridImportReport = z
+  .object({
+    imported: z.number(),
+    replaced: z.number(),
+    repairedInvalid: z.number(),
+    siblingOverlaps: z.array(z.object({ codes: z.tuple([z.string(), z.string()]), areaM2: z.number() })),
+    before: coverageSummary.openapi({ description: 'Gaps, overlaps and protrusions as the file has them' }),
+    after: coverageSummary.nullable().openapi({ description: 'The same after repair (null without repair)' }),
+    areaChanges: z.array(z.object({ code: z.string(), name: z.string(), sourceAreaM2: z.number(), areaM2: z.number(), changePercent: z.number().nullable() })),
+    dryRun: z.boolean(),
+  })
+  .openapi('GridImportReport');

@@ -153,23 +153,26 @@ export async function afterGeometryChange(client: PoolClient, ids: number[], geo
 }
 
 export async function createGrid(options: WriteOptions, input: CreateGridInput, repair: boolean) {
-  return withWriteTransaction(options.pool, options.writer, async (client) => {
-    const parent = await checkLevel(client, input.level, input.parentId ?? null);
-    const valid = await normalizeGeometry(client, input.geometry, repair);
-    await assertStorableGrid(client, options, input.geometry, parent?.id ?? null);
-    const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
-    const { rows } = await client
-      .query<{ id: number }>(
-        `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5::geometry, $6, $7, $8, $9, $9) RETURNING id`,
-        [input.code, input.name, input.level, parent?.id ?? null, geometry, input.leader ?? null, input.workers ?? [], input.householdsTarget ?? null, options.at],
-      )
-      .catch(rethrowUniqueCode);
-    const id = rows[0].id;
-    await recordHistory(client, options.writer, options.at, { gridId: id, version: 1, action: 'create', reason: input.reason, before: null, after: await gridSnapshot(client, id) });
-    const membersMoved = await afterGeometryChange(client, [id], [geometry]);
-    return { ...(await gridFeature(client, id)), membersMoved };
-  });
+  return withWriteTransaction(options.pool, options.writer, (client) => insertGrid(client, options, input, repair));
+}
+
+/** The create inside the caller's transaction (a commit, or a dry run that rolls back). */
+export async function insertGrid(client: PoolClient, options: WriteOptions, input: CreateGridInput, repair: boolean) {
+  const parent = await checkLevel(client, input.level, input.parentId ?? null);
+  const valid = await normalizeGeometry(client, input.geometry, repair);
+  await assertStorableGrid(client, options, input.geometry, parent?.id ?? null);
+  const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
+  const { rows } = await client
+    .query<{ id: number }>(
+      `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5::geometry, $6, $7, $8, $9, $9) RETURNING id`,
+      [input.code, input.name, input.level, parent?.id ?? null, geometry, input.leader ?? null, input.workers ?? [], input.householdsTarget ?? null, options.at],
+    )
+    .catch(rethrowUniqueCode);
+  const id = rows[0].id;
+  await recordHistory(client, options.writer, options.at, { gridId: id, version: 1, action: 'create', reason: input.reason, before: null, after: await gridSnapshot(client, id) });
+  const membersMoved = await afterGeometryChange(client, [id], [geometry]);
+  return { ...(await gridFeature(client, id)), membersMoved };
 }
 
 /** Applies attribute and geometry changes to a locked grid, with every rule, history and membership. */
@@ -221,27 +224,34 @@ export async function applyGridChange(
 }
 
 export async function updateGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
-  return withWriteTransaction(options.pool, options.writer, async (client) => {
-    const grid = await lockGrid(client, id, expectedVersion);
-    return applyGridChange(client, options, grid, change, { repair, action: 'update' });
-  });
+  return withWriteTransaction(options.pool, options.writer, (client) => changeGrid(client, options, id, expectedVersion, change, repair));
+}
+
+/** The change inside the caller's transaction (a commit, or a dry run that rolls back). */
+export async function changeGrid(client: PoolClient, options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+  const grid = await lockGrid(client, id, expectedVersion);
+  return applyGridChange(client, options, grid, change, { repair, action: 'update' });
 }
 
 export async function revertGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, toVersion: number, reason?: string) {
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
-    const snapshot = await snapshotAtVersion(client, id, toVersion);
-    if (!snapshot) throw new NotFoundError(`grid ${id} has no version ${toVersion} in its history`, { id, version: toVersion });
-    const change: UpdateGridInput = {
-      code: snapshot.code as string,
-      name: snapshot.name as string,
-      leader: snapshot.leader as string | null,
-      workers: snapshot.workers as string[],
-      householdsTarget: snapshot.householdsTarget as number | null,
-      parentId: snapshot.parentId as number | null,
-      geometry: snapshot.geometry as UpdateGridInput['geometry'],
-      reason: reason ?? `revert to version ${toVersion}`,
-    };
-    return applyGridChange(client, options, grid, change, { repair: false, action: 'revert' });
+    return applyGridChange(client, options, grid, await revertChange(client, id, toVersion, reason), { repair: false, action: 'revert' });
   });
+}
+
+/** The change that brings a grid back to an earlier version of its history. */
+export async function revertChange(db: Queryable, id: number, toVersion: number, reason?: string): Promise<UpdateGridInput> {
+  const snapshot = await snapshotAtVersion(db, id, toVersion);
+  if (!snapshot) throw new NotFoundError(`grid ${id} has no version ${toVersion} in its history`, { id, version: toVersion });
+  return {
+    code: snapshot.code as string,
+    name: snapshot.name as string,
+    leader: snapshot.leader as string | null,
+    workers: snapshot.workers as string[],
+    householdsTarget: snapshot.householdsTarget as number | null,
+    parentId: snapshot.parentId as number | null,
+    geometry: snapshot.geometry as UpdateGridInput['geometry'],
+    reason: reason ?? `revert to version ${toVersion}`,
+  };
 }

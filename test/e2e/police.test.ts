@@ -1,14 +1,11 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { projectRoot } from '../../server/config';
+import type { Page } from 'playwright-core';
 import { issuePredictions, trainFromDatabase } from '../../server/risk/service';
 import { useTestApp } from '../support/app';
-import { launchBrowser, listen, openWatched, shareChanged } from '../support/browser';
+import { openWatched, screenshots, shareChanged, useServedBrowser } from '../support/browser';
 
 jest.setTimeout(480_000);
 
-const screenshots = path.join(projectRoot, 'test-output', 'screenshots');
 // Inside the demo city's year of accidents (as in test/risk/serving.test.ts); the clock runs on from there.
 const offsetMs = Date.now() - Date.parse('2025-10-15T09:30:00+08:00');
 const clock = () => new Date(Date.now() - offsetMs);
@@ -21,8 +18,7 @@ interface ApiUnit {
 
 describe('the police view in headless Chromium', () => {
   const suite = useTestApp({ clock });
-  let server: Awaited<ReturnType<typeof listen>>;
-  let browser: Browser;
+  const served = useServedBrowser(suite);
   let page: Page;
   let outside: string[];
   let errors: string[];
@@ -30,13 +26,6 @@ describe('the police view in headless Chromium', () => {
   beforeAll(async () => {
     await trainFromDatabase(suite.db.pool, clock);
     await issuePredictions(suite.db.pool, clock);
-    server = await listen(suite.api.app);
-    browser = await launchBrowser();
-    fs.mkdirSync(screenshots, { recursive: true });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   const api = async (route: string) => (await suite.api.request.get(route).set(suite.api.auth('police')).expect(200)).body;
@@ -46,7 +35,7 @@ describe('the police view in headless Chromium', () => {
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   };
   it('loads with no console error and no request leaving 127.0.0.1, listing the API top 20 of the current window', async () => {
-    ({ page, errors, outside } = await openWatched(browser, `${server.url}/police?token=${suite.api.tokens.police}`));
+    ({ page, errors, outside } = await openWatched(served.browser, `${served.server.url}/police?token=${suite.api.tokens.police}`));
     expect(await page.getAttribute('body', 'data-ready')).toBe('true');
     await page.screenshot({ path: path.join(screenshots, 'police-1920x1080.png'), timeout: 120_000 });
     const current = await api('/api/risk/segments?limit=20');

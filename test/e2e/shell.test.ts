@@ -36,16 +36,16 @@ describe('the web shell: sign-in and the screens of each role', () => {
     expect(outside).toEqual([]);
   });
 
-  it('lists the planning screen for a planner (a placeholder saying it is coming) and refuses an unknown token', async () => {
+  it('lists the planning screen for a planner, which opens in Chinese with an English toggle, and refuses an unknown token', async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}/?token=${suite.api.tokens.planner}`);
     await page.waitForSelector('#screens');
     expect(await page.locator('#screens a').evaluateAll((links) => links.map((a) => a.getAttribute('href')))).toEqual(['/planner', '/map']);
     await page.click('#screens a[href="/planner"]');
-    await page.waitForSelector('#coming');
-    await expect(page.textContent('#coming')).resolves.toMatch(/建设中/);
+    await page.waitForSelector('.planner-header h1');
+    await expect(page.textContent('.planner-header h1')).resolves.toBe('网格规划编辑');
     await page.click('#language-toggle');
-    await expect(page.textContent('#coming')).resolves.toMatch(/^Coming/);
+    await expect(page.textContent('.planner-header h1')).resolves.toBe('Grid planning editor');
     const stranger = await browser.newPage();
     await stranger.goto(`${server.url}/?token=cg_not_a_token`);
     await stranger.waitForSelector('form#sign-in .error');

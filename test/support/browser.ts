@@ -1,6 +1,33 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type Koa from 'koa';
+import { projectRoot } from '../../server/config';
+import type { TestAppContext } from './app';
+
+/** Where browser tests leave their screenshots (for a look, and for the README's pictures). */
+export const screenshots = path.join(projectRoot, 'test-output', 'screenshots');
+
+export interface ServedBrowser {
+  readonly server: Awaited<ReturnType<typeof listen>>;
+  readonly browser: Browser;
+}
+
+/** Registers beforeAll/afterAll: the suite's app served on 127.0.0.1 and a headless Chromium, closed after the suite. */
+export function useServedBrowser(suite: TestAppContext): ServedBrowser {
+  const handles = {} as { server: ServedBrowser['server']; browser: Browser };
+  beforeAll(async () => {
+    handles.server = await listen(suite.api.app);
+    handles.browser = await launchBrowser();
+    fs.mkdirSync(screenshots, { recursive: true });
+  });
+  afterAll(async () => {
+    await handles.browser?.close();
+    await handles.server?.close();
+  });
+  return handles;
+}
 
 /** Flags verified on these machines (shared/notes/web-and-browser.md): software WebGL, no outside traffic. */
 export async function launchBrowser(): Promise<Browser> {

@@ -23,9 +23,27 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The problem+json document the server answered, when it sent one. */
+    readonly problem: Record<string, unknown> = {},
   ) {
     super(message);
   }
+}
+
+/**
+ * A write: JSON body (if any), the bearer token and extra headers (If-Match). Answers the body and the ETag; a
+ * 4xx/5xx becomes an ApiError carrying the problem document (a 412 names the current version).
+ */
+export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ body: T; etag: string | null }> {
+  const token = apiToken();
+  const response = await fetch(new URL(path, location.origin), {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, `${response.status} ${answer.detail ?? answer.title ?? response.statusText}`, answer);
+  return { body: answer as T, etag: response.headers.get('ETag') };
 }
 
 export async function getJson<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {

@@ -1,10 +1,10 @@
 import '../../map/setup';
 import './police.css';
-import { type GeoJSONSource, type LngLatBoundsLike, Map as MapLibreMap } from 'maplibre-gl';
-import { apiToken, authorizeRequest, getJson } from '../../shell/api';
+import type { GeoJSONSource } from 'maplibre-gl';
+import { apiToken } from '../../shell/api';
 import { formatDateTime, formatRate } from '../../shell/format';
 import { applyTexts, language, languageToggle, onLanguageChange, t } from '../../shell/messages';
-import { darkBasemap } from '../../map/basemap';
+import { openDarkCityMap } from '../../map/dark-city-map';
 import { accidentHotspots, deployment, type Deployment, followPredictions, insideWindow, listedUnits, riskWindow, type RiskWindow, unitCentre, windowCount, windowStarts } from './data';
 import { addPoliceLayers, deploymentFeatures, riskColours, riskFeatures, severityColours, showAccidentsSince } from './layers';
 
@@ -44,16 +44,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   let shown: RiskWindow | undefined;
   let placed: Deployment | undefined;
 
-  const { bounds } = await getJson<{ bounds: [number, number, number, number] }>('/tiles/roads.json');
-  const map = new MapLibreMap({
-    container: element('#police-map'),
-    style: darkBasemap(location.origin),
-    bounds: bounds as LngLatBoundsLike,
-    fitBoundsOptions: { padding: 30 },
-    attributionControl: false,
-    transformRequest: authorizeRequest,
-  });
-  await new Promise((resolve) => map.once('load', resolve));
+  const map = await openDarkCityMap(element('#police-map'));
   // Where the map looks, for whoever drives the page (a browser test, a kiosk script).
   map.on('moveend', () => (root.dataset.center = JSON.stringify(map.getCenter().toArray())));
   addPoliceLayers(map, location.origin);
