@@ -11,6 +11,7 @@ import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
 import { startRiskScheduler } from './risk/service';
+import { startPatrolRetentionScheduler } from './patrols/retention';
 import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
 export interface RunningServer {
@@ -32,6 +33,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
   const stopEscalation = startEscalationScheduler(pool, systemClock, log);
   const stopRisk = startRiskScheduler(pool, systemClock, log);
+  const stopPatrolRetention = startPatrolRetentionScheduler(pool, systemClock, log, config.PATROL_RETENTION_DAYS);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -53,6 +55,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     close: async () => {
       stopEscalation();
       stopRisk();
+      stopPatrolRetention();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.stop();
       await heavy.close();
