@@ -204,14 +204,14 @@ export function demoShowcaseDay(year: number): string {
 }
 
 /**
- * What a phone makes of a walk: now and then a stretch of 12–25 minutes without fixes (no signal, app in the
+ * What a phone makes of a walk: in two walks of five a stretch of 12–25 minutes without fixes (no signal, app in the
  * background), which splits the day's track; about one fix in 400 with an accuracy of hundreds of metres; about
  * one in 600 a jump of some 2 km (a multipath fix). Drawn from their own random stream, so the walks themselves and
  * everything generated after them are the same as without the noise.
  */
 function asPhoneRecorded(noise: Random, city: City, fixes: PhoneFix[]): PhoneFix[] {
   const [minLon, , maxLon] = city.options.bbox;
-  const gapStart = noise.chance(0.3) ? noise.int(20, Math.max(20, fixes.length - 60)) : -1;
+  const gapStart = noise.chance(0.4) ? noise.int(20, Math.max(20, fixes.length - 60)) : -1;
   const gapLength = noise.int(24, 50);
   return fixes.flatMap((fix, i) => {
     if (gapStart >= 0 && i >= gapStart && i < gapStart + gapLength) return [];
