@@ -133,7 +133,7 @@ export async function indicators(pool: Pool, clock: Clock, zone: string, query: 
   await ensureCoverage(pool, zone, period.days);
   const { rows } = await pool.query<IndicatorRow>(
     `WITH RECURSIVE up AS (
-       SELECT id AS leaf, id AS ancestor, level FROM grids WHERE level = 4
+       SELECT id AS leaf, id AS ancestor, level::int FROM grids WHERE level = 4
        UNION ALL
        SELECT up.leaf, g.parent_id, g.level - 1 FROM up JOIN grids g ON g.id = up.ancestor WHERE up.level > $3 AND g.parent_id IS NOT NULL
      ),
