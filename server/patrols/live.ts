@@ -70,7 +70,7 @@ export async function livePositions(db: Queryable, clock: Clock, reader: Actor |
     `SELECT worker AS "workerId", to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t, ST_X(geom) AS lon, ST_Y(geom) AS lat,
             grid_at(geom) AS "gridId", recorded_at >= $1::timestamptz - make_interval(mins => $3) AS "onDuty"
      FROM patrol_live
-     WHERE recorded_at >= $1::timestamptz - make_interval(secs => $2 * 3600) AND ($4::text IS NULL OR worker = $4)
+     WHERE recorded_at >= $1::timestamptz - $2::float8 * interval '1 hour' AND ($4::text IS NULL OR worker = $4)
      ORDER BY worker`,
     [at, hours, onDutyMinutes, own],
   );

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { bboxQuery, isoDateTime, wholeNumber } from '../geo/schemas';
 
+/** A decimal number from a query string (digits and one point only: z.coerce would also read 0x10 and 1e3). */
+function decimalNumber(bounds: { min: number; max: number }) {
+  const schema = z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a number in decimal digits, e.g. 2.5' : undefined) }).min(bounds.min).max(bounds.max);
+  return z.preprocess((value) => (typeof value === 'string' && /^\d{1,9}(\.\d{1,9})?$/.test(value) ? Number(value) : value), schema);
+}
+
 /** Most fixes one batch may carry (a phone that was offline for a day posts in several batches). */
 export const maxFixesPerBatch = 10_000;
 
@@ -61,7 +67,7 @@ export const tracksQuery = z
     grid: wholeNumber({ min: 1 }).optional().openapi({ description: 'Tracks that crossed this level-4 grid' }),
     bbox: bboxQuery.optional(),
     format: z.enum(['geojson', 'trips']).default('geojson'),
-    tolerance: z.coerce.number().min(0).max(1000).default(0).openapi({ description: 'Simplification tolerance in metres (0: every fix)' }),
+    tolerance: decimalNumber({ min: 0, max: 1000 }).default(0).openapi({ description: 'Simplification tolerance in metres (0: every fix)' }),
     limit: wholeNumber({ min: 1, max: 5000 }).default(1000),
     cursor: wholeNumber({ min: 0 }).optional().openapi({ description: 'The last track id of the previous page' }),
   })
@@ -107,7 +113,7 @@ export const tracksTripsAnswer = z.object({
 });
 
 export const liveQuery = z
-  .object({ hours: z.coerce.number().positive().max(168).default(12).openapi({ description: 'Workers whose last fix is at most this old' }) })
+  .object({ hours: decimalNumber({ min: 0.01, max: 168 }).default(12).openapi({ description: 'Workers whose last fix is at most this old' }) })
   .strict();
 
 export const livePosition = z.object({
@@ -160,7 +166,7 @@ export const workerSummary = z.object({
 
 export const indicatorsQuery = periodQuery
   .extend({
-    level: z.coerce.number().int().min(1).max(4).default(4).openapi({ description: '4: grids, 3: communities, 2: streets, 1: districts' }),
+    level: wholeNumber({ min: 1, max: 4 }).default(4).openapi({ description: '4: grids, 3: communities, 2: streets, 1: districts' }),
     format: z.enum(['json', 'csv']).default('json'),
   })
   .strict();

@@ -80,7 +80,7 @@ describe('patrol ingest: idempotent, order-free, flags and splits, refused whole
   });
 
   it('lets a grid worker post their own fixes only (403 naming the row), and read only their own tracks (404)', async () => {
-    const { api, db } = suite;
+    const { api } = suite;
     const own = walkEast(mine.worker, mine, nineLocal + 2.5 * 3600_000, 5);
     await post(api, tokens.mine, own).expect(200);
     const before = await storedCount();
@@ -103,7 +103,7 @@ describe('patrol ingest: idempotent, order-free, flags and splits, refused whole
   });
 
   it('refuses bad batches with problem+json naming the row, and stores nothing of them', async () => {
-    const { api, db } = suite;
+    const { api } = suite;
     const good = walkEast(mine.worker, mine, nineLocal + 3.5 * 3600_000, 5);
     const before = await storedCount();
     const withRow = (row: number, change: Partial<Fix>) => good.map((fix, i) => (i === row ? { ...fix, ...change } : fix));

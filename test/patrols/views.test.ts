@@ -23,7 +23,7 @@ describe('patrol views: playback, live, coverage, retention', () => {
     const box = `SRID=4326;MULTIPOLYGON(((${hand.west} ${hand.south},${hand.east} ${hand.south},${hand.east} ${hand.north},${hand.west} ${hand.north},${hand.west} ${hand.south})))`;
     let parent: number | null = null;
     for (const level of [1, 2, 3, 4]) {
-      const { rows } = await db.pool.query<{ id: number }>(
+      const { rows }: { rows: Array<{ id: number }> } = await db.pool.query(
         'INSERT INTO grids (code, name, level, parent_id, geom, workers) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
         [`HAND-${level}`, `手工网格${level}`, level, parent, box, level === 4 ? [hand.worker] : []],
       );
