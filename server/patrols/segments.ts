@@ -76,3 +76,37 @@ export function cutIntoTracks(fixes: StoredFix[], flags: Array<FlagReason | null
 export function trackEwkt(track: StoredFix[]): string {
   return `SRID=4326;LINESTRINGM(${track.map((fix) => `${fix.lon} ${fix.lat} ${fix.ms / 1000}`).join(',')})`;
 }
+
+/** Where a track was: its length, and per level-4 grid the metres and seconds of the stretches starting there (sql/171). */
+export interface TrackStretches {
+  distanceM: number;
+  gridIds: number[];
+  metres: number[];
+  seconds: number[];
+  /** The grid holding most of the track (track_grid_at): longest, ties to the lower id; null if in none. */
+  mainGridId: number | null;
+}
+
+export function trackStretches(track: StoredFix[]): TrackStretches {
+  const perGrid = new Map<number, { metres: number; seconds: number }>();
+  let distanceM = 0;
+  for (let i = 0; i + 1 < track.length; i++) {
+    const metres = metresBetween(track[i], track[i + 1]);
+    distanceM += metres;
+    const gridId = track[i].gridId;
+    if (gridId === null) continue;
+    const sum = perGrid.get(gridId) ?? { metres: 0, seconds: 0 };
+    sum.metres += metres;
+    sum.seconds += (track[i + 1].ms - track[i].ms) / 1000;
+    perGrid.set(gridId, sum);
+  }
+  const gridIds = [...perGrid.keys()].sort((a, b) => a - b);
+  const longest = gridIds.reduce<number | null>((best, id) => (best === null || perGrid.get(id)!.metres > perGrid.get(best)!.metres ? id : best), null);
+  return {
+    distanceM,
+    gridIds,
+    metres: gridIds.map((id) => perGrid.get(id)!.metres),
+    seconds: gridIds.map((id) => perGrid.get(id)!.seconds),
+    mainGridId: longest,
+  };
+}

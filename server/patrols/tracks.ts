@@ -1,7 +1,7 @@
 import type { PoolClient } from '../db/pool';
 import { publishChange } from '../events/bus';
 import type { FlagReason } from './schemas';
-import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt } from './segments';
+import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackStretches } from './segments';
 
 /** One worker's local calendar day (CITY_TIME_ZONE), the unit tracks are built in. */
 export interface WorkerDay {
@@ -55,20 +55,23 @@ interface BuiltTrack {
 
 /** Replaces the tracks of the days with the built ones; returns the extent of what changed on the map. */
 async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<[number, number, number, number] | null> {
+  const stretches = tracks.map((track) => trackStretches(track.fixes));
   const { rows } = await client.query<{ minx: number | null; miny: number; maxx: number; maxy: number }>(
     `WITH gone AS (
        DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
-       WHERE t.worker = k.worker AND t.started_at >= ${dayBounds('k.day', '$9')} AND t.started_at < ${dayBounds('(k.day + 1)', '$9')}
+       WHERE t.worker = k.worker AND t.started_at >= ${dayBounds('k.day', '$13')} AND t.started_at < ${dayBounds('(k.day + 1)', '$13')}
        RETURNING t.geom
      ),
      built AS (
-       SELECT b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m, b.started_ms, b.ended_ms, b.n, b.grids
-       FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::text[]) AS b(worker, ewkt, started_ms, ended_ms, n, grids)
+       SELECT b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m, b.started_ms, b.ended_ms, b.n, b.distance_m, b.main_grid, b.grids::bigint[] AS grids,
+              b.metres::float8[] AS metres, b.seconds::float8[] AS seconds
+       FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[])
+         AS b(worker, ewkt, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds)
      ),
      added AS (
-       INSERT INTO patrol_tracks (worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_ids, grid_id)
+       INSERT INTO patrol_tracks (worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_id, grid_ids, grid_metres, grid_seconds)
        SELECT worker, timestamptz 'epoch' + started_ms * interval '1 millisecond', timestamptz 'epoch' + ended_ms * interval '1 millisecond',
-              ST_Force2D(geom_m), geom_m, ST_Length(ST_Force2D(geom_m)::geography), n, grids::bigint[], track_grid_at(ST_Force2D(geom_m))
+              ST_Force2D(geom_m), geom_m, distance_m, n, main_grid, grids, metres, seconds
        FROM built
        RETURNING geom
      )
@@ -82,7 +85,11 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
       tracks.map((t) => t.fixes[0].ms),
       tracks.map((t) => t.fixes[t.fixes.length - 1].ms),
       tracks.map((t) => t.fixes.length),
-      tracks.map((t) => `{${[...new Set(t.fixes.map((fix) => fix.gridId).filter((id) => id !== null))].sort((a, b) => (a as number) - (b as number)).join(',')}}`),
+      stretches.map((s) => s.distanceM),
+      stretches.map((s) => s.mainGridId),
+      stretches.map((s) => `{${s.gridIds.join(',')}}`),
+      stretches.map((s) => `{${s.metres.join(',')}}`),
+      stretches.map((s) => `{${s.seconds.join(',')}}`),
       zone,
     ],
   );
