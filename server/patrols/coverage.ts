@@ -15,45 +15,56 @@ export const maxPeriodDays = 92;
 /**
  * Coverage of every level-4 grid on one local day, from that day's tracks, in metres measured in Web Mercator and
  * scaled by each grid's latitude (30 m on the ground is 30 / cos φ there). A road counts where it lies within 30 m
- * of any track, whichever grid the track was in; a building when any part of it does. The lines are simplified to
- * a tenth of that reach (3 m) before they are buffered: GPS jitter makes no difference to 30 m and costs most of the
- * buffering. Distance and time in a grid are the track's stretches there (sql/171), kept with the track.
+ * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints, the
+ * tracks found by their index: buffering tracks that walk the same streets back and forth made GEOS take minutes);
+ * a building when any part of it does. Distance and time in a grid are the track's stretches there (sql/171).
  */
 const dayCoverageSql = `
   WITH g AS (
     SELECT id, geom_3857, ${reachMetres} / cos(radians(ST_Y(ST_PointOnSurface(geom)))) AS reach FROM grids WHERE level = 4
   ),
   t AS (
-    SELECT worker, geom_3857, grid_ids, grid_metres, grid_seconds FROM patrol_tracks WHERE started_at >= $1 AND started_at < $2
-  ),
-  near AS (
-    SELECT g.id, ST_Buffer(ST_Collect(ST_Simplify(ST_ClipByBox2D(t.geom_3857, ST_Expand(box2d(g.geom_3857), 2 * g.reach)), g.reach / 10)), g.reach, 'quad_segs=4') AS area
-    FROM g JOIN t ON ST_DWithin(t.geom_3857, g.geom_3857, g.reach)
-    GROUP BY g.id, g.reach
+    SELECT worker, grid_ids, grid_metres, grid_seconds FROM patrol_tracks WHERE started_at >= $1 AND started_at < $2
   ),
   walked AS (
     SELECT s.grid_id AS id, array_agg(DISTINCT t.worker ORDER BY t.worker) AS workers, sum(s.metres) AS distance_m, sum(s.seconds) AS seconds
     FROM t CROSS JOIN LATERAL unnest(t.grid_ids, t.grid_metres, t.grid_seconds) AS s(grid_id, metres, seconds)
     GROUP BY s.grid_id
   ),
+  touched AS (
+    SELECT g.* FROM g WHERE EXISTS (
+      SELECT 1 FROM patrol_tracks p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, g.geom_3857, g.reach))
+  ),
+  road_piece AS (
+    SELECT touched.id, touched.reach, piece.geom
+    FROM touched JOIN roads r ON r.geom_3857 && touched.geom_3857
+    CROSS JOIN LATERAL ST_DumpSegments(ST_Segmentize(ST_Intersection(r.geom_3857, touched.geom_3857), touched.reach / 3)) piece
+  ),
+  road_covered AS (
+    SELECT id, sum(ST_Length(geom)) * ${reachMetres} / min(reach) AS covered_m
+    FROM road_piece rp
+    WHERE EXISTS (
+      SELECT 1 FROM patrol_tracks p
+      WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, ST_LineInterpolatePoint(rp.geom, 0.5), rp.reach))
+    GROUP BY id
+  ),
   road AS (
-    SELECT g.id, sum(ST_Length(p.piece)) * ${reachMetres} / min(g.reach) AS road_m,
-           coalesce(sum(ST_Length(ST_Intersection(p.piece, n.area))), 0) * ${reachMetres} / min(g.reach) AS covered_m
+    SELECT g.id, sum(ST_Length(ST_Intersection(r.geom_3857, g.geom_3857))) * ${reachMetres} / min(g.reach) AS road_m
     FROM g JOIN roads r ON r.geom_3857 && g.geom_3857
-    CROSS JOIN LATERAL (SELECT ST_Intersection(r.geom_3857, g.geom_3857) AS piece) p
-    LEFT JOIN near n ON n.id = g.id
     GROUP BY g.id
   ),
   building AS (
-    SELECT b.grid_id AS id, count(*)::int AS n, (count(*) FILTER (WHERE ST_Intersects(b.geom_3857, n.area)))::int AS covered
-    FROM buildings b LEFT JOIN near n ON n.id = b.grid_id
+    SELECT b.grid_id AS id, count(*)::int AS n,
+           (count(*) FILTER (WHERE touched.id IS NOT NULL AND EXISTS (
+              SELECT 1 FROM patrol_tracks p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, b.geom_3857, touched.reach))))::int AS covered
+    FROM buildings b LEFT JOIN touched ON touched.id = b.grid_id
     WHERE b.grid_id IS NOT NULL
     GROUP BY b.grid_id
   )
   INSERT INTO patrol_coverage AS c (day, grid_id, version, road_m, road_covered_m, buildings, buildings_covered, distance_m, seconds, workers)
-  SELECT $3::date, g.id, $4, coalesce(road.road_m, 0), coalesce(road.covered_m, 0), coalesce(building.n, 0), coalesce(building.covered, 0),
+  SELECT $3::date, g.id, $4, coalesce(road.road_m, 0), coalesce(road_covered.covered_m, 0), coalesce(building.n, 0), coalesce(building.covered, 0),
          coalesce(walked.distance_m, 0), coalesce(walked.seconds, 0), coalesce(walked.workers, '{}')
-  FROM g LEFT JOIN road USING (id) LEFT JOIN building USING (id) LEFT JOIN walked USING (id)
+  FROM g LEFT JOIN road USING (id) LEFT JOIN road_covered USING (id) LEFT JOIN building USING (id) LEFT JOIN walked USING (id)
   ON CONFLICT (day, grid_id) DO UPDATE SET version = EXCLUDED.version, road_m = EXCLUDED.road_m, road_covered_m = EXCLUDED.road_covered_m,
     buildings = EXCLUDED.buildings, buildings_covered = EXCLUDED.buildings_covered, distance_m = EXCLUDED.distance_m, seconds = EXCLUDED.seconds,
     workers = EXCLUDED.workers`;
