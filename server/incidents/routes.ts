@@ -118,7 +118,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
           eventsVisibleTo(actor),
         );
         // Grid workers' positions ride the same stream (event `position`), so the wall moves its dots with one connection.
-        const stopPositions = followPositions(events, actor, (data) => stream.send(null, 'position', data));
+        const stopPositions = followPositions(events, actor, { send: (data) => stream.send(null, 'position', data), drained: () => stream.drained() });
         stream.onClose(() => {
           stop();
           stopPositions();

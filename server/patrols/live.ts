@@ -52,13 +52,20 @@ export function positionsVisibleTo(reader: Actor | null): (workerId: string) => 
 
 /**
  * Sends each new position the reader may see as it is announced (event `position`, no id: a position is not
- * replayed after a reconnect, the next one comes soon). A client too slow to take one misses it. Returns stop().
+ * replayed after a reconnect, the next one comes soon). While the client's buffer is full, positions are dropped
+ * rather than queued: a slow wall holds no backlog of stale dots. Returns stop().
  */
-export function followPositions(events: EventBus, reader: Actor | null, send: (data: string) => boolean): () => void {
+export function followPositions(events: EventBus, reader: Actor | null, sink: { send: (data: string) => boolean; drained: () => Promise<boolean> }): () => void {
   const visible = positionsVisibleTo(reader);
+  let congested = false;
   return events.onChange((change) => {
-    if (change.kind !== 'patrol-positions') return;
-    for (const position of change.positions) if (visible(position.workerId)) send(JSON.stringify(position));
+    if (change.kind !== 'patrol-positions' || congested) return;
+    for (const position of change.positions) {
+      if (!visible(position.workerId) || sink.send(JSON.stringify(position))) continue;
+      congested = true;
+      void sink.drained().then((taken) => (congested = !taken));
+      return;
+    }
   });
 }
 
