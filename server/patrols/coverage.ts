@@ -9,6 +9,15 @@ import { localDay, workerInScope } from './playback';
 
 /** Roads and buildings this close to a track count as patrolled. */
 export const reachMetres = 30;
+/**
+ * The roads of the grids in CTE `grids` (id, geom_3857, reach) cut into pieces of a third of the reach (10 m),
+ * each measured by its midpoint: a piece is covered when a track passes within the reach of it.
+ */
+const roadPiecesOf = (grids: string) => `
+  SELECT ${grids}.id, ${grids}.reach, piece.geom, ST_LineInterpolatePoint(piece.geom, 0.5) AS middle
+  FROM ${grids} JOIN roads r ON r.geom_3857 && ${grids}.geom_3857
+  CROSS JOIN LATERAL ST_DumpSegments(ST_Segmentize(ST_Intersection(r.geom_3857, ${grids}.geom_3857), ${grids}.reach / 3)) piece`;
+
 /** Longest period of one indicators request (days are computed once and kept, see sql/170). */
 export const maxPeriodDays = 92;
 
@@ -35,17 +44,14 @@ const dayCoverageSql = `
     SELECT g.* FROM g WHERE EXISTS (
       SELECT 1 FROM patrol_tracks p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, g.geom_3857, g.reach))
   ),
-  road_piece AS (
-    SELECT touched.id, touched.reach, piece.geom
-    FROM touched JOIN roads r ON r.geom_3857 && touched.geom_3857
-    CROSS JOIN LATERAL ST_DumpSegments(ST_Segmentize(ST_Intersection(r.geom_3857, touched.geom_3857), touched.reach / 3)) piece
+  road_piece AS (${roadPiecesOf('touched')}
   ),
   road_covered AS (
     SELECT id, sum(ST_Length(geom)) * ${reachMetres} / min(reach) AS covered_m
     FROM road_piece rp
     WHERE EXISTS (
       SELECT 1 FROM patrol_tracks p
-      WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, ST_LineInterpolatePoint(rp.geom, 0.5), rp.reach))
+      WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, rp.middle, rp.reach))
     GROUP BY id
   ),
   road AS (
@@ -207,15 +213,12 @@ export async function workerSummary(pool: Pool, clock: Clock, zone: string, read
        SELECT * FROM patrol_tracks WHERE worker = $1 AND started_at >= $2::date::timestamp AT TIME ZONE $4 AND started_at < ($3::date + 1)::timestamp AT TIME ZONE $4
      ),
      own AS (SELECT id, geom_3857, ${reachMetres} / cos(radians(ST_Y(ST_PointOnSurface(geom)))) AS reach FROM grids WHERE level = 4 AND workers @> ARRAY[$1::text]),
-     own_area AS (
-       SELECT own.id, ST_Buffer(ST_Collect(ST_Simplify(t.geom_3857, own.reach / 10)), own.reach, 'quad_segs=4') AS area
-       FROM own JOIN t ON ST_DWithin(t.geom_3857, own.geom_3857, own.reach) GROUP BY own.id, own.reach
+     own_piece AS (${roadPiecesOf('own')}
      ),
      own_roads AS (
-       SELECT own.id, sum(ST_Length(p.piece)) AS total, coalesce(sum(ST_Length(ST_Intersection(p.piece, a.area))), 0) AS covered
-       FROM own JOIN roads r ON r.geom_3857 && own.geom_3857 CROSS JOIN LATERAL (SELECT ST_Intersection(r.geom_3857, own.geom_3857) AS piece) p
-       LEFT JOIN own_area a ON a.id = own.id
-       GROUP BY own.id
+       SELECT id, sum(ST_Length(geom)) AS total,
+              coalesce(sum(ST_Length(geom)) FILTER (WHERE EXISTS (SELECT 1 FROM t WHERE ST_DWithin(t.geom_3857, own_piece.middle, own_piece.reach))), 0) AS covered
+       FROM own_piece GROUP BY id
      )
      SELECT coalesce((SELECT round(sum(distance_m)::numeric, 1)::float8 FROM t), 0) AS "distanceM",
             coalesce((SELECT sum(extract(epoch FROM ended_at - started_at))::float8 FROM t), 0) AS "onDutySeconds",

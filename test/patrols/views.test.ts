@@ -109,8 +109,7 @@ describe('patrol views: playback, live, coverage, retention', () => {
     expect(coverage.seconds).toBe(1150);
     const summary = (await api.request.get(`/api/patrols/workers/${hand.worker}/summary`).query({ from: day, to: day }).set(api.auth('admin')).expect(200)).body;
     expect(summary).toMatchObject({ workerId: hand.worker, tracks: 1, onDutySeconds: 1150, gridsCovered: [handGrid] });
-    // The summary buffers the worker’s own tracks; coverage measures 10 m pieces of road: they agree to a few metres.
-    expect(summary.ownGridsRoadShare).toBeCloseTo(coverage.roadShare, 2);
+    expect(summary.ownGridsRoadShare).toBeCloseTo(coverage.roadShare, 5);
   });
 
   it('deletes fixes past retention and keeps tracks and indicators', async () => {
