@@ -1,4 +1,5 @@
-// npm run token -- create --role planner [--grids 1,2] [--label text]   prints one new bearer token
+// npm run token -- create --role planner [--grids 1,2] [--label text] [--worker W]   prints one new bearer token
+//   (--worker: the worker id a grid worker's phone posts GPS fixes as, one of grids.workers)
 // npm run token -- demo                                               prints a new token for every role
 // npm run token -- revoke <id>
 import { parseArgs } from 'node:util';
@@ -19,22 +20,24 @@ async function run(pool: Pool, args: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { role: { type: 'string' }, grids: { type: 'string' }, label: { type: 'string' } },
+    options: { role: { type: 'string' }, grids: { type: 'string' }, label: { type: 'string' }, worker: { type: 'string' } },
   });
   const [command, argument] = positionals;
   if (command === 'create') {
     const role = z.enum(roles).parse(values.role);
     const gridIds = values.grids === undefined ? [] : gridList.parse(values.grids);
-    const created = await createToken(pool, { role, gridIds, label: values.label });
+    const created = await createToken(pool, { role, gridIds, label: values.label, worker: values.worker });
     console.log(created.token);
     return;
   }
   if (command === 'demo') {
-    // A demo grid worker serves the first level-4 grid, so its people are visible to it.
-    const { rows } = await pool.query<{ id: number }>('SELECT id FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
+    // A demo grid worker serves the first level-4 grid, so its people are visible to it, and is that grid's first
+    // worker, so it posts and reads that worker's patrols.
+    const { rows } = await pool.query<{ id: number; worker: string | null }>('SELECT id, workers[1] AS worker FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
     for (const role of roles) {
       const gridIds = role === 'grid_worker' ? rows.map((row) => row.id) : [];
-      const created = await createToken(pool, { role, gridIds, label: `demo ${role}` });
+      const worker = role === 'grid_worker' ? rows[0]?.worker ?? undefined : undefined;
+      const created = await createToken(pool, { role, gridIds, label: `demo ${role}`, worker });
       console.log(`${role.padEnd(12)} ${created.token}${gridIds.length ? `  (grids ${gridIds.join(',')})` : ''}`);
     }
     return;
@@ -44,7 +47,7 @@ async function run(pool: Pool, args: string[]): Promise<void> {
     console.log((await revokeToken(pool, id)) ? `token ${id} revoked` : `no active token ${id}`);
     return;
   }
-  throw new Error('usage: npm run token -- create --role <role> [--grids 1,2] [--label text] | demo | revoke <id>');
+  throw new Error('usage: npm run token -- create --role <role> [--grids 1,2] [--label text] [--worker W] | demo | revoke <id>');
 }
 
 async function main(): Promise<void> {

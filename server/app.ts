@@ -23,6 +23,7 @@ import { open311ErrorFormat, open311Prefix, open311Routes } from './open311/rout
 import { sessionRoutes } from './auth/routes';
 import { wallRoutes } from './wall/routes';
 import { riskRoutes } from './risk/routes';
+import { patrolRoutes } from './patrols/routes';
 import type { Logger } from './logger';
 import { webApp } from './web/static';
 
@@ -44,6 +45,7 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
   (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
   wallRoutes,
+  patrolRoutes,
 ];
 
 /**

@@ -68,6 +68,12 @@ const configSchema = z.object({
   // (plus CITY_EXTENT_MARGIN_M) is refused.
   CITY_EXTENT: z.string().transform(cityExtent).optional(),
   CITY_EXTENT_MARGIN_M: z.coerce.number().min(0).max(100_000).default(2000),
+  // Raw GPS fixes of grid workers (personal data) are deleted after this many days; tracks and indicators stay.
+  PATROL_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  // Body limit of POST /api/patrols/points: 10,000 fixes of JSON are some 1.2 MB, more than BODY_LIMIT's default.
+  PATROL_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 4mb or 512kb').default('4mb'),
+  // A worker's new position goes out on the live stream at most once per this many seconds.
+  PATROL_POSITION_INTERVAL_S: z.coerce.number().min(0).max(3600).default(10),
 }).transform((config) => ({
   ...config,
   UPLOAD_DIR: config.UPLOAD_DIR ?? path.join(config.CITYGRID_HOME, 'uploads'),

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createApp } from './app';
-import { exitWithStartError, loadConfig } from './config';
+import { type Config, exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { HeavyWork } from './db/heavy-work';
@@ -11,6 +11,7 @@ import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger, type Logger } from './logger';
 import { startRiskScheduler } from './risk/service';
+import { startPatrolRetentionScheduler } from './patrols/retention';
 import { type ListeningMessage, whenAskedToStop } from './supervisor';
 
 export interface RunningServer {
@@ -30,7 +31,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   await events.start();
   const heavy = new HeavyWork(databaseUrl, config);
   const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
-  const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config.ESCALATION_INTERVAL_S) : () => undefined;
+  const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config) : () => undefined;
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -59,12 +60,14 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   };
 }
 
-function startSchedulers(pool: Pool, log: Logger, escalationIntervalS: number): () => void {
-  const stopEscalation = startEscalationScheduler(pool, systemClock, log, escalationIntervalS * 1000);
+function startSchedulers(pool: Pool, log: Logger, config: Pick<Config, 'ESCALATION_INTERVAL_S' | 'PATROL_RETENTION_DAYS'>): () => void {
+  const stopEscalation = startEscalationScheduler(pool, systemClock, log, config.ESCALATION_INTERVAL_S * 1000);
   const stopRisk = startRiskScheduler(pool, systemClock, log);
+  const stopPatrolRetention = startPatrolRetentionScheduler(pool, systemClock, log, config.PATROL_RETENTION_DAYS);
   return () => {
     stopEscalation();
     stopRisk();
+    stopPatrolRetention();
   };
 }
 

@@ -26,19 +26,22 @@ export interface AccidentRow {
   at: Position;
 }
 
-export interface PatrolTrackRow {
-  id: number;
+export interface PhoneFix {
+  at: Position;
+  time: Date;
+  accuracy: number;
+}
+
+/** One worker's walk of one day as their phone recorded it: with gaps and a few bad fixes. */
+export interface PatrolWalk {
   worker: string;
-  gridId: number;
-  startedAt: Date;
-  endedAt: Date;
-  fixes: Array<{ at: Position; time: Date; accuracy: number }>;
+  fixes: PhoneFix[];
 }
 
 export interface Activity {
   incidents: IncidentRow[];
   accidents: AccidentRow[];
-  patrols: PatrolTrackRow[];
+  patrols: PatrolWalk[];
 }
 
 const hourMs = 3_600_000;
@@ -200,14 +203,36 @@ export function demoShowcaseDay(year: number): string {
   return new Date(Date.UTC(year, 0, 1) + (firstPatrolDay + 2) * dayMs).toISOString().slice(0, 10);
 }
 
+/**
+ * What a phone makes of a walk: in two walks of five a stretch of 12–25 minutes without fixes (no signal, app in the
+ * background), which splits the day's track; about one fix in 400 with an accuracy of hundreds of metres; about
+ * one in 600 a jump of some 2 km (a multipath fix). Drawn from their own random stream, so the walks themselves and
+ * everything generated after them are the same as without the noise.
+ */
+function asPhoneRecorded(noise: Random, city: City, fixes: PhoneFix[]): PhoneFix[] {
+  const [minLon, , maxLon] = city.options.bbox;
+  const gapStart = noise.chance(0.4) ? noise.int(20, Math.max(20, fixes.length - 60)) : -1;
+  const gapLength = noise.int(24, 50);
+  return fixes.flatMap((fix, i) => {
+    if (gapStart >= 0 && i >= gapStart && i < gapStart + gapLength) return [];
+    if (noise.chance(1 / 400)) return [{ ...fix, accuracy: Math.round(noise.float(150, 600)) }];
+    if (i > 0 && noise.chance(1 / 600)) {
+      const towardsCentre = fix.at[0] < (minLon + maxLon) / 2 ? 1 : -1;
+      return [{ ...fix, at: [round7(fix.at[0] + towardsCentre * 0.02), fix.at[1]] as Position }];
+    }
+    return [fix];
+  });
+}
+
 /** Each worker walks the road network around their grid for about three hours a day; a GPS fix every 30 s. */
-function generatePatrols(random: Random, city: City, workers: number, days: number, year: number): PatrolTrackRow[] {
+function generatePatrols(random: Random, city: City, workers: number, days: number, year: number): PatrolWalk[] {
   const { lattice } = city;
   const gridsL4 = city.grids.filter((g) => g.level === 4);
   const chosen = Array.from({ length: Math.min(workers, gridsL4.length) }, (_, k) => gridsL4[Math.floor((k * gridsL4.length) / Math.min(workers, gridsL4.length))]);
   const spacing = 6;
   const maxNode = [Math.floor(lattice.nx / spacing), Math.floor(lattice.ny / spacing)];
-  const tracks: PatrolTrackRow[] = [];
+  const noise = new Random(`${city.options.seed}/phone`);
+  const walks: PatrolWalk[] = [];
   for (const grid of chosen) {
     const worker = grid.workers[0];
     const lo = [Math.max(0, Math.floor(grid.rect.x0 / spacing) - 1), Math.max(0, Math.floor(grid.rect.y0 / spacing) - 1)];
@@ -222,7 +247,7 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
       let node = [random.int(lo[0], hi[0]), random.int(lo[1], hi[1])];
       for (let tries = 0; !connected(node) && tries < 50; tries++) node = [random.int(lo[0], hi[0]), random.int(lo[1], hi[1])];
       let previous = node;
-      const fixes: PatrolTrackRow['fixes'] = [];
+      const fixes: PhoneFix[] = [];
       let t = 0;
       let positionOnEdge = 0;
       let next = node;
@@ -250,10 +275,10 @@ function generatePatrols(random: Random, city: City, workers: number, days: numb
         t += 30;
         positionOnEdge += 30 * speed;
       }
-      tracks.push({ id: tracks.length + 1, worker, gridId: grid.id, startedAt: fixes[0].time, endedAt: fixes[fixes.length - 1].time, fixes });
+      walks.push({ worker, fixes: asPhoneRecorded(noise, city, fixes) });
     }
   }
-  return tracks;
+  return walks;
 }
 
 /** A year of reports and accidents and a week of patrols over a generated city; deterministic per seed. */

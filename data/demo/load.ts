@@ -1,7 +1,9 @@
 import { withWriteTransaction } from '../../server/audit/write-context';
 import { storedCell } from '../../server/geo/h3';
 import type { Pool, PoolClient } from '../../server/db/pool';
-import { generateActivity } from './activity';
+import { ingestFixes } from '../../server/patrols/ingest';
+import { maxFixesPerBatch } from '../../server/patrols/schemas';
+import { generateActivity, type PatrolWalk } from './activity';
 import { type Position, generateCity } from './city';
 import { copyRows, type Progress, silentProgress, terminalProgress } from './copy';
 import { type CityOptions, demoCityOptions, testCityOptions } from './options';
@@ -9,6 +11,7 @@ import { type CityOptions, demoCityOptions, testCityOptions } from './options';
 export { demoCityOptions, testCityOptions };
 
 const wktPoint = ([x, y]: Position) => `SRID=4326;POINT(${x} ${y})`;
+const demoTimeZone = 'Asia/Shanghai';
 const wktLine = (line: Position[]) => `SRID=4326;LINESTRING(${line.map(([x, y]) => `${x} ${y}`).join(',')})`;
 const wktMultiPolygon = (ring: Position[]) => `SRID=4326;MULTIPOLYGON(((${ring.map(([x, y]) => `${x} ${y}`).join(',')})))`;
 
@@ -39,7 +42,6 @@ async function assignGrids(client: PoolClient): Promise<void> {
     ['hazards', 't.geom'],
     ['key_places', 't.geom'],
     ['incidents', 't.geom'],
-    ['patrol_points', 't.geom'],
   ];
   for (const [table, point] of targets) {
     await client.query(`
@@ -51,8 +53,32 @@ async function assignGrids(client: PoolClient): Promise<void> {
       ) hit
       WHERE target.id = hit.id`);
   }
-  // The generator gives each track its worker's home grid; the stored rule (sql/050) is the grid holding most of it.
-  await client.query('UPDATE patrol_tracks SET grid_id = track_grid_at(geom)');
+}
+
+// The phones post every two hours or so (a batch holds that long of every worker's fixes, at most 10,000): every
+// 20 minutes rebuilt each day six times as often, and the demo's patrols took 55 s to post instead of about 20 s.
+const postEveryMs = 2 * 3_600_000;
+
+/**
+ * The week of patrols goes in as phones send it, through the ingest path (server/patrols), so tracks, flags and
+ * splits are the ones a real city gets. The clock stands just after the last fix: the demo week lies in the past,
+ * beyond PATROL_RETENTION_DAYS of today, and the server's retention deletes its raw fixes once it runs (the tracks
+ * and coverage stay).
+ */
+async function postPatrols(client: PoolClient, walks: PatrolWalk[]): Promise<void> {
+  const fixes = walks
+    .flatMap((walk) => walk.fixes.map((fix) => ({ workerId: walk.worker, t: fix.time.getTime(), lon: fix.at[0], lat: fix.at[1], accuracy: fix.accuracy })))
+    .sort((a, b) => a.t - b.t);
+  if (!fixes.length) return;
+  const clock = () => new Date(fixes[fixes.length - 1].t + 60_000);
+  const settings = { timeZone: demoTimeZone, city: { configured: null, marginMetres: 2000 }, retentionDays: 180, positionIntervalSeconds: 0 };
+  const writer = { actor: null, route: 'data:demo' };
+  for (let start = 0; start < fixes.length; ) {
+    let end = start;
+    while (end < fixes.length && end - start < maxFixesPerBatch && fixes[end].t < fixes[start].t + postEveryMs) end++;
+    await ingestFixes({ client }, clock, writer, fixes.slice(start, end), settings);
+    start = end;
+  }
 }
 
 /**
@@ -92,11 +118,8 @@ export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {
       (i) => [i.id, i.category, i.source, i.status, i.description, i.reportedAt, i.closedAt, wktPoint(i.at), ...i.h3, storedCell(...i.at)], progress);
     await copyRows(client, 'accidents', ['id', 'occurred_at', 'severity', 'vehicles', 'casualties', 'road_id', 'geom', 'h3_r10'], activity.accidents,
       (a) => [a.id, a.occurredAt, a.severity, a.vehicles, a.casualties, a.roadId, wktPoint(a.at), storedCell(...a.at)], progress);
-    await copyRows(client, 'patrol_tracks', ['id', 'worker', 'grid_id', 'started_at', 'ended_at', 'geom'], activity.patrols,
-      (t) => [t.id, t.worker, t.gridId, t.startedAt, t.endedAt, wktLine(t.fixes.map((f) => f.at))], progress);
-    const fixes = activity.patrols.flatMap((t) => t.fixes.map((f) => ({ trackId: t.id, worker: t.worker, ...f })));
-    await copyRows(client, 'patrol_points', ['track_id', 'worker', 'recorded_at', 'accuracy_m', 'geom'], fixes,
-      (f) => [f.trackId, f.worker, f.time, f.accuracy, wktPoint(f.at)], progress);
+    await client.query('TRUNCATE patrol_live, patrol_days');
+    await postPatrols(client, activity.patrols);
     await assignGrids(client);
     // Explicit ids were copied in: move each sequence past them so later inserts do not collide.
     for (const table of demoTables) {

@@ -8,6 +8,8 @@ export interface Actor {
   label: string | null;
   /** For grid workers: the level-4 grids they serve; empty for every other role. */
   gridIds: number[];
+  /** For grid workers: the worker id (grids.workers) whose GPS fixes they post and read; null when unbound. */
+  worker?: string | null;
 }
 
 export const allRoles: readonly Role[] = roles;

@@ -15,11 +15,11 @@ export interface CreatedToken {
 }
 
 /** Creates a bearer token; only its hash is stored, so the returned plain token is the only copy. */
-export async function createToken(db: Queryable, input: { role: Role; label?: string; gridIds?: number[] }): Promise<CreatedToken> {
+export async function createToken(db: Queryable, input: { role: Role; label?: string; gridIds?: number[]; worker?: string }): Promise<CreatedToken> {
   const token = tokenPrefix + randomBytes(24).toString('base64url');
   const { rows } = await db.query<{ id: number }>(
-    'INSERT INTO api_tokens (token_hash, role, label, grid_ids) VALUES ($1, $2, $3, $4) RETURNING id',
-    [hashToken(token), input.role, input.label ?? null, input.gridIds ?? []],
+    'INSERT INTO api_tokens (token_hash, role, label, grid_ids, worker) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [hashToken(token), input.role, input.label ?? null, input.gridIds ?? [], input.worker ?? null],
   );
   return { id: rows[0].id, token, role: input.role };
 }
@@ -30,11 +30,11 @@ export async function revokeToken(db: Queryable, id: number): Promise<boolean> {
 }
 
 export async function findActorByToken(db: Queryable, token: string): Promise<Actor | null> {
-  const { rows } = await db.query<{ id: number; role: Role; label: string | null; grid_ids: number[] }>(
-    'SELECT id, role, label, grid_ids FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL',
+  const { rows } = await db.query<{ id: number; role: Role; label: string | null; grid_ids: number[]; worker: string | null }>(
+    'SELECT id, role, label, grid_ids, worker FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL',
     [hashToken(token)],
   );
   if (rows.length === 0) return null;
   const row = rows[0];
-  return { tokenId: row.id, role: row.role, label: row.label, gridIds: row.grid_ids.map(Number) };
+  return { tokenId: row.id, role: row.role, label: row.label, gridIds: row.grid_ids.map(Number), worker: row.worker };
 }

@@ -20,7 +20,9 @@ export type ChangeEvent =
       ids?: number[];
     }
   /** New risk predictions were stored (server/risk): the model, when, and the windows they cover. */
-  | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number };
+  | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number }
+  /** Grid workers' new positions (server/patrols/live.ts), throttled per worker, for the live stream. */
+  | { kind: 'patrol-positions'; positions: Array<{ workerId: string; t: string; lon: number; lat: number; gridId: number | null }> };
 
 const channel = 'citygrid_changes';
 /** For set-based writes that notify from their own statement (incident intake). */

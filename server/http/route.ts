@@ -36,7 +36,7 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   params?: P;
   query?: Q;
   body?: B;
-  /** The route reads ctx.req itself (streamed uploads); no JSON body parsing. */
+  /** The route reads ctx.req itself (streamed uploads); no JSON body parsing. A `body` then only documents the JSON form. */
   rawBody?: boolean;
   /**
    * The route also takes multipart/form-data, whose parts this schema documents. For such a request nothing is
@@ -169,7 +169,7 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
       const { params, query, state } = ctx;
       const parts = { params, query, body: (ctx.request as { body?: unknown }).body, actor: state.actor as Actor | null, requestId: state.requestId as string };
       state.idempotencyKey = idempotencyKeyOf(ctx, definition);
-      const input = routeInput(definition, parts, !isMultipart(ctx));
+      const input = routeInput(definition, parts, !isMultipart(ctx) && !definition.rawBody);
       // A JSON body is the request's content; a handler parsing its own body binds the key to what it parsed.
       if (input.body !== undefined) input.writer = writerForContent(ctx, input.writer, input.body);
       await definition.handler(ctx, input);

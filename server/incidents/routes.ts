@@ -12,6 +12,7 @@ import { listCategories, listIncidents, readIncident, reportIncident, transition
 import { incidentStats, workerIndicators } from './stats';
 import { eventsVisibleTo, followIncidentEvents, startPosition } from './stream';
 import { incidentAsSeenBy } from './views';
+import { followPositions } from '../patrols/live';
 import { readerRoles, reporterRoles } from './workflow';
 
 export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppDeps) {
@@ -92,7 +93,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       path: '/api/incidents/stream',
       summary:
         'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID. ' +
-        'A grid worker receives the events of incidents in their grids',
+        'A grid worker receives the events of incidents in their grids. Also `position` events (no id, not replayed): grid workers’ new ' +
+        'positions, throttled per worker, for commanders and admins (a grid worker: their own)',
       tag: 'incidents',
       access: readerRoles,
       query: streamQuery,
@@ -115,7 +117,12 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
           },
           eventsVisibleTo(actor),
         );
-        stream.onClose(stop);
+        // Grid workers' positions ride the same stream (event `position`), so the wall moves its dots with one connection.
+        const stopPositions = followPositions(events, actor, { send: (data) => stream.send(null, 'position', data), drained: () => stream.drained() });
+        stream.onClose(() => {
+          stop();
+          stopPositions();
+        });
       },
     }),
     defineRoute({

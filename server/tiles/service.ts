@@ -85,7 +85,7 @@ function touches(a: [number, number, number, number], b: [number, number, number
  * Where a change shows: the layer, a bbox (null: anywhere), and whether the bbox also covers the summaries the
  * change alters (an incident event carries its grid's extent, so the grid's count tiles are inside it).
  */
-function changedArea(event: ChangeEvent): { layer: string; bbox: [number, number, number, number] | null; coversSummaries: boolean } {
+function changedArea(event: Exclude<ChangeEvent, { kind: 'patrol-positions' }>): { layer: string; bbox: [number, number, number, number] | null; coversSummaries: boolean } {
   if (event.kind === 'incident-changed') return { layer: 'incidents', bbox: event.gridBbox ?? null, coversSummaries: true };
   if (event.kind === 'risk-predicted') return { layer: 'risk', bbox: null, coversSummaries: false };
   return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
@@ -129,6 +129,8 @@ export class TileService {
   }
 
   invalidate(event: ChangeEvent): number {
+    // Live positions change no stored layer (tracks come with their own layer-changed event).
+    if (event.kind === 'patrol-positions') return 0;
     const change = changedArea(event);
     this.generation++;
     const affected = new Map(tileLayers.filter((layer) => layer.changedBy.includes(change.layer)).map((layer) => [layer.name, layer]));

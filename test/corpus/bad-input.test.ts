@@ -181,8 +181,8 @@ describe('bad input on every route: a clear 4xx, never a 5xx, nothing changed', 
 
     // Real ids, so that a request gets past "not found" to the part under test.
     const one = async <T>(sql: string) => (await db.pool.query(sql)).rows[0] as T;
-    const grid = await one<{ id: number; version: number; parent_id: number; lon: number; lat: number }>(
-      `SELECT id, version, parent_id, ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT *, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id LIMIT 1) g`,
+    const grid = await one<{ id: number; version: number; parent_id: number; worker: string; lon: number; lat: number }>(
+      `SELECT id, version, parent_id, workers[1] AS worker, ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT *, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id LIMIT 1) g`,
     );
     const incident = await one<{ id: number; category: string }>('SELECT id, category FROM incidents ORDER BY id LIMIT 1');
     const photo = await one<{ id: number } | undefined>(`SELECT id FROM incident_photos WHERE incident_id = ${Number(incident.id)} ORDER BY id LIMIT 1`);
@@ -251,7 +251,7 @@ describe('bad input on every route: a clear 4xx, never a 5xx, nothing changed', 
       if (!operation.takesBody) continue;
       const url = urlOf(operation);
       for (const body of genericBodies(bodyLimitBytes)) cases.push({ operation, label: `body: ${body.label}`, url, body, names: body.label === 'an unknown field' && operation.jsonBody ? unknownName : undefined });
-      for (const body of ownBodies(operation.key, { apiKey, serviceCode, lon: grid.lon, lat: grid.lat })) cases.push({ operation, label: `body: ${body.label}`, url, body });
+      for (const body of ownBodies(operation.key, { apiKey, serviceCode, lon: grid.lon, lat: grid.lat, worker: grid.worker })) cases.push({ operation, label: `body: ${body.label}`, url, body });
       const properties = Object.entries(operation.jsonBody?.properties ?? {});
       if (properties.length) {
         const wrong = Object.fromEntries(properties.map(([name, schema]) => [name, wrongType(schema)]));

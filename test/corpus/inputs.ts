@@ -156,10 +156,12 @@ export function badGeometries(type: GeometryType, at: { lon: number; lat: number
 }
 
 /**
- * Routes that parse their body themselves (rawBody), so the OpenAPI document names no fields: their own bad
- * bodies. Open311 takes form-encoded GeoReport fields; `apiKey` is a valid reporting token.
+ * Routes that parse their body themselves (rawBody), so the generic sweep cannot reach past their parsing: their
+ * own bad bodies. Open311 takes form-encoded GeoReport fields; `apiKey` is a valid reporting token. Patrol fixes
+ * come as JSON or CSV; `worker` is a known worker id.
  */
-export function ownBodies(route: string, context: { apiKey: string; serviceCode: string; lon: number; lat: number }): BodyInput[] {
+export function ownBodies(route: string, context: { apiKey: string; serviceCode: string; lon: number; lat: number; worker: string }): BodyInput[] {
+  if (route === 'POST /api/patrols/points') return patrolBatches(context);
   if (route !== 'POST /open311/v2/requests.json') return [];
   const valid = { service_code: context.serviceCode, lat: String(context.lat), long: String(context.lon), api_key: context.apiKey };
   const form = (label: string, fields: Record<string, string>): BodyInput => ({ label: `form: ${label}`, contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(fields).toString() });
@@ -180,6 +182,43 @@ export function ownBodies(route: string, context: { apiKey: string; serviceCode:
     json('JSON: lat 95', { ...valid, lat: 95 }),
     json('JSON: long Infinity', { ...valid, long: infinityMark }),
     json('JSON: unknown field', { ...valid, [unknownName]: 1 }),
+  ];
+}
+
+/** Batches of GPS fixes that must be refused whole (issue 17): each names its row or line. */
+function patrolBatches({ worker, lon, lat }: { worker: string; lon: number; lat: number }): BodyInput[] {
+  const t = Date.UTC(2024, 0, 1);
+  const fix = { workerId: worker, t, lon, lat };
+  const batch = (label: string, ...changes: Array<Record<string, unknown>>) => json(`fixes: ${label}`, { fixes: [fix, ...changes.map((change) => ({ ...fix, t: t + 1000, ...change }))] });
+  const csv = (label: string, body: string): BodyInput => ({ label: `CSV: ${label}`, contentType: 'text/csv', body });
+  const header = 'workerId,t,lon,lat,accuracy';
+  return [
+    batch('unknown worker', { workerId: 'NO-SUCH-WORKER' }),
+    batch('another worker id with injection', { workerId: "' OR '1'='1" }),
+    batch('time in the future', { t: Date.UTC(2999, 0, 1) }),
+    batch('time before 2000', { t: Date.UTC(1999, 11, 31) }),
+    batch('time not a date', { t: 'yesterday' }),
+    batch('time with an offset beyond ±15:59', { t: '2025-01-01T00:00:00-20:00' }),
+    batch('negative epoch', { t: -1 }),
+    batch('lat 95', { lat: 95 }),
+    batch('lon Infinity', { lon: infinityMark }),
+    batch('lon as a string', { lon: String(lon) }),
+    batch('negative accuracy', { accuracy: -1 }),
+    batch('heading 400', { heading: 400 }),
+    batch('worker id with NUL', { workerId: 'a\u0000b' }),
+    batch('unknown field', { [unknownName]: 1 }),
+    json('fixes: empty', { fixes: [] }),
+    json('fixes: not an array', { fixes: fix }),
+    json('fixes: 10,001 of them', { fixes: Array.from({ length: 10_001 }, (_, i) => ({ ...fix, t: t + i * 1000 })) }),
+    csv('unterminated quote', `${header}\n${worker},${t},${lon},${lat},5\n"${worker},${t + 1000},${lon},${lat},5\n`),
+    csv('unknown column', `${header},colour\n${worker},${t},${lon},${lat},5,red\n`),
+    csv('missing column', `workerId,t,lon\n${worker},${t},${lon}\n`),
+    csv('header only', `${header}\n`),
+    csv('too few cells', `${header}\n${worker},${t},${lon}\n`),
+    csv('lat not a number', `${header}\n${worker},${t},${lon},north,5\n`),
+    csv('lat 95 on line 3', `${header}\n${worker},${t},${lon},${lat},5\n${worker},${t + 1000},${lon},95,5\n`),
+    csv('unknown worker', `${header}\nNO-SUCH-WORKER,${t},${lon},${lat},5\n`),
+    { label: 'fixes as text/plain', contentType: 'text/plain', body: `${header}\n${worker},${t},${lon},${lat},5\n` },
   ];
 }
 

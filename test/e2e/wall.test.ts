@@ -109,10 +109,10 @@ describe('the wall display in headless Chromium', () => {
     await expectRate('onTimeRate', month.onTimeRate);
     await expectCount('overdue', city.overdueOpen);
     await expectCount('supervising', city.byStatus.supervising ?? 0);
-    // Workers on patrol: those with a GPS fix in the five minutes before the wall's moment.
+    // Workers on patrol: those with an accepted GPS fix in the five minutes before the wall's moment.
     const at = new Date(clock().getTime());
     const { rows } = await suite.db.pool.query<{ n: number }>(
-      `SELECT count(DISTINCT worker)::int AS n FROM patrol_points WHERE recorded_at BETWEEN $1::timestamptz - interval '5 minutes' AND $1`,
+      `SELECT count(DISTINCT worker)::int AS n FROM patrol_points WHERE flag IS NULL AND recorded_at BETWEEN $1::timestamptz - interval '5 minutes' AND $1`,
       [at],
     );
     expect(rows[0].n).toBeGreaterThan(0);

@@ -1,0 +1,160 @@
+import type { Actor } from '../auth/roles';
+import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import type { Pool, PoolClient, Queryable } from '../db/pool';
+import type { Clock } from '../deps';
+import { ForbiddenError, RuleViolationError } from '../errors';
+import { type CityExtent, extentSql, extentValues } from '../geo/extent';
+import { announcePositions } from './live';
+import { type FlagReason, type IngestAnswer, type PatrolFixInput, flagReasons } from './schemas';
+import { rebuildDays, type WorkerDay } from './tracks';
+
+/** What ingest needs besides the fixes: the city's calendar and extent, the retention horizon, the live throttle. */
+export interface IngestSettings {
+  timeZone: string;
+  city: CityExtent;
+  retentionDays: number;
+  positionIntervalSeconds: number;
+}
+
+const earliestMs = Date.UTC(2000, 0, 1);
+const futureToleranceMs = 5 * 60_000;
+/** A fix with accuracy worse than this (metres) is stored but left out of tracks. */
+export const worstAccuracyM = 100;
+
+interface NormalisedFix {
+  row: number;
+  workerId: string;
+  ms: number;
+  lon: number;
+  lat: number;
+  accuracy: number | null;
+  speed: number | null;
+  heading: number | null;
+}
+
+const rowError = (row: number, fix: { workerId: string }, message: string, rule: string) =>
+  new RuleViolationError(`Fix ${row} (worker ${fix.workerId}): ${message}; nothing of the batch was stored`, { rule, row, workerId: fix.workerId });
+
+/** Times as epoch milliseconds, each checked against the window a phone's fix may come from. */
+function normalise(fixes: PatrolFixInput[], now: number, retentionDays: number): NormalisedFix[] {
+  const oldestMs = now - retentionDays * 86_400_000;
+  return fixes.map((fix, row) => {
+    const ms = typeof fix.t === 'number' ? fix.t : Date.parse(fix.t);
+    if (ms < earliestMs) throw rowError(row, fix, `t ${new Date(ms).toISOString()} is before 2000`, 'fix-time');
+    if (ms > now + futureToleranceMs) throw rowError(row, fix, `t ${new Date(ms).toISOString()} is more than 5 minutes in the future`, 'fix-time');
+    if (ms < oldestMs) {
+      throw rowError(row, fix, `t ${new Date(ms).toISOString()} is older than PATROL_RETENTION_DAYS (${retentionDays}): raw fixes that old are no longer kept`, 'fix-time');
+    }
+    return { row, workerId: fix.workerId, ms, lon: fix.lon, lat: fix.lat, accuracy: fix.accuracy ?? null, speed: fix.speed ?? null, heading: fix.heading ?? null };
+  });
+}
+
+/** Grid workers post their own fixes only (403 naming the first other row); an admin (or a loader) posts for anyone. */
+function assertPostsOwn(actor: Actor | null, fixes: NormalisedFix[]): void {
+  if (actor?.role !== 'grid_worker') return;
+  if (!actor.worker) throw new ForbiddenError('This grid worker token is bound to no worker id (npm run token -- create --role grid_worker --worker ID)');
+  const other = fixes.find((fix) => fix.workerId !== actor.worker);
+  if (other) throw new ForbiddenError(`Fix ${other.row} is for worker ${other.workerId}: a grid worker posts only their own fixes (${actor.worker})`, { row: other.row, workerId: other.workerId });
+}
+
+/** Refuses (422, naming the first row) a batch with a worker id no grid lists. */
+async function assertKnownWorkers(db: Queryable, fixes: NormalisedFix[]): Promise<void> {
+  const ids = [...new Set(fixes.map((fix) => fix.workerId))];
+  const { rows } = await db.query<{ worker: string }>(
+    'SELECT w AS worker FROM unnest($1::text[]) w WHERE NOT EXISTS (SELECT 1 FROM grids WHERE workers @> ARRAY[w])',
+    [ids],
+  );
+  if (!rows.length) return;
+  const unknown = new Set(rows.map((row) => row.worker));
+  const first = fixes.find((fix) => unknown.has(fix.workerId)) as NormalisedFix;
+  throw rowError(first.row, first, 'no grid lists this worker id', 'known-worker');
+}
+
+/** The batch sorted by worker and time, each (worker, time) once: rows are inserted in one order by every batch, so two batches cannot deadlock. */
+function uniqueSorted(fixes: NormalisedFix[]): NormalisedFix[] {
+  const sorted = [...fixes].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : a.ms - b.ms));
+  return sorted.filter((fix, i) => i === 0 || fix.workerId !== sorted[i - 1].workerId || fix.ms !== sorted[i - 1].ms);
+}
+
+interface InsertedFix {
+  worker: string;
+  ms: number;
+  day: string;
+}
+
+/**
+ * Stores the fixes no earlier batch stored (a repeated fix changes nothing), each with its level-4 grid and its
+ * ingest-time flag: outside the city (its extent, as for all geometry) or inaccurate.
+ */
+async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settings: IngestSettings): Promise<InsertedFix[]> {
+  const { rows } = await client.query<InsertedFix>(
+    `WITH city AS (SELECT ${extentSql(9)} AS extent),
+     input AS (
+       SELECT f.worker, timestamptz 'epoch' + f.ms * interval '1 millisecond' AS recorded_at, ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326) AS geom,
+              f.accuracy, f.speed, f.heading
+       FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::real[], $6::real[], $7::real[]) AS f(worker, ms, lon, lat, accuracy, speed, heading)
+     ),
+     placed AS (
+       SELECT i.*, NOT coalesce(i.geom && city.extent, true) AS outside FROM input i CROSS JOIN city
+     )
+     INSERT INTO patrol_points (worker, recorded_at, geom, accuracy_m, speed_mps, heading_deg, grid_id, flag)
+     SELECT worker, recorded_at, geom, accuracy, speed, heading, CASE WHEN outside THEN NULL ELSE grid_at(geom) END,
+            CASE WHEN outside THEN 'outside_city' WHEN accuracy > $8 THEN 'inaccurate' END
+     FROM placed
+     ON CONFLICT (worker, recorded_at) DO NOTHING
+     RETURNING worker, (extract(epoch FROM recorded_at) * 1000)::float8 AS ms, (recorded_at AT TIME ZONE $11)::date::text AS day`,
+    [
+      fixes.map((fix) => fix.workerId),
+      fixes.map((fix) => fix.ms),
+      fixes.map((fix) => fix.lon),
+      fixes.map((fix) => fix.lat),
+      fixes.map((fix) => fix.accuracy),
+      fixes.map((fix) => fix.speed),
+      fixes.map((fix) => fix.heading),
+      worstAccuracyM,
+      ...extentValues(settings.city),
+      settings.timeZone,
+    ],
+  );
+  return rows;
+}
+
+function touchedDays(inserted: InsertedFix[]): WorkerDay[] {
+  const keys = new Map<string, WorkerDay>();
+  for (const fix of inserted) keys.set(`${fix.worker}\u0000${fix.day}`, { worker: fix.worker, day: fix.day });
+  return [...keys.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+}
+
+/**
+ * Stores a batch of fixes in one transaction and rebuilds the tracks of every worker-day it added fixes to
+ * (only those). Everything is checked before anything is written: a refused batch stores nothing. `client`
+ * lets a loader (the demo city) ingest inside its own transaction.
+ */
+export async function ingestFixes(
+  db: { pool: Pool } | { client: PoolClient },
+  clock: Clock,
+  writer: WriteContext,
+  input: PatrolFixInput[],
+  settings: IngestSettings,
+): Promise<IngestAnswer> {
+  const now = clock();
+  const fixes = normalise(input, now.getTime(), settings.retentionDays);
+  assertPostsOwn(writer.actor, fixes);
+  const run = async (client: PoolClient): Promise<IngestAnswer> => {
+    await assertKnownWorkers(client, fixes);
+    const unique = uniqueSorted(fixes);
+    const inserted = await insertNewFixes(client, unique, settings);
+    const days = touchedDays(inserted);
+    const rebuilt = await rebuildDays(client, days, settings.timeZone);
+    await announcePositions(client, rebuilt.newestAccepted, now, settings.positionIntervalSeconds);
+    const flagged = Object.fromEntries(flagReasons.map((reason) => [reason, 0])) as Record<FlagReason, number>;
+    let accepted = 0;
+    for (const fix of inserted) {
+      const flag = rebuilt.flagOf(fix.worker, fix.ms);
+      if (flag) flagged[flag] += 1;
+      else accepted += 1;
+    }
+    return { received: input.length, accepted, duplicates: input.length - inserted.length, flagged, days: rebuilt.days };
+  };
+  return 'client' in db ? run(db.client) : withWriteTransaction(db.pool, writer, run);
+}

@@ -1,0 +1,44 @@
+import { withWriteTransaction } from '../audit/write-context';
+import type { Pool } from '../db/pool';
+import type { Clock } from '../deps';
+import type { Logger } from '../logger';
+
+// One retention round per cluster at a time: whoever holds this transaction-level advisory lock deletes.
+const retentionLockKey = 4_242_170;
+// Deleted in slices, each its own short transaction, so a first run over years of fixes holds no long lock.
+const sliceSize = 50_000;
+
+/**
+ * Deletes raw GPS fixes (personal data) older than `days` before clock(), and last positions as old. Tracks and
+ * the coverage kept per day stay: they were built from the fixes and need them no more. Returns how many fixes went.
+ */
+export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number): Promise<number> {
+  const before = new Date(clock().getTime() - days * 86_400_000);
+  let deleted = 0;
+  for (;;) {
+    const slice = await withWriteTransaction(pool, { actor: null, route: 'scheduler patrol-retention' }, async (client) => {
+      const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [retentionLockKey]);
+      if (!lock[0].locked) return 0;
+      await client.query('DELETE FROM patrol_live WHERE recorded_at < $1', [before]);
+      const result = await client.query(
+        'DELETE FROM patrol_points WHERE id IN (SELECT id FROM patrol_points WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2)',
+        [before, sliceSize],
+      );
+      return result.rowCount ?? 0;
+    });
+    deleted += slice;
+    if (slice < sliceSize) return deleted;
+  }
+}
+
+/** Runs retention now and then every intervalMs in this process (the lock keeps processes apart). */
+export function startPatrolRetentionScheduler(pool: Pool, clock: Clock, log: Logger, days: number, intervalMs = 3_600_000): () => void {
+  const round = () =>
+    deleteExpiredFixes(pool, clock, days)
+      .then((deleted) => deleted > 0 && log.info({ deleted, days }, 'deleted patrol GPS fixes past PATROL_RETENTION_DAYS'))
+      .catch((error: unknown) => log.warn({ err: error }, 'patrol retention round failed'));
+  void round();
+  const timer = setInterval(round, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
