@@ -5,6 +5,7 @@ import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { HeavyWork } from './db/heavy-work';
 import { createPool } from './db/pool';
+import { openReads } from './db/read-pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
@@ -28,8 +29,9 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   const events = new EventBus(databaseUrl, log);
   await events.start();
-  const heavy = new HeavyWork(databaseUrl, config);
-  const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
+  const reads = openReads(config, pool, events, log);
+  const heavy = new HeavyWork(databaseUrl, config, reads);
+  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: systemClock, events });
   const stopEscalation = startEscalationScheduler(pool, systemClock, log);
   const stopRisk = startRiskScheduler(pool, systemClock, log);
   const server = http.createServer(app.callback());
@@ -54,6 +56,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
       stopEscalation();
       stopRisk();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await reads.close();
       await events.stop();
       await heavy.close();
       await pool.end();
