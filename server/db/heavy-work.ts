@@ -18,13 +18,18 @@ export type Release = () => void;
  */
 export class HeavyWork {
   readonly pool: Pool;
+  /** For work done by another program (ogr2ogr exports), under the same statement timeout. */
+  readonly databaseUrl: string;
+  readonly statementTimeoutMs: number;
   /** Where analytics read: the read replica when DATABASE_READ_URL is set (see db/read-pool.ts), else `pool`. */
   private readonly reads: Queryable;
   private readonly turns: Record<HeavyWorkKind, SemaphoreInterface>;
 
   constructor(databaseUrl: string, config: Config, reads?: Pick<Reads, 'heavyReads'>) {
     const queueWaitMs = config.HEAVY_QUEUE_WAIT_S * 1000;
-    const options = { statementTimeoutMs: config.HEAVY_STATEMENT_TIMEOUT_S * 1000, waitMs: queueWaitMs };
+    this.databaseUrl = databaseUrl;
+    this.statementTimeoutMs = config.HEAVY_STATEMENT_TIMEOUT_S * 1000;
+    const options = { statementTimeoutMs: this.statementTimeoutMs, waitMs: queueWaitMs };
     this.pool = createPool(databaseUrl, config.HEAVY_POOL_MAX, { ...options, applicationName: 'citygrid heavy work' });
     this.reads = reads ? reads.heavyReads(this.pool, { ...options, max: config.HEAVY_POOL_MAX }) : this.pool;
     const queue = (kind: HeavyWorkKind, concurrency: number) =>
