@@ -29,6 +29,8 @@ export class ReplicaRouting {
   private pendingChanges = 0;
   private catchingUp: Promise<void> | undefined;
   private closed = false;
+  /** Ends the current wait of the catch-up loop (on close). */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly replica: Queryable,
@@ -64,7 +66,18 @@ export class ReplicaRouting {
   /** Stops following the replica's replay; resolves when the loop doing so has ended. */
   async close(): Promise<void> {
     this.closed = true;
+    this.wake?.();
     await this.catchingUp;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private changeHeard(): void {
@@ -81,7 +94,7 @@ export class ReplicaRouting {
       } catch (error) {
         // The replica (or the primary) is away: reads stay on the primary until the replica answers again.
         if (!this.replicaFailed(error)) this.log.warn({ err: error }, 'could not follow the read replica; reading from the primary');
-        await delay(this.retryAfterMs);
+        await this.pause(this.retryAfterMs);
         continue;
       }
       if (this.pendingChanges === heard) {
@@ -99,12 +112,10 @@ export class ReplicaRouting {
         [lsn],
       );
       if (rows[0].replayed) return;
-      await delay(catchUpPollMs);
+      await this.pause(catchUpPollMs);
     }
   }
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Queryable that runs each read on the replica or the primary, as the shared routing says. */
 export function readPool(replica: Pool, primary: Queryable, routing: ReplicaRouting): Queryable {
