@@ -1,26 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { useTestApp } from '../support/app';
+import { useTempFolder } from '../support/temp-folder';
 import { binary } from '../support/tiles';
 
 /** GeoPackage and FlatGeobuf exports, read back by GDAL (ogrinfo, ogr2ogr) as QGIS would read them. */
 describe('layer export as GeoPackage and FlatGeobuf', () => {
   const suite = useTestApp();
-  let folder: string;
-
-  beforeAll(() => {
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-gis-export-'));
-  });
-
-  afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
+  const temp = useTempFolder('citygrid-gis-export-');
 
   async function download(layer: string, format: string): Promise<string> {
     const response = await suite.api.request.get(`/api/layers/${layer}/export?format=${format}`).set(suite.api.auth('planner')).buffer(true).parse(binary).expect(200);
     expect(response.headers['content-disposition']).toBe(`attachment; filename="${layer}.${format}"`);
-    const file = path.join(folder, `${layer}.${format}`);
+    const file = path.join(temp.path, `${layer}.${format}`);
     fs.writeFileSync(file, response.body as Buffer);
     return file;
   }

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -10,6 +9,7 @@ import { Compression, PMTiles, type RangeResponse, type Source, TileType, zxyToT
 import { projectRoot } from '../../server/config';
 import { PmtilesWriter } from '../../server/tiles/pmtiles';
 import { useTestApp } from '../support/app';
+import { useTempFolder } from '../support/temp-folder';
 import { binary, type Tile, tileAt } from '../support/tiles';
 
 const run = promisify(execFile);
@@ -36,13 +36,7 @@ class LocalFileSource implements Source {
 
 describe('PMTiles archive of the public tile layers (npm run tiles:export)', () => {
   const suite = useTestApp();
-  let folder: string;
-
-  beforeAll(() => {
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-pmtiles-'));
-  });
-
-  afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
+  const temp = useTempFolder('citygrid-pmtiles-');
 
   /** Runs the npm script's program on the suite's database; resolves with its output, or rejects with it. */
   function tilesExport(args: string[]) {
@@ -75,7 +69,7 @@ describe('PMTiles archive of the public tile layers (npm run tiles:export)', () 
   }
 
   it('holds, for every tile of the zooms asked for, the bytes the server sends for it', async () => {
-    const out = path.join(folder, 'buildings.pmtiles');
+    const out = path.join(temp.path, 'buildings.pmtiles');
     const { stdout } = await tilesExport(['--layers', 'buildings', '--minzoom', '14', '--maxzoom', '16', '--out', out]);
     expect(stdout).toMatch(/wrote .*buildings\.pmtiles/);
     const archive = new PMTiles(new LocalFileSource(out));
@@ -96,7 +90,7 @@ describe('PMTiles archive of the public tile layers (npm run tiles:export)', () 
   });
 
   it('puts several layers in each tile, one after the other in the order named', async () => {
-    const out = path.join(folder, 'city.pmtiles');
+    const out = path.join(temp.path, 'city.pmtiles');
     const layers = ['grids', 'buildings', 'key_places'];
     await tilesExport(['--layers', layers.join(','), '--minzoom', '13', '--maxzoom', '13', '--out', out]);
     const archive = new PMTiles(new LocalFileSource(out));
@@ -110,17 +104,17 @@ describe('PMTiles archive of the public tile layers (npm run tiles:export)', () 
   });
 
   it('refuses layers that are not public, naming the ones an archive may hold', async () => {
-    await expect(tilesExport(['--layers', 'incidents', '--out', path.join(folder, 'no.pmtiles')])).rejects.toMatchObject({
+    await expect(tilesExport(['--layers', 'incidents', '--out', path.join(temp.path, 'no.pmtiles')])).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/Not public tile layers: incidents; an archive may hold .*buildings/),
     });
-    await expect(tilesExport(['--minzoom', '9', '--maxzoom', '3', '--out', path.join(folder, 'no.pmtiles')])).rejects.toMatchObject({ code: 1 });
-    expect(fs.existsSync(path.join(folder, 'no.pmtiles'))).toBe(false);
+    await expect(tilesExport(['--minzoom', '9', '--maxzoom', '3', '--out', path.join(temp.path, 'no.pmtiles')])).rejects.toMatchObject({ code: 1 });
+    expect(fs.existsSync(path.join(temp.path, 'no.pmtiles'))).toBe(false);
   });
 
   it('splits a directory too big for the first 16 KiB into leaf directories and stores repeated tiles once', async () => {
-    const out = path.join(folder, 'many.pmtiles');
-    const writer = new PmtilesWriter(path.join(folder, 'many.data'));
+    const out = path.join(temp.path, 'many.pmtiles');
+    const writer = new PmtilesWriter(path.join(temp.path, 'many.data'));
     const z = 12;
     const tiles: Tile[] = [];
     for (let x = 0; x < 200; x++) for (let y = 0; y < 200; y++) tiles.push({ z, x, y });
