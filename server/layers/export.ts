@@ -90,8 +90,15 @@ function libpqEnvironment(databaseUrl: string, statementTimeoutMs: number): Node
   };
 }
 
-// libpq's words for a server it could not reach or that went away: answered 503 as any unreachable database.
-const connectionFailure = /could not connect|Connection refused|server closed the connection|the database system is (starting up|shutting down)/i;
+/**
+ * The SQLSTATE for what ogr2ogr's libpq reported, so the problem table answers as it does for the server's own
+ * queries: a server it could not reach or that went away (08006, 503), a statement past the timeout (57014, 503).
+ */
+function sqlStateOf(stderr: string): string | undefined {
+  if (/could not connect|Connection refused|server closed the connection|the database system is (starting up|shutting down)/i.test(stderr)) return '08006';
+  if (/canceling statement due to statement timeout/i.test(stderr)) return '57014';
+  return undefined;
+}
 
 /** Writes the layer into a new file of the format with ogr2ogr, reading it from PostgreSQL in one query. */
 function writeWithGdal(databaseUrl: string, statementTimeoutMs: number, layer: LayerDefinition, format: keyof typeof gdalFormats, file: string): Promise<void> {
@@ -102,11 +109,8 @@ function writeWithGdal(databaseUrl: string, statementTimeoutMs: number, layer: L
   return new Promise((resolve, reject) => {
     execFile('ogr2ogr', args, { env: libpqEnvironment(databaseUrl, statementTimeoutMs), maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
       if (!error) return resolve();
-      const failure = Object.assign(new Error(`ogr2ogr could not write ${layer.name} as ${driver}: ${stderr.trim() || error.message}`), {
-        // SQLSTATE connection_failure: the problem table answers 503 with Retry-After.
-        code: connectionFailure.test(stderr) ? '08006' : undefined,
-      });
-      reject(failure);
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (ogr2ogr is not installed: apt-get install gdal-bin)' : '';
+      reject(Object.assign(new Error(`ogr2ogr could not write ${layer.name} as ${driver}${missing}: ${stderr.trim() || error.message}`), { code: sqlStateOf(stderr) }));
     });
   });
 }
@@ -115,21 +119,22 @@ function writeWithGdal(databaseUrl: string, statementTimeoutMs: number, layer: L
 async function exportWithGdal(heavy: HeavyWork, layer: LayerDefinition, format: keyof typeof gdalFormats): Promise<Readable> {
   if (!layer.geometry) throw new BadRequestError(`${layer.name} have no geometry: export them as csv or geojson`, { formats: ['csv', 'geojson'] });
   const folder = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'citygrid-export-'));
-  const removeFolder = () => void fs.promises.rm(folder, { recursive: true, force: true });
+  const removeFolder = () => fs.promises.rm(folder, { recursive: true, force: true });
   const file = path.join(folder, `${layer.name}.${exportFormats[format].extension}`);
   try {
     await writeWithGdal(heavy.databaseUrl, heavy.statementTimeoutMs, layer, format, file);
   } catch (error) {
-    removeFolder();
+    await removeFolder();
     throw error;
   }
   const stream = fs.createReadStream(file);
-  stream.once('close', removeFolder);
+  stream.once('close', () => void removeFolder());
   return stream;
 }
 
 /**
- * The whole layer as CSV or GeoJSON, streamed in an export turn of the heavy-work pool (see db/heavy-work.ts).
+ * The whole layer in the format, streamed in an export turn of the heavy-work pool (see db/heavy-work.ts); GeoPackage
+ * and FlatGeobuf through ogr2ogr, whose own connection the turn also bounds.
  * The turn and the connection are taken before the answer starts, so a busy server answers 503 rather than a
  * broken stream, and given back when the stream closes, however it ends. A stream that stopped midway (its client
  * went away or stalled) leaves a statement or transaction behind: that connection is closed, not reused.

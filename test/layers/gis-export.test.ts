@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { useTestApp } from '../support/app';
+import { createTestApp, useTestApp } from '../support/app';
 import { useTempFolder } from '../support/temp-folder';
 import { binary } from '../support/tiles';
 
@@ -76,5 +77,17 @@ describe('layer export as GeoPackage and FlatGeobuf', () => {
     expect(refused.body.formats).toEqual(['csv', 'geojson']);
     await suite.api.request.get('/api/layers/people/export?format=fgb').set(suite.api.auth('planner')).expect(403);
     await suite.api.request.get('/api/layers/buildings/export?format=shp').set(suite.api.auth('planner')).expect(400);
+  });
+
+  it('answers 503 statement-timeout, not 500, when ogr2ogr\'s query runs past HEAVY_STATEMENT_TIMEOUT_S, leaving no file behind', async () => {
+    const impatient = await createTestApp(suite.db, { env: { HEAVY_STATEMENT_TIMEOUT_S: '0.001' } });
+    const before = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('citygrid-export-')).length;
+    try {
+      const response = await impatient.request.get('/api/layers/buildings/export?format=gpkg').set(impatient.auth('planner')).expect(503);
+      expect(response.body.type).toMatch(/statement-timeout/);
+    } finally {
+      await impatient.close();
+    }
+    expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('citygrid-export-')).length).toBeLessThanOrEqual(before);
   });
 });
