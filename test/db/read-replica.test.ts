@@ -1,41 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
+import { loadDemoCity, testCityOptions } from '../../data/demo/load';
 import { loadConfig } from '../../server/config';
-import { removeCluster, startStreamingReplica, stopEmbeddedCluster } from '../../server/db/embedded';
-import { createPool, type Pool } from '../../server/db/pool';
+import { ensureEmbeddedCluster, removeCluster, startStreamingReplica, stopEmbeddedCluster } from '../../server/db/embedded';
+import { migrate } from '../../server/db/migrate';
+import { createPool, ensureDatabaseExists, type Pool } from '../../server/db/pool';
 import type { ChangeEvent } from '../../server/events/bus';
 import { createTestApp, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { freePort } from '../support/ports';
 import { binary, type Tile, tileAt } from '../support/tiles';
 
-const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-// The replica of this checkout's test cluster listens 5 ports above it (54465 for CITYGRID_PG_PORT=54460).
-const replicaPort = config.CITYGRID_PG_PORT + 5;
-const replicaHome = path.join(config.CITYGRID_HOME, `replica-test-${process.pid}`);
 const year = { from: '2025-01-01T00:00:00+08:00', to: '2026-01-01T00:00:00+08:00' };
 
 // A replica is a copy of a local cluster made with pg_basebackup; a DATABASE_URL server may not allow that.
-const describeLocal = config.DATABASE_URL ? describe.skip : describe;
+const describeLocal = loadConfig().DATABASE_URL ? describe.skip : describe;
 
+/**
+ * The primary is a throw-away cluster of its own (as the fault test's), not the suite's shared one: a replica of
+ * that would copy, and then have to replay, every database the other test files clone meanwhile.
+ */
 describeLocal('read replica (DATABASE_READ_URL)', () => {
-  let db: TestDatabase;
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-replica-'));
+  const primaryHome = path.join(home, 'primary');
+  const replicaHome = path.join(home, 'replica');
+  let db: { url: string; pool: Pool };
+  let replicaPort: number;
   let replica: Pool;
   let api: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const replicaUrl = startStreamingReplica({ home: replicaHome, port: replicaPort, primaryUrl: db.url, log: () => undefined });
+    const url = ensureEmbeddedCluster({ home: primaryHome, port: await freePort(), database: 'citygrid_replica', log: () => undefined });
+    await ensureDatabaseExists(url);
+    db = { url, pool: createPool(url, 4) };
+    await migrate(db.pool);
+    await loadDemoCity(db.pool, { ...testCityOptions, progress: false });
+    replicaPort = await freePort();
+    const replicaUrl = startStreamingReplica({ home: replicaHome, port: replicaPort, primaryUrl: url, log: () => undefined });
     replica = createPool(replicaUrl, 2);
     api = await createTestApp(db, { env: { DATABASE_READ_URL: replicaUrl, TILE_CACHE_MB: '0', READ_REPLICA_RETRY_S: '1' } });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await api?.close();
     await replica?.end();
+    await db?.pool.end();
     removeCluster(replicaHome);
-    await db?.drop();
-  });
+    removeCluster(primaryHome);
+    fs.rmSync(home, { recursive: true, force: true });
+  }, 60_000);
 
   /** Waits until the replica has replayed everything the primary has written so far. */
   async function replicaCaughtUp(): Promise<void> {
@@ -109,7 +124,7 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
       hotspots: (await api.request.get('/api/hotspots').query({ ...year, res: 8 }).set(api.auth('planner')).expect(200)).body,
       stats: (await api.request.get('/api/stats/incidents').query({ ...year, groupBy: 'category' }).set(api.auth('planner')).expect(200)).body,
     };
-    stopEmbeddedCluster({ home: replicaHome, port: replicaPort, database: 'postgres' });
+    stopEmbeddedCluster({ home: replicaHome, port: replicaPort, database: 'citygrid_replica' });
     expect(await placeNames(place.tile)).toContain(place.name);
     // Other parameters than before, so the hotspot cache cannot answer: the primary does.
     const hotspots = await api.request.get('/api/hotspots').query({ ...year, res: 7 }).set(api.auth('planner')).expect(200);

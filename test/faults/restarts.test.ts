@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -10,6 +9,7 @@ import { ensureEmbeddedCluster, type EmbeddedClusterOptions, restartEmbeddedClus
 import { migrate } from '../../server/db/migrate';
 import { createPool, ensureDatabaseExists, type Pool } from '../../server/db/pool';
 import { loadDemoCity, testCityOptions } from '../../data/demo/load';
+import { freePort } from '../support/ports';
 
 /*
  * The acceptance test of issue 13: clients keep reporting incidents with Idempotency-Keys while PostgreSQL is
@@ -23,14 +23,6 @@ const clients = 20;
 const faults = 3;
 /** How long the load runs at least; the faults come one after another inside it. */
 const loadMs = 8_000;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Resolves when `condition` holds, checked whenever `changed` is called; rejects after timeoutMs. */
 function waiter() {
