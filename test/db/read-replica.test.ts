@@ -97,6 +97,7 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     }
     await replicaCaughtUp();
     expect(await placeNames(place.tile)).toContain('renamed behind the replica');
+    expect((await api.request.get('/health').expect(200)).body.reads).toBe('replica');
     const { rows } = await replica.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'citygrid reads'");
     expect(rows[0].n).toBeGreaterThan(0);
   });
@@ -131,6 +132,7 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     expect(hotspots.body.cells.length).toBeGreaterThan(0);
     expect(hotspots.body.cells.reduce((sum: number, cell: { count: number }) => sum + cell.count, 0)).toBe(before.hotspots.cells.reduce((sum: number, cell: { count: number }) => sum + cell.count, 0));
     expect((await api.request.get('/api/stats/incidents').query({ ...year, groupBy: 'category' }).set(api.auth('planner')).expect(200)).body).toEqual(before.stats);
+    expect((await api.request.get('/health').expect(200)).body.reads).toBe('primary');
     const grid = await db.pool.query<{ id: number }>('SELECT id FROM grids ORDER BY id LIMIT 1');
     await api.request.get(`/api/grids/${grid.rows[0].id}/stats`).set(api.auth('planner')).expect(200);
   });

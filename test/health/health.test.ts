@@ -16,6 +16,7 @@ describe('GET /health', () => {
     expect(response.body.status).toBe('ok');
     expect(response.body.database.up).toBe(true);
     expect(response.body.database.postgis).toMatch(/^3\./);
+    expect(response.body.reads).toBe('primary');
   });
 
   it('is 503 and says the database is down when it cannot be reached', async () => {
