@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const log = createLogger('silent');
   const events = new EventBus(url, log);
   await events.start();
-  const server = http.createServer(createApp({ config, pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  const server = http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -40,7 +40,7 @@ async function serve(url: string): Promise<void> {
   const events = new EventBus(url, log);
   await events.start();
   const pool = createPool(url, config.PG_POOL_MAX);
-  const server = http.createServer(createApp({ config, pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  const server = http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('disconnect', () => {
     server.close();

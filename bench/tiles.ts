@@ -190,7 +190,8 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
   const log = createLogger('silent');
   const events = new EventBus(url, log);
   await events.start();
-  return http.createServer(createApp({ config, pool: createPool(url, 4), heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  const pool = createPool(url, 4);
+  return http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
 }
 
 /** The bench tiles as citygrid caches them (gzip, ETag), by URL path. */

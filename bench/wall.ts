@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const log = createLogger('silent');
   const events = new EventBus(databaseUrl, log);
   await events.start();
-  const server = await listen(createApp({ config, pool, heavy: new HeavyWork(databaseUrl, config), log, clock: systemClock, events }));
+  const server = await listen(createApp({ config, pool, reads: pool, heavy: new HeavyWork(databaseUrl, config), log, clock: systemClock, events }));
   const commander = await createToken(pool, { role: 'commander', label: 'bench:wall' });
   const hotline = await createToken(pool, { role: 'hotline', label: 'bench:wall' });
   const browser = await launchBrowser();

@@ -5,6 +5,7 @@ import { loadConfig } from '../server/config';
 import { resolveDatabaseUrl } from '../server/db/connect';
 import { migrate } from '../server/db/migrate';
 import { createPool, type Pool } from '../server/db/pool';
+import { ensureSystemPackages } from '../server/db/system-packages';
 import { demoShowcaseDay } from '../data/demo/activity';
 import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load';
 import { ensureDemoTokens } from './demo-tokens';
@@ -14,6 +15,8 @@ import { stopOnSignals, superviseServer, workersWanted } from '../server/supervi
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // GeoPackage and FlatGeobuf exports are written by GDAL's ogr2ogr.
+  ensureSystemPackages(['gdal']);
   const databaseUrl = await resolveDatabaseUrl(config);
   const pool = createPool(databaseUrl, 2);
   try {

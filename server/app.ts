@@ -116,7 +116,7 @@ class CitygridApp extends Koa {
 export function createApp(deps: AppDeps): Koa {
   const document = new ApiDocument();
   const router = new Router();
-  const hotspots = new HotspotService(deps.pool, deps.clock);
+  const hotspots = new HotspotService(deps.reads, deps.clock);
   hotspots.listen(deps.events);
   const routes = domainRoutes.flatMap((build) => build(deps, { hotspots }));
   let builtDocument: object | undefined;

@@ -20,6 +20,11 @@ const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   // Unset: citygrid runs its own PostgreSQL + PostGIS cluster in CITYGRID_HOME.
   DATABASE_URL: z.string().url().optional(),
+  // A streaming replica of that database (or of the embedded cluster): tiles, hotspots, wall and statistics read
+  // there; every write, and every read that must see a write just made, uses the primary (db/read-pool.ts).
+  DATABASE_READ_URL: z.string().url().optional(),
+  // After the replica could not be reached, its reads go to the primary for this many seconds, then it is tried again.
+  READ_REPLICA_RETRY_S: z.coerce.number().positive().max(3600).default(5),
   CITYGRID_HOME: z.string().default(path.join(projectRoot, '.citygrid')),
   CITYGRID_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   CITYGRID_DB_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('citygrid'),

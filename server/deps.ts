@@ -1,6 +1,6 @@
 import type { Config } from './config';
 import type { HeavyWork } from './db/heavy-work';
-import type { Pool } from './db/pool';
+import type { Pool, Queryable } from './db/pool';
 import type { EventBus } from './events/bus';
 import type { Logger } from './logger';
 
@@ -12,6 +12,11 @@ export const systemClock: Clock = () => new Date();
 export interface AppDeps {
   config: Config;
   pool: Pool;
+  /**
+   * Reads a streaming replica may serve (tiles, hotspots, wall, statistics): the replica when DATABASE_READ_URL is
+   * set, else `pool`. Writes, and reads that must see a write (the answer to a write, lists, records), use `pool`.
+   */
+  reads: Queryable;
   /** Exports, imports, rebalancing and analytics: their own small pool and queues (see db/heavy-work.ts). */
   heavy: HeavyWork;
   log: Logger;

@@ -5,6 +5,7 @@ import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { HeavyWork } from './db/heavy-work';
 import { createPool, type Pool } from './db/pool';
+import { openReads } from './db/read-pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
 import { startEscalationScheduler } from './incidents/escalation';
@@ -29,8 +30,9 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   const events = new EventBus(databaseUrl, log);
   await events.start();
-  const heavy = new HeavyWork(databaseUrl, config);
-  const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
+  const reads = openReads(config, pool, events, log);
+  const heavy = new HeavyWork(databaseUrl, config, reads);
+  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: systemClock, events });
   const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config) : () => undefined;
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
@@ -53,6 +55,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     close: async () => {
       stopSchedulers();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await reads.close();
       await events.stop();
       await heavy.close();
       await pool.end();

@@ -151,3 +151,41 @@ export function restartEmbeddedCluster(options: EmbeddedClusterOptions): Promise
     execFile(file, argv, (error, stdout, stderr) => (error ? reject(new Error(`pg_ctl restart failed: ${error.message}\n${stdout}${stderr}`)) : resolve()));
   });
 }
+
+export interface StreamingReplicaOptions {
+  /** Folder of the replica's own cluster (<home>/pg), e.g. <CITYGRID_HOME>/replica. */
+  home: string;
+  port: number;
+  /** Any database URL of the primary; the replica copies the whole cluster. */
+  primaryUrl: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * A local hot-standby replica of a PostgreSQL 15 primary, by streaming replication: copied once with
+ * `pg_basebackup -R` (which writes primary_conninfo and standby.signal), then started like the embedded cluster.
+ * The primary needs a replication entry in pg_hba.conf (initdb's defaults allow 127.0.0.1). Returns its URL.
+ */
+export function startStreamingReplica(options: StreamingReplicaOptions): string {
+  const log = options.log ?? console.log;
+  const layout = layoutOf(options.home);
+  const primary = new URL(options.primaryUrl);
+  const database = decodeURIComponent(primary.pathname.slice(1)) || 'postgres';
+  if (isRunning(layout)) return embeddedDatabaseUrl(runningPort(layout), database);
+  prepareFolders(layout, log);
+  if (!isInitialised(layout)) {
+    log(`copying ${primary.host} into a streaming replica in ${layout.dataDir}`);
+    const user = decodeURIComponent(primary.username) || 'postgres';
+    runPgOrThrow('pg_basebackup', ['-D', layout.dataDir, '-h', primary.hostname, '-p', primary.port || '5432', '-U', user, '-R', '-X', 'stream', '-c', 'fast']);
+  }
+  const started = startCluster(layout, options.port);
+  if (started.status !== 0) throw new Error(`could not start the replica:\n${started.output}\n${logTail(layout)}`);
+  return embeddedDatabaseUrl(options.port, database);
+}
+
+/** Stops a replica (or any cluster) in <home>/pg and deletes its data folder. */
+export function removeCluster(home: string): void {
+  const layout = layoutOf(home);
+  if (isRunning(layout)) runPgOrThrow('pg_ctl', ['stop', '-w', '-m', 'immediate', '-D', layout.dataDir]);
+  fs.rmSync(path.dirname(layout.dataDir), { recursive: true, force: true });
+}

@@ -1,7 +1,8 @@
 import { Semaphore, type SemaphoreInterface, withTimeout } from 'async-mutex';
 import type { Config } from '../config';
 import { ServerBusyError } from '../errors';
-import { createPool, type Pool } from './pool';
+import { createPool, type Pool, type Queryable } from './pool';
+import type { Reads } from './read-pool';
 
 /** Kinds of expensive work, each taking turns within its own limit (config: EXPORT_CONCURRENCY, ...). */
 export type HeavyWorkKind = 'export' | 'import' | 'rebalance' | 'analytics';
@@ -17,15 +18,20 @@ export type Release = () => void;
  */
 export class HeavyWork {
   readonly pool: Pool;
+  /** For work done by another program (ogr2ogr exports), under the same statement timeout. */
+  readonly databaseUrl: string;
+  readonly statementTimeoutMs: number;
+  /** Where analytics read: the read replica when DATABASE_READ_URL is set (see db/read-pool.ts), else `pool`. */
+  private readonly reads: Queryable;
   private readonly turns: Record<HeavyWorkKind, SemaphoreInterface>;
 
-  constructor(databaseUrl: string, config: Config) {
+  constructor(databaseUrl: string, config: Config, reads?: Pick<Reads, 'heavyReads'>) {
     const queueWaitMs = config.HEAVY_QUEUE_WAIT_S * 1000;
-    this.pool = createPool(databaseUrl, config.HEAVY_POOL_MAX, {
-      applicationName: 'citygrid heavy work',
-      statementTimeoutMs: config.HEAVY_STATEMENT_TIMEOUT_S * 1000,
-      waitMs: queueWaitMs,
-    });
+    this.databaseUrl = databaseUrl;
+    this.statementTimeoutMs = config.HEAVY_STATEMENT_TIMEOUT_S * 1000;
+    const options = { statementTimeoutMs: this.statementTimeoutMs, waitMs: queueWaitMs };
+    this.pool = createPool(databaseUrl, config.HEAVY_POOL_MAX, { ...options, applicationName: 'citygrid heavy work' });
+    this.reads = reads ? reads.heavyReads(this.pool, { ...options, max: config.HEAVY_POOL_MAX }) : this.pool;
     const queue = (kind: HeavyWorkKind, concurrency: number) =>
       withTimeout(
         new Semaphore(concurrency),
@@ -56,6 +62,16 @@ export class HeavyWork {
     const release = await this.turn(kind);
     try {
       return await fn(this.pool);
+    } finally {
+      release();
+    }
+  }
+
+  /** Runs read-only analytics (statistics, coverage) in an analytics turn, on the read replica when there is one. */
+  async analyse<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    const release = await this.turn('analytics');
+    try {
+      return await fn(this.reads);
     } finally {
       release();
     }

@@ -16,6 +16,21 @@ export function isPoolWaitTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
 }
 
+// Errors that mean the database cannot be reached now (refused, reset, shutting down, too many connections), not
+// that the request or our code is wrong: the client may retry (503), and a read on a replica may go to the primary instead.
+const unreachableErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+
+// node-postgres reports a connection lost under a query (a server restart, a backend terminated) or never made in
+// time with these messages and no code.
+const lostConnectionMessages = /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable)$/;
+
+/** The database cannot be reached now (refused, reset, shutting down, too many connections); a retry may succeed. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') return unreachableErrorCodes.has(code) || code.startsWith('08');
+  return error instanceof Error && lostConnectionMessages.test(error.message);
+}
+
 // PostGIS functions carry high planner costs, so many short statements cross jit_above_cost and pay 0.1–1 s of
 // LLVM compilation for milliseconds of work (coverage check ≈ 1 s with JIT, 6 ms without): JIT is off for
 // every citygrid connection, on the embedded cluster and on DATABASE_URL servers alike.

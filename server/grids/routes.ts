@@ -244,7 +244,7 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await heavy.run('analytics', (heavyPool) => gridCoverage(heavyPool, params.id));
+        ctx.body = await heavy.analyse((reads) => gridCoverage(reads, params.id));
       },
     }),
     defineRoute({
@@ -255,7 +255,7 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        ctx.body = await heavy.run('analytics', (heavyPool) => gridStats(heavyPool, params.id));
+        ctx.body = await heavy.analyse((reads) => gridStats(reads, params.id));
       },
     }),
   ];

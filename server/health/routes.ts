@@ -8,9 +8,12 @@ const healthSchema = z.object({
   // Which server process answered: with several workers on one port (npm start -- --workers N) that differs by connection.
   pid: z.number().int(),
   database: z.object({ up: z.boolean(), latencyMs: z.number().optional(), postgis: z.string().optional(), error: z.string().optional() }),
+  // Where tiles, hotspots and statistics read now: a standby (DATABASE_READ_URL) or the primary (none set, the
+  // replica unreachable or behind a change just made).
+  reads: z.enum(['replica', 'primary']).optional(),
 });
 
-export function healthRoutes({ pool }: AppDeps) {
+export function healthRoutes({ pool, reads }: AppDeps) {
   return [
     defineRoute({
       method: 'get',
@@ -24,7 +27,8 @@ export function healthRoutes({ pool }: AppDeps) {
         try {
           const { rows } = await pool.query<{ postgis: string }>('SELECT postgis_lib_version() AS postgis');
           const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-          ctx.body = { status: 'ok', pid: process.pid, database: { up: true, latencyMs, postgis: rows[0].postgis } };
+          const standby = await reads.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+          ctx.body = { status: 'ok', pid: process.pid, database: { up: true, latencyMs, postgis: rows[0].postgis }, reads: standby.rows[0].standby ? 'replica' : 'primary' };
         } catch (error) {
           ctx.status = 503;
           ctx.set('Retry-After', retryAfterSeconds);

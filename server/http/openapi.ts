@@ -35,7 +35,7 @@ export class ApiDocument {
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
     for (const [status, response] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
       responses[status] = response.schema
-        ? { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
+        ? { description: response.description, content: Object.fromEntries([response.contentType ?? 'application/json'].flat().map((type) => [type, { schema: response.schema! }])) }
         : { description: response.description };
     }
     responses.default = route.errorFormat

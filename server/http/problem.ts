@@ -16,7 +16,7 @@ import {
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../errors';
-import { isPoolWaitTimeout } from '../db/pool';
+import { isDatabaseUnavailable, isPoolWaitTimeout } from '../db/pool';
 import type { Logger } from '../logger';
 
 export const problemContentType = 'application/problem+json';
@@ -68,20 +68,6 @@ function pgErrorCode(error: unknown): string | undefined {
 // statement_timeout (or a cancel request) ended the statement.
 const statementCancelled = '57014';
 
-// Errors that mean the database cannot be reached now (refused, reset, shutting down, too many connections), not
-// that the request or our code is wrong: the client may retry (503), and the log says which.
-const unreachableErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
-
-// node-postgres reports a connection lost under a query (a server restart, a backend terminated) or never made in
-// time with these messages and no code.
-const lostConnectionMessages = /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable)$/;
-
-function databaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string') return unreachableErrorCodes.has(code) || code.startsWith('08');
-  return error instanceof Error && lostConnectionMessages.test(error.message);
-}
-
 /** Seconds a client is asked to wait (Retry-After) before trying again when the database is away. */
 export const retryAfterSeconds = '5';
 
@@ -125,7 +111,7 @@ export function toProblem(error: unknown): ProblemDocument {
       detail: 'A statement ran past its time limit (HEAVY_STATEMENT_TIMEOUT_S for exports, imports, rebalancing and analytics) and was cancelled; nothing was changed. Narrow the request, or try again later.',
     };
   }
-  if (databaseUnavailable(error)) {
+  if (isDatabaseUnavailable(error)) {
     return { type: 'database-unavailable', title: 'The database is unavailable', status: 503, detail: `Try again in ${retryAfterSeconds} seconds.` };
   }
   return { type: 'internal', title: 'Internal server error', status: 500, detail: 'An unexpected error occurred; it has been logged.' };

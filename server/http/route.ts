@@ -43,7 +43,8 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
    * parsed or validated here: body is undefined and the handler reads ctx.req (files go to disk as they arrive).
    */
   multipart?: AnySchema;
-  responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /** contentType: one media type, or several for an answer sent in the one the request asked for. */
+  responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string | string[] }>;
   /**
    * The route creates something and takes an Idempotency-Key header: `writer.idempotency` carries it (for a JSON
    * body; a handler that parses its body itself binds the key with writerForContent), and the write service's

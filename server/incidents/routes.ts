@@ -63,7 +63,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       access: readerRoles,
       query: statsQuery,
       async handler(ctx, { query, actor }) {
-        ctx.body = await heavy.run('analytics', (heavyPool) => incidentStats(heavyPool, clock, query, gridScope(actor), config.CITY_TIME_ZONE));
+        ctx.body = await heavy.analyse((reads) => incidentStats(reads, clock, query, gridScope(actor), config.CITY_TIME_ZONE));
       },
     }),
     defineRoute({
@@ -143,7 +143,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       access: readerRoles,
       query: workerStatsQuery,
       async handler(ctx, { query, actor }) {
-        ctx.body = { workers: await heavy.run('analytics', (heavyPool) => workerIndicators(heavyPool, query, gridScope(actor))) };
+        ctx.body = { workers: await heavy.analyse((reads) => workerIndicators(reads, query, gridScope(actor))) };
       },
     }),
     defineRoute({

@@ -1,13 +1,23 @@
+import { z } from 'zod';
 import type { AppDeps } from '../deps';
 import { cityExtentOf } from '../geo/extent';
 import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
 import { disconnectWhenStalled } from '../http/stalled-clients';
-import { exportLayer } from './export';
+import { exportFormats, exportLayer } from './export';
 import { importFeatures } from './import';
 import { createBody, exportQuery, importQuery, listQueryOf, updateBody } from './schemas';
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
+
+/** One 200 answer per export format, each a file download. */
+const exportResponses = {
+  200: {
+    description: 'The whole layer as a file (Content-Disposition: attachment) in the format asked for',
+    schema: z.string().openapi({ format: 'binary' }),
+    contentType: Object.values(exportFormats).map((format) => format.contentType),
+  },
+};
 
 /** Import and export come before /:id so that their names are not read as ids. */
 function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
@@ -32,16 +42,17 @@ function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): Ro
     defineRoute({
       method: 'get',
       path: `${base}/export`,
-      summary: `The whole ${layer.name} layer as GeoJSON or CSV, streamed; the columns are the importable ones`,
+      summary: `The whole ${layer.name} layer as GeoJSON, CSV, GeoPackage or FlatGeobuf, streamed; the columns are the importable ones`,
       tag: 'layers',
       access: bulkAccess(layer, layer.read),
       query: exportQuery,
+      responses: exportResponses,
       async handler(ctx, { query }) {
-        const csv = query.format === 'csv';
         const stream = await exportLayer(heavy, layer, query.format);
         disconnectWhenStalled(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
-        ctx.type = csv ? 'text/csv; charset=utf-8' : 'application/geo+json';
-        ctx.attachment(`${layer.name}.${csv ? 'csv' : 'geojson'}`);
+        const { contentType, extension } = exportFormats[query.format];
+        ctx.type = contentType;
+        ctx.attachment(`${layer.name}.${extension}`);
         ctx.body = stream;
       },
     }),

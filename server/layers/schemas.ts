@@ -83,4 +83,10 @@ export const importQuery = z
   })
   .strict();
 
-export const exportQuery = z.object({ format: z.enum(['geojson', 'csv']).default('geojson') }).strict();
+export const exportQuery = z
+  .object({
+    format: z.enum(['geojson', 'csv', 'gpkg', 'fgb']).default('geojson').openapi({
+      description: 'geojson (RFC 7946) and csv (WKT geometry) are streamed as read; gpkg (GeoPackage) and fgb (FlatGeobuf, with spatial index) are written whole first',
+    }),
+  })
+  .strict();

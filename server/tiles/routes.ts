@@ -83,8 +83,8 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
 }
 
 /** `renderers`: the makers of the computed layers' tiles, by layer name (hotspots). */
-export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
-  const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, renderers);
+export function tileRoutes({ reads, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
+  const tiles = new TileService(reads, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
   // This server's URL for the URLs inside TileJSON; not `ctx.origin` (since Koa 3 the request's Origin header).
   const publicUrl = publicUrlFor(config.PUBLIC_URL);
@@ -110,7 +110,7 @@ export function tileRoutes({ pool, config, events }: AppDeps, renderers: Record<
       params: layerParams,
       query: tileFilterQuery,
       async handler(ctx, { params, query, actor }) {
-        ctx.body = await tileJson(pool, visibleLayer(params.layer, actor), baseUrl(ctx), withoutToken(query));
+        ctx.body = await tileJson(reads, visibleLayer(params.layer, actor), baseUrl(ctx), withoutToken(query));
       },
     }),
     defineRoute({

@@ -216,8 +216,8 @@ export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string,
      FROM (SELECT ST_Extent(geom) AS e FROM ${layer.boundsTable}) extent`,
   );
   const bounds = rows[0]?.bounds ?? [-180, -85.0511, 180, 85.0511];
-  const { minzoom, maxzoom } = layerZoomRange(layer);
-  const fields = layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
+  const vectorLayer = vectorLayerOf(layer);
+  const { minzoom, maxzoom } = vectorLayer;
   const search = new URLSearchParams(Object.entries(filters).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
   const query = search.size > 0 ? `?${search}` : '';
   const centerZoom = Math.max(minzoom, Math.min(maxzoom, 13));
@@ -230,8 +230,14 @@ export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string,
     maxzoom,
     bounds,
     center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, centerZoom],
-    vector_layers: [{ id: layer.name, description: layer.description, minzoom, maxzoom, fields }],
+    vector_layers: [vectorLayer],
   };
+}
+
+/** The layer as TileJSON 3.0 describes a layer of vector tiles: its zooms and its fields. */
+export function vectorLayerOf(layer: TileLayer): TileJson['vector_layers'][number] {
+  const fields = layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
+  return { id: layer.name, description: layer.description, ...layerZoomRange(layer), fields };
 }
 
 export function listLayers(actor: Actor | null, baseUrl: string) {

@@ -7,7 +7,7 @@ import { wallCells, wallPatrols, wallSummary } from './service';
 /** The command centre's wall display (大屏): aggregates only, never a person or a named worker. */
 export const wallRoles: readonly Role[] = ['admin', 'commander'];
 
-export function wallRoutes({ pool, clock }: AppDeps) {
+export function wallRoutes({ reads, clock }: AppDeps) {
   return [
     defineRoute({
       method: 'get',
@@ -17,7 +17,7 @@ export function wallRoutes({ pool, clock }: AppDeps) {
       access: wallRoles,
       query: wallDayQuery,
       async handler(ctx, { query }) {
-        ctx.body = await wallSummary(pool, clock, query);
+        ctx.body = await wallSummary(reads, clock, query);
       },
     }),
     defineRoute({
@@ -28,7 +28,7 @@ export function wallRoutes({ pool, clock }: AppDeps) {
       access: wallRoles,
       query: wallCellsQuery,
       async handler(ctx, { query }) {
-        ctx.body = await wallCells(pool, clock, query);
+        ctx.body = await wallCells(reads, clock, query);
       },
     }),
     defineRoute({
@@ -39,7 +39,7 @@ export function wallRoutes({ pool, clock }: AppDeps) {
       access: wallRoles,
       query: wallDayQuery,
       async handler(ctx, { query }) {
-        ctx.body = await wallPatrols(pool, clock, query);
+        ctx.body = await wallPatrols(reads, clock, query);
       },
     }),
   ];

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createToken } from '../../server/auth/tokens';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { freePort, type LogLine, startSupervisor, type Supervisor, waiter } from '../support/supervisor';
+import { freePort } from '../support/ports';
+import { type LogLine, startSupervisor, type Supervisor, waiter } from '../support/supervisor';
 import { tileAt } from '../support/tiles';
 import { pointInGrid } from '../incidents/helpers';
 

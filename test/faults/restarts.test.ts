@@ -6,7 +6,8 @@ import { ensureEmbeddedCluster, type EmbeddedClusterOptions, restartEmbeddedClus
 import { migrate } from '../../server/db/migrate';
 import { createPool, ensureDatabaseExists, type Pool } from '../../server/db/pool';
 import { loadDemoCity, testCityOptions } from '../../data/demo/load';
-import { freePort, startSupervisor, type Supervisor, waiter } from '../support/supervisor';
+import { freePort } from '../support/ports';
+import { startSupervisor, type Supervisor, waiter } from '../support/supervisor';
 
 /*
  * The acceptance test of issue 13: clients keep reporting incidents with Idempotency-Keys while PostgreSQL is

@@ -16,6 +16,7 @@ describe('GET /health', () => {
     expect(response.body.status).toBe('ok');
     expect(response.body.database.up).toBe(true);
     expect(response.body.database.postgis).toMatch(/^3\./);
+    expect(response.body.reads).toBe('primary');
   });
 
   it('is 503 and says the database is down when it cannot be reached', async () => {
@@ -24,7 +25,7 @@ describe('GET /health', () => {
     const deadPool = createPool('postgresql://postgres@127.0.0.1:1/none', 1);
     const log = createLogger('silent');
     const heavy = new HeavyWork('postgresql://postgres@127.0.0.1:1/none', config);
-    const app = createApp({ config, pool: deadPool, heavy, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
+    const app = createApp({ config, pool: deadPool, reads: deadPool, heavy, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
     const response = await supertest(app.callback()).get('/health').expect(503);
     expect(response.body).toMatchObject({ status: 'degraded', database: { up: false } });
     expect(response.body.database.error).toEqual(expect.any(String));

@@ -15,7 +15,7 @@ describe('every route while the database is away', () => {
   const pool = createPool(url, 2);
   const config = loadConfig({ LOG_LEVEL: 'silent' });
   const heavy = new HeavyWork(url, config);
-  const app = createApp({ config, pool, heavy, log, clock: systemClock, events: new EventBus(url, log) });
+  const app = createApp({ config, pool, reads: pool, heavy, log, clock: systemClock, events: new EventBus(url, log) });
   const request = supertest(app.callback());
   afterAll(() => Promise.all([pool.end(), heavy.close()]));
 

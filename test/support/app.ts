@@ -5,6 +5,7 @@ import { roles, type Role } from '../../server/auth/roles';
 import { createToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
 import { HeavyWork } from '../../server/db/heavy-work';
+import { openReads } from '../../server/db/read-pool';
 import type { Pool } from '../../server/db/pool';
 import { type Clock, systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
@@ -34,9 +35,11 @@ export async function createTestApp(
   const log = createLogger(config.LOG_LEVEL);
   const events = new EventBus(database.url, log);
   await events.start();
-  const heavy = new HeavyWork(database.url, config);
-  const app = createApp({ config, pool, heavy, log, clock: options.clock ?? systemClock, events });
+  const reads = openReads(config, pool, events, log);
+  const heavy = new HeavyWork(database.url, config, reads);
+  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: options.clock ?? systemClock, events });
   const close = async () => {
+    await reads.close();
     await events.stop();
     await heavy.close();
   };

@@ -13,7 +13,7 @@ function appOn(url: string) {
   const log = createLogger('silent');
   const pool = createPool(url, 2);
   const config = loadConfig({ LOG_LEVEL: 'silent' });
-  const app = createApp({ config, pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events: new EventBus(url, log) });
+  const app = createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events: new EventBus(url, log) });
   return { request: supertest(app.callback()), pool };
 }
 
