@@ -14,7 +14,7 @@ import { type Crs, crs84, findCrs, servedCrs } from './crs';
 import { collectionDocument, conformance, geoJsonType, Linker, landingPage, openApiDocument, openApiType } from './documents';
 import type { EditRequest, FeatureEditor, FeatureInput } from './editing';
 import { collectionHtml, collectionsHtml, conformanceHtml, itemHtml, itemsHtml, landingHtml } from './html';
-import { collectionParams, documentQuery, exceptionSchema, featureBody, itemParams, itemQuery, itemsQuery, writeQuery } from './schemas';
+import { collectionParams, documentQuery, exceptionSchema, featureBody, itemParams, itemQuery, itemsQuery } from './schemas';
 import { collectionExtent, geometryToWgs84, getItem, listItems } from './service';
 
 export const ogcPrefix = '/ogc';
@@ -102,6 +102,21 @@ function editorFor(ctx: Context, collection: OgcCollection, actor: Actor | null)
     throw new ForbiddenError(`Role ${actor?.role ?? 'anonymous'} may not edit ${collection.id}`, { allowedRoles: collection.editor.roles });
   }
   return collection.editor;
+}
+
+/** A GeoJSON document, or its HTML page when asked for one, with the CRS of its coordinates in Content-Crs. */
+function sendFeatures(ctx: Context, crs: Crs, document: object, htmlPage: (() => string) | false): void {
+  ctx.set('Content-Crs', `<${crs.uri}>`);
+  if (htmlPage) {
+    ctx.body = htmlPage();
+    return;
+  }
+  ctx.type = geoJsonType;
+  ctx.body = document;
+}
+
+function collectionLink(links: Linker, collection: OgcCollection) {
+  return { href: links.href(`/collections/${collection.id}`), rel: 'collection', type: 'application/json', title: collection.title };
 }
 
 export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
@@ -233,16 +248,10 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
           ...links.selfAndAlternate(path, at(offset), html, geoJsonType),
           ...(offset + page.features.length < page.numberMatched ? [{ href: links.href(path, { ...at(offset + limit), f: html ? 'html' : 'json' }), rel: 'next', type: html ? 'text/html' : geoJsonType, title: 'Next page' }] : []),
           ...(offset > 0 ? [{ href: links.href(path, { ...at(Math.max(0, offset - limit)), f: html ? 'html' : 'json' }), rel: 'prev', type: html ? 'text/html' : geoJsonType, title: 'Previous page' }] : []),
-          { href: links.href(`/collections/${collection.id}`), rel: 'collection', type: 'application/json', title: collection.title },
+          collectionLink(links, collection),
         ];
         const body = { type: 'FeatureCollection', features: page.features, numberMatched: page.numberMatched, numberReturned: page.features.length, timeStamp: clock().toISOString(), links: pageLinks };
-        ctx.set('Content-Crs', `<${crs.uri}>`);
-        if (html) {
-          ctx.body = itemsHtml(collection.title, body, (id) => links.href(`${path}/${id}`, { f: 'html', crs: crsName }));
-          return;
-        }
-        ctx.type = geoJsonType;
-        ctx.body = body;
+        sendFeatures(ctx, crs, body, html && (() => itemsHtml(collection.title, body, (id) => links.href(`${path}/${id}`, { f: 'html', crs: crsName }))));
       },
     }),
     defineRoute({
@@ -261,22 +270,13 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         const links = linker(ctx, query.access_token);
         const path = `/collections/${collection.id}/items/${feature.id}`;
         ctx.set('ETag', `"${etag}"`);
-        ctx.set('Content-Crs', `<${crs.uri}>`);
         ctx.status = 200;
         if (ctx.fresh) {
           ctx.status = 304;
           return;
         }
-        const document = {
-          ...feature,
-          links: [...links.selfAndAlternate(path, { crs: query.crs }, html, geoJsonType), { href: links.href(`/collections/${collection.id}`), rel: 'collection', type: 'application/json', title: collection.title }],
-        };
-        if (html) {
-          ctx.body = itemHtml(collection.title, document);
-          return;
-        }
-        ctx.type = geoJsonType;
-        ctx.body = document;
+        const document = { ...feature, links: [...links.selfAndAlternate(path, { crs: query.crs }, html, geoJsonType), collectionLink(links, collection)] };
+        sendFeatures(ctx, crs, document, html && (() => itemHtml(collection.title, document)));
       },
     }),
     defineRoute({
@@ -288,7 +288,6 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
       idempotent: true,
       rawBody: true,
       params: collectionParams,
-      query: writeQuery,
       async handler(ctx, { params, actor, writer }) {
         const collection = visibleCollection(params.collectionId, actor);
         const editor = editorFor(ctx, collection, actor);
@@ -307,8 +306,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         access: allRoles,
         rawBody: true,
         params: itemParams,
-        query: writeQuery,
-        async handler(ctx, { params, actor, writer }) {
+          async handler(ctx, { params, actor, writer }) {
           const collection = visibleCollection(params.collectionId, actor);
           const editor = editorFor(ctx, collection, actor);
           const { feature } = await featureOf(ctx, method === 'patch');
@@ -326,7 +324,6 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
       summary: 'Deletes a feature (Part 4); If-Match with its ETag',
       access: allRoles,
       params: itemParams,
-      query: writeQuery,
       async handler(ctx, { params, actor, writer }) {
         const collection = visibleCollection(params.collectionId, actor);
         await editorFor(ctx, collection, actor).remove(editRequest(ctx, writer), params.featureId);
@@ -341,9 +338,9 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         summary: `The methods this caller may use on ${item ? 'a feature' : 'the features'} of a collection (Allow)`,
         access: allRoles,
         params: item ? itemParams : collectionParams,
-        query: writeQuery,
-        handler(ctx, { params, actor }) {
+          async handler(ctx, { params, actor }) {
           const collection = visibleCollection(params.collectionId, actor);
+          if ('featureId' in params) await getItem(pool, collection, params.featureId as number, crs84, actor);
           const writes = collection.editor?.roles.includes(actor!.role) ? (item ? ', PUT, PATCH, DELETE' : ', POST') : '';
           ctx.set('Allow', `${readMethods}${writes}`);
           ctx.status = 204;

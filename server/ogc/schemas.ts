@@ -87,19 +87,20 @@ export type ItemsQuery = z.infer<typeof itemsQuery>;
 
 export const itemQuery = z.object({ f: format, access_token: accessToken, crs: crsName.optional() }).strict();
 
-/** Query of a write: the CRS of the coordinates sent is the Content-Crs header, not a parameter. */
-export const writeQuery = z.object({ access_token: accessToken }).strict();
-
 export const collectionParams = z.object({ collectionId: z.string().min(1).max(100) }).strict();
 export const itemParams = z.object({ collectionId: z.string().min(1).max(100), featureId: wholeNumber({ min: 1 }) }).strict();
 
-/** A Feature as written: members beyond these (links, bbox) are ignored, as clients send back what they read. */
-export const featureBody = z.object({
-  type: z.literal('Feature'),
-  id: z.union([z.string().max(100), z.number()]).optional(),
-  geometry: z.record(z.string(), z.unknown()).nullable().optional(),
-  properties: z.record(z.string(), z.unknown()).nullable().optional(),
-});
+/** A Feature as written; links and bbox, which clients send back as they read them, are ignored. */
+export const featureBody = z
+  .object({
+    type: z.literal('Feature'),
+    id: z.union([z.string().max(100), z.number()]).optional(),
+    geometry: z.record(z.string(), z.unknown()).nullable().optional(),
+    properties: z.record(z.string(), z.unknown()).nullable().optional(),
+    links: z.array(z.unknown()).optional(),
+    bbox: z.array(z.number()).optional(),
+  })
+  .strict();
 
 /** OGC API exception (ogcapi-features exception.yaml). */
 export const exceptionSchema = z.object({ code: z.string(), description: z.string() }).openapi('OgcException');

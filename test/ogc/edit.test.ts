@@ -18,14 +18,16 @@ describe('OGC API – Features Part 4: editing through the layer and grid servic
   }
 
   it('tells each caller in Allow what it may do (OPTIONS)', async () => {
-    const { api } = suite;
+    const { api, db } = suite;
+    const { rows } = await db.pool.query<{ id: number }>('SELECT min(id) AS id FROM grids WHERE level = 4');
     const allow = async (role: Parameters<typeof api.auth>[0], path: string) =>
       (await api.request.options(`/ogc/collections/${path}`).set(api.auth(role)).expect(204)).headers.allow;
     expect(await allow('planner', 'hazards/items')).toBe('GET, HEAD, OPTIONS, POST');
-    expect(await allow('planner', 'grids_level_4/items/1')).toBe('GET, HEAD, OPTIONS, PUT, PATCH, DELETE');
+    expect(await allow('planner', `grids_level_4/items/${rows[0].id}`)).toBe('GET, HEAD, OPTIONS, PUT, PATCH, DELETE');
     expect(await allow('commander', 'hazards/items')).toBe('GET, HEAD, OPTIONS');
     expect(await allow('admin', 'incidents/items')).toBe('GET, HEAD, OPTIONS');
     await api.request.options('/ogc/collections/patrol_tracks/items').set(api.auth('hotline')).expect(404);
+    await api.request.options('/ogc/collections/grids_level_3/items/999999999').set(api.auth('planner')).expect(404);
   });
 
   it('creates, replaces, changes and deletes a hazard with ETags, audited as the REST API is', async () => {

@@ -1,3 +1,4 @@
+import type { Response } from 'supertest';
 import { useTestApp } from '../support/app';
 
 const crs84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
@@ -65,7 +66,7 @@ describe('OGC API – Features Part 1 and 2: reading', () => {
     const seen: number[] = [];
     let pages = 0;
     while (url) {
-      const response = await api.request.get(url.replace(/^https?:\/\/[^/]+/, '')).set(api.auth('commander')).expect(200);
+      const response: Response = await api.request.get(url.replace(/^https?:\/\/[^/]+/, '')).set(api.auth('commander')).expect(200);
       expect(response.headers['content-type']).toContain('application/geo+json');
       expect(response.headers['content-crs']).toBe(`<${crs84}>`);
       expect(response.body.numberMatched).toBe(total);
