@@ -87,6 +87,27 @@ describe('OGC API – Features Part 4: editing through the layer and grid servic
     ]);
   });
 
+  it('lets exactly one of two writers with the same ETag win; a retried create with its Idempotency-Key creates once', async () => {
+    const { api, db } = suite;
+    const [lon, lat] = await pointInGrid();
+    const body = JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [lon, lat] }, properties: { name: '学校', kind: 'school' } });
+    const create = () => api.request.post('/ogc/collections/key_places/items').set(api.auth('planner')).set('Idempotency-Key', 'ogc-create-1').set('Content-Type', geoJson).send(body).expect(201);
+    const first = await create();
+    const retry = await create();
+    expect(new URL(retry.headers.location as string).pathname).toBe(new URL(first.headers.location as string).pathname);
+    expect(Number((await db.pool.query(`SELECT count(*) AS n FROM key_places WHERE name = '学校'`)).rows[0].n)).toBe(1);
+
+    const path = new URL(first.headers.location as string).pathname;
+    const etag = (await api.request.get(path).set(api.auth('planner')).expect(200)).headers.etag as string;
+    const writers = await Promise.all(
+      ['甲', '乙'].map((name) => api.request.patch(path).set(api.auth('planner')).set('If-Match', etag).send({ properties: { name } })),
+    );
+    expect(writers.map((response) => response.status).sort()).toEqual([204, 412]);
+    const winner = writers.find((response) => response.status === 204)!;
+    const stored = await api.request.get(path).set(api.auth('planner')).expect(200);
+    expect(stored.headers.etag).toBe(winner.headers.etag);
+  });
+
   it('applies the layer rules and roles of the REST API', async () => {
     const { api } = suite;
     const [lon, lat] = await pointInGrid();
