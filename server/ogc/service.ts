@@ -66,9 +66,13 @@ export async function listItems(db: Queryable, collection: OgcCollection, filter
   const filterValues = [...values];
   const [count, rows] = await Promise.all([
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${collection.from} ${where}`, filterValues),
+    // The page's ids first: rows an offset skips are then counted, not turned into GeoJSON.
     db.query<{ feature: GeoJsonFeature }>(
-      `SELECT ${featureSql(collection, page.crs)} AS feature FROM ${collection.from} ${where}
-       ORDER BY ${collection.idSql} LIMIT ${bind(page.limit)} OFFSET ${bind(page.offset)}`,
+      `SELECT ${featureSql(collection, page.crs)} AS feature
+         FROM (SELECT ${collection.idSql} AS page_id FROM ${collection.from} ${where}
+                ORDER BY ${collection.idSql} LIMIT ${bind(page.limit)} OFFSET ${bind(page.offset)}) page
+         JOIN ${collection.from} ON ${collection.idSql} = page.page_id
+        ORDER BY page.page_id`,
       values,
     ),
   ]);
