@@ -36,6 +36,11 @@ export class Linker {
   }
 }
 
+/** The same links as an HTTP Link header (RFC 8288), for clients that page by headers. */
+export function linkHeader(links: readonly Link[]): string {
+  return links.map((link) => `<${link.href}>; rel="${link.rel}"; type="${link.type}"`).join(', ');
+}
+
 export const conformance = {
   conformsTo: [
     'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',

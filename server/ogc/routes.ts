@@ -11,7 +11,7 @@ import { publicUrlFor } from '../http/public-url';
 import { defineRoute, type RouteDefinition, validateBody, writerForContent } from '../http/route';
 import { collections, type OgcCollection, readableCollections } from './collections';
 import { type Crs, crs84, findCrs, servedCrs } from './crs';
-import { collectionDocument, conformance, geoJsonType, Linker, landingPage, openApiDocument, openApiType } from './documents';
+import { collectionDocument, conformance, geoJsonType, type Link, Linker, landingPage, linkHeader, openApiDocument, openApiType } from './documents';
 import type { EditRequest, FeatureEditor, FeatureInput } from './editing';
 import { collectionHtml, collectionsHtml, conformanceHtml, itemHtml, itemsHtml, landingHtml } from './html';
 import { collectionParams, documentQuery, exceptionSchema, featureBody, itemParams, itemQuery, itemsQuery } from './schemas';
@@ -104,9 +104,10 @@ function editorFor(ctx: Context, collection: OgcCollection, actor: Actor | null)
   return collection.editor;
 }
 
-/** A GeoJSON document, or its HTML page when asked for one, with the CRS of its coordinates in Content-Crs. */
-function sendFeatures(ctx: Context, crs: Crs, document: object, htmlPage: (() => string) | false): void {
+/** A GeoJSON document, or its HTML page when asked for one, with the CRS of its coordinates in Content-Crs and its links in Link. */
+function sendFeatures(ctx: Context, crs: Crs, document: { links: Link[] }, htmlPage: (() => string) | false): void {
   ctx.set('Content-Crs', `<${crs.uri}>`);
+  ctx.set('Link', linkHeader(document.links));
   if (htmlPage) {
     ctx.body = htmlPage();
     return;

@@ -73,6 +73,7 @@ describe('OGC API – Features Part 1 and 2: reading', () => {
       expect(response.body.numberReturned).toBe(response.body.features.length);
       const rels = response.body.links.map((link: { rel: string }) => link.rel);
       expect(rels.includes('prev')).toBe(pages > 0);
+      expect(response.headers.link.includes('rel="next"')).toBe(rels.includes('next'));
       seen.push(...response.body.features.map((feature: { id: number }) => feature.id));
       url = response.body.links.find((link: { rel: string }) => link.rel === 'next')?.href;
       pages += 1;
