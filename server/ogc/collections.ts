@@ -38,6 +38,8 @@ export interface OgcCollection {
   version: string;
   /** Absent: read-only. */
   editor?: FeatureEditor;
+  /** Where a read-only collection's rows are changed instead, for the 405 answer. */
+  changedElsewhere?: string;
 }
 
 const chineseTitles: Record<string, string> = {
@@ -112,7 +114,10 @@ function layerCollections(): OgcCollection[] {
  * Read-only layers, as the tile registry serves them at full detail (its last zoom band): the same attributes,
  * roles and grid scope. Incidents change through their workflow (/api/incidents), not as features.
  */
-function tileCollection(name: string, options: { geometryType: OgcCollection['geometryType']; temporal?: string; where?: string; filters?: string[] }): OgcCollection {
+function tileCollection(
+  name: string,
+  options: { geometryType: OgcCollection['geometryType']; temporal?: string; where?: string; filters?: string[]; changedElsewhere?: string },
+): OgcCollection {
   const layer = tileLayer(name);
   const source = layer.sources[layer.sources.length - 1];
   const alias = source.id.split('.')[0];
@@ -131,6 +136,7 @@ function tileCollection(name: string, options: { geometryType: OgcCollection['ge
     temporal: options.temporal,
     grid: source.grid,
     version: layerVersionSql(alias),
+    changedElsewhere: options.changedElsewhere,
   };
 }
 
@@ -138,7 +144,13 @@ export const collections: readonly OgcCollection[] = [
   ...gridCollections(),
   ...layerCollections(),
   // An imported report at a placeholder point (sql/130) has no real location: not a feature to map.
-  tileCollection('incidents', { geometryType: 'Point', temporal: 'f.reported_at', where: 'NOT f.location_placeholder', filters: ['category', 'status'] }),
+  tileCollection('incidents', {
+    geometryType: 'Point',
+    temporal: 'f.reported_at',
+    where: 'NOT f.location_placeholder',
+    filters: ['category', 'status'],
+    changedElsewhere: 'incidents change through their workflow, /api/incidents',
+  }),
   tileCollection('accidents', { geometryType: 'Point', temporal: 't.occurred_at' }),
   tileCollection('roads', { geometryType: 'LineString' }),
   tileCollection('patrol_tracks', { geometryType: 'LineString', temporal: 't.started_at' }),

@@ -95,7 +95,7 @@ function ifMatchOf(ctx: Context): string[] | undefined {
 function editorFor(ctx: Context, collection: OgcCollection, actor: Actor | null): FeatureEditor {
   if (!collection.editor) {
     ctx.set('Allow', readMethods);
-    ctx.throw(405, `${collection.id} is read-only here${collection.id === 'incidents' ? ': incidents change through their workflow, /api/incidents' : ''}`);
+    ctx.throw(405, `${collection.id} is read-only here${collection.changedElsewhere ? `: ${collection.changedElsewhere}` : ''}`);
   }
   if (!actor || !collection.editor.roles.includes(actor.role)) {
     ctx.set('Allow', readMethods);
