@@ -20,6 +20,7 @@ import { hotspotRoutes } from './hotspots/routes';
 import { HotspotService } from './hotspots/service';
 import { hotspotTiles } from './hotspots/tiles';
 import { open311ErrorFormat, open311Prefix, open311Routes } from './open311/routes';
+import { ogcErrorFormat, ogcPrefix, ogcRoutes } from './ogc/routes';
 import { sessionRoutes } from './auth/routes';
 import { wallRoutes } from './wall/routes';
 import { riskRoutes } from './risk/routes';
@@ -46,6 +47,7 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
   wallRoutes,
   patrolRoutes,
+  ogcRoutes,
 ];
 
 /**
@@ -147,7 +149,10 @@ export function createApp(deps: AppDeps): Koa {
     await next();
     logRequest(deps.log, started, { requestId, method: ctx.method, path: ctx.path, status: ctx.status });
   });
-  app.use(problemMiddleware(deps.log, [[open311Prefix, open311ErrorFormat]]));
+  app.use(problemMiddleware(deps.log, [
+      [open311Prefix, open311ErrorFormat],
+      [ogcPrefix, ogcErrorFormat],
+    ]));
   app.use((ctx, next) => {
     assertPercentDecodable(ctx.querystring, 'query parameter');
     return next();

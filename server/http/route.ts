@@ -13,7 +13,7 @@ import { type ErrorFormat, RequestValidationError } from './problem';
 import type { ApiDocument } from './openapi';
 import { isPercentDecodable } from './percent-encoding';
 
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 type AnySchema = z.ZodType;
 
 export interface RouteInput<P, Q, B> {

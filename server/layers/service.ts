@@ -175,7 +175,21 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
   );
 }
 
-export async function updateFeature(pool: Pool, layer: LayerDefinition, id: number, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+/**
+ * Runs first in a change's transaction: a caller's own check of the row (OGC API's If-Match compares the row's
+ * version under a row lock), so that the check and the write are one.
+ */
+export type WritePrecondition = (client: PoolClient) => Promise<void>;
+
+export async function updateFeature(
+  pool: Pool,
+  layer: LayerDefinition,
+  id: number,
+  input: FeatureInput,
+  writer: WriteContext,
+  city: CityExtent,
+  precondition?: WritePrecondition,
+): Promise<LayerFeature> {
   const properties = input.properties ?? {};
   const columns = layer.columns.filter((column) => properties[column] !== undefined);
   const values: unknown[] = [id, ...columns.map((column) => properties[column])];
@@ -188,6 +202,7 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
   assignments.push('updated_at = now()');
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
+      await precondition?.(client);
       await findRow(client, layer, id, writer.actor);
       if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry, city);
       await checkBuilding(client, layer, writer.actor, properties.building_id);
@@ -199,9 +214,10 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
   );
 }
 
-export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext): Promise<void> {
+export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext, precondition?: WritePrecondition): Promise<void> {
   await mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
+      await precondition?.(client);
       await findRow(client, layer, id, writer.actor);
       const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`DELETE FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1`, [id]);

@@ -87,7 +87,7 @@ function operationsOf(document: { paths: Record<string, Record<string, { paramet
         queryParams: parameters.filter((parameter) => parameter.in === 'query'),
         jsonBody: content['application/json']?.schema,
         // Every write takes a body, documented or not (raw uploads, Open311's form): each gets the bad bodies.
-        takesBody: method !== 'get' && method !== 'delete',
+        takesBody: !['get', 'delete', 'options'].includes(method),
         errorType: errorContent[0] ?? problemType,
       });
     }
@@ -192,7 +192,12 @@ describe('bad input on every route: a clear 4xx, never a 5xx, nothing changed', 
       layerIds[layer] = (await one<{ id: number }>(`SELECT min(id) AS id FROM ${pg.escapeIdentifier(layer)}`)).id;
     }
 
+    const hazard = await one<{ id: number }>('SELECT min(id) AS id FROM hazards');
+
     const sampleValue = (template: string, name: string): string => {
+      // OGC API routes: an editable collection and one of its features.
+      if (name === 'collectionId') return 'hazards';
+      if (name === 'featureId') return String(hazard.id);
       const layer = /^\/api\/layers\/(\w+)\//.exec(template)?.[1];
       if (name === 'id' && layer) return String(layerIds[layer]);
       if (name === 'id' && template.startsWith('/api/grids/')) return String(grid.id);
@@ -301,7 +306,11 @@ describe('bad input on every route: a clear 4xx, never a 5xx, nothing changed', 
       } catch {
         return fail('body is not JSON');
       }
-      if (operation.errorType === problemType) {
+      if (operation.path.startsWith('/ogc')) {
+        // OGC API exception: {code, description}.
+        const exception = body as { code?: unknown; description?: unknown };
+        if (typeof exception.code !== 'string' || typeof exception.description !== 'string' || !exception.description) fail('not an OGC exception');
+      } else if (operation.errorType === problemType) {
         const problem = body as { title?: unknown; detail?: unknown; status?: unknown };
         if (typeof problem.title !== 'string' || typeof problem.detail !== 'string' || !problem.detail) fail('problem without title/detail');
         if (problem.status !== response.status) fail(`problem status ${String(problem.status)}`);
