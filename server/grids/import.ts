@@ -4,7 +4,8 @@ import { RuleViolationError } from '../errors';
 import { planarAreaM2 } from '../geo/area';
 import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import { coverageNoiseM2, gridCoverage } from './analysis';
-import { reassignMembers } from './membership';
+import { cityCatalogue } from '../catalogue/city';
+import { type GridMemberTable, reassignMembers } from './membership';
 import { servedDecimals } from './service';
 
 export interface GridImportOptions {
@@ -17,6 +18,8 @@ export interface GridImportOptions {
   repair: boolean;
   /** Where grids may lie (geo/extent.ts); unset: anywhere a top-level grid may be without CITY_EXTENT. */
   city?: CityExtent;
+  /** Rows placed in level-4 grids (catalogue: gridMembers); default: the city catalogue's. */
+  members?: readonly GridMemberTable[];
 }
 
 export interface CoverageSummary {
@@ -89,7 +92,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
       }
     }
     await dropSubPrecisionPieces(client, ids);
-    if (options.level === 4) await reassignMembers(client, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
+    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
     await client.query(
       `INSERT INTO audit_log (route, entity, action, after) VALUES ('cli import:grids', 'grids', 'insert', $1)`,
       [{ imported: ids.length, level: options.level, repair: options.repair }],

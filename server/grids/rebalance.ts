@@ -168,7 +168,7 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
   for (const child of removed) {
     const before = await gridSnapshot(client, child.id);
     // Members wait in a kept grid until the re-assignment below places them by point-in-polygon.
-    if (holder !== undefined) await moveMembers(client, child.id, holder);
+    if (holder !== undefined) await moveMembers(client, options.members, child.id, holder);
     await client.query('DELETE FROM grids WHERE id = $1', [child.id]);
     await recordHistory(client, options.writer, options.at, { gridId: child.id, version: (before?.version as number) + 1, action: 'delete', reason, before, after: null });
   }
@@ -189,6 +189,6 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
     await recordHistory(client, options.writer, options.at, { gridId: rows[0].id, version: 1, action: 'create', reason, before: null, after: await gridSnapshot(client, rows[0].id) });
     ids.push(rows[0].id);
   }
-  await afterGeometryChange(client, ids, [...children.map((child) => child.hex), ...proposed.map((grid) => grid.hex)]);
+  await afterGeometryChange(client, options.members, ids, [...children.map((child) => child.hex), ...proposed.map((grid) => grid.hex)]);
   return ids;
 }

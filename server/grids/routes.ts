@@ -40,9 +40,9 @@ function answerWithVersion(ctx: Context, result: { version: number }, status = 2
   ctx.body = result;
 }
 
-export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
+export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
   const city = cityExtentOf(config);
-  const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock(), city });
+  const writeOptions = (writer: WriteContext) => ({ pool, members: catalogue.gridMembers, writer, at: clock(), city });
   return [
     defineRoute({
       method: 'get',
@@ -174,7 +174,7 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       body: rebalanceBody,
       async handler(ctx, { params, body, writer }) {
         const expectedVersion = ifMatchVersion(ctx);
-        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ pool: heavyPool, writer, at: clock(), city }, params.id, expectedVersion, body));
+        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ ...writeOptions(writer), pool: heavyPool }, params.id, expectedVersion, body));
       },
     }),
     defineRoute({

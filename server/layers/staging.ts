@@ -123,7 +123,7 @@ async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Pr
 export async function findStagedErrors(client: PoolClient, layer: LayerDefinition, city: CityExtent): Promise<RowError[]> {
   const errors = [
     ...(layer.geometry ? await geometryErrors(client, layer, city) : []),
-    ...(layer.name === 'people' ? await missingBuildingErrors(client) : []),
+    ...(layer.geometry ? [] : await missingBuildingErrors(client)),
     ...(await uniqueClashErrors(client, layer)),
   ];
   return errors.sort((a, b) => a.row - b.row);

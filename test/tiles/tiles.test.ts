@@ -8,10 +8,13 @@ import type { Response } from 'supertest';
 import { withWriteTransaction } from '../../server/audit/write-context';
 import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
-import { tileLayerByName } from '../../server/tiles/registry';
+import { cityCatalogue } from '../../server/catalogue/city';
+import { tileLayersOf } from '../../server/tiles/registry';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
 import { binary, type Tile, tileAt } from '../support/tiles';
+
+const tileLayerByName = tileLayersOf(cityCatalogue);
 
 describe('vector tiles', () => {
   const suite = useTestApp();
@@ -281,7 +284,7 @@ describe('vector tiles', () => {
 
   it('drops exactly the cached tiles whose buffered bounds touch a change', async () => {
     const { db } = suite;
-    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
     const buildings = tileLayerByName.get('buildings')!;
     const near = await tileOfRow(middleBuilding, 16);
     const neighbour = { ...near, x: near.x + 1 };
@@ -321,7 +324,7 @@ describe('vector tiles', () => {
     const points = tileAt(lon, lat, 16);
     // Well east of the grid: no tile edge or buffer of it reaches the grid.
     const farCounts = tileAt(east + 0.05, lat, 14);
-    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
     const stop = service.listen(api.events);
     try {
       for (const tile of [counts, points, farCounts]) await service.tile(incidents, tile, {}, 'gzip');
