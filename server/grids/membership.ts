@@ -42,11 +42,21 @@ export async function countMembers(db: Queryable, members: readonly GridMemberTa
   return total;
 }
 
-/** Moves every member of one grid to another, as told (a delete with a target grid). */
-export async function moveMembers(db: Queryable, members: readonly GridMemberTable[], fromGridId: number, toGridId: number): Promise<void> {
-  for (const { table } of members) {
-    await db.query(`UPDATE ${identifier(table)} SET grid_id = $2 WHERE grid_id = $1`, [fromGridId, toGridId]);
+/** Moves every member of one grid to another, as told (a delete with a target grid). Returns the rows moved, per layer. */
+export async function moveMembers(db: Queryable, members: readonly GridMemberTable[], fromGridId: number, toGridId: number): Promise<Record<string, number>> {
+  const moved: Record<string, number> = {};
+  for (const { layer, table } of members) {
+    const result = await db.query(`UPDATE ${identifier(table)} SET grid_id = $2 WHERE grid_id = $1`, [fromGridId, toGridId]);
+    moved[layer] = result.rowCount ?? 0;
   }
+  return moved;
+}
+
+/** Rows moved per layer, summed over several moves. */
+export function addMoved(...counts: Array<Record<string, number>>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const moved of counts) for (const [layer, rows] of Object.entries(moved)) total[layer] = (total[layer] ?? 0) + rows;
+  return total;
 }
 
 /** Rows whose grid is not the one their rule gives (0 after every grid edit). */

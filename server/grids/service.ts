@@ -3,7 +3,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
-import { type GridMemberTable, reassignMembers } from './membership';
+import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
@@ -142,16 +142,18 @@ export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex
 
 /**
  * After grid geometry changed: re-place members in the affected extent and tell the tile cache, for the grids
- * and for each member layer whose rows changed grid (their tiles carry grid_id).
+ * and for each member layer whose rows changed grid (their tiles carry grid_id), including rows the caller moved
+ * already (`movedBefore`: the members of absorbed grids, which re-placing then leaves where they are).
  */
 export async function afterGeometryChange(
   client: PoolClient,
   members: readonly GridMemberTable[],
   ids: number[],
   geometries: GeometryHex[],
+  movedBefore: Record<string, number> = {},
 ): Promise<Record<string, number>> {
   const { area, bbox } = await extentOf(client, geometries);
-  const moved = await reassignMembers(client, members, area);
+  const moved = addMoved(movedBefore, await reassignMembers(client, members, area));
   await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids, bbox });
   for (const [layer, rows] of Object.entries(moved)) {
     if (rows > 0) await publishChange(client, { kind: 'layer-changed', layer, ids: [], bbox });

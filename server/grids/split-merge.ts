@@ -3,7 +3,7 @@ import type { PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
 import { featureCollection } from '../geo/schemas';
 import { type HistoryAction, gridSnapshot, recordHistory } from './history';
-import { countMembers, moveMembers } from './membership';
+import { addMoved, countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
 import type { DeleteGridQuery, MergeGridsInput, SplitGridInput } from './schemas';
 import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
@@ -158,12 +158,12 @@ async function mergeInto(
   absorbed: number[],
   how: Absorption,
 ): Promise<Record<string, number>> {
-  const geometries = await absorbGrids(client, options, survivorId, absorbed, how);
+  const { geometries, moved } = await absorbGrids(client, options, survivorId, absorbed, how);
   const before = await gridSnapshot(client, survivorId);
   await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
   const version = (before?.version as number) + 1;
   await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason: how.reason, before, after: await gridSnapshot(client, survivorId) });
-  return afterGeometryChange(client, options.members, [survivorId, ...absorbed], [union.hex, ...geometries]);
+  return afterGeometryChange(client, options.members, [survivorId, ...absorbed], [union.hex, ...geometries], moved);
 }
 
 async function absorbGrids(
@@ -172,17 +172,18 @@ async function absorbGrids(
   survivorId: number,
   absorbed: number[],
   how: Absorption,
-): Promise<GeometryHex[]> {
+): Promise<{ geometries: GeometryHex[]; moved: Record<string, number> }> {
   const geometries: GeometryHex[] = [];
+  let moved: Record<string, number> = {};
   for (const id of absorbed) {
     const before = await gridSnapshot(client, id);
     await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [id, survivorId]);
-    await moveMembers(client, options.members, id, survivorId);
+    moved = addMoved(moved, await moveMembers(client, options.members, id, survivorId));
     const { rows } = await client.query<{ hex: string }>(`DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`, [id]);
     geometries.push(rows[0].hex);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: how.absorbedAction, reason: how.reason, before, after: null });
   }
-  return geometries;
+  return { geometries, moved };
 }
 
 /**

@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import supertest from 'supertest';
 import { createApp } from '../../server/app';
 import { roles, type Role } from '../../server/auth/roles';
+import type { Catalogue } from '../../server/catalogue/catalogue';
 import { createToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
 import { HeavyWork } from '../../server/db/heavy-work';
@@ -35,7 +36,7 @@ export async function createTestApp(
   const events = new EventBus(database.url, log);
   await events.start();
   const heavy = new HeavyWork(database.url, config);
-  const app = createApp({ config, pool, heavy, log, clock: options.clock ?? systemClock, events });
+  const app = createApp({ config, pool, heavy, log, clock: options.clock ?? systemClock, events, catalogue: options.catalogue });
   const close = async () => {
     await events.stop();
     await heavy.close();
@@ -63,6 +64,8 @@ export async function createTestApp(
 
 export interface TestAppOptions {
   clock?: Clock;
+  /** The layer catalogue to run with (default: the city's). */
+  catalogue?: Catalogue;
   env?: NodeJS.ProcessEnv;
   gridWorkerGrids?: number[];
 }
