@@ -8,7 +8,12 @@ export function identifier(name: string): string {
   return pg.escapeIdentifier(name);
 }
 
-/** `schema.table`-free table reference with an alias: `"buildings" t`. */
+/** A table with an alias, for FROM and JOIN: `"buildings" t`. */
 export function tableAs(table: string, alias: string): string {
   return `${identifier(table)} ${alias}`;
+}
+
+/** A name as an SQL string literal, where SQL needs the name as text (a JSON key). */
+export function nameLiteral(name: string): string {
+  return pg.escapeLiteral(name);
 }
