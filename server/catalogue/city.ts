@@ -116,7 +116,7 @@ const cityLayers: CatalogueLayer[] = [
   },
   {
     name: 'buildings',
-    title: { zh: '建筑', en: 'Buildings' },
+    title: { zh: '房屋', en: 'Buildings' },
     description: 'Building footprints (from z13)',
     table: 'buildings',
     geometry: { type: 'MultiPolygon', ...tiled },
@@ -140,7 +140,7 @@ const cityLayers: CatalogueLayer[] = [
   },
   {
     name: 'hazards',
-    title: { zh: '危险源', en: 'Hazards' },
+    title: { zh: '隐患点', en: 'Hazards' },
     description: 'Hazard sources',
     table: 'hazards',
     geometry: { type: 'Point', ...tiled },
