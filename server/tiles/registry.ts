@@ -76,7 +76,6 @@ function bandSource(layer: CatalogueLayer, band: TileBand): TileSource {
 function tileLayerOf(layer: CatalogueLayer): TileLayer {
   const tiles = layer.tiles!;
   const filters = tiles.filters ?? {};
-  const { minzoom, maxzoom } = { minzoom: tiles.bands[0].minzoom, maxzoom: tiles.bands[tiles.bands.length - 1].maxzoom };
   return {
     name: layer.name,
     title: layer.title,
@@ -90,7 +89,7 @@ function tileLayerOf(layer: CatalogueLayer): TileLayer {
           const source = bandSource(layer, band);
           return { ...source, query: buildTileQuery(layer.name, filters, source, index) };
         }),
-    computed: tiles.computed ? { minzoom, maxzoom, fields: tileFields(layer) } : undefined,
+    computed: tiles.computed ? { minzoom: tiles.bands[0].minzoom, maxzoom: tiles.bands[tiles.bands.length - 1].maxzoom, fields: tileFields(layer) } : undefined,
     changesEverywhere: tiles.changesEverywhere,
     changedBy: tiles.changedBy ?? [layer.name],
     boundsTable: tiles.boundsTable ?? layer.table!,
