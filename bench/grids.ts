@@ -1,4 +1,5 @@
 // npm run bench:grids: rebalance one community of 10,000 buildings into 40 grids, in a scratch database.
+import { cityCatalogue } from '../server/catalogue/city';
 import pg from 'pg';
 // Registers .openapi() on zod before the domain schemas are loaded (the app does this through its routes).
 import '../server/http/openapi';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
     await migrate(pool);
     const { communityId, households } = await seedCommunity(pool);
     const targetHouseholds = Math.round(households / grids);
-    const options = { pool, writer: { actor: null, route: 'bench grids' }, at: new Date(), city: cityExtentOf(loadConfig({})) };
+    const options = { pool, members: cityCatalogue.gridMembers, writer: { actor: null, route: 'bench grids' }, at: new Date(), city: cityExtentOf(loadConfig({})) };
     let started = performance.now();
     const preview = await rebalanceGrid(options, communityId, undefined, { targetHouseholds, tolerance: 0.1, commit: false });
     const previewSeconds = (performance.now() - started) / 1000;

@@ -31,7 +31,7 @@ import { migrate } from '../server/db/migrate';
 import { createPool, type Pool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
-import { storedCell } from '../server/geo/h3';
+import { incidentCells } from '../server/geo/h3';
 import { statuses } from '../server/incidents/workflow';
 import { createLogger } from '../server/logger';
 import { copyRows, silentProgress } from '../data/demo/copy';
@@ -77,7 +77,7 @@ async function loadBenchData(pool: Pool, now: Date): Promise<void> {
         return { lon, lat, at: new Date(now.getTime() - random() * 365 * dayMs), category: categories[Math.floor(random() * categories.length)], status: statuses[Math.floor(random() * statuses.length)] };
       });
       await copyRows(client, 'incidents', ['category', 'source', 'status', 'reported_at', 'geom', 'h3_r7', 'h3_r8', 'h3_r9', 'h3_r10'], rows,
-        (r) => [r.category, 'app', r.status, r.at, `SRID=4326;POINT(${r.lon} ${r.lat})`, latLngToCell(r.lat, r.lon, 7), latLngToCell(r.lat, r.lon, 8), latLngToCell(r.lat, r.lon, 9), storedCell(r.lon, r.lat)],
+        (r) => [r.category, 'app', r.status, r.at, `SRID=4326;POINT(${r.lon} ${r.lat})`, ...incidentCells(r.lon, r.lat)],
         silentProgress);
       process.stdout.write(`\r${Math.min(start + chunk, rowCount).toLocaleString('en')} incidents`);
     }

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { loadDemoCity, testCityOptions } from '../data/demo/load';
 import type { Pool } from '../server/db/pool';
 import { type ImportPhase, importFeatures } from '../server/layers/import';
-import { layers } from '../server/layers/registry';
+import { cityCatalogue } from '../server/catalogue/city';
+import { featureLayersOf } from '../server/layers/registry';
 import { loadConfig } from '../server/config';
 import { cityExtentOf } from '../server/geo/extent';
 import { withScratchDatabase } from './scratch-database';
@@ -83,7 +84,7 @@ async function importBuildings(pool: Pool, file: string): Promise<void> {
        FROM (SELECT ST_Extent(geom)::box2d AS e FROM grids WHERE level = 4) AS extent`,
   );
   writeCsv(file, extents[0]);
-  const buildings = layers.find((layer) => layer.name === 'buildings');
+  const buildings = featureLayersOf(cityCatalogue).find((layer) => layer.name === 'buildings');
   if (!buildings) throw new Error('no buildings layer');
   const phases: Array<{ phase: ImportPhase; seconds: string }> = [];
   const onPhase = (phase: ImportPhase, seconds: number) => phases.push({ phase, seconds: seconds.toFixed(2) });

@@ -29,7 +29,8 @@ import seedrandom from 'seedrandom';
 import { createToken } from '../server/auth/tokens';
 import { loadConfig, projectRoot } from '../server/config';
 import type { Pool } from '../server/db/pool';
-import { sourceAtZoom, tileLayers } from '../server/tiles/registry';
+import { cityCatalogue } from '../server/catalogue/city';
+import { sourceAtZoom, tileLayersOf } from '../server/tiles/registry';
 import { loadDemoCity } from '../data/demo/load';
 import { withScratchDatabase } from './scratch-database';
 
@@ -114,7 +115,7 @@ interface Request {
 
 /** Tile paths over the demo city: every zoom from 12 to 16 around points in level-4 grids, each plain public layer. */
 async function pickTiles(pool: Pool): Promise<string[]> {
-  const layers = tileLayers.filter((layer) => !layer.computed && layer.access.includes('planner') && layer.name !== 'patrol_tracks');
+  const layers = [...tileLayersOf(cityCatalogue).values()].filter((layer) => !layer.computed && layer.access.includes('planner') && layer.name !== 'patrol_tracks');
   const { rows } = await pool.query<{ lon: number; lat: number }>(
     'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY md5(id::text) LIMIT 80) g',
   );

@@ -11,7 +11,8 @@ import { createPool } from '../server/db/pool';
 import { RuleViolationError } from '../server/errors';
 import { cityExtentOf } from '../server/geo/extent';
 import { importFeatures } from '../server/layers/import';
-import { layers } from '../server/layers/registry';
+import { cityCatalogue } from '../server/catalogue/city';
+import { featureLayersOf } from '../server/layers/registry';
 
 const usage = 'usage: npm run import -- <buildings|people|hazards|key_places> <file.csv|file.geojson> [--dry-run]';
 
@@ -40,7 +41,7 @@ function readWithProgress(file: string) {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'dry-run': { type: 'boolean', default: false } } });
   const [layerName, file] = positionals;
-  const layer = layers.find((candidate) => candidate.name === layerName);
+  const layer = featureLayersOf(cityCatalogue).find((candidate) => candidate.name === layerName);
   if (!layer || !file) throw new Error(usage);
   const format = file.toLowerCase().endsWith('.csv') ? 'csv' : 'geojson';
   const config = loadConfig();

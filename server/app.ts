@@ -4,7 +4,8 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { AppDeps } from './deps';
+import { cityCatalogue } from './catalogue/city';
+import type { AppDeps, AppInput } from './deps';
 import { createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
 import { assertPercentDecodable } from './http/percent-encoding';
@@ -115,7 +116,8 @@ class CitygridApp extends Koa {
   }
 }
 
-export function createApp(deps: AppDeps): Koa {
+export function createApp(input: AppInput): Koa {
+  const deps: AppDeps = { ...input, catalogue: input.catalogue ?? cityCatalogue };
   const document = new ApiDocument();
   const router = new Router();
   const hotspots = new HotspotService(deps.reads, deps.clock);

@@ -1,3 +1,4 @@
+import type { Catalogue } from './catalogue/catalogue';
 import type { Config } from './config';
 import type { HeavyWork } from './db/heavy-work';
 import type { Pool, Queryable } from './db/pool';
@@ -23,4 +24,9 @@ export interface AppDeps {
   clock: Clock;
   /** Change events from every server process (LISTEN/NOTIFY). */
   events: EventBus;
+  /** The spatial layers: tiles, the feature API and grid membership are derived from it. */
+  catalogue: Catalogue;
 }
+
+/** What createApp is given: the catalogue defaults to the city's (catalogue/city.ts). */
+export type AppInput = Omit<AppDeps, 'catalogue'> & Partial<Pick<AppDeps, 'catalogue'>>;

@@ -1,4 +1,4 @@
-import { latLngToCell } from 'h3-js';
+import { incidentCells } from '../../server/geo/h3';
 import type { City, Position, RoadRow } from './city';
 import { roadEdgeKey } from './landscape';
 import { type Lattice, round7 } from './lattice';
@@ -13,7 +13,8 @@ export interface IncidentRow {
   reportedAt: Date;
   closedAt: Date | null;
   at: Position;
-  h3: [string, string, string];
+  /** h3_r7, h3_r8, h3_r9, h3_r10 (server/geo/h3.ts). */
+  cells: [string, string, string, string];
 }
 
 export interface AccidentRow {
@@ -164,7 +165,7 @@ function generateIncidents(random: Random, city: City, count: number, year: numb
       reportedAt,
       closedAt: closes ? new Date(reportedAt.getTime() + handlingMs) : null,
       at,
-      h3: [latLngToCell(at[1], at[0], 7), latLngToCell(at[1], at[0], 8), latLngToCell(at[1], at[0], 9)],
+      cells: incidentCells(at[0], at[1]),
     });
   }
   return rows.sort((a, b) => a.reportedAt.getTime() - b.reportedAt.getTime()).map((row, index) => ({ ...row, id: index + 1 }));

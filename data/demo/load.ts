@@ -115,7 +115,7 @@ export async function loadDemoCity(pool: Pool, options: Partial<LoadOptions> = {
     await copyRows(client, 'key_places', ['id', 'name', 'kind', 'capacity', 'geom'], city.keyPlaces,
       (k) => [k.id, k.name, k.kind, k.capacity, wktPoint(k.at)], progress);
     await copyRows(client, 'incidents', ['id', 'category', 'source', 'status', 'description', 'reported_at', 'closed_at', 'geom', 'h3_r7', 'h3_r8', 'h3_r9', 'h3_r10'], activity.incidents,
-      (i) => [i.id, i.category, i.source, i.status, i.description, i.reportedAt, i.closedAt, wktPoint(i.at), ...i.h3, storedCell(...i.at)], progress);
+      (i) => [i.id, i.category, i.source, i.status, i.description, i.reportedAt, i.closedAt, wktPoint(i.at), ...i.cells], progress);
     await copyRows(client, 'accidents', ['id', 'occurred_at', 'severity', 'vehicles', 'casualties', 'road_id', 'geom', 'h3_r10'], activity.accidents,
       (a) => [a.id, a.occurredAt, a.severity, a.vehicles, a.casualties, a.roadId, wktPoint(a.at), storedCell(...a.at)], progress);
     await client.query('TRUNCATE patrol_live, patrol_days');

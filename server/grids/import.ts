@@ -4,8 +4,9 @@ import { RuleViolationError } from '../errors';
 import { planarAreaM2 } from '../geo/area';
 import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import { coverageNoiseM2, gridCoverage } from './analysis';
+import { cityCatalogue } from '../catalogue/city';
 import { gridSnapshot, recordHistory } from './history';
-import { moveMembers, reassignMembers } from './membership';
+import { type GridMemberTable, moveMembers, reassignMembers } from './membership';
 import { servedDecimals } from './service';
 
 export interface GridImportOptions {
@@ -26,6 +27,8 @@ export interface GridImportOptions {
   at?: Date;
   /** Who imports: the command line (default) or a planner through POST /api/grids/import. */
   writer?: WriteContext;
+  /** Rows placed in level-4 grids (catalogue: gridMembers); default: the city catalogue's. */
+  members?: readonly GridMemberTable[];
 }
 
 export interface CoverageSummary {
@@ -90,7 +93,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
     const repairedInvalid = await makeValid(client, options.repair);
     const ids = await insertMatched(client, options.level, parentLevel);
     const parents = options.level > 1 ? await parentsOf(client, ids) : [];
-    const replaced = options.replace ? await replaceOldChildren(client, writer, options.at ?? new Date(), ids, parents) : 0;
+    const replaced = options.replace ? await replaceOldChildren(client, options.members ?? cityCatalogue.gridMembers, writer, options.at ?? new Date(), ids, parents) : 0;
     const siblingOverlaps = await overlapsAmongSiblings(client, ids);
     const before = await summarize(client, ids, parents);
     let after: CoverageSummary | null = null;
@@ -102,7 +105,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
       }
     }
     await dropSubPrecisionPieces(client, ids);
-    if (options.level === 4) await reassignMembers(client, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
+    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
     await client.query(
       `INSERT INTO audit_log (route, entity, action, after) VALUES ($1, 'grids', 'insert', $2)`,
       [writer.route, { imported: ids.length, replaced, level: options.level, repair: options.repair }],
@@ -128,7 +131,7 @@ class DryRunReport extends Error {
  * The grids of the imported level that were in the parents before: their children would lose their place, so only
  * leaves are replaced; their members wait in an imported grid of the same parent until the import re-places them.
  */
-async function replaceOldChildren(client: PoolClient, writer: WriteContext, at: Date, ids: number[], parents: number[]): Promise<number> {
+async function replaceOldChildren(client: PoolClient, members: readonly GridMemberTable[], writer: WriteContext, at: Date, ids: number[], parents: number[]): Promise<number> {
   const { rows } = await client.query<{ id: number; holder: number; children: number }>(
     `SELECT old.id, (SELECT min(n.id) FROM grids n WHERE n.id = ANY($1::bigint[]) AND n.parent_id = old.parent_id) AS holder,
             (SELECT count(*)::int FROM grids c WHERE c.parent_id = old.id) AS children
@@ -141,7 +144,7 @@ async function replaceOldChildren(client: PoolClient, writer: WriteContext, at: 
   }
   for (const old of rows) {
     const before = await gridSnapshot(client, old.id);
-    await moveMembers(client, old.id, old.holder);
+    await moveMembers(client, members, old.id, old.holder);
     await client.query('DELETE FROM grids WHERE id = $1', [old.id]);
     await recordHistory(client, writer, at, { gridId: old.id, version: (before?.version as number) + 1, action: 'delete', reason: 'replaced by an import', before, after: null });
   }

@@ -1,51 +1,72 @@
+// Grid membership: the rows of every layer the catalogue places in grids (catalogue: `grid`) follow grid edits.
+// Everything runs in the caller's transaction.
+import type { GridMemberTable } from '../catalogue/catalogue';
+import type { GridPlacement } from '../catalogue/types';
 import type { Queryable } from '../db/pool';
+import { identifier } from '../db/identifiers';
 
-// Table names and expressions are constants of this module, never user input. Each member's grid is a pure
-// function of its geometry: buildings by a point on their footprint (ST_PointOnSurface always lies inside,
-// unlike the centroid of an L-shaped block), GPS fixes and other points by grid_at(), patrol tracks by the grid
-// holding the longest stretch of them (track_grid_at, sql/050).
-const memberPlacement = [
-  { table: 'buildings', gridOf: 'grid_at(ST_PointOnSurface(geom))' },
-  { table: 'hazards', gridOf: 'grid_at(geom)' },
-  { table: 'key_places', gridOf: 'grid_at(geom)' },
-  { table: 'incidents', gridOf: 'grid_at(geom)' },
-  { table: 'patrol_points', gridOf: 'grid_at(geom)' },
-  { table: 'patrol_tracks', gridOf: 'track_grid_at(geom)' },
-] as const;
+export type { GridMemberTable } from '../catalogue/catalogue';
 
-/** Tables whose rows point at a grid and must move before it can be deleted. */
-export const memberTables = memberPlacement.map(({ table }) => table);
+/** SQL of the grid a row belongs to, by its placement rule, from its geometry expression `geom`. */
+export function placementSql(placement: GridPlacement, geom: string): string {
+  if (placement === 'point-on-surface') return `grid_at(ST_PointOnSurface(${geom}))`;
+  if (placement === 'longest-stretch') return `track_grid_at(${geom})`;
+  return `grid_at(${geom})`;
+}
 
 /**
- * Re-places every member inside `area` (hex EWKB; the old and new extent of the changed grids) by its rule
- * above, in the caller's transaction. Returns how many rows changed grid, per table.
+ * Re-places every member inside `area` (hex EWKB; the old and new extent of the changed grids) by its rule, in
+ * the caller's transaction. Returns how many rows changed grid, per layer.
  */
-export async function reassignMembers(db: Queryable, area: string): Promise<Record<string, number>> {
+export async function reassignMembers(db: Queryable, members: readonly GridMemberTable[], area: string): Promise<Record<string, number>> {
   const moved: Record<string, number> = {};
-  for (const { table, gridOf } of memberPlacement) {
+  for (const { layer, table, placement } of members) {
+    const name = identifier(table);
     const result = await db.query(
-      `UPDATE ${table} m SET grid_id = placed.grid_id
-       FROM (SELECT id, ${gridOf} AS grid_id FROM ${table} WHERE geom && $1::geometry) placed
+      `UPDATE ${name} m SET grid_id = placed.grid_id
+       FROM (SELECT id, ${placementSql(placement, 'geom')} AS grid_id FROM ${name} WHERE geom && $1::geometry) placed
        WHERE m.id = placed.id AND m.grid_id IS DISTINCT FROM placed.grid_id`,
       [area],
     );
-    moved[table] = result.rowCount ?? 0;
+    moved[layer] = result.rowCount ?? 0;
   }
   return moved;
 }
 
-export async function countMembers(db: Queryable, gridId: number): Promise<number> {
+export async function countMembers(db: Queryable, members: readonly GridMemberTable[], gridId: number): Promise<number> {
   let total = 0;
-  for (const table of memberTables) {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE grid_id = $1`, [gridId]);
+  for (const { table } of members) {
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${identifier(table)} WHERE grid_id = $1`, [gridId]);
     total += rows[0].n;
   }
   return total;
 }
 
-/** Moves every member of one grid to another, as told (a delete with a target grid). */
-export async function moveMembers(db: Queryable, fromGridId: number, toGridId: number): Promise<void> {
-  for (const table of memberTables) {
-    await db.query(`UPDATE ${table} SET grid_id = $2 WHERE grid_id = $1`, [fromGridId, toGridId]);
+/** Moves every member of one grid to another, as told (a delete with a target grid). Returns the rows moved, per layer. */
+export async function moveMembers(db: Queryable, members: readonly GridMemberTable[], fromGridId: number, toGridId: number): Promise<Record<string, number>> {
+  const moved: Record<string, number> = {};
+  for (const { layer, table } of members) {
+    const result = await db.query(`UPDATE ${identifier(table)} SET grid_id = $2 WHERE grid_id = $1`, [fromGridId, toGridId]);
+    moved[layer] = result.rowCount ?? 0;
   }
+  return moved;
+}
+
+/** Rows moved per layer, summed over several moves. */
+export function addMoved(...counts: Array<Record<string, number>>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const moved of counts) for (const [layer, rows] of Object.entries(moved)) total[layer] = (total[layer] ?? 0) + rows;
+  return total;
+}
+
+/** Rows whose grid is not the one their rule gives (0 after every grid edit). */
+export async function misplacedMembers(db: Queryable, members: readonly GridMemberTable[]): Promise<number> {
+  let total = 0;
+  for (const { table, placement } of members) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${identifier(table)} WHERE grid_id IS DISTINCT FROM ${placementSql(placement, 'geom')}`,
+    );
+    total += rows[0].n;
+  }
+  return total;
 }

@@ -3,7 +3,7 @@ import type { PoolClient, Queryable } from '../db/pool';
 import { NotFoundError, RuleViolationError } from '../errors';
 import { featureCollection } from '../geo/schemas';
 import { gridSnapshot, recordHistory } from './history';
-import { moveMembers } from './membership';
+import { addMoved, moveMembers } from './membership';
 import { type Box, type PartitionCell, partitionBuildings, type WeightedBuilding } from './partition';
 import type { RebalanceInput } from './schemas';
 import { type WriteOptions, afterGeometryChange, lockGrid } from './service';
@@ -165,10 +165,11 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
   const kept = proposed.filter((grid) => grid.matchedId !== null).map((grid) => grid.matchedId as number);
   const removed = children.filter((child) => !kept.includes(child.id));
   const holder = kept[0];
+  let moved: Record<string, number> = {};
   for (const child of removed) {
     const before = await gridSnapshot(client, child.id);
     // Members wait in a kept grid until the re-assignment below places them by point-in-polygon.
-    if (holder !== undefined) await moveMembers(client, child.id, holder);
+    if (holder !== undefined) moved = addMoved(moved, await moveMembers(client, options.members, child.id, holder));
     await client.query('DELETE FROM grids WHERE id = $1', [child.id]);
     await recordHistory(client, options.writer, options.at, { gridId: child.id, version: (before?.version as number) + 1, action: 'delete', reason, before, after: null });
   }
@@ -189,6 +190,6 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
     await recordHistory(client, options.writer, options.at, { gridId: rows[0].id, version: 1, action: 'create', reason, before: null, after: await gridSnapshot(client, rows[0].id) });
     ids.push(rows[0].id);
   }
-  await afterGeometryChange(client, ids, [...children.map((child) => child.hex), ...proposed.map((grid) => grid.hex)]);
+  await afterGeometryChange(client, options.members, ids, [...children.map((child) => child.hex), ...proposed.map((grid) => grid.hex)], moved);
   return ids;
 }

@@ -58,9 +58,9 @@ function verdictResponses(status: 200 | 201, description: string): NonNullable<R
   return { 200: { description: `${description}, or with ?dryRun=true the verdict`, schema: z.union([writtenGrid, gridWriteVerdict]) } };
 }
 
-export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
+export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
   const city = cityExtentOf(config);
-  const writeOptions = (writer: WriteContext) => ({ pool, writer, at: clock(), city });
+  const writeOptions = (writer: WriteContext) => ({ pool, members: catalogue.gridMembers, writer, at: clock(), city });
   return [
     defineRoute({
       method: 'get',
@@ -233,7 +233,7 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       body: rebalanceBody,
       async handler(ctx, { params, body, writer }) {
         const expectedVersion = ifMatchVersion(ctx);
-        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ pool: heavyPool, writer, at: clock(), city }, params.id, expectedVersion, body));
+        ctx.body = await heavy.run('rebalance', (heavyPool) => rebalanceGrid({ ...writeOptions(writer), pool: heavyPool }, params.id, expectedVersion, body));
       },
     }),
     defineRoute({

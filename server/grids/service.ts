@@ -3,7 +3,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
-import { reassignMembers } from './membership';
+import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
@@ -77,6 +77,8 @@ export async function listChildren(db: Queryable, id: number): Promise<unknown[]
 /** Everything a write service needs besides its input: who writes, when, and the pool to write with. */
 export interface WriteOptions {
   pool: Pool;
+  /** The layers whose rows are grid members (catalogue: gridMembers), moved by every geometry change. */
+  members: readonly GridMemberTable[];
   writer: WriteContext;
   at: Date;
   /** Where grids may lie (geo/extent.ts). */
@@ -140,14 +142,21 @@ export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex
 
 /**
  * After grid geometry changed: re-place members in the affected extent and tell the tile cache, for the grids
- * and for each member layer whose rows changed grid (their tiles carry grid_id).
+ * and for each member layer whose rows changed grid (their tiles carry grid_id), including rows the caller moved
+ * already (`movedBefore`: the members of absorbed grids, which re-placing then leaves where they are).
  */
-export async function afterGeometryChange(client: PoolClient, ids: number[], geometries: GeometryHex[]): Promise<Record<string, number>> {
+export async function afterGeometryChange(
+  client: PoolClient,
+  members: readonly GridMemberTable[],
+  ids: number[],
+  geometries: GeometryHex[],
+  movedBefore: Record<string, number> = {},
+): Promise<Record<string, number>> {
   const { area, bbox } = await extentOf(client, geometries);
-  const moved = await reassignMembers(client, area);
+  const moved = addMoved(movedBefore, await reassignMembers(client, members, area));
   await publishChange(client, { kind: 'layer-changed', layer: 'grids', ids, bbox });
-  for (const [table, rows] of Object.entries(moved)) {
-    if (rows > 0) await publishChange(client, { kind: 'layer-changed', layer: table, ids: [], bbox });
+  for (const [layer, rows] of Object.entries(moved)) {
+    if (rows > 0) await publishChange(client, { kind: 'layer-changed', layer, ids: [], bbox });
   }
   return moved;
 }
@@ -171,7 +180,7 @@ export async function insertGrid(client: PoolClient, options: WriteOptions, inpu
     .catch(rethrowUniqueCode);
   const id = rows[0].id;
   await recordHistory(client, options.writer, options.at, { gridId: id, version: 1, action: 'create', reason: input.reason, before: null, after: await gridSnapshot(client, id) });
-  const membersMoved = await afterGeometryChange(client, [id], [geometry]);
+  const membersMoved = await afterGeometryChange(client, options.members, [id], [geometry]);
   return { ...(await gridFeature(client, id)), membersMoved };
 }
 
@@ -219,7 +228,7 @@ export async function applyGridChange(
     .catch(rethrowUniqueCode);
   const version = grid.version + 1;
   await recordHistory(client, options.writer, options.at, { gridId: grid.id, version, action: how.action, reason: change.reason, before, after: await gridSnapshot(client, grid.id) });
-  const membersMoved = geometry ? await afterGeometryChange(client, [grid.id], [oldGeometry, geometry]) : {};
+  const membersMoved = geometry ? await afterGeometryChange(client, options.members, [grid.id], [oldGeometry, geometry]) : {};
   return { ...(await gridFeature(client, grid.id)), membersMoved };
 }
 

@@ -3,7 +3,7 @@ import type { PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
 import { featureCollection } from '../geo/schemas';
 import { type HistoryAction, gridSnapshot, recordHistory } from './history';
-import { countMembers, moveMembers } from './membership';
+import { addMoved, countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
 import type { DeleteGridQuery, MergeGridsInput, SplitGridInput } from './schemas';
 import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
@@ -77,7 +77,7 @@ export async function splitGrid(options: WriteOptions, id: number, expectedVersi
     await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'split', reason, before, after: await gridSnapshot(client, id) });
     await recordHistory(client, options.writer, options.at, { gridId: newId, version: 1, action: 'split', reason, before: null, after: await gridSnapshot(client, newId) });
     const { rows: old } = await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 'hex') AS hex`, [JSON.stringify(oldGeometry)]);
-    const membersMoved = await afterGeometryChange(client, [id, newId], [old[0].hex]);
+    const membersMoved = await afterGeometryChange(client, options.members, [id, newId], [old[0].hex]);
     return { committed: true, grids: [await gridFeature(client, id), await gridFeature(client, newId)], membersMoved };
   });
 }
@@ -158,12 +158,12 @@ async function mergeInto(
   absorbed: number[],
   how: Absorption,
 ): Promise<Record<string, number>> {
-  const geometries = await absorbGrids(client, options, survivorId, absorbed, how);
+  const { geometries, moved } = await absorbGrids(client, options, survivorId, absorbed, how);
   const before = await gridSnapshot(client, survivorId);
   await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
   const version = (before?.version as number) + 1;
   await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason: how.reason, before, after: await gridSnapshot(client, survivorId) });
-  return afterGeometryChange(client, [survivorId, ...absorbed], [union.hex, ...geometries]);
+  return afterGeometryChange(client, options.members, [survivorId, ...absorbed], [union.hex, ...geometries], moved);
 }
 
 async function absorbGrids(
@@ -172,17 +172,18 @@ async function absorbGrids(
   survivorId: number,
   absorbed: number[],
   how: Absorption,
-): Promise<GeometryHex[]> {
+): Promise<{ geometries: GeometryHex[]; moved: Record<string, number> }> {
   const geometries: GeometryHex[] = [];
+  let moved: Record<string, number> = {};
   for (const id of absorbed) {
     const before = await gridSnapshot(client, id);
     await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [id, survivorId]);
-    await moveMembers(client, id, survivorId);
+    moved = addMoved(moved, await moveMembers(client, options.members, id, survivorId));
     const { rows } = await client.query<{ hex: string }>(`DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`, [id]);
     geometries.push(rows[0].hex);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: how.absorbedAction, reason: how.reason, before, after: null });
   }
-  return geometries;
+  return { geometries, moved };
 }
 
 /**
@@ -199,7 +200,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
     const grid = await lockGrid(client, id, expectedVersion);
     const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
     const children = rows[0].n;
-    const members = await countMembers(client, id);
+    const members = await countMembers(client, options.members, id);
     if ((children > 0 || members > 0) && target === undefined) {
       throw new ConflictError(`grid ${id} still has ${children} child grid(s) and ${members} member(s): give ?target=<grid id> for them`, {
         rule: 'delete-has-dependents',
@@ -215,7 +216,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
     const geometry = await geometryOf(client, id);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
     await client.query('DELETE FROM grids WHERE id = $1', [id]);
-    await afterGeometryChange(client, [id], [geometry]);
+    await afterGeometryChange(client, options.members, [id], [geometry]);
     return { id, deleted: true, children, members };
   });
 }

@@ -1,7 +1,7 @@
 import { fromGeojsonVt } from '@maplibre/vt-pbf';
 import GeoJSONVT from 'geojson-vt';
-import { cellToBoundary } from 'h3-js';
 import type { Clock } from '../deps';
+import { cellPolygon } from '../geo/h3';
 import type { TileAddress, TileFilters, TileRenderer } from '../tiles/service';
 import { spanEnd } from './parameters';
 import type { GiCell, HotspotService } from './service';
@@ -29,7 +29,7 @@ function tileIndex(result: { cells: GiCell[] }): TileIndex {
     const features = result.cells.map((cell) => ({
       type: 'Feature' as const,
       properties: { hex: cell.hex, count: cell.count, z: cell.z, p: cell.p, class: cell.class },
-      geometry: { type: 'Polygon' as const, coordinates: [cellToBoundary(cell.hex, true)] },
+      geometry: cellPolygon(cell.hex),
     }));
     index = new GeoJSONVT({ type: 'FeatureCollection', features }, { maxZoom: 22, indexMaxZoom: 0, extent: tileExtent, buffer: 64, tolerance: 1 });
     indexes.set(result, index);

@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
-import { latLngToCell } from 'h3-js';
-import { storedCell } from '../geo/h3';
+import { incidentCells } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withWriteTransaction } from '../audit/write-context';
 import type { Pool } from '../db/pool';
@@ -211,7 +210,7 @@ function stagingRow(row: Record<string, string>, mapping: CsvMapping, categoryMa
   return {
     values: [key, times[0], times[1], times[2], closedFlag ? 't' : 'f', categoryMap?.get(category) ?? category, field(mapping.department) || null,
       channelOf(field(mapping.source)), field(mapping.description) || null, lon, lat,
-      latLngToCell(lat, lon, 7), latLngToCell(lat, lon, 8), latLngToCell(lat, lon, 9), storedCell(lon, lat)],
+      ...incidentCells(lon, lat)],
   };
 }
 

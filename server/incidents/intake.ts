@@ -1,5 +1,4 @@
-import { latLngToCell } from 'h3-js';
-import { storedCell } from '../geo/h3';
+import { incidentCells } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../audit/write-context';
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
@@ -221,6 +220,7 @@ async function unknownCategory(db: Queryable, category: string): Promise<RuleVio
 function reportRow(report: IntakeReport, ord: number) {
   const { input, writer } = report;
   const [lon, lat] = input.location.coordinates;
+  const [h3_r7, h3_r8, h3_r9, h3_r10] = incidentCells(lon, lat);
   return {
     ord,
     category: input.category,
@@ -229,10 +229,10 @@ function reportRow(report: IntakeReport, ord: number) {
     reported_at: report.reportedAt.toISOString(),
     lon,
     lat,
-    h3_r7: latLngToCell(lat, lon, 7),
-    h3_r8: latLngToCell(lat, lon, 8),
-    h3_r9: latLngToCell(lat, lon, 9),
-    h3_r10: storedCell(lon, lat),
+    h3_r7,
+    h3_r8,
+    h3_r9,
+    h3_r10,
     reporter_contact: input.reporterContact ?? null,
     photos: input.photos,
     token_id: writer.actor?.tokenId ?? null,

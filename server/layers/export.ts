@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { HeavyWork } from '../db/heavy-work';
 import type { PoolClient } from '../db/pool';
 import { BadRequestError } from '../errors';
 import type { LayerDefinition } from './registry';
+import { copyLayerCsv, declareFeatureCursor, exportSelect, fetchFeatureTexts } from './sql';
 
 export type ExportFormat = 'geojson' | 'csv' | 'gpkg' | 'fgb';
 
@@ -35,38 +34,16 @@ const gdalFormats = {
 // Rows per round trip of the GeoJSON cursor: big enough to keep PostgreSQL busy, small enough to stay flat in memory.
 const fetchSize = 2000;
 
-/**
- * Exported columns are exactly the importable ones, so an export can be imported again unchanged; `geometry`
- * 'wkt' adds it as WKT text (CSV), 'id' adds the id and the geometry column itself (GDAL formats).
- */
-function exportSelect(layer: LayerDefinition, geometry: 'wkt' | 'id' = 'wkt'): string {
-  const columns = layer.columns.map((column) => pg.escapeIdentifier(column));
-  if (geometry === 'id') columns.unshift('id');
-  if (layer.geometry) columns.push(geometry === 'wkt' ? 'ST_AsText(geom) AS wkt' : 'geom');
-  return `SELECT ${columns.join(', ')} FROM ${pg.escapeIdentifier(layer.table)} ORDER BY id`;
-}
-
-/** The whole layer as CSV, streamed by COPY. */
-function exportCsv(client: PoolClient, layer: LayerDefinition): Readable {
-  return client.query(copyTo(`COPY (${exportSelect(layer)}) TO STDOUT WITH (FORMAT csv, HEADER)`));
-}
-
 /** The whole layer as a GeoJSON FeatureCollection, read through a cursor in one read-only transaction. */
 async function* geojsonChunks(client: PoolClient, layer: LayerDefinition): AsyncGenerator<string> {
-  const properties = layer.columns.map((column) => `${pg.escapeLiteral(column)}, ${pg.escapeIdentifier(column)}`).join(', ');
-  const geometry = layer.geometry ? 'ST_AsGeoJSON(geom, 7)::json' : 'NULL::json';
   await client.query('BEGIN READ ONLY');
-  await client.query(
-    `DECLARE layer_export NO SCROLL CURSOR FOR
-     SELECT json_build_object('type', 'Feature', 'id', id, 'geometry', ${geometry}, 'properties', json_build_object(${properties}))::text AS feature
-       FROM ${pg.escapeIdentifier(layer.table)} ORDER BY id`,
-  );
+  await declareFeatureCursor(client, layer);
   yield '{"type":"FeatureCollection","features":[\n';
   let first = true;
   for (;;) {
-    const { rows } = await client.query<{ feature: string }>(`FETCH ${fetchSize} FROM layer_export`);
-    if (rows.length === 0) break;
-    yield (first ? '' : ',\n') + rows.map((row) => row.feature).join(',\n');
+    const features = await fetchFeatureTexts(client, fetchSize);
+    if (features.length === 0) break;
+    yield (first ? '' : ',\n') + features.join(',\n');
     first = false;
   }
   yield '\n]}\n';
@@ -158,7 +135,7 @@ export async function exportLayer(heavy: HeavyWork, layer: LayerDefinition, form
     release();
     throw error;
   }
-  const stream = format === 'csv' ? exportCsv(client, layer) : Readable.from(geojsonChunks(client, layer));
+  const stream = format === 'csv' ? copyLayerCsv(client, layer) : Readable.from(geojsonChunks(client, layer));
   let ended = false;
   stream.once('end', () => (ended = true));
   stream.once('close', () => {

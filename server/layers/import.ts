@@ -44,16 +44,6 @@ interface SourceRow {
 
 const geometryColumns = ['wkt', 'lon', 'lat'];
 
-function numericColumns(layer: LayerDefinition): Set<string> {
-  const schema = z.toJSONSchema(layer.properties, { io: 'input', unrepresentable: 'any' }) as {
-    properties: Record<string, { type?: string; anyOf?: Array<{ type?: string }> }>;
-  };
-  const numeric = Object.entries(schema.properties).filter(([, field]) =>
-    [field.type, ...(field.anyOf ?? []).map((option) => option.type)].some((type) => type === 'integer' || type === 'number'),
-  );
-  return new Set(numeric.map(([name]) => name));
-}
-
 function checkCsvHeader(layer: LayerDefinition, header: string[]): string[] {
   const allowed = new Set([...layer.columns, ...(layer.geometry ? geometryColumns : [])]);
   const unknown = header.filter((name) => !allowed.has(name));
@@ -76,7 +66,6 @@ function csvGeometry(layer: LayerDefinition, record: Record<string, string>, row
 
 /** CSV rows as source rows: empty cells are absent values, numbers are read as numbers for the schema to check. */
 async function* csvRows(layer: LayerDefinition, input: Readable): AsyncGenerator<SourceRow> {
-  const numeric = numericColumns(layer);
   const parser = input.pipe(
     parseCsv({ columns: (header: string[]) => checkCsvHeader(layer, header), bom: true, trim: true, relax_column_count: true, skip_empty_lines: true }),
   );
@@ -90,7 +79,7 @@ async function* csvRows(layer: LayerDefinition, input: Readable): AsyncGenerator
       for (const column of layer.columns) {
         const text = record[column];
         if (text === undefined || text === '') continue;
-        properties[column] = numeric.has(column) && Number.isFinite(Number(text)) ? Number(text) : text;
+        properties[column] = layer.numericColumns.has(column) && Number.isFinite(Number(text)) ? Number(text) : text;
       }
       yield { row, properties, geometry: csvGeometry(layer, record, row, errors), errors };
     }

@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps';
 import { cityExtentOf } from '../geo/extent';
 import { featureCollection, idParam } from '../geo/schemas';
 import { defineRoute, type RouteDefinition } from '../http/route';
-import { type LayerDefinition, bulkAccess, layers } from './registry';
+import { type LayerDefinition, bulkAccess, featureLayersOf } from './registry';
 import { disconnectWhenStalled } from '../http/stalled-clients';
 import { exportFormats, exportLayer } from './export';
 import { importFeatures } from './import';
@@ -59,7 +59,7 @@ function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): Ro
   ];
 }
 
-/** The same five routes for every layer of the registry, each with that layer's own schemas and roles. */
+/** The same five routes for every layer of the feature API (catalogue: `features`), each with that layer's own schemas and roles. */
 function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
   const city = cityExtentOf(config);
   const base = `/api/layers/${layer.name}`;
@@ -129,5 +129,5 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
 }
 
 export function layerRoutes(deps: AppDeps): RouteDefinition[] {
-  return layers.flatMap((layer) => [...bulkRoutes(deps, layer), ...crudRoutes(deps, layer)]);
+  return featureLayersOf(deps.catalogue).flatMap((layer) => [...bulkRoutes(deps, layer), ...crudRoutes(deps, layer)]);
 }

@@ -1,46 +1,5 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
-
-const isoDate = z.iso.date();
-
-/** Attribute columns of each layer, named as in the database so one generic service can map them. */
-export const buildingProperties = z
-  .object({
-    code: z.string().min(1).max(64).nullable().optional(),
-    address: z.string().max(500).nullable().optional(),
-    use: z.string().min(1).max(64).optional(),
-    floors: z.number().int().min(1).max(200).optional(),
-    households: z.number().int().min(0).optional(),
-    rental_units: z.number().int().min(0).optional(),
-  })
-  .strict();
-
-export const personProperties = z
-  .object({
-    building_id: z.number().int().positive(),
-    category: z.enum(['常住', '流动', '重点关注']),
-    household_no: z.string().max(64).nullable().optional(),
-    birth_year: z.number().int().min(1880).max(2100).nullable().optional(),
-  })
-  .strict();
-
-export const hazardProperties = z
-  .object({
-    name: z.string().min(1).max(200),
-    kind: z.string().min(1).max(64),
-    risk_level: z.number().int().min(1).max(4),
-    last_inspected_at: isoDate.nullable().optional(),
-    next_inspection_due: isoDate.nullable().optional(),
-  })
-  .strict();
-
-export const keyPlaceProperties = z
-  .object({
-    name: z.string().min(1).max(200),
-    kind: z.enum(['school', 'kindergarten', 'hospital', 'market', 'mall', 'transport_hub', 'elderly_home', 'park', 'other']),
-    capacity: z.number().int().min(0).nullable().optional(),
-  })
-  .strict();
+import { bboxQuery, pageQuery, wholeNumber } from '../geo/schemas';
 
 /** A feature to create: GeoJSON-shaped; a `crs` member (anything but WGS84) is an unknown field → 400. */
 export function createBody(properties: z.ZodObject, geometry: z.ZodType | null) {
@@ -55,9 +14,6 @@ export function updateBody(properties: z.ZodObject, geometry: z.ZodType | null) 
     ? z.object({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: partial.optional() }).strict()
     : z.object({ properties: partial }).strict();
 }
-
-export const buildingGeometry = areaGeometry;
-export const placeGeometry = pointGeometry;
 
 const listLayerQuery = z
   .object({

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { WriteContext } from '../audit/write-context';
 import { withWriteTransaction } from '../audit/write-context';
 import type { Actor } from '../auth/roles';
@@ -7,36 +6,26 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { ConflictError, ForbiddenError, NotFoundError, RuleViolationError } from '../errors';
 import { publishChange } from '../events/bus';
 import type { Bbox } from '../geo/schemas';
-import { type LayerDefinition, gridExpression } from './registry';
+import type { LayerDefinition } from './registry';
 import type { ListLayerQuery } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
+import {
+  type LayerFeature,
+  buildingGrid,
+  deleteFeatureRow,
+  geometryInvalidity,
+  insertFeature,
+  rowBbox,
+  selectFeature,
+  selectFeatures,
+  updateFeatureRow,
+} from './sql';
 
-export interface LayerFeature {
-  type: 'Feature';
-  id: number;
-  geometry: unknown;
-  properties: Record<string, unknown>;
-}
+export type { LayerFeature } from './sql';
 
 export interface FeatureInput {
   geometry?: unknown;
   properties?: Record<string, unknown>;
-}
-
-/** The FROM clause, the row's grid and the geometry to filter by: people take all three from their building. */
-function source(layer: LayerDefinition) {
-  const table = pg.escapeIdentifier(layer.table);
-  return layer.geometry
-    ? { from: `${table} t`, grid: 't.grid_id', geom: 't.geom', geometryJson: 'ST_AsGeoJSON(t.geom, 7)::json' }
-    : { from: `${table} t JOIN buildings b ON b.id = t.building_id`, grid: 'b.grid_id', geom: 'b.geom', geometryJson: 'NULL::json' };
-}
-
-function featureSelect(layer: LayerDefinition): string {
-  const { from, grid, geometryJson } = source(layer);
-  return `SELECT t.id, ${grid} AS grid_id,
-            json_build_object('type', 'Feature', 'id', t.id, 'geometry', ${geometryJson},
-              'properties', (to_jsonb(t) - 'id' - 'geom' - 'geom_3857') || jsonb_build_object('grid_id', ${grid})) AS feature
-          FROM ${from}`;
 }
 
 /** Grids whose personal data this actor may see; null when the actor is not limited to grids. */
@@ -45,21 +34,16 @@ function personalScope(layer: LayerDefinition, actor: Actor | null): number[] | 
 }
 
 export async function listFeatures(db: Queryable, layer: LayerDefinition, query: ListLayerQuery, actor: Actor | null) {
-  const { grid, geom } = source(layer);
-  const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
-  // Column names come from the registry, values are bound: only the filters asked for join the statement.
-  const filters = Object.keys(layer.filters).filter((name) => query[name] !== undefined);
-  const { rows } = await db.query<{ id: number; feature: LayerFeature }>(
-    `${featureSelect(layer)}
-     WHERE ($1::bigint IS NULL OR ${grid} = $1)
-       AND ($2::float8 IS NULL OR ${geom} && ST_MakeEnvelope($2, $3, $4, $5, 4326))
-       AND ($6::bigint[] IS NULL OR ${grid} = ANY($6))
-       AND t.id > $7
-       ${filters.map((name, index) => `AND t.${name} = $${index + 9}`).join(' ')}
-     ORDER BY t.id
-     LIMIT $8`,
-    [query.grid ?? null, minLon, minLat, maxLon, maxLat, personalScope(layer, actor), query.cursor ?? 0, query.limit + 1, ...filters.map((name) => query[name])],
-  );
+  // Only the filters asked for join the statement.
+  const equals = Object.fromEntries(Object.keys(layer.filters).filter((name) => query[name] !== undefined).map((name) => [name, query[name]]));
+  const rows = await selectFeatures(db, layer, {
+    grid: query.grid ?? null,
+    bbox: query.bbox ?? null,
+    scope: personalScope(layer, actor),
+    cursor: query.cursor ?? 0,
+    limit: query.limit + 1,
+    equals,
+  });
   const page = rows.slice(0, query.limit);
   const nextCursor = rows.length > query.limit ? page[page.length - 1].id : null;
   return { features: page.map((row) => row.feature), nextCursor };
@@ -67,33 +51,21 @@ export async function listFeatures(db: Queryable, layer: LayerDefinition, query:
 
 /** One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing id. */
 async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null) {
-  const { rows } = await db.query<{ id: number; grid_id: number | null; feature: LayerFeature }>(`${featureSelect(layer)} WHERE t.id = $1`, [id]);
-  if (rows.length === 0 || (layer.personal && !inGridScope(actor, rows[0].grid_id))) {
+  const row = await selectFeature(db, layer, id);
+  if (!row || (layer.personal && !inGridScope(actor, row.grid_id))) {
     throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
   }
-  return rows[0];
+  return row;
 }
 
 export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<LayerFeature> {
   return (await findRow(db, layer, id, actor)).feature;
 }
 
-/** SQL turning GeoJSON parameter $n into the stored geometry type. */
-function geometryFromJson(layer: LayerDefinition, parameter: number): string {
-  const geometry = `ST_SetSRID(ST_GeomFromGeoJSON($${parameter}::text), 4326)`;
-  return layer.geometry === 'MultiPolygon' ? `ST_Multi(${geometry})` : geometry;
-}
-
 /** A valid geometry (PostGIS's rules) that the city can store (geo/extent.ts); 422 naming the reason otherwise. */
 async function assertValidGeometry(db: Queryable, geometry: unknown, city: CityExtent): Promise<void> {
-  const reason = await db
-    .query<{ reason: string | null }>(
-      `SELECT CASE WHEN ST_IsValid(g) THEN NULL ELSE ST_IsValidReason(g) END AS reason
-         FROM (SELECT ST_GeomFromGeoJSON($1::text) AS g) AS input`,
-      [JSON.stringify(geometry)],
-    )
-    // PostGIS refuses some shapes outright (unclosed rings): that is the same complaint as an invalid one.
-    .then(({ rows }) => rows[0].reason, (error: Error) => error.message);
+  // PostGIS refuses some shapes outright (unclosed rings): that is the same complaint as an invalid one.
+  const reason = await geometryInvalidity(db, geometry).catch((error: Error) => error.message);
   if (reason) throw new RuleViolationError(`The geometry is invalid: ${reason}`, { rule: 'valid-geometry', reason, geometry });
   await assertStorableGeometry(db, geometry, city);
 }
@@ -104,20 +76,11 @@ async function assertValidGeometry(db: Queryable, geometry: unknown, city: CityE
  */
 async function checkBuilding(db: Queryable, layer: LayerDefinition, actor: Actor | null, buildingId: unknown): Promise<void> {
   if (layer.geometry || buildingId === undefined) return;
-  const { rows } = await db.query<{ grid_id: number | null }>('SELECT grid_id FROM buildings WHERE id = $1', [buildingId]);
-  if (rows.length === 0) throw new RuleViolationError(`Building ${String(buildingId)} does not exist`, { rule: 'existing-building', field: 'building_id' });
-  if (!inGridScope(actor, rows[0].grid_id)) {
+  const building = await buildingGrid(db, buildingId);
+  if (!building) throw new RuleViolationError(`Building ${String(buildingId)} does not exist`, { rule: 'existing-building', field: 'building_id' });
+  if (!inGridScope(actor, building.grid_id)) {
     throw new ForbiddenError(`A grid worker may only register ${layer.name} in buildings of their own grids`, { field: 'building_id', allowedGrids: gridScope(actor) });
   }
-}
-
-async function rowBbox(db: Queryable, layer: LayerDefinition, id: number): Promise<Bbox | null> {
-  const { rows } = await db.query<{ bbox: Bbox | null }>(
-    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bbox
-       FROM (SELECT ST_Extent(geom)::box2d AS e FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1) AS extent`,
-    [id],
-  );
-  return rows[0].bbox;
 }
 
 function unionBbox(a: Bbox | null, b: Bbox | null): Bbox | null {
@@ -148,27 +111,19 @@ async function mapErrors<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+/** The attributes given, by column in catalogue order (absent ones left out). */
+function givenAttributes(layer: LayerDefinition, input: FeatureInput): Record<string, unknown> {
   const properties = input.properties ?? {};
-  const columns = layer.columns.filter((column) => properties[column] !== undefined);
-  const values = columns.map((column) => properties[column]);
-  const names = columns.map((column) => pg.escapeIdentifier(column));
-  const placeholders = columns.map((_, index) => `$${index + 1}`);
-  if (layer.geometry) {
-    const geometry = geometryFromJson(layer, columns.length + 1);
-    names.push('geom', 'grid_id');
-    placeholders.push(geometry, gridExpression(layer, geometry));
-    values.push(JSON.stringify(input.geometry));
-  }
+  return Object.fromEntries(layer.columns.filter((column) => properties[column] !== undefined).map((column) => [column, properties[column]]));
+}
+
+export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+  const attributes = givenAttributes(layer, input);
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
       if (layer.geometry) await assertValidGeometry(client, input.geometry, city);
-      await checkBuilding(client, layer, writer.actor, properties.building_id);
-      const { rows } = await client.query<{ id: number }>(
-        `INSERT INTO ${pg.escapeIdentifier(layer.table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING id`,
-        values,
-      );
-      const id = rows[0].id;
+      await checkBuilding(client, layer, writer.actor, attributes.building_id);
+      const id = await insertFeature(client, layer, attributes, input.geometry);
       await announce(client, layer, id, layer.geometry ? await rowBbox(client, layer, id) : null);
       return (await findRow(client, layer, id, null)).feature;
     }),
@@ -190,24 +145,15 @@ export async function updateFeature(
   city: CityExtent,
   precondition?: WritePrecondition,
 ): Promise<LayerFeature> {
-  const properties = input.properties ?? {};
-  const columns = layer.columns.filter((column) => properties[column] !== undefined);
-  const values: unknown[] = [id, ...columns.map((column) => properties[column])];
-  const assignments = columns.map((column, index) => `${pg.escapeIdentifier(column)} = $${index + 2}`);
-  if (layer.geometry && input.geometry !== undefined) {
-    const geometry = geometryFromJson(layer, values.length + 1);
-    assignments.push(`geom = ${geometry}`, `grid_id = ${gridExpression(layer, geometry)}`);
-    values.push(JSON.stringify(input.geometry));
-  }
-  assignments.push('updated_at = now()');
+  const attributes = givenAttributes(layer, input);
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
       await precondition?.(client);
       await findRow(client, layer, id, writer.actor);
       if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry, city);
-      await checkBuilding(client, layer, writer.actor, properties.building_id);
+      await checkBuilding(client, layer, writer.actor, attributes.building_id);
       const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
-      await client.query(`UPDATE ${pg.escapeIdentifier(layer.table)} SET ${assignments.join(', ')} WHERE id = $1`, values);
+      await updateFeatureRow(client, layer, id, attributes, input.geometry);
       await announce(client, layer, id, unionBbox(oldBbox, layer.geometry ? await rowBbox(client, layer, id) : null));
       return (await findRow(client, layer, id, null)).feature;
     }),
@@ -220,7 +166,7 @@ export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: numb
       await precondition?.(client);
       await findRow(client, layer, id, writer.actor);
       const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
-      await client.query(`DELETE FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1`, [id]);
+      await deleteFeatureRow(client, layer, id);
       await announce(client, layer, id, bbox);
     }),
   );

@@ -1,7 +1,7 @@
 // The database side of a bulk import: a staging table the rows stream into, the checks that name bad rows, grid
 // assignment in one join, and one INSERT ... SELECT into the layer's table. Everything runs in the caller's
 // transaction, so a failure anywhere stores nothing.
-import pg from 'pg';
+import { identifier } from '../db/identifiers';
 import type { PoolClient } from '../db/pool';
 import { type CityExtent, extentSql, extentValues } from '../geo/extent';
 import type { Bbox } from '../geo/schemas';
@@ -27,7 +27,7 @@ export const rebuildIndexesMinRows = 50_000;
 const exclusiveLockTimeout = '2s';
 
 function escapedColumns(layer: LayerDefinition): string[] {
-  return layer.columns.map((column) => pg.escapeIdentifier(column));
+  return layer.columns.map(identifier);
 }
 
 /**
@@ -40,7 +40,7 @@ export async function createStagingTable(client: PoolClient, layer: LayerDefinit
   await client.query(
     `CREATE TEMP TABLE import_rows ON COMMIT DROP AS
        SELECT 0 AS row_no, ${escapedColumns(layer).join(', ')}, NULL::text AS geom_text, NULL::geometry AS geom, NULL::text AS reason
-         FROM ${pg.escapeIdentifier(layer.table)} WITH NO DATA`,
+         FROM ${identifier(layer.table)} WITH NO DATA`,
   );
   if (layer.geometry) {
     await client.query('CREATE TRIGGER import_rows_parse BEFORE INSERT ON import_rows FOR EACH ROW EXECUTE FUNCTION import_rows_parse_geometry()');
@@ -96,7 +96,7 @@ async function uniqueColumns(client: PoolClient, layer: LayerDefinition): Promis
 async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Promise<RowError[]> {
   const clashes: RowError[] = [];
   for (const column of await uniqueColumns(client, layer)) {
-    const name = pg.escapeIdentifier(column);
+    const name = identifier(column);
     // The column comes from the catalog and the registry: no user text reaches this SQL.
     const { rows } = await client.query<RowError>(
       `WITH staged AS (
@@ -109,7 +109,7 @@ async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Pr
                    ELSE format('%s %L is already on row %s', $1, s.value, r.first_row) END AS reason
          FROM staged s
          LEFT JOIN repeated r ON r.value = s.value AND r.first_row < s.row_no
-         LEFT JOIN ${pg.escapeIdentifier(layer.table)} t ON t.${name} = s.value
+         LEFT JOIN ${identifier(layer.table)} t ON t.${name} = s.value
         WHERE t.id IS NOT NULL OR r.first_row IS NOT NULL
         ORDER BY s.row_no LIMIT ${reportedErrorLimit}`,
       [column],
@@ -123,7 +123,7 @@ async function uniqueClashErrors(client: PoolClient, layer: LayerDefinition): Pr
 export async function findStagedErrors(client: PoolClient, layer: LayerDefinition, city: CityExtent): Promise<RowError[]> {
   const errors = [
     ...(layer.geometry ? await geometryErrors(client, layer, city) : []),
-    ...(layer.name === 'people' ? await missingBuildingErrors(client) : []),
+    ...(layer.geometry ? [] : await missingBuildingErrors(client)),
     ...(await uniqueClashErrors(client, layer)),
   ];
   return errors.sort((a, b) => a.row - b.row);
@@ -158,11 +158,11 @@ async function columnDefaults(client: PoolClient, layer: LayerDefinition): Promi
 /** One INSERT ... SELECT from the staging table in file order; absent values take the column's default as a single INSERT would. */
 export async function insertStaged(client: PoolClient, layer: LayerDefinition): Promise<number> {
   const defaults = await columnDefaults(client, layer);
-  const table = pg.escapeIdentifier(layer.table);
+  const table = identifier(layer.table);
   const names = escapedColumns(layer);
   // Defaults come from the catalog, column names from the registry: no user text reaches this SQL.
   const values = layer.columns.map((column) => {
-    const value = `p.${pg.escapeIdentifier(column)}`;
+    const value = `p.${identifier(column)}`;
     return defaults.has(column) ? `coalesce(${value}, ${defaults.get(column)})` : value;
   });
   let gridJoin = '';
@@ -182,7 +182,7 @@ async function estimatedRows(client: PoolClient, layer: LayerDefinition): Promis
   const { rows } = await client.query<{ estimate: number }>('SELECT reltuples::bigint AS estimate FROM pg_class WHERE oid = $1::regclass', [layer.table]);
   if (rows[0].estimate >= 0) return rows[0].estimate;
   // Never analysed: count once.
-  const counted = await client.query<{ count: number }>(`SELECT count(*) AS count FROM ${pg.escapeIdentifier(layer.table)}`);
+  const counted = await client.query<{ count: number }>(`SELECT count(*) AS count FROM ${identifier(layer.table)}`);
   return counted.rows[0].count;
 }
 
@@ -195,7 +195,7 @@ async function lockExclusively(client: PoolClient, layer: LayerDefinition): Prom
   await client.query('SAVEPOINT import_lock');
   try {
     await client.query(`SET LOCAL lock_timeout = '${exclusiveLockTimeout}'`);
-    await client.query(`LOCK TABLE ${pg.escapeIdentifier(layer.table)} IN ACCESS EXCLUSIVE MODE`);
+    await client.query(`LOCK TABLE ${identifier(layer.table)} IN ACCESS EXCLUSIVE MODE`);
     await client.query('RELEASE SAVEPOINT import_lock');
     await client.query('SET LOCAL lock_timeout = DEFAULT');
     return true;

@@ -1,14 +1,15 @@
 /**
- * The OGC API collections, derived from the layer and tile registries: the one module that knows where the
- * collections come from (point it at the layer catalogue and nothing else in server/ogc changes). People are
+ * The OGC API collections, derived from the layer catalogue (through the layer and tile views of it): the one
+ * module that knows where the collections come from. People are
  * never a collection: personal data is not served to GIS clients.
  */
 import { z } from 'zod';
 import type { Role } from '../auth/roles';
 import { listGridsQuery } from '../grids/schemas';
 import { servedDecimals } from '../grids/service';
-import { layers } from '../layers/registry';
-import { tileLayerByName } from '../tiles/registry';
+import { cityCatalogue } from '../catalogue/city';
+import { featureLayersOf } from '../layers/registry';
+import { tileLayersOf } from '../tiles/registry';
 import { type FeatureEditor, gridEditor, gridVersionSql, layerEditor, layerVersionSql } from './editing';
 
 export interface OgcCollection {
@@ -51,6 +52,9 @@ const chineseTitles: Record<string, string> = {
   roads: '道路',
   patrol_tracks: '巡查轨迹',
 };
+
+const layers = featureLayersOf(cityCatalogue);
+const tileLayerByName = tileLayersOf(cityCatalogue);
 
 function tileLayer(name: string) {
   const layer = tileLayerByName.get(name);
@@ -146,8 +150,8 @@ export const collections: readonly OgcCollection[] = [
   // An imported report at a placeholder point (sql/130) has no real location: not a feature to map.
   tileCollection('incidents', {
     geometryType: 'Point',
-    temporal: 'f.reported_at',
-    where: 'NOT f.location_placeholder',
+    temporal: 't.reported_at',
+    where: 'NOT t.location_placeholder',
     filters: ['category', 'status'],
     changedElsewhere: 'incidents change through their workflow, /api/incidents',
   }),

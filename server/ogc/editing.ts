@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { WriteContext } from '../audit/write-context';
 import type { Role } from '../auth/roles';
+import { cityCatalogue } from '../catalogue/city';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError, StaleVersionError } from '../errors';
 import type { CityExtent } from '../geo/extent';
@@ -129,7 +130,7 @@ function checkLevel(level: number, properties: Record<string, unknown>): void {
 }
 
 export function gridEditor(level: number, roles: readonly Role[]): FeatureEditor {
-  const options = ({ pool, writer, at, city }: EditRequest) => ({ pool, writer, at, city });
+  const options = ({ pool, writer, at, city }: EditRequest) => ({ pool, writer, at, city, members: cityCatalogue.gridMembers });
   const change = (request: EditRequest, id: number, body: z.infer<typeof updateGridBody>) =>
     expectedGridVersion(request, id).then(async (version) => String((await updateGrid(options(request), id, version, body, false)).version));
   return {

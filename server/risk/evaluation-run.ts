@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { type AccidentColumns, RiskInputError, parseLocalTime, readAccidentCsv } from './csv-input';
 import { type MethodResult, evaluate } from './evaluate';
 import { type ModelOptions, type PlacedEvent, defaultModelOptions } from './training';
-import { MAX_H3_RESOLUTION, MIN_H3_RESOLUTION, cellOf, h3Units } from './units';
+import { cellAt } from '../geo/h3';
+import { MAX_H3_RESOLUTION, MIN_H3_RESOLUTION, h3Units } from './units';
 import { parseUtcOffset, windowOf, windowStartMs } from './windows';
 
 export const evaluateUsage = `usage: npm run risk:evaluate -- --input <file.csv[.gz]> [--input more ...]
@@ -81,7 +82,7 @@ export function runEvaluation(argv: string[]): EvaluationRun | null {
     const read = readAccidentCsv(file, columns, offset);
     rows += read.rows;
     withoutCoordinates += read.withoutCoordinates;
-    for (const accident of read.accidents) events.push({ window: windowOf(accident.epochMs, offset), key: cellOf(accident.lat, accident.lon, resolution) });
+    for (const accident of read.accidents) events.push({ window: windowOf(accident.epochMs, offset), key: cellAt(accident.lon, accident.lat, resolution) });
   }
   events.sort((a, b) => a.window - b.window);
   const trainCount = events.filter((event) => event.window >= span.trainFrom && event.window < span.trainTo).length;

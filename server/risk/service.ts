@@ -1,4 +1,4 @@
-import { cellToBoundary } from 'h3-js';
+import { cellPolygon } from '../geo/h3';
 import { type Pool, type Queryable, withTransaction } from '../db/pool';
 import type { Clock } from '../deps';
 import { publishChange } from '../events/bus';
@@ -131,7 +131,7 @@ export function riskLevel(index: number, count: number): number {
 }
 
 function cellGeoJson(cell: string): string {
-  return JSON.stringify({ type: 'Polygon', coordinates: [cellToBoundary(cell, true)] });
+  return JSON.stringify(cellPolygon(cell));
 }
 
 /**

@@ -2,7 +2,8 @@ import type { PoolClient, Queryable } from '../db/pool';
 import type { MethodResult } from './evaluate';
 import type { PoissonModel } from './model';
 import type { ModelOptions, PlacedEvent } from './training';
-import { cellOf, h3Units, roadUnits, type UnitSet } from './units';
+import { cellAt } from '../geo/h3';
+import { h3Units, roadUnits, type UnitSet } from './units';
 import { windowOf } from './windows';
 
 /** Roads are the units wherever a road network is loaded; H3 cells at this resolution otherwise. */
@@ -31,14 +32,14 @@ export async function loadHistory(db: Queryable, offsetMinutes: number, before: 
   );
   const events = accidents.map((accident) => ({
     window: windowOf(accident.at.getTime(), offsetMinutes),
-    key: useRoads ? accident.road_id : cellOf(accident.lat, accident.lon, CELL_RESOLUTION),
+    key: useRoads ? accident.road_id : cellAt(accident.lon, accident.lat, CELL_RESOLUTION),
   }));
   if (!useRoads) return { units: h3Units(events.flatMap((event) => (event.key ? [event.key] : []))), events };
   const attribute = (name: string, value: (road: (typeof roads)[number]) => number) => ({ name, values: Float64Array.from(roads.map(value)) });
   const units = roadUnits(
     roads.map((road) => road.id),
     new Map(roads.map((road) => [road.id, road.adjacent])),
-    roads.map((road) => cellOf(road.lat, road.lon, REGION_RESOLUTION)),
+    roads.map((road) => cellAt(road.lon, road.lat, REGION_RESOLUTION)),
     [
       attribute('arterial', (road) => Number(road.kind === 'arterial')),
       attribute('primary', (road) => Number(road.kind === 'primary')),

@@ -1,4 +1,4 @@
-import { cellToLatLng, cellToParent, getResolution, gridDisk, isValidCell, latLngToCell } from 'h3-js';
+import { cellToLatLng, cellToParent, getResolution, gridDisk, isValidCell } from 'h3-js';
 
 /**
  * What the model ranks: road segments where a road network is loaded, H3 cells otherwise. The model only sees
@@ -19,10 +19,6 @@ export interface UnitSet {
 
 export const MIN_H3_RESOLUTION = 6;
 export const MAX_H3_RESOLUTION = 10;
-
-export function cellOf(lat: number, lon: number, resolution: number): string {
-  return latLngToCell(lat, lon, resolution);
-}
 
 export function cellCentre(cell: string): [number, number] {
   const [lat, lon] = cellToLatLng(cell);

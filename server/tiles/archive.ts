@@ -6,14 +6,17 @@ import { roles } from '../auth/roles';
 import type { Queryable } from '../db/pool';
 import { BadRequestError } from '../errors';
 import { type ArchiveSummary, PmtilesWriter } from './pmtiles';
-import { type TileLayer, tileLayerByName, tileLayers } from './registry';
+import { cityCatalogue } from '../catalogue/city';
+import { type TileLayer, tileLayersOf } from './registry';
 import { type TileAddress, filterValues, queryTile, vectorLayerOf } from './service';
 
 /**
  * Layers an archive may hold: anyone holding the file sees everything in it, so only layers every role reads in
  * full (no band limited to a reader's grids, nothing computed per request) are archived.
  */
-export const publicTileLayers: TileLayer[] = tileLayers.filter(
+const tileLayerByName = tileLayersOf(cityCatalogue);
+
+export const publicTileLayers: TileLayer[] = [...tileLayerByName.values()].filter(
   (layer) => roles.every((role) => layer.access.includes(role)) && !layer.computed && layer.sources.every((source) => !source.grid),
 );
 

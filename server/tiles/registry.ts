@@ -1,366 +1,108 @@
-import { z } from 'zod';
-import { allRoles, riskRoles, type Role } from '../auth/roles';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+// The tile layers, derived from the layer catalogue: each band's SQL is built here once, at start-up.
+import type { Role } from '../auth/roles';
+import { attributeFields, attributeSql, fieldType } from '../catalogue/attributes';
+import type { Catalogue } from '../catalogue/catalogue';
+import type { CatalogueLayer, FieldType, GeometryType, StyleHint, TileBand, TileFilter } from '../catalogue/types';
+import { identifier, tableAs } from '../db/identifiers';
+import { buildTileQuery, type TileQuery, type TileSource } from './sql';
 
-/** MVT field types as TileJSON's vector_layers name them. */
-export type FieldType = 'Number' | 'String' | 'Boolean';
+export type { FieldType, TileFilter } from '../catalogue/types';
 
-export interface TileFilter {
-  schema: z.ZodType;
-  /** The PostgreSQL type the bound value is cast to. */
-  sqlType: 'text' | 'int' | 'timestamptz';
-  description: string;
-}
-
-/**
- * What one layer shows over one zoom band. SQL fragments are constants of this file, never user input; a
- * `{filter}` token becomes the bound parameter of that filter (NULL when the request leaves it out), `{z}` the zoom.
- * The tile query always selects `id`, the geometry and the attributes from `from`, restricted to rows whose
- * `geometry` touches the tile (plus buffer) so the GIST index on geom_3857 does the search.
- */
-export interface TileSource {
-  minzoom: number;
-  maxzoom: number;
-  from: string;
-  /** EPSG:3857 geometry expression with a GIST index. */
-  geometry: string;
-  id: string;
-  attributes: Record<string, { sql: string; type: FieldType }>;
-  where?: string;
-  /** Tolerance in tile pixels (of 4096) for ST_Simplify (collapsed parts kept); lines and polygons only. */
-  simplifyPixels?: number;
-  /** Feature limit per tile, so no tile of a dense band grows past the size budget. */
-  limit: number;
-  /**
-   * The features summarise rows drawn elsewhere (incident counts on grid polygons): a change may alter a feature
-   * far from the change's bbox, so a change drops every cached tile of this band, unless its event names the
-   * area of the summaries it alters (an incident event carries the extent of the incident's grid).
-   */
-  aggregate?: boolean;
-  /** SQL of the row's level-4 grid: a reader limited to grids (a grid worker, gridScope) sees only rows of theirs. */
-  grid?: string;
-}
-
-/**
- * A layer made in Node rather than SQL (H3 hotspot cells, which need h3-js): its tiles come from the renderer
- * registered under the layer's name (TileService), through the same cache, ETags and invalidation.
- */
-export interface ComputedTiles {
-  minzoom: number;
-  maxzoom: number;
-  fields: Record<string, FieldType>;
+/** A band with its prepared query. */
+export interface TileBandSource extends TileSource {
+  query: TileQuery;
 }
 
 export interface TileLayer {
   name: string;
+  title: { zh: string; en: string };
   description: string;
+  geometryType: GeometryType;
   access: readonly Role[];
   filters: Record<string, TileFilter>;
   /** SQL bands; empty for a computed layer. */
-  sources: TileSource[];
-  computed?: ComputedTiles;
-  /**
-   * Every feature depends on every row (Gi* compares each cell with the study area's mean and deviation): a
-   * change of a layer in changedBy drops all of this layer's tiles, wherever it happened.
-   */
+  sources: TileBandSource[];
+  /** A layer made in Node (catalogue: tiles.computed): its zoom range and fields. */
+  computed?: { minzoom: number; maxzoom: number; fields: Record<string, FieldType> };
   changesEverywhere?: boolean;
   /** Layers whose changes alter this layer's tiles (incident counts are drawn on grid polygons). */
-  changedBy: string[];
+  changedBy: readonly string[];
   /** WGS84 table whose extent is the TileJSON bounds. */
   boundsTable: string;
+  style?: StyleHint;
 }
 
-const incidentFilters: Record<string, TileFilter> = {
-  category: { schema: z.string().min(1).max(100), sqlType: 'text', description: 'Only incidents of this category' },
-  status: { schema: z.string().min(1).max(50), sqlType: 'text', description: 'Only incidents in this status' },
-  from: { schema: isoDateTime, sqlType: 'timestamptz', description: 'Reported at or after (ISO 8601)' },
-  to: { schema: isoDateTime, sqlType: 'timestamptz', description: 'Reported before (ISO 8601)' },
-};
+const defaultLimit = 20_000;
 
-const incidentWhere = `({category} IS NULL OR f.category = {category})
-  AND ({status} IS NULL OR f.status = {status})
-  AND ({from} IS NULL OR f.reported_at >= {from})
-  AND ({to} IS NULL OR f.reported_at < {to})`;
+/** Name → type of every field the layer's tiles carry (grid_id and expressions included). */
+function tileFields(layer: CatalogueLayer): Record<string, FieldType> {
+  const types = new Map(attributeFields(layer.attributes).map((field) => [field.name, field.type]));
+  return Object.fromEntries(
+    (layer.tiles?.fields ?? []).map((name) => [name, name === 'grid_id' ? 'Number' : fieldType(types.get(name) ?? 'string')]),
+  );
+}
 
-const gridAttributes = {
-  code: { sql: 't.code', type: 'String' },
-  name: { sql: 't.name', type: 'String' },
-  level: { sql: 't.level', type: 'Number' },
-} as const;
-
-/** Grid level drawn at a zoom when the request names none: districts far out, level-4 grids close in. */
-function gridBand(level: number, minzoom: number, maxzoom: number): TileSource {
+/** The layer's own rows over one band: columns of its table, alias `t`. */
+function ownRows(layer: CatalogueLayer, band: TileBand): TileSource {
+  const tiles = layer.tiles!;
+  const types = new Map(attributeFields(layer.attributes).map((field) => [field.name, field.type]));
+  const column = (name: string) => `t.${identifier(name)}`;
+  const attributes = Object.fromEntries(
+    Object.entries(tileFields(layer)).map(([name, type]) => {
+      const sql = tiles.expressions?.[name] ?? (name === 'grid_id' ? column(name) : attributeSql(types.get(name) ?? 'string', column(name)));
+      return [name, { sql, type }];
+    }),
+  );
   return {
-    minzoom,
-    maxzoom,
-    from: 'grids t',
-    geometry: 't.geom_3857',
-    id: 't.id',
-    attributes: { ...gridAttributes, parent_id: { sql: 't.parent_id', type: 'Number' } },
-    where: `t.level = coalesce({level}, ${level})`,
-    simplifyPixels: 1,
-    limit: 20_000,
+    minzoom: band.minzoom,
+    maxzoom: band.maxzoom,
+    from: tableAs(layer.table!, 't'),
+    geometry: column(layer.geometry!.tileColumn!),
+    id: column(tiles.idColumn ?? 'id'),
+    attributes,
+    where: band.where,
+    simplifyPixels: band.simplifyPixels,
+    limit: band.limit ?? defaultLimit,
+    grid: tiles.gridScoped ? column('grid_id') : undefined,
   };
 }
 
-function pointSource(table: string, minzoom: number, attributes: TileSource['attributes'], limit = 20_000): TileSource {
-  return { minzoom, maxzoom: 22, from: `${table} t`, geometry: 't.geom_3857', id: 't.id', attributes, limit };
+function bandSource(layer: CatalogueLayer, band: TileBand): TileSource {
+  if (!band.summary) return ownRows(layer, band);
+  const { summary, minzoom, maxzoom, where, simplifyPixels, limit } = band;
+  return { ...summary, minzoom, maxzoom, where, simplifyPixels, limit: limit ?? defaultLimit, aggregate: true };
 }
 
-export const tileLayers: TileLayer[] = [
-  {
-    name: 'land_cover',
-    description: 'Water and parks (kind water|park), drawn by the basemap under the streets',
-    access: allRoles,
-    filters: {},
-    sources: [
-      {
-        minzoom: 0,
-        maxzoom: 22,
-        from: 'land_cover t',
-        geometry: 't.geom_3857',
-        id: 't.id',
-        attributes: { kind: { sql: 't.kind', type: 'String' }, name: { sql: 't.name', type: 'String' } },
-        simplifyPixels: 1,
-        limit: 20_000,
-      },
-    ],
-    changedBy: ['land_cover'],
-    boundsTable: 'land_cover',
-  },
-  {
-    name: 'grids',
-    description: 'Grid polygons; the level follows the zoom unless `level` is given',
-    access: allRoles,
-    filters: { level: { schema: wholeNumber({ min: 1, max: 4 }), sqlType: 'int', description: 'Grid level 1–4' } },
-    sources: [gridBand(1, 0, 10), gridBand(2, 11, 12), gridBand(3, 13, 13), gridBand(4, 14, 22)],
-    changedBy: ['grids'],
-    boundsTable: 'grids',
-  },
-  {
-    name: 'buildings',
-    description: 'Building footprints (from z13)',
-    access: allRoles,
-    filters: {},
-    sources: [
-      {
-        minzoom: 13,
-        maxzoom: 22,
-        from: 'buildings t',
-        geometry: 't.geom_3857',
-        id: 't.id',
-        attributes: {
-          code: { sql: 't.code', type: 'String' },
-          use: { sql: 't.use', type: 'String' },
-          floors: { sql: 't.floors', type: 'Number' },
-          grid_id: { sql: 't.grid_id', type: 'Number' },
-        },
-        simplifyPixels: 0.5,
-        limit: 20_000,
-      },
-    ],
-    changedBy: ['buildings'],
-    boundsTable: 'buildings',
-  },
-  {
-    name: 'hazards',
-    description: 'Hazard sources',
-    access: allRoles,
-    filters: {},
-    sources: [
-      pointSource('hazards', 0, {
-        name: { sql: 't.name', type: 'String' },
-        kind: { sql: 't.kind', type: 'String' },
-        risk_level: { sql: 't.risk_level', type: 'Number' },
-        next_inspection_due: { sql: 't.next_inspection_due::text', type: 'String' },
-      }),
-    ],
-    changedBy: ['hazards'],
-    boundsTable: 'hazards',
-  },
-  {
-    name: 'key_places',
-    description: 'Key places (schools, markets, ...)',
-    access: allRoles,
-    filters: {},
-    sources: [
-      pointSource('key_places', 0, {
-        name: { sql: 't.name', type: 'String' },
-        kind: { sql: 't.kind', type: 'String' },
-        capacity: { sql: 't.capacity', type: 'Number' },
-      }),
-    ],
-    changedBy: ['key_places'],
-    boundsTable: 'key_places',
-  },
-  {
-    name: 'incidents',
-    description: 'Incidents: counts per level-4 grid below z15, single incidents from z15',
-    access: allRoles,
-    filters: incidentFilters,
-    sources: [
-      {
-        minzoom: 0,
-        maxzoom: 14,
-        // Counts are whole-grid counts, so a grid shows the same number in every tile it crosses.
-        from: `grids t CROSS JOIN LATERAL (
-          SELECT count(*)::int AS n FROM incidents f WHERE f.grid_id = t.id AND ${incidentWhere}) c`,
-        geometry: 't.geom_3857',
-        id: 't.id',
-        attributes: { ...gridAttributes, incident_count: { sql: 'c.n', type: 'Number' } },
-        where: 't.level = 4 AND c.n > 0',
-        simplifyPixels: 1,
-        limit: 20_000,
-        aggregate: true,
-        grid: 't.id',
-      },
-      {
-        minzoom: 15,
-        maxzoom: 22,
-        from: 'incidents f',
-        geometry: 'f.geom_3857',
-        id: 'f.id',
-        attributes: {
-          category: { sql: 'f.category', type: 'String' },
-          status: { sql: 'f.status', type: 'String' },
-          source: { sql: 'f.source', type: 'String' },
-          reported_at: { sql: "to_char(f.reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
-          grid_id: { sql: 'f.grid_id', type: 'Number' },
-        },
-        // An imported report at a placeholder point (sql/130) has no real location to draw.
-        where: `${incidentWhere} AND NOT f.location_placeholder`,
-        limit: 20_000,
-        grid: 'f.grid_id',
-      },
-    ],
-    changedBy: ['incidents', 'grids'],
-    boundsTable: 'incidents',
-  },
-  {
-    name: 'hotspots',
-    description: 'H3 cells with incident (or accident) count and Getis-Ord Gi* z, p and class −3…+3; resolution by zoom unless res is given',
-    // Grid workers read hotspots of their own grids through /api/hotspots: tiles are cached for every caller alike.
-    access: ['admin', 'planner', 'commander', 'police'],
-    filters: {
-      source: { schema: z.enum(['incidents', 'accidents']), sqlType: 'text', description: 'incidents (default) or accidents' },
-      res: { schema: wholeNumber({ min: 6, max: 10 }), sqlType: 'int', description: 'H3 resolution 6–10 instead of the one of the zoom' },
-      ...incidentFilters,
-      category: { schema: z.string().min(1).max(100), sqlType: 'text', description: 'Incident category, or accident severity' },
-      from: { ...incidentFilters.from, description: 'Start of the span (ISO 8601); default 30 days before to' },
-      to: { ...incidentFilters.to, description: 'End of the span (ISO 8601); default now' },
-      k: { schema: wholeNumber({ min: 1, max: 3 }), sqlType: 'int', description: 'Gi* neighbourhood: gridDisk(k), default 1' },
-      fdr: { schema: z.enum(['true', 'false']), sqlType: 'text', description: 'Benjamini–Hochberg correction of the classes' },
-      grid: { schema: wholeNumber({ min: 1 }), sqlType: 'int', description: 'Study area: this grid instead of the city' },
-    },
-    sources: [],
-    computed: { minzoom: 8, maxzoom: 22, fields: { hex: 'String', count: 'Number', z: 'Number', p: 'Number', class: 'Number' } },
-    changesEverywhere: true,
-    changedBy: ['incidents', 'accidents', 'grids'],
-    boundsTable: 'grids',
-  },
-  {
-    name: 'roads',
-    description: 'Roads; local roads from z13',
-    access: allRoles,
-    filters: {},
-    sources: [
-      {
-        minzoom: 0,
-        maxzoom: 22,
-        from: 'roads t',
-        geometry: 't.geom_3857',
-        id: 't.id',
-        attributes: {
-          name: { sql: 't.name', type: 'String' },
-          kind: { sql: 't.kind', type: 'String' },
-          lanes: { sql: 't.lanes', type: 'Number' },
-          speed_limit: { sql: 't.speed_limit', type: 'Number' },
-        },
-        where: "(t.kind <> 'local' OR {z} >= 13)",
-        simplifyPixels: 1,
-        limit: 20_000,
-      },
-    ],
-    changedBy: ['roads'],
-    boundsTable: 'roads',
-  },
-  {
-    name: 'accidents',
-    description: 'Road accidents (from z13)',
-    access: allRoles,
-    filters: {},
-    sources: [
-      pointSource('accidents', 13, {
-        severity: { sql: 't.severity', type: 'String' },
-        occurred_at: { sql: "to_char(t.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
-        vehicles: { sql: 't.vehicles', type: 'Number' },
-        casualties: { sql: 't.casualties', type: 'Number' },
-        road_id: { sql: 't.road_id', type: 'Number' },
-      }),
-    ],
-    changedBy: ['accidents'],
-    boundsTable: 'accidents',
-  },
-  {
-    name: 'risk',
-    description: 'Predicted accident risk per road segment (or H3 cell) for the 2-hour window containing `at` (default: now)',
-    access: riskRoles,
-    filters: { at: { schema: z.iso.datetime({ offset: true }), sqlType: 'timestamptz', description: 'A time inside the predicted window (ISO 8601)' } },
-    sources: [
-      {
-        minzoom: 0,
-        maxzoom: 22,
-        from: 'risk_predictions t',
-        geometry: 't.geom_3857',
-        id: 't.rank',
-        attributes: {
-          unit_key: { sql: 't.unit_key', type: 'String' },
-          road_id: { sql: 't.road_id', type: 'Number' },
-          expected: { sql: 't.expected', type: 'Number' },
-          level: { sql: 't.level', type: 'Number' },
-          rank: { sql: 't.rank', type: 'Number' },
-          window_start: { sql: "to_char(t.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
-          top_feature: { sql: "t.top_features -> 0 ->> 'label'", type: 'String' },
-        },
-        where: 't.window_start <= coalesce({at}, now()) AND t.window_end > coalesce({at}, now()) AND (t.level >= 3 OR {z} >= 13)',
-        simplifyPixels: 1,
-        limit: 20_000,
-      },
-    ],
-    changedBy: ['risk'],
-    boundsTable: 'risk_predictions',
-  },
-  {
-    name: 'patrol_tracks',
-    description: 'Patrol tracks of grid workers (from z13)',
-    // Where a named worker walked is staff data: not for the hotline desk, and for grid workers their grids' tracks.
-    access: ['admin', 'planner', 'commander', 'police', 'grid_worker'],
-    filters: {},
-    sources: [
-      {
-        minzoom: 13,
-        maxzoom: 22,
-        from: 'patrol_tracks t',
-        geometry: 't.geom_3857',
-        id: 't.id',
-        attributes: {
-          worker: { sql: 't.worker', type: 'String' },
-          grid_id: { sql: 't.grid_id', type: 'Number' },
-          started_at: { sql: "to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", type: 'String' },
-        },
-        simplifyPixels: 1,
-        limit: 20_000,
-        grid: 't.grid_id',
-      },
-    ],
-    changedBy: ['patrol_tracks'],
-    boundsTable: 'patrol_tracks',
-  },
-];
+function tileLayerOf(layer: CatalogueLayer): TileLayer {
+  const tiles = layer.tiles!;
+  const filters = tiles.filters ?? {};
+  return {
+    name: layer.name,
+    title: layer.title,
+    description: layer.description,
+    geometryType: layer.geometry?.type ?? 'Geometry',
+    access: layer.read,
+    filters,
+    sources: tiles.computed
+      ? []
+      : tiles.bands.map((band, index) => {
+          const source = bandSource(layer, band);
+          return { ...source, query: buildTileQuery(layer.name, filters, source, index) };
+        }),
+    computed: tiles.computed ? { minzoom: tiles.bands[0].minzoom, maxzoom: tiles.bands[tiles.bands.length - 1].maxzoom, fields: tileFields(layer) } : undefined,
+    changesEverywhere: tiles.changesEverywhere,
+    changedBy: tiles.changedBy ?? [layer.name],
+    boundsTable: tiles.boundsTable ?? layer.table!,
+    style: layer.style,
+  };
+}
 
-export const tileLayerByName = new Map(tileLayers.map((layer) => [layer.name, layer]));
+/** Every tiled layer of the catalogue by name, in catalogue order. */
+export function tileLayersOf(catalogue: Catalogue): Map<string, TileLayer> {
+  return new Map(catalogue.layers.filter((layer) => layer.tiles).map((layer) => [layer.name, tileLayerOf(layer)]));
+}
 
-export function sourceAtZoom(layer: TileLayer, z: number): { source: TileSource; index: number } | undefined {
+export function sourceAtZoom(layer: TileLayer, z: number): { source: TileBandSource; index: number } | undefined {
   const index = layer.sources.findIndex((source) => z >= source.minzoom && z <= source.maxzoom);
   return index < 0 ? undefined : { source: layer.sources[index], index };
 }
@@ -368,4 +110,9 @@ export function sourceAtZoom(layer: TileLayer, z: number): { source: TileSource;
 export function layerZoomRange(layer: TileLayer): { minzoom: number; maxzoom: number } {
   if (layer.computed) return { minzoom: layer.computed.minzoom, maxzoom: layer.computed.maxzoom };
   return { minzoom: Math.min(...layer.sources.map((s) => s.minzoom)), maxzoom: Math.max(...layer.sources.map((s) => s.maxzoom)) };
+}
+
+/** The TileJSON `fields` of a layer: every attribute of every band. */
+export function layerFields(layer: TileLayer): Record<string, FieldType> {
+  return layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
 }

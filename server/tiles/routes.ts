@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import accepts from 'accepts';
 import type { Context } from 'koa';
-import type { z } from 'zod';
 import { type Actor, allRoles } from '../auth/roles';
 import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { publicUrlFor } from '../http/public-url';
 import { defineRoute } from '../http/route';
-import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
+import { tileLayersOf } from './registry';
+import { layerParams, tileFilterQuery, tileParams, type TileParams, tokenOnlyQuery } from './schemas';
 import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileRenderer, TileService, tileJson, visibleLayer } from './service';
 
 
@@ -17,8 +17,8 @@ function withoutToken(query: Record<string, unknown>): TileFilters {
 }
 
 /** What the tile route serves for these params and this caller: the layer (403/404 otherwise), address, filters. */
-function tileRequest({ layer, ...address }: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null) {
-  return { layer: visibleLayer(layer, actor), address, filters: withoutToken(query) };
+function tileRequest(tiles: TileService, { layer, ...address }: TileParams, query: Record<string, unknown>, actor: Actor | null) {
+  return { layer: visibleLayer(tiles.layers, layer, actor), address, filters: withoutToken(query) };
 }
 
 /** Koa's negotiation (ctx.acceptsEncodings) on the bare request, so the fast path agrees with the route. */
@@ -66,8 +66,8 @@ function tileResponse({ etag, body }: TileBody, encoding: TileEncoding, ifNoneMa
  * The one answer for a tile request, in the encoding the client accepts: from the cache without a promise (the
  * fast path's commonest case), else from the database.
  */
-function answerTile(tiles: TileService, params: z.infer<typeof tileParams>, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): TileResponse | Promise<TileResponse> {
-  const { layer, address, filters } = tileRequest(params, query, actor);
+function answerTile(tiles: TileService, params: TileParams, query: Record<string, unknown>, actor: Actor | null, request: IncomingMessage): TileResponse | Promise<TileResponse> {
+  const { layer, address, filters } = tileRequest(tiles, params, query, actor);
   const encoding = encodingFor(request);
   const ifNoneMatch = request.headers['if-none-match'];
   const grids = gridScope(actor);
@@ -83,8 +83,9 @@ function send({ status, headers, body }: TileResponse, response: ServerResponse,
 }
 
 /** `renderers`: the makers of the computed layers' tiles, by layer name (hotspots). */
-export function tileRoutes({ reads, config, events }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
-  const tiles = new TileService(reads, config.TILE_CACHE_MB * 1024 * 1024, renderers);
+export function tileRoutes({ reads, config, events, catalogue }: AppDeps, renderers: Record<string, TileRenderer> = {}) {
+  const layers = tileLayersOf(catalogue);
+  const tiles = new TileService(reads, layers, config.TILE_CACHE_MB * 1024 * 1024, renderers);
   tiles.listen(events);
   // This server's URL for the URLs inside TileJSON; not `ctx.origin` (since Koa 3 the request's Origin header).
   const publicUrl = publicUrlFor(config.PUBLIC_URL);
@@ -98,7 +99,7 @@ export function tileRoutes({ reads, config, events }: AppDeps, renderers: Record
       access: allRoles,
       query: tokenOnlyQuery,
       handler(ctx, { actor }) {
-        ctx.body = { layers: listLayers(actor, baseUrl(ctx)) };
+        ctx.body = { layers: listLayers(layers, actor, baseUrl(ctx)) };
       },
     }),
     defineRoute({
@@ -107,10 +108,10 @@ export function tileRoutes({ reads, config, events }: AppDeps, renderers: Record
       summary: 'TileJSON 3.0.0 for one layer (filters go into the tile URL)',
       tag: 'tiles',
       access: allRoles,
-      params: layerParams,
-      query: tileFilterQuery,
+      params: layerParams(layers),
+      query: tileFilterQuery(layers),
       async handler(ctx, { params, query, actor }) {
-        ctx.body = await tileJson(reads, visibleLayer(params.layer, actor), baseUrl(ctx), withoutToken(query));
+        ctx.body = await tileJson(reads, visibleLayer(layers, params.layer, actor), baseUrl(ctx), withoutToken(query));
       },
     }),
     defineRoute({
@@ -119,8 +120,8 @@ export function tileRoutes({ reads, config, events }: AppDeps, renderers: Record
       summary: 'One Mapbox Vector Tile (gzip); 204 when empty, 304 when the ETag matches',
       tag: 'tiles',
       access: allRoles,
-      params: tileParams,
-      query: tileFilterQuery,
+      params: tileParams(layers),
+      query: tileFilterQuery(layers),
       responses: {
         200: { description: 'The tile', contentType: 'application/vnd.mapbox-vector-tile' },
         204: { description: 'Nothing in this tile' },

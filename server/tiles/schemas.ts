@@ -1,38 +1,45 @@
 import { z } from 'zod';
 import { wholeNumber } from '../geo/schemas';
-import { tileLayers } from './registry';
+import type { TileLayers } from './service';
 
-const layerName = z.string().regex(/^[a-z_]{1,40}$/, 'a layer name such as buildings');
+/** The layer path segment; the names the catalogue holds are listed in the OpenAPI document. */
+function layerName(layers: TileLayers) {
+  return z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,39}$/, 'a layer name such as buildings')
+    .openapi({ description: `A tile layer: ${[...layers.keys()].join(', ')}`, example: 'buildings' });
+}
 
-export const tileParams = z
-  .object({
-    layer: layerName,
-    z: wholeNumber({ min: 0, max: 22 }),
-    x: wholeNumber({ min: 0 }),
-    y: wholeNumber({ min: 0 }),
-  })
-  .strict();
+export function tileParams(layers: TileLayers) {
+  return z
+    .object({
+      layer: layerName(layers),
+      z: wholeNumber({ min: 0, max: 22 }),
+      x: wholeNumber({ min: 0 }),
+      y: wholeNumber({ min: 0 }),
+    })
+    .strict();
+}
 
-export const layerParams = z.object({ layer: layerName }).strict();
+export type TileParams = z.infer<ReturnType<typeof tileParams>>;
+
+export function layerParams(layers: TileLayers) {
+  return z.object({ layer: layerName(layers) }).strict();
+}
 
 // Web maps cannot always send headers for tile requests, so the token may come as a query parameter.
 const accessToken = { access_token: z.string().optional() };
 
-/** Every layer's filters, each optional; the service rejects a filter the requested layer does not have. */
-function allFilters(): Record<string, z.ZodType> {
+/**
+ * Every layer's filters, each optional; the service rejects a filter the requested layer does not have. The
+ * catalogue checks that a filter name means the same thing on every layer.
+ */
+export function tileFilterQuery(layers: TileLayers) {
   const shape: Record<string, z.ZodType> = {};
-  const types = new Map<string, string>();
-  for (const layer of tileLayers) {
-    for (const [name, filter] of Object.entries(layer.filters)) {
-      // One query schema serves every layer, so a filter name must mean the same thing on each.
-      if (types.has(name) && types.get(name) !== filter.sqlType) throw new Error(`tile filter ${name} is declared with two types`);
-      types.set(name, filter.sqlType);
-      shape[name] ??= filter.schema.optional();
-    }
+  for (const layer of layers.values()) {
+    for (const [name, filter] of Object.entries(layer.filters)) shape[name] ??= filter.schema.optional();
   }
-  return shape;
+  return z.object({ ...accessToken, ...shape }).strict();
 }
-
-export const tileFilterQuery = z.object({ ...accessToken, ...allFilters() }).strict();
 
 export const tokenOnlyQuery = z.object(accessToken).strict();

@@ -6,8 +6,8 @@ import type { Queryable } from '../db/pool';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { ChangeEvent, EventBus } from '../events/bus';
 import { TileCache } from './cache';
-import { layerZoomRange, sourceAtZoom, type TileLayer, tileLayerByName, tileLayers } from './registry';
-import { buildTileQuery, type TileQuery, tileBuffer, tileExtent } from './sql';
+import { layerFields, layerZoomRange, sourceAtZoom, type TileLayer } from './registry';
+import { runTileQuery, tableBounds, tileBuffer, tileExtent } from './sql';
 
 export interface TileAddress {
   z: number;
@@ -27,21 +27,19 @@ export interface TileBody {
 
 const gunzip = promisify(zlib.gunzip);
 
-/** Tile queries by layer and band, built once at start-up. */
-const tileQueries = new Map<string, TileQuery>(
-  tileLayers.flatMap((layer) => layer.sources.map((source, index) => [`${layer.name}/${index}`, buildTileQuery(layer, source, index)] as const)),
-);
+/** The tile layers of a catalogue by name (tiles/registry.ts: tileLayersOf). */
+export type TileLayers = ReadonlyMap<string, TileLayer>;
 
-export function visibleLayer(name: string, actor: Actor | null): TileLayer {
-  const layer = tileLayerByName.get(name);
-  if (!layer) throw new NotFoundError(`There is no tile layer ${name}`, { layers: tileLayers.map((l) => l.name) });
+export function visibleLayer(layers: TileLayers, name: string, actor: Actor | null): TileLayer {
+  const layer = layers.get(name);
+  if (!layer) throw new NotFoundError(`There is no tile layer ${name}`, { layers: [...layers.keys()] });
   if (!actor || !layer.access.includes(actor.role)) {
     throw new ForbiddenError(`Role ${actor?.role ?? 'anonymous'} may not see the ${name} layer`, { allowedRoles: layer.access });
   }
   return layer;
 }
 
-/** The layer's filter values in registry order (the order of $4, $5, ...); a filter of another layer is a 400. */
+/** The layer's filter values in catalogue order (the order of $4, $5, ...); a filter of another layer is a 400. */
 export function filterValues(layer: TileLayer, filters: TileFilters): Array<string | number | null> {
   const foreign = Object.keys(filters).filter((name) => filters[name] !== undefined && !(name in layer.filters));
   if (foreign.length > 0) {
@@ -62,10 +60,8 @@ export function checkTileAddress({ z, x, y }: TileAddress): void {
 export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>, grids: number[] | null = null): Promise<Buffer> {
   const band = sourceAtZoom(layer, address.z);
   if (!band) return Buffer.alloc(0);
-  const query = tileQueries.get(`${layer.name}/${band.index}`)!;
   const scope = band.source.grid ? [grids] : [];
-  const { rows } = await db.query<{ tile: Buffer | null }>({ ...query, values: [address.z, address.x, address.y, ...values, ...scope] });
-  return rows[0]?.tile ?? Buffer.alloc(0);
+  return runTileQuery(db, band.source.query, [address.z, address.x, address.y, ...values, ...scope]);
 }
 
 /** WGS84 bounds of a tile grown by the MVT buffer: the area whose changes can alter the tile. */
@@ -91,7 +87,7 @@ function changedArea(event: Exclude<ChangeEvent, { kind: 'patrol-positions' }>):
   return { layer: event.layer, bbox: event.bbox, coversSummaries: false };
 }
 
-/** Makes the tiles of a computed layer (registry: `computed`). */
+/** Makes the tiles of a computed layer (catalogue: `tiles.computed`). */
 export interface TileRenderer {
   /** What a tile depends on besides its filters (e.g. the end of a default time span), for the cache key. */
   keyOf(filters: TileFilters): string;
@@ -110,6 +106,8 @@ export class TileService {
 
   constructor(
     private readonly db: Queryable,
+    /** The layers it serves (tiles/registry.ts: tileLayersOf), by name. */
+    readonly layers: TileLayers,
     private readonly cacheBytes: number,
     private readonly renderers: Record<string, TileRenderer> = {},
   ) {
@@ -133,7 +131,7 @@ export class TileService {
     if (event.kind === 'patrol-positions') return 0;
     const change = changedArea(event);
     this.generation++;
-    const affected = new Map(tileLayers.filter((layer) => layer.changedBy.includes(change.layer)).map((layer) => [layer.name, layer]));
+    const affected = new Map([...this.layers].filter(([, layer]) => layer.changedBy.includes(change.layer)));
     const { bbox, coversSummaries } = change;
     return this.cache.deleteWhere((tile) => {
       const layer = affected.get(tile.layer);
@@ -210,12 +208,7 @@ export interface TileJson {
 /** TileJSON 3.0.0 for one layer; the tile URL carries the filters so a map shows what it asked for. */
 export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string, filters: TileFilters): Promise<TileJson> {
   filterValues(layer, filters);
-  const { rows } = await db.query<{ bounds: [number, number, number, number] | null }>(
-    // boundsTable is a registry constant, never request input.
-    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bounds
-     FROM (SELECT ST_Extent(geom) AS e FROM ${layer.boundsTable}) extent`,
-  );
-  const bounds = rows[0]?.bounds ?? [-180, -85.0511, 180, 85.0511];
+  const bounds = (await tableBounds(db, layer.boundsTable)) ?? [-180, -85.0511, 180, 85.0511];
   const vectorLayer = vectorLayerOf(layer);
   const { minzoom, maxzoom } = vectorLayer;
   const search = new URLSearchParams(Object.entries(filters).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
@@ -236,18 +229,24 @@ export async function tileJson(db: Queryable, layer: TileLayer, baseUrl: string,
 
 /** The layer as TileJSON 3.0 describes a layer of vector tiles: its zooms and its fields. */
 export function vectorLayerOf(layer: TileLayer): TileJson['vector_layers'][number] {
-  const fields = layer.computed?.fields ?? Object.fromEntries(layer.sources.flatMap((source) => Object.entries(source.attributes).map(([name, a]) => [name, a.type])));
-  return { id: layer.name, description: layer.description, ...layerZoomRange(layer), fields };
+  return { id: layer.name, description: layer.description, ...layerZoomRange(layer), fields: layerFields(layer) };
 }
 
-export function listLayers(actor: Actor | null, baseUrl: string) {
-  return tileLayers
+/**
+ * The layers this actor may see, with what a map needs to draw them and list them in its legend: titles (zh/en),
+ * geometry type and the default style hint (absent: not drawn on the city map by default).
+ */
+export function listLayers(layers: TileLayers, actor: Actor | null, baseUrl: string) {
+  return [...layers.values()]
     .filter((layer) => actor && layer.access.includes(actor.role))
     .map((layer) => ({
       name: layer.name,
+      title: layer.title,
       description: layer.description,
+      geometryType: layer.geometryType,
       ...layerZoomRange(layer),
       filters: Object.fromEntries(Object.entries(layer.filters).map(([name, f]) => [name, f.description])),
+      ...(layer.style && { style: layer.style }),
       tilejson: `${baseUrl}/tiles/${layer.name}.json`,
     }));
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { generateActivity } from '../../data/demo/activity';
 import { generateCity } from '../../data/demo/city';
 import { testCityOptions } from '../../data/demo/options';
-import { tileLayers } from '../../server/tiles/registry';
+import { cityCatalogue } from '../../server/catalogue/city';
+import { tileLayersOf } from '../../server/tiles/registry';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 function fingerprint(seed: string): string {
@@ -95,7 +96,7 @@ describe('demo city generator', () => {
     });
 
     it('stores every tile table in the order of its EPSG:3857 index, vacuumed, so tiles read few pages', async () => {
-      const tables = [...new Set(tileLayers.map((layer) => layer.boundsTable))];
+      const tables = [...new Set([...tileLayersOf(cityCatalogue).values()].map((layer) => layer.boundsTable))];
       const { rows } = await db.pool.query<{ table: string; clustered: boolean; visible: boolean }>(`
         SELECT c.relname AS table, i.indisclustered AS clustered, c.relallvisible = c.relpages AS visible
         FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ix ON ix.oid = i.indexrelid

@@ -41,6 +41,11 @@ describe('city map in headless Chromium', () => {
 
     const listed = await suite.api.request.get('/tiles').set(suite.api.auth('commander')).expect(200);
     await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`^${listed.body.layers.length} 个图层 · 缩放 \\d+\\.\\d$`));
+    // The legend comes from the catalogue: every listed layer with a style hint, by its Chinese title, top first.
+    type Entry = { name: string; title: { zh: string }; style?: { order: number } };
+    const drawn = (listed.body.layers as Entry[]).filter((entry) => entry.style).sort((a, b) => b.style!.order - a.style!.order);
+    expect(drawn.length).toBeGreaterThan(5);
+    await expect(page.$$eval('#legend li', (items) => items.map((item) => item.textContent))).resolves.toEqual(drawn.map((entry) => entry.title.zh));
     // Tiles of the grids (the level the zoom picks, and districts by filter) and of incident counts, all answered.
     expect(tiles.filter((t) => t.status >= 400)).toEqual([]);
     expect(errors).toEqual([]);

@@ -1,3 +1,5 @@
+import { cityCatalogue } from '../../server/catalogue/city';
+import { misplacedMembers as countMisplaced } from '../../server/grids/membership';
 import type { TestDatabase } from '../support/db';
 
 /** A square ring in WGS84 from its south-west corner and side (degrees). */
@@ -24,15 +26,7 @@ export async function adjacentLevel4Pair(db: TestDatabase, offset: number): Prom
   );
 }
 
-export async function misplacedMembers(db: TestDatabase): Promise<number> {
-  const row = await one<{ n: number }>(
-    db,
-    `SELECT (SELECT count(*) FROM buildings WHERE grid_id IS DISTINCT FROM grid_at(ST_PointOnSurface(geom)))
-          + (SELECT count(*) FROM incidents WHERE grid_id IS DISTINCT FROM grid_at(geom))
-          + (SELECT count(*) FROM hazards WHERE grid_id IS DISTINCT FROM grid_at(geom))
-          + (SELECT count(*) FROM key_places WHERE grid_id IS DISTINCT FROM grid_at(geom))
-          + (SELECT count(*) FROM patrol_points WHERE grid_id IS DISTINCT FROM grid_at(geom))
-          + (SELECT count(*) FROM patrol_tracks WHERE grid_id IS DISTINCT FROM track_grid_at(geom)) AS n`,
-  );
-  return Number(row.n);
+/** Rows of every grid member layer of the city catalogue whose grid is not the one their rule gives. */
+export function misplacedMembers(db: TestDatabase): Promise<number> {
+  return countMisplaced(db.pool, cityCatalogue.gridMembers);
 }

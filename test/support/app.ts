@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import supertest from 'supertest';
 import { createApp } from '../../server/app';
 import { roles, type Role } from '../../server/auth/roles';
+import type { Catalogue } from '../../server/catalogue/catalogue';
 import { createToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
 import { HeavyWork } from '../../server/db/heavy-work';
@@ -37,7 +38,7 @@ export async function createTestApp(
   await events.start();
   const reads = openReads(config, pool, events, log);
   const heavy = new HeavyWork(database.url, config, reads);
-  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: options.clock ?? systemClock, events });
+  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: options.clock ?? systemClock, events, catalogue: options.catalogue });
   const close = async () => {
     await reads.close();
     await events.stop();
@@ -66,6 +67,8 @@ export async function createTestApp(
 
 export interface TestAppOptions {
   clock?: Clock;
+  /** The layer catalogue to run with (default: the city's). */
+  catalogue?: Catalogue;
   env?: NodeJS.ProcessEnv;
   gridWorkerGrids?: number[];
 }

@@ -8,10 +8,13 @@ import type { Response } from 'supertest';
 import { withWriteTransaction } from '../../server/audit/write-context';
 import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
-import { tileLayerByName } from '../../server/tiles/registry';
+import { cityCatalogue } from '../../server/catalogue/city';
+import { tileLayersOf } from '../../server/tiles/registry';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
 import { binary, type Tile, tileAt } from '../support/tiles';
+
+const tileLayerByName = tileLayersOf(cityCatalogue);
 
 describe('vector tiles', () => {
   const suite = useTestApp();
@@ -64,10 +67,15 @@ describe('vector tiles', () => {
     const { api } = suite;
     const planner = await api.request.get('/tiles').set(api.auth('planner')).expect(200);
     const names = planner.body.layers.map((layer: { name: string }) => layer.name);
-    expect(names).toEqual(expect.arrayContaining(['grids', 'buildings', 'hazards', 'key_places', 'incidents', 'roads', 'accidents', 'patrol_tracks']));
+    expect(names).toEqual(expect.arrayContaining(['grids', 'buildings', 'hazards', 'key_places', 'incidents', 'roads', 'accidents']));
     expect(names).not.toContain('people');
-    const hotline = await api.request.get('/tiles').set(api.auth('hotline')).expect(200);
-    expect(hotline.body.layers.map((layer: { name: string }) => layer.name)).not.toContain('patrol_tracks');
+    const commander = await api.request.get('/tiles').set(api.auth('commander')).expect(200);
+    expect(commander.body.layers.map((layer: { name: string }) => layer.name)).toContain('patrol_tracks');
+    // Workers' traces are personal data: planners, police and the hotline desk do not see them.
+    for (const role of ['planner', 'police', 'hotline'] as const) {
+      const listed = await api.request.get('/tiles').set(api.auth(role)).expect(200);
+      expect(listed.body.layers.map((layer: { name: string }) => layer.name)).not.toContain('patrol_tracks');
+    }
     await api.request.get('/tiles/people/16/0/0.mvt').set(api.auth('admin')).expect(404);
     await api.request.get('/tiles').expect(401);
   });
@@ -281,7 +289,7 @@ describe('vector tiles', () => {
 
   it('drops exactly the cached tiles whose buffered bounds touch a change', async () => {
     const { db } = suite;
-    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
     const buildings = tileLayerByName.get('buildings')!;
     const near = await tileOfRow(middleBuilding, 16);
     const neighbour = { ...near, x: near.x + 1 };
@@ -321,7 +329,7 @@ describe('vector tiles', () => {
     const points = tileAt(lon, lat, 16);
     // Well east of the grid: no tile edge or buffer of it reaches the grid.
     const farCounts = tileAt(east + 0.05, lat, 14);
-    const service = new TileService(db.pool, 16 * 1024 * 1024);
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
     const stop = service.listen(api.events);
     try {
       for (const tile of [counts, points, farCounts]) await service.tile(incidents, tile, {}, 'gzip');

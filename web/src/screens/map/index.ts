@@ -1,8 +1,25 @@
 import '../../map/setup';
 import { Map as MapLibreMap, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
 import { apiToken, authorizeRequest, getJson } from '../../shell/api';
-import { t } from '../../shell/messages';
-import { cityLayers, type TileLayerEntry } from '../../map/city-layers';
+import { language, t } from '../../shell/messages';
+import { cityLayers, drawnLayers, type TileLayerEntry } from '../../map/city-layers';
+
+/** The legend: each drawn layer's title (from the server's layer catalogue) and colour, top layer first. */
+function renderLegend(list: HTMLElement, layers: TileLayerEntry[]): void {
+  list.replaceChildren(
+    ...drawnLayers(layers)
+      .reverse()
+      .map((entry) => {
+        const item = document.createElement('li');
+        item.dataset.layer = entry.name;
+        const swatch = document.createElement('span');
+        swatch.className = `swatch swatch-${entry.style.kind}`;
+        swatch.style.background = entry.style.color;
+        item.append(swatch, entry.title[language()]);
+        return item;
+      }),
+  );
+}
 
 // A background colour only; every layer comes from this server's tiles.
 const style: StyleSpecification = {
@@ -17,7 +34,7 @@ const style: StyleSpecification = {
  */
 export async function mount(root: HTMLElement): Promise<void> {
   root.className = 'city-map';
-  root.innerHTML = `<header><strong>${t('appTitle')}</strong><span id="status">…</span></header><div id="map"></div>`;
+  root.innerHTML = `<header><strong>${t('appTitle')}</strong><span id="status">…</span></header><div id="map"></div><ul id="legend" aria-label="${t('legend')}"></ul>`;
   const status = root.querySelector('#status') as HTMLElement;
   if (!apiToken()) {
     status.textContent = t('noToken');
@@ -33,6 +50,7 @@ export async function mount(root: HTMLElement): Promise<void> {
       attributionControl: false,
       transformRequest: authorizeRequest,
     });
+    renderLegend(root.querySelector('#legend') as HTMLElement, layers);
     map.on('load', () => {
       for (const { source, url, layers: styleLayers } of cityLayers(layers)) {
         map.addSource(source, { type: 'vector', url });
