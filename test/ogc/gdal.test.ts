@@ -18,7 +18,7 @@ describe('GDAL reads /ogc', () => {
     ensureSystemPackages(['gdal']);
     db = await createTestDatabase();
     server = await startChildServer(db.url);
-    const { token } = await createToken(db.pool, { role: 'planner', label: 'gdal', gridIds: [] });
+    const { token } = await createToken(db.pool, { role: 'admin', label: 'gdal', gridIds: [] });
     // GDAL sends this header with every request it makes (GDAL ≥ 3.6).
     env = { ...process.env, GDAL_HTTP_HEADERS: `Authorization: Bearer ${token}` };
     folder = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-gdal-'));
