@@ -120,7 +120,12 @@ function collectionLink(links: Linker, collection: OgcCollection) {
   return { href: links.href(`/collections/${collection.id}`), rel: 'collection', type: 'application/json', title: collection.title };
 }
 
-export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
+/**
+ * Reads (items, one item, counts, extents) use `reads`, the streaming replica when DATABASE_READ_URL names one: after
+ * a change event it routes to the primary until the replica has replayed it. Writes and what a write answers with
+ * (Location, the new ETag) run on `pool` inside the write's own transaction.
+ */
+export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinition[] {
   const publicUrl = publicUrlFor(config.PUBLIC_URL);
   const city = cityExtentOf(config);
   const linker = (ctx: Context, token: string | undefined) => new Linker(publicUrl(ctx.get('Host') || undefined, ctx.protocol), token);
@@ -201,7 +206,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         const links = linker(ctx, query.access_token);
         const crs = await servedList();
         const documents = await Promise.all(
-          readableCollections(actor!.role).map(async (collection) => collectionDocument(collection, await collectionExtent(pool, collection, actor), crs, links, html)),
+          readableCollections(actor!.role).map(async (collection) => collectionDocument(collection, await collectionExtent(reads, collection, actor), crs, links, html)),
         );
         const own = links.selfAndAlternate('/collections', {}, html);
         ctx.body = html ? collectionsHtml(documents, own) : { collections: documents, links: own };
@@ -218,7 +223,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
       async handler(ctx, { params, query, actor }) {
         const collection = visibleCollection(params.collectionId, actor);
         const html = wantsHtml(ctx, query.f);
-        const document = collectionDocument(collection, await collectionExtent(pool, collection, actor), await servedList(), linker(ctx, query.access_token), html);
+        const document = collectionDocument(collection, await collectionExtent(reads, collection, actor), await servedList(), linker(ctx, query.access_token), html);
         ctx.body = html ? collectionHtml(document) : document;
       },
     }),
@@ -239,7 +244,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         checkBbox(bbox, bboxCrs);
         if (datetime && !collection.temporal) throw new BadRequestError(`datetime: ${collection.id} has no time to filter by`, { parameter: 'datetime' });
         const properties = propertyFilters(collection, rest);
-        const page = await listItems(pool, collection, { bbox, bboxCrs, datetime, properties }, { limit, offset, crs }, actor);
+        const page = await listItems(reads, collection, { bbox, bboxCrs, datetime, properties }, { limit, offset, crs }, actor);
         const html = wantsHtml(ctx, f);
         const links = linker(ctx, token);
         const path = `/collections/${collection.id}/items`;
@@ -266,7 +271,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
       async handler(ctx, { params, query, actor }) {
         const collection = visibleCollection(params.collectionId, actor);
         const crs = crsParameter(await servedList(), query.crs, 'crs');
-        const { feature, etag } = await getItem(pool, collection, params.featureId, crs, actor);
+        const { feature, etag } = await getItem(reads, collection, params.featureId, crs, actor);
         const html = wantsHtml(ctx, query.f);
         const links = linker(ctx, query.access_token);
         const path = `/collections/${collection.id}/items/${feature.id}`;
@@ -341,7 +346,7 @@ export function ogcRoutes({ pool, config, clock }: AppDeps): RouteDefinition[] {
         params: item ? itemParams : collectionParams,
           async handler(ctx, { params, actor }) {
           const collection = visibleCollection(params.collectionId, actor);
-          if ('featureId' in params) await getItem(pool, collection, params.featureId as number, crs84, actor);
+          if ('featureId' in params) await getItem(reads, collection, params.featureId as number, crs84, actor);
           const writes = collection.editor?.roles.includes(actor!.role) ? (item ? ', PUT, PATCH, DELETE' : ', POST') : '';
           ctx.set('Allow', `${readMethods}${writes}`);
           ctx.status = 204;

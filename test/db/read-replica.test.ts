@@ -70,7 +70,20 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     return Array.from({ length: layer?.length ?? 0 }, (_, i) => String(layer.feature(i).properties.name));
   }
 
-  async function somePlace(): Promise<{ id: number; name: string; tile: Tile }> {
+  /** The place as OGC API – Features serves it: its name and ETag. */
+  async function ogcPlace(id: number): Promise<{ name: string; etag: string }> {
+    const response = await api.request.get(`/ogc/collections/key_places/items/${id}`).set(api.auth('planner')).expect(200);
+    return { name: String(response.body.properties.name), etag: String(response.headers.etag) };
+  }
+
+  /** Names of the OGC features in a small box around the place, and how many features the box holds. */
+  async function ogcNamesNear(place: { lon: number; lat: number }): Promise<{ names: string[]; matched: number }> {
+    const bbox = [place.lon - 0.001, place.lat - 0.001, place.lon + 0.001, place.lat + 0.001].join(',');
+    const response = await api.request.get('/ogc/collections/key_places/items').query({ bbox }).set(api.auth('planner')).expect(200);
+    return { names: response.body.features.map((feature: { properties: { name: string } }) => feature.properties.name), matched: response.body.numberMatched };
+  }
+
+  async function somePlace(): Promise<{ id: number; name: string; lon: number; lat: number; tile: Tile }> {
     const { rows } = await db.pool.query<{ id: number; name: string; lon: number; lat: number }>(
       'SELECT id, name, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM key_places ORDER BY id LIMIT 1',
     );
@@ -102,6 +115,30 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     expect(rows[0].n).toBeGreaterThan(0);
   });
 
+  it('serves OGC API features and their counts from the replica: a change it has not replayed is not in them, and is once replayed', async () => {
+    const place = await somePlace();
+    await replicaCaughtUp();
+    const before = await ogcNamesNear(place);
+    await replica.query('SELECT pg_wal_replay_pause()');
+    try {
+      // Written on the primary without a change event: a row renamed and a row added next to it.
+      await db.pool.query('UPDATE key_places SET name = $2 WHERE id = $1', [place.id, 'renamed for OGC behind the replica']);
+      await db.pool.query(
+        "INSERT INTO key_places (name, kind, geom) SELECT 'added behind the replica', kind, geom FROM key_places WHERE id = $1",
+        [place.id],
+      );
+      expect((await ogcPlace(place.id)).name).toBe(place.name);
+      expect(await ogcNamesNear(place)).toEqual(before);
+    } finally {
+      await replica.query('SELECT pg_wal_replay_resume()');
+    }
+    await replicaCaughtUp();
+    expect((await ogcPlace(place.id)).name).toBe('renamed for OGC behind the replica');
+    const after = await ogcNamesNear(place);
+    expect(after.matched).toBe(before.matched + 1);
+    expect(after.names).toEqual(expect.arrayContaining(['renamed for OGC behind the replica', 'added behind the replica']));
+  });
+
   it('reads a write made through the API at once, from the primary while the replica has not replayed it', async () => {
     const place = await somePlace();
     await replicaCaughtUp();
@@ -118,12 +155,36 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     }
   });
 
-  it('answers tiles, hotspots, statistics and the wall from the primary when the replica is stopped', async () => {
+  it('answers an OGC API write with the ETag the next read shows, read from the primary while the replica lags', async () => {
+    const place = await somePlace();
+    await replicaCaughtUp();
+    const { etag } = await ogcPlace(place.id);
+    await replica.query('SELECT pg_wal_replay_pause()');
+    try {
+      const changed = nextChange();
+      const patched = await api.request
+        .patch(`/ogc/collections/key_places/items/${place.id}`)
+        .set(api.auth('planner'))
+        .set('If-Match', etag)
+        .send({ properties: { name: 'renamed through OGC' } })
+        .expect(204);
+      await changed;
+      expect(await ogcPlace(place.id)).toEqual({ name: 'renamed through OGC', etag: patched.headers.etag });
+      expect((await ogcNamesNear(place)).names).toContain('renamed through OGC');
+      const onReplica = await replica.query<{ name: string }>('SELECT name FROM key_places WHERE id = $1', [place.id]);
+      expect(onReplica.rows[0].name).not.toBe('renamed through OGC');
+    } finally {
+      await replica.query('SELECT pg_wal_replay_resume()');
+    }
+  });
+
+  it('answers tiles, OGC features, hotspots, statistics and the wall from the primary when the replica is stopped', async () => {
     const place = await somePlace();
     await replicaCaughtUp();
     const before = {
       hotspots: (await api.request.get('/api/hotspots').query({ ...year, res: 8 }).set(api.auth('planner')).expect(200)).body,
       stats: (await api.request.get('/api/stats/incidents').query({ ...year, groupBy: 'category' }).set(api.auth('planner')).expect(200)).body,
+      ogc: await ogcNamesNear(place),
     };
     stopEmbeddedCluster({ home: replicaHome, port: replicaPort, database: 'citygrid_replica' });
     expect(await placeNames(place.tile)).toContain(place.name);
@@ -132,6 +193,8 @@ describeLocal('read replica (DATABASE_READ_URL)', () => {
     expect(hotspots.body.cells.length).toBeGreaterThan(0);
     expect(hotspots.body.cells.reduce((sum: number, cell: { count: number }) => sum + cell.count, 0)).toBe(before.hotspots.cells.reduce((sum: number, cell: { count: number }) => sum + cell.count, 0));
     expect((await api.request.get('/api/stats/incidents').query({ ...year, groupBy: 'category' }).set(api.auth('planner')).expect(200)).body).toEqual(before.stats);
+    expect(await ogcNamesNear(place)).toEqual(before.ogc);
+    expect((await ogcPlace(place.id)).name).toBe(place.name);
     expect((await api.request.get('/health').expect(200)).body.reads).toBe('primary');
     const grid = await db.pool.query<{ id: number }>('SELECT id FROM grids ORDER BY id LIMIT 1');
     await api.request.get(`/api/grids/${grid.rows[0].id}/stats`).set(api.auth('planner')).expect(200);
