@@ -4,7 +4,7 @@ import { type Config, exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { migrate } from './db/migrate';
 import { HeavyWork } from './db/heavy-work';
-import { createPool, type Pool } from './db/pool';
+import { createPool, type Pool, requestPoolOptions } from './db/pool';
 import { openReads } from './db/read-pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
@@ -25,7 +25,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL);
   const databaseUrl = await resolveDatabaseUrl(config, (line) => log.info(line));
-  const pool = createPool(databaseUrl, config.PG_POOL_MAX);
+  const pool = createPool(databaseUrl, config.PG_POOL_MAX, requestPoolOptions);
   const migrations = await migrate(pool);
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   const events = new EventBus(databaseUrl, log);

@@ -43,10 +43,22 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   /** How long a caller waits for a free connection before isPoolWaitTimeout's error (default 5 s). */
   waitMs?: number;
+  /**
+   * max_parallel_workers_per_gather of its statements (default: the server's). Request pools set 0: a tile or a page
+   * of records costs milliseconds, and starting a parallel worker for it costs tens of milliseconds more on a busy
+   * machine (a z15 incident tile: 5–10 ms serial, 40–100 ms with one worker, bench:load 2026-12-03), while its
+   * concurrent requests already keep the cores busy. Long reads (exports, analytics) keep their parallel plans.
+   */
+  parallelWorkers?: number;
 }
 
-export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs, waitMs = poolWaitMs }: PoolOptions = {}): Pool {
-  const options = statementTimeoutMs ? `${connectionOptions} -c statement_timeout=${Math.ceil(statementTimeoutMs)}` : connectionOptions;
+export function createPool(connectionString: string, max = 4, { applicationName = 'citygrid', statementTimeoutMs, waitMs = poolWaitMs, parallelWorkers }: PoolOptions = {}): Pool {
+  const settings = [
+    connectionOptions,
+    ...(statementTimeoutMs ? [`-c statement_timeout=${Math.ceil(statementTimeoutMs)}`] : []),
+    ...(parallelWorkers === undefined ? [] : [`-c max_parallel_workers_per_gather=${parallelWorkers}`]),
+  ];
+  const options = settings.join(' ');
   const pool = new pg.Pool({ connectionString, max, application_name: applicationName, connectionTimeoutMillis: waitMs, options });
   // A client losing its server (restart, db:stop, pg_terminate_backend) emits 'error', and an 'error' nobody
   // listens to ends the process. The pool listens while a client is idle; this listener covers a client checked
@@ -56,6 +68,9 @@ export function createPool(connectionString: string, max = 4, { applicationName 
   pool.on('error', () => undefined);
   return pool;
 }
+
+/** The options of the pools that serve requests (PG_POOL_MAX): see PoolOptions.parallelWorkers. */
+export const requestPoolOptions = { parallelWorkers: 0 } as const satisfies PoolOptions;
 
 /** Runs fn inside one transaction: committed when it returns, rolled back when it throws. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { EventBus } from '../events/bus';
 import type { Logger } from '../logger';
-import { createPool, isDatabaseUnavailable, isPoolWaitTimeout, type Pool, type PoolOptions, type Queryable } from './pool';
+import { createPool, isDatabaseUnavailable, requestPoolOptions, isPoolWaitTimeout, type Pool, type PoolOptions, type Queryable } from './pool';
 
 // A query the replica cancelled because replaying the primary's changes needed what it read
 // (SQLSTATE 40001, "conflict with recovery"): the same query on the primary answers.
@@ -146,7 +146,7 @@ export interface Reads {
 export function openReads(config: Config, primary: Pool, events: Pick<EventBus, 'onChange' | 'onResync'>, log: Logger): Reads {
   const url = config.DATABASE_READ_URL;
   if (!url) return { reads: primary, heavyReads: (heavyPrimary) => heavyPrimary, close: async () => undefined };
-  const replicaPools: Pool[] = [createPool(url, config.PG_POOL_MAX, { applicationName: 'citygrid reads', waitMs: replicaWaitMs })];
+  const replicaPools: Pool[] = [createPool(url, config.PG_POOL_MAX, { ...requestPoolOptions, applicationName: 'citygrid reads', waitMs: replicaWaitMs })];
   const routing = new ReplicaRouting(replicaPools[0], primary, config.READ_REPLICA_RETRY_S * 1000, log);
   const stopListening = routing.listen(events);
   return {

@@ -18,6 +18,8 @@ export type ChangeEvent =
       gridBbox?: [number, number, number, number];
       /** Every incident of one intake batch (announced once: `id` is the last, gridBbox covers them all). */
       ids?: number[];
+      /** An intake batch's extents grid by grid (null when it spans too many grids to list): only these changed. */
+      gridBboxes?: Array<[number, number, number, number]> | null;
     }
   /** New risk predictions were stored (server/risk): the model, when, and the windows they cover. */
   | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number }

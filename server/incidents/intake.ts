@@ -258,6 +258,9 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
  * triggers fire at the end of the statement) and writes each row's audit entry itself, the entry the trigger
  * would write, with that report's actor, role, route and request id.
  */
+/** Grid boxes a batch's notification names one by one; a batch over more grids names only the box around them all. */
+const maxAnnouncedBoxes = 64;
+
 const writeBatchSql = `
 WITH RECURSIVE report AS (
   SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
@@ -346,18 +349,24 @@ timeline AS (
   ORDER BY w.id, e.step
   RETURNING *
 ),
--- Where the batch shows on maps: the new incidents and the first reports they link, with their level-4 grids.
-extent AS (
+-- Where the batch shows on maps, grid by grid: the new incidents and the first reports they link, with their
+-- level-4 grids. A batch's reports are spread over the city, so one box around them all would cover most of it.
+extents AS (
   SELECT ST_Extent(part.geom) AS e
   FROM (SELECT grid_id, geom FROM created
         UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
   LEFT JOIN grids grid ON grid.id = i.grid_id,
   LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom)
+  GROUP BY i.grid_id
 ),
--- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written.
+-- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written. The
+-- boxes per grid, rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}: a notification holds at most 8,000 bytes.
 announced AS (
   SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
-                                         'gridBbox', (SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM extent))::text)
+                                         'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents),
+                                         'gridBboxes', (SELECT json_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6,
+                                                                              ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
+                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}))::text)
   FROM created c HAVING count(*) > 0
 )
 SELECT p.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, (SELECT count(*) FROM announced) AS notified

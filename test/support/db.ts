@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, type Pool } from '../../server/db/pool';
+import { createPool, type Pool, requestPoolOptions } from '../../server/db/pool';
 import { databaseUrl, requireEnv, testEnv } from './env';
 
 export interface TestDatabase {
@@ -30,7 +30,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   const source = options.empty ? 'template0' : requireEnv(testEnv.template);
   await adminQuery(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(source)}`);
   const url = databaseUrl(requireEnv(testEnv.serverUrl), name);
-  const pool = createPool(url, 4);
+  const pool = createPool(url, 4, requestPoolOptions);
   return {
     url,
     pool,

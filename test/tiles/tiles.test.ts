@@ -2,14 +2,18 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import type { Response } from 'supertest';
 import { withWriteTransaction } from '../../server/audit/write-context';
+import type { Queryable } from '../../server/db/pool';
 import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
 import { cityCatalogue } from '../../server/catalogue/city';
 import { tileLayersOf } from '../../server/tiles/registry';
+import { createIncidentBody } from '../../server/incidents/schemas';
+import { reportIncident } from '../../server/incidents/service';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
 import { binary, type Tile, tileAt } from '../support/tiles';
@@ -367,6 +371,82 @@ describe('vector tiles', () => {
       expect(service.cached(incidents, farCounts, {})).toBeDefined();
       expect(countOf(await getTile('incidents', counts).expect(200))).toBe(before + 1);
     } finally {
+      stop();
+    }
+  });
+
+  it('makes a missing tile once for requests meanwhile, and caches it unless a change touching it came in while it was made', async () => {
+    const { db } = suite;
+    const buildings = tileLayerByName.get('buildings')!;
+    const tile = await tileOfRow(middleBuilding, 15);
+    let queries = 0;
+    let changeDuringQuery: ChangeEvent | null = null;
+    const counted: Queryable = {
+      query: ((...args: Parameters<Queryable['query']>) => {
+        queries++;
+        if (changeDuringQuery) service.invalidate(changeDuringQuery);
+        return db.pool.query(...args);
+      }) as Queryable['query'],
+    };
+    const service: TileService = new TileService(counted, tileLayerByName, 16 * 1024 * 1024);
+    const [zipped, plain] = await Promise.all([service.tile(buildings, tile, {}, 'gzip'), service.tile(buildings, tile, {}, 'identity')]);
+    expect(queries).toBe(1);
+    expect(plain.etag).toBe(zipped.etag);
+    expect(zlib.gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    expect(service.cached(buildings, tile, {})?.etag).toBe(zipped.etag);
+    // A change far away while the next tile is made: it is kept.
+    changeDuringQuery = { kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: [0, 0, 0.001, 0.001] };
+    const west = { ...tile, x: tile.x - 1 };
+    await service.tile(buildings, west, {}, 'gzip');
+    expect(service.cached(buildings, west, {})).toBeDefined();
+    // A change that may touch it: answered, but not kept, as it may show the state before the change.
+    changeDuringQuery = { kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: null };
+    const east = { ...tile, x: tile.x + 1 };
+    await service.tile(buildings, east, {}, 'gzip');
+    expect(service.cached(buildings, east, {})).toBeUndefined();
+    expect(queries).toBe(3);
+  });
+
+  it('drops the incident tiles of each grid of an intake batch, not those between its grids', async () => {
+    const { db, api } = suite;
+    // The westmost and eastmost level-4 grids, and a tile at the city's middle that touches neither.
+    const { rows } = await db.pool.query<{ id: number; lon: number; lat: number; xmin: number; xmax: number }>(
+      `(SELECT id, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat, ST_XMin(geom) AS xmin, ST_XMax(geom) AS xmax
+          FROM grids WHERE level = 4 ORDER BY ST_XMin(geom) LIMIT 1)
+       UNION ALL
+       (SELECT id, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)), ST_XMin(geom), ST_XMax(geom)
+          FROM grids WHERE level = 4 ORDER BY ST_XMax(geom) DESC LIMIT 1)`,
+    );
+    const [west, east] = rows;
+    const between = tileAt((west.xmax + east.xmin) / 2, (west.lat + east.lat) / 2, 16);
+    const [westTile, eastTile] = [tileAt(west.lon, west.lat, 16), tileAt(east.lon, east.lat, 16)];
+    expect(west.xmax).toBeLessThan(east.xmin);
+    const incidents = tileLayerByName.get('incidents')!;
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
+    const stop = service.listen(api.events);
+    const batches: ChangeEvent[] = [];
+    let off = () => {};
+    const twoBatches = new Promise<void>((resolve) => {
+      off = api.events.onChange((event) => {
+        if (event.kind === 'incident-changed' && batches.push(event) === 2) resolve();
+      });
+    });
+    try {
+      for (const tile of [between, westTile, eastTile]) await service.tile(incidents, tile, {}, 'gzip');
+      const report = (grid: { lon: number; lat: number }) =>
+        reportIncident(db.pool, () => new Date(), { actor: null, route: 'test' }, createIncidentBody.parse({ category: '违章建筑', source: 'hotline', location: { type: 'Point', coordinates: [grid.lon, grid.lat] } }));
+      // Submitted together: the first is written alone, the next two wait and are written as one batch.
+      await Promise.all([report(west), report(west), report(east)]);
+      await twoBatches;
+      const batch = batches[1];
+      expect(batch.kind === 'incident-changed' && batch.ids?.length).toBe(2);
+      expect(batch.kind === 'incident-changed' && batch.gridBboxes?.length).toBe(2);
+      expect(service.cached(incidents, westTile, {})).toBeUndefined();
+      expect(service.cached(incidents, eastTile, {})).toBeUndefined();
+      // The box around both grids would cover it: only the two grids' boxes keep it.
+      expect(service.cached(incidents, between, {})).toBeDefined();
+    } finally {
+      off();
       stop();
     }
   });
