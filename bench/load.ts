@@ -286,9 +286,8 @@ function row(level: Level): string {
   const cells = (['all', 'tile', 'read', 'write'] as const).map((kind) => {
     const sorted = Float64Array.from(level.latencies[kind]).sort();
     const list = Array.from(sorted);
-    return kind === 'all'
-      ? [0.5, 0.95, 0.99].map((share) => percentile(list, share).toFixed(1)).join(' | ')
-      : percentile(list, 0.99).toFixed(1);
+    if (kind !== 'all') return list.length === 0 ? '–' : percentile(list, 0.99).toFixed(1);
+    return [0.5, 0.95, 0.99].map((share) => percentile(list, share).toFixed(1)).join(' | ');
   });
   const perSecond = (level.requests / level.seconds).toFixed(0);
   const cpu = [level.cpu.server, level.cpu.postgres, level.cpu.generator].map((ms) => (ms === null ? 'n/a' : ms.toFixed(2)));
