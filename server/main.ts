@@ -7,6 +7,7 @@ import { HeavyWork } from './db/heavy-work';
 import { createPool } from './db/pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
+import { withFastPath } from './http/fast-path';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger } from './logger';
@@ -32,7 +33,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const app = createApp({ config, pool, heavy, log, clock: systemClock, events });
   const stopEscalation = startEscalationScheduler(pool, systemClock, log);
   const stopRisk = startRiskScheduler(pool, systemClock, log);
-  const server = http.createServer(app.callback());
+  const server = http.createServer(withFastPath(app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} on ${config.HOST} is in use: stop the other server or set PORT`) : error),
@@ -54,6 +55,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
       stopEscalation();
       stopRisk();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      app.close();
       await events.stop();
       await heavy.close();
       await pool.end();

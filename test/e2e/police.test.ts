@@ -30,7 +30,7 @@ describe('the police view in headless Chromium', () => {
   beforeAll(async () => {
     await trainFromDatabase(suite.db.pool, clock);
     await issuePredictions(suite.db.pool, clock);
-    server = await listen(suite.api.app);
+    server = await listen(suite.api.listener);
     browser = await launchBrowser();
     fs.mkdirSync(screenshots, { recursive: true });
   });

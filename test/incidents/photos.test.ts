@@ -185,7 +185,7 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
 
   it('removes what an upload broken off midway had written', async () => {
     const before = storedFiles();
-    const server = await listen(ctx.api.app);
+    const server = await listen(ctx.api.listener);
     const waitFor = async (condition: () => boolean) => {
       for (let tries = 0; tries < 100 && !condition(); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
       return condition();

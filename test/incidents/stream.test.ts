@@ -65,7 +65,7 @@ describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
     db = await createTestDatabase();
     wall = await createTestApp(db);
     other = await createTestApp(db); // a second server process: its own app and its own LISTEN connection
-    server = http.createServer(wall.app.callback());
+    server = http.createServer(wall.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream`;
   });

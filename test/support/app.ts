@@ -1,6 +1,6 @@
-import type Koa from 'koa';
+import type { RequestListener } from 'node:http';
 import supertest from 'supertest';
-import { createApp } from '../../server/app';
+import { type CitygridApp, createApp } from '../../server/app';
 import { roles, type Role } from '../../server/auth/roles';
 import { createToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
@@ -8,11 +8,14 @@ import { HeavyWork } from '../../server/db/heavy-work';
 import type { Pool } from '../../server/db/pool';
 import { type Clock, systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
+import { withFastPath } from '../../server/http/fast-path';
 import { createLogger } from '../../server/logger';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export interface TestApp {
-  app: Koa;
+  app: CitygridApp;
+  /** The app as main.ts serves it: the node:http fast path in front of Koa. */
+  listener: RequestListener;
   /** The app's pool and queues for exports, imports, rebalancing and analytics. */
   heavy: HeavyWork;
   events: EventBus;
@@ -37,6 +40,7 @@ export async function createTestApp(
   const heavy = new HeavyWork(database.url, config);
   const app = createApp({ config, pool, heavy, log, clock: options.clock ?? systemClock, events });
   const close = async () => {
+    app.close();
     await events.stop();
     await heavy.close();
   };
@@ -50,12 +54,14 @@ export async function createTestApp(
     await close();
     throw error;
   }
+  const listener = withFastPath(app, log);
   return {
     app,
+    listener,
     heavy,
     events,
     close,
-    request: supertest(app.callback()),
+    request: supertest(listener),
     tokens,
     auth: (role) => ({ Authorization: `Bearer ${tokens[role]}` }),
   };

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type Koa from 'koa';
 
 /** Flags verified on these machines (shared/notes/web-and-browser.md): software WebGL, no outside traffic. */
 export async function launchBrowser(): Promise<Browser> {
@@ -36,8 +35,8 @@ export async function forbidOutsideRequests(page: Page): Promise<string[]> {
  * Serves the app on 127.0.0.1 (a free port, or the one given: a test restarts the server where the page expects it).
  * close() also ends open connections (a live event stream), as a stopped server process would.
  */
-export async function listen(app: Koa, port = 0): Promise<{ url: string; port: number; close: () => Promise<void> }> {
-  const server = http.createServer(app.callback());
+export async function listen(listener: http.RequestListener, port = 0): Promise<{ url: string; port: number; close: () => Promise<void> }> {
+  const server = http.createServer(listener);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
   return {

@@ -182,7 +182,7 @@ describe('vector tiles', () => {
     const empty = { z: 14, x: 0, y: 0 };
     const fromRoute = await getTile('buildings', tile).expect(200);
     const emptyFromRoute = await getTile('buildings', empty).expect(204);
-    const contexts = jest.spyOn(api.app, 'createContext');
+    const contexts = jest.spyOn(api.app.koa, 'createContext');
     try {
       const fromCache = await getTile('buildings', tile, '', { ...api.auth('planner'), 'X-Request-Id': 'wall-7' }).expect(200);
       const emptyFromCache = await getTile('buildings', empty).expect(204);
