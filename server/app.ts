@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { AppDeps } from './deps';
-import { createAuthenticator } from './http/auth';
+import { type Authenticator, createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
 import { assertPercentDecodable } from './http/percent-encoding';
 import { type FastRoutes, fastRoutes } from './http/fast-path';
@@ -32,6 +32,8 @@ import { webApp } from './web/static';
 interface SharedServices {
   hotspots: HotspotService;
   tiles: TileService;
+  /** For a route whose token comes in its body (Open311's api_key): checked as every bearer token is. */
+  authenticator: Authenticator;
 }
 
 /** Every domain contributes its routes here; adding a domain is one line. */
@@ -42,7 +44,7 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   layerRoutes,
   auditRoutes,
   incidentRoutes,
-  open311Routes,
+  (deps, { authenticator }) => open311Routes(deps, authenticator),
   riskRoutes,
   (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
   (deps, { tiles }) => tileRoutes(deps, tiles),
@@ -62,10 +64,11 @@ export interface CitygridApp {
 
 /** The caches kept fresh by change events, each subscribed where it is made; returns them and their unsubscribe. */
 function sharedServices({ pool, clock, config, events }: AppDeps): { shared: SharedServices; stopListening: () => void } {
+  const authenticator = createAuthenticator(pool);
   const hotspots = new HotspotService(pool, clock);
   const tiles = new TileService(pool, config.TILE_CACHE_MB * 1024 * 1024, { hotspots: hotspotTiles(hotspots, clock) });
   const stops = [hotspots.listen(events), tiles.listen(events)];
-  return { shared: { hotspots, tiles }, stopListening: () => stops.forEach((stop) => stop()) };
+  return { shared: { hotspots, tiles, authenticator }, stopListening: () => stops.forEach((stop) => stop()) };
 }
 
 export function createApp(deps: AppDeps): CitygridApp {
@@ -87,8 +90,10 @@ export function createApp(deps: AppDeps): CitygridApp {
       },
     }),
   );
-  const authorize = createAuthenticator(deps.pool);
-  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT, document });
+  const { authorize } = shared.authenticator;
+  // The OpenAPI document is built from the same definitions and zod schemas the router validates with.
+  for (const route of routes) document.addRoute(route);
+  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT });
   const app = new Koa({ proxy: false });
   // Errors Koa sees outside the routes (a client breaking off an upload or a download) go to the log, not stderr.
   app.on('error', (error: Error, ctx?: Koa.Context) => deps.log.warn({ err: error, requestId: ctx?.state.requestId }, 'request ended with an error'));

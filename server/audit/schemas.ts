@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuery, wholeNumber } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
 
 export const auditQuery = z
   .object({

@@ -1,10 +1,10 @@
-import type { Context } from 'koa';
 import type { AppDeps } from '../deps';
 import { allRoles, type Role } from '../auth/roles';
-import { featureCollection, idParam } from '../geo/schemas';
+import { idParam } from '../http/request-schemas';
+import { featureCollection } from '../geo/schemas';
+import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute } from '../http/route';
-import { BadRequestError } from '../errors';
-import type { WriteContext } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
 import { gridCoverage, gridStats } from './analysis';
 import { listHistory } from './history';
 import {
@@ -24,21 +24,6 @@ import { deleteGrid, mergeGrids, splitGrid } from './split-merge';
 import { cityExtentOf } from '../geo/extent';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
-
-/** If-Match: 3, "3" or W/"3" → 3; absent → undefined (the service answers 428). */
-function ifMatchVersion(ctx: Context): number | undefined {
-  const header = ctx.get('If-Match').trim();
-  if (!header) return undefined;
-  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(header);
-  if (!match) throw new BadRequestError('If-Match must be the grid version, e.g. If-Match: "3"', { header });
-  return Number(match[1]);
-}
-
-function answerWithVersion(ctx: Context, result: { version: number }, status = 200): void {
-  ctx.status = status;
-  ctx.set('ETag', `"${result.version}"`);
-  ctx.body = result;
-}
 
 export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
   const city = cityExtentOf(config);
@@ -66,7 +51,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       query: repairQuery,
       body: createGridBody,
       async handler(ctx, { query, body, writer }) {
-        answerWithVersion(ctx, await createGrid(writeOptions(writer), body, query.repair), 201);
+        const grid = await createGrid(writeOptions(writer), body, query.repair);
+        answerVersioned(ctx, grid, grid.version, 201);
       },
     }),
     defineRoute({
@@ -89,7 +75,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        answerWithVersion(ctx, await getGrid(pool, params.id));
+        const grid = await getGrid(pool, params.id);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({
@@ -113,7 +100,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       query: repairQuery,
       body: updateGridBody,
       async handler(ctx, { params, query, body, writer }) {
-        answerWithVersion(ctx, await updateGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body, query.repair));
+        const grid = await updateGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body, query.repair);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({
@@ -148,7 +136,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
       params: idParam,
       body: revertGridBody,
       async handler(ctx, { params, body, writer }) {
-        answerWithVersion(ctx, await revertGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body.version, body.reason));
+        const grid = await revertGrid(writeOptions(writer), params.id, ifMatchVersion(ctx), body.version, body.reason);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
+import { areaGeometry, bboxQuery, lineStringGeometry } from '../geo/schemas';
 
 export const gridLevel = wholeNumber({ min: 1, max: 4 });
 

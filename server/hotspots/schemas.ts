@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hotspotResolutions } from '../geo/h3';
-import { bboxQuery, isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
+import { bboxQuery } from '../geo/schemas';
 
 export const hotspotSources = ['incidents', 'accidents'] as const;
 export type HotspotSource = (typeof hotspotSources)[number];

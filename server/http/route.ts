@@ -3,13 +3,12 @@ import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import type { WriteContext } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { holdsNul } from '../db/text';
 import { requestFingerprint } from '../idempotency/keys';
 import type { Authorize, RouteAccess } from './auth';
 import { type ErrorFormat, RequestValidationError } from './problem';
-import type { ApiDocument } from './openapi';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type AnySchema = z.ZodType;
@@ -157,14 +156,12 @@ function handlerOf(definition: RouteDefinition): NonNullable<RouteDefinition['ha
 export interface MountOptions {
   authorize: Authorize;
   bodyLimit: string;
-  document: ApiDocument;
 }
 
-/** Mounts routes on a router and records each in the OpenAPI document, from the same zod schemas. */
+/** Mounts routes on a router: authorization, body parsing and zod validation in front of each handler. */
 export function mountRoutes(router: Router, routes: RouteDefinition[], options: MountOptions): void {
   const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: options.bodyLimit, encoding: 'utf-8' });
   for (const definition of routes) {
-    options.document.addRoute(definition);
     const handler = handlerOf(definition);
     const middlewares: Middleware[] = [];
     middlewares.push(async (ctx, next) => {

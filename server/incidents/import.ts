@@ -6,7 +6,7 @@ import { parse } from 'csv-parse';
 import { latLngToCell } from 'h3-js';
 import { storedCell } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import { BadRequestError } from '../errors';
 

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
-import { idParam } from '../geo/schemas';
+import { idParam } from '../http/request-schemas';
 import { openEventStream } from '../http/event-stream';
+import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute, validateBody, writerForContent } from '../http/route';
 import { overdueByDepartment } from './escalation';
 import { addPhotos, findPhoto, photoLimits, receivePhotoUpload, reportWithPhotos, uploadIdentity } from './photos';
@@ -147,7 +148,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       access: readerRoles,
       params: idParam,
       async handler(ctx, { params, actor }) {
-        ctx.body = await readIncident(pool, params.id, actor);
+        const incident = await readIncident(pool, params.id, actor);
+        answerVersioned(ctx, incident, incident.version as number);
       },
     }),
     defineRoute({
@@ -162,9 +164,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       async handler(ctx, { params, writer, actor }) {
         if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
         const upload = await receivePhotoUpload(ctx.req, uploads);
-        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id);
-        ctx.status = 201;
-        ctx.body = incidentAsSeenBy(actor, incident);
+        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id, ifMatchVersion(ctx));
+        answerVersioned(ctx, incidentAsSeenBy(actor, incident), incident.version as number, 201);
       },
     }),
     defineRoute({
@@ -200,8 +201,9 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       params: idParam,
       body: transitionBody,
       async handler(ctx, { params, body, writer, actor }) {
-        await transitionIncident(pool, clock, writer, params.id, body);
-        ctx.body = await readIncident(pool, params.id, actor);
+        await transitionIncident(pool, clock, writer, params.id, body, ifMatchVersion(ctx));
+        const incident = await readIncident(pool, params.id, actor);
+        answerVersioned(ctx, incident, incident.version as number);
       },
     }),
   ];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { timeZoneName } from '../config';
-import { idParam, isoDateTime, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
+import { idParam, isoDateTime, pageQuery, wholeNumber } from '../http/request-schemas';
+import { pointGeometry } from '../geo/schemas';
 import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type Role, allRoles } from '../auth/roles';
-import { wholeNumber } from '../geo/schemas';
+import { wholeNumber } from '../http/request-schemas';
 import {
   buildingGeometry,
   buildingProperties,

@@ -1,6 +1,8 @@
 import type { AppDeps } from '../deps';
 import { cityExtentOf } from '../geo/extent';
-import { featureCollection, idParam } from '../geo/schemas';
+import { idParam } from '../http/request-schemas';
+import { featureCollection } from '../geo/schemas';
+import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
 import { disconnectWhenStalled } from '../http/stalled-clients';
@@ -74,7 +76,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       access: layer.read,
       params: idParam,
       async handler(ctx, { params, actor }) {
-        ctx.body = await getFeature(pool, layer, params.id, actor);
+        const { feature, version } = await getFeature(pool, layer, params.id, actor);
+        answerVersioned(ctx, feature, version);
       },
     }),
     defineRoute({
@@ -86,8 +89,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       idempotent: true,
       body: createBody(layer.properties, layer.geometrySchema),
       async handler(ctx, { body, writer }) {
-        ctx.status = 201;
-        ctx.body = await createFeature(pool, layer, body, writer, city);
+        const { feature, version } = await createFeature(pool, layer, body, writer, city);
+        answerVersioned(ctx, feature, version, 201);
       },
     }),
     defineRoute({
@@ -99,7 +102,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       params: idParam,
       body: updateBody(layer.properties, layer.geometrySchema),
       async handler(ctx, { params, body, writer }) {
-        ctx.body = await updateFeature(pool, layer, params.id, body, writer, city);
+        const { feature, version } = await updateFeature(pool, layer, params.id, body, writer, city, ifMatchVersion(ctx));
+        answerVersioned(ctx, feature, version);
       },
     }),
     defineRoute({
@@ -110,7 +114,7 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
       access: layer.write,
       params: idParam,
       async handler(ctx, { params, writer }) {
-        await deleteFeature(pool, layer, params.id, writer);
+        await deleteFeature(pool, layer, params.id, writer, ifMatchVersion(ctx));
         ctx.status = 204;
       },
     }),

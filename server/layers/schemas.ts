@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
+import { areaGeometry, bboxQuery, pointGeometry } from '../geo/schemas';
 
 const isoDate = z.iso.date();
 

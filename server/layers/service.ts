@@ -1,6 +1,7 @@
 import pg from 'pg';
-import type { WriteContext } from '../audit/write-context';
-import { withWriteTransaction } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
+import { checkVersion } from '../db/versions';
+import { withWriteTransaction } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { gridScope, inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
@@ -65,17 +66,32 @@ export async function listFeatures(db: Queryable, layer: LayerDefinition, query:
   return { features: page.map((row) => row.feature), nextCursor };
 }
 
-/** One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing id. */
-async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null) {
-  const { rows } = await db.query<{ id: number; grid_id: number | null; feature: LayerFeature }>(`${featureSelect(layer)} WHERE t.id = $1`, [id]);
+/** A feature with its version: its last change in µs since 1970 (updated_at), the ETag a write's If-Match names. */
+export interface VersionedFeature {
+  feature: LayerFeature;
+  version: string;
+}
+
+/**
+ * One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing
+ * id. `lock` for a write: the row stays as read until the transaction ends.
+ */
+async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null, lock = false) {
+  const { rows } = await db.query<{ id: number; grid_id: number | null; feature: LayerFeature; version: string }>(
+    `SELECT found.*, (extract(epoch FROM row_version.updated_at) * 1000000)::bigint::text AS version
+       FROM (${featureSelect(layer)} WHERE t.id = $1) found
+       JOIN ${pg.escapeIdentifier(layer.table)} row_version ON row_version.id = found.id${lock ? ' FOR UPDATE OF row_version' : ''}`,
+    [id],
+  );
   if (rows.length === 0 || (layer.personal && !inGridScope(actor, rows[0].grid_id))) {
     throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
   }
   return rows[0];
 }
 
-export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<LayerFeature> {
-  return (await findRow(db, layer, id, actor)).feature;
+export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<VersionedFeature> {
+  const { feature, version } = await findRow(db, layer, id, actor);
+  return { feature, version };
 }
 
 /** SQL turning GeoJSON parameter $n into the stored geometry type. */
@@ -148,7 +164,7 @@ async function mapErrors<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<VersionedFeature> {
   const properties = input.properties ?? {};
   const columns = layer.columns.filter((column) => properties[column] !== undefined);
   const values = columns.map((column) => properties[column]);
@@ -170,12 +186,22 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
       );
       const id = rows[0].id;
       await announce(client, layer, id, layer.geometry ? await rowBbox(client, layer, id) : null);
-      return (await findRow(client, layer, id, null)).feature;
+      const { feature, version } = await findRow(client, layer, id, null);
+      return { feature, version };
     }),
   );
 }
 
-export async function updateFeature(pool: Pool, layer: LayerDefinition, id: number, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+/** Changes a feature; with `expectedVersion` (If-Match, optional here) 412 when it changed since the client read it. */
+export async function updateFeature(
+  pool: Pool,
+  layer: LayerDefinition,
+  id: number,
+  input: FeatureInput,
+  writer: WriteContext,
+  city: CityExtent,
+  expectedVersion?: string,
+): Promise<VersionedFeature> {
   const properties = input.properties ?? {};
   const columns = layer.columns.filter((column) => properties[column] !== undefined);
   const values: unknown[] = [id, ...columns.map((column) => properties[column])];
@@ -188,21 +214,25 @@ export async function updateFeature(pool: Pool, layer: LayerDefinition, id: numb
   assignments.push('updated_at = now()');
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      await findRow(client, layer, id, writer.actor);
+      const before = await findRow(client, layer, id, writer.actor, true);
+      checkVersion(`${layer.name} ${id}`, before.version, expectedVersion, false, { layer: layer.name, id });
       if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry, city);
       await checkBuilding(client, layer, writer.actor, properties.building_id);
       const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`UPDATE ${pg.escapeIdentifier(layer.table)} SET ${assignments.join(', ')} WHERE id = $1`, values);
       await announce(client, layer, id, unionBbox(oldBbox, layer.geometry ? await rowBbox(client, layer, id) : null));
-      return (await findRow(client, layer, id, null)).feature;
+      const { feature, version } = await findRow(client, layer, id, null);
+      return { feature, version };
     }),
   );
 }
 
-export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext): Promise<void> {
+/** Deletes a feature; with `expectedVersion` (If-Match, optional here) 412 when it changed since the client read it. */
+export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext, expectedVersion?: string): Promise<void> {
   await mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      await findRow(client, layer, id, writer.actor);
+      const before = await findRow(client, layer, id, writer.actor, true);
+      checkVersion(`${layer.name} ${id}`, before.version, expectedVersion, false, { layer: layer.name, id });
       const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await client.query(`DELETE FROM ${pg.escapeIdentifier(layer.table)} WHERE id = $1`, [id]);
       await announce(client, layer, id, bbox);

@@ -1,10 +1,13 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { AppDeps } from '../deps';
+import { ForbiddenError, UnauthorizedError } from '../errors';
+import type { Authenticator } from '../http/auth';
+import { reporterRoles } from '../incidents/workflow';
 import { assertPercentDecodable } from '../http/percent-encoding';
 import { defineRoute, validateBody, writerForContent } from '../http/route';
 import type { ErrorFormat, ProblemDocument } from '../http/problem';
 import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
-import { actorForApiKey, fileRequest, findRequests, getRequest, getService, listServices } from './service';
+import { fileRequest, findRequests, getRequest, getService, listServices } from './service';
 
 const tag = 'open311';
 
@@ -23,7 +26,21 @@ export const open311ErrorFormat: ErrorFormat = {
   },
 };
 
-export function open311Routes({ pool, clock, config }: AppDeps) {
+/**
+ * An Open311 api_key is a citygrid API token (npm run token -- create --role hotline --label "<client>") of a role
+ * that may report incidents, checked as every token is (http/auth); the incident's audit rows then name that
+ * token. GeoReport v2 answers a bad api_key with 403, never 401.
+ */
+async function actorForApiKey(authenticator: Authenticator, apiKey: string, request: { method: string; path: string }) {
+  try {
+    return await authenticator.actorForToken(apiKey, reporterRoles, request);
+  } catch (error) {
+    if (error instanceof UnauthorizedError) throw new ForbiddenError('api_key is unknown or revoked');
+    throw error;
+  }
+}
+
+export function open311Routes({ pool, clock, config }: AppDeps, authenticator: Authenticator) {
   // GeoReport v2 clients post form-encoded bodies; JSON is accepted too.
   const parseBody = bodyParser({ enableTypes: ['form', 'json'], formLimit: config.BODY_LIMIT, jsonLimit: config.BODY_LIMIT });
   return [
@@ -77,7 +94,7 @@ export function open311Routes({ pool, clock, config }: AppDeps) {
         // The form parser keeps a field it cannot percent-decode as raw text (it would be filed as is).
         if (ctx.is('application/x-www-form-urlencoded') && rawBody) assertPercentDecodable(rawBody, 'form field');
         const body = validateBody(open311RequestBody, (ctx.request as { body?: unknown }).body ?? {});
-        const actor = await actorForApiKey(pool, body.api_key);
+        const actor = await actorForApiKey(authenticator, body.api_key, ctx);
         ctx.status = 201;
         ctx.body = await fileRequest(pool, clock, writerForContent(ctx, { ...writer, actor }, body), body);
       },

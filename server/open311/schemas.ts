@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 
 /** Ids one GET requests.json may name: all of them are read in one query. */
 export const maxRequestIds = 100;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 
 export const segmentsQuery = z
   .object({

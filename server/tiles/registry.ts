@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { allRoles, riskRoles, type Role } from '../auth/roles';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 
 /** MVT field types as TileJSON's vector_layers name them. */
 export type FieldType = 'Number' | 'String' | 'Boolean';

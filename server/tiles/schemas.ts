@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { wholeNumber } from '../geo/schemas';
+import { wholeNumber } from '../http/request-schemas';
 import { tileLayers } from './registry';
 
 const layerName = z.string().regex(/^[a-z_]{1,40}$/, 'a layer name such as buildings');

@@ -3,7 +3,6 @@ import Koa from 'koa';
 import supertest from 'supertest';
 import { z } from 'zod';
 import { createAuthenticator } from '../../server/http/auth';
-import { ApiDocument } from '../../server/http/openapi';
 import { problemMiddleware } from '../../server/http/problem';
 import { defineRoute, mountRoutes } from '../../server/http/route';
 import { RuleViolationError } from '../../server/errors';
@@ -33,7 +32,7 @@ describe('errors are application/problem+json', () => {
           },
         }),
       ],
-      { authorize: createAuthenticator(suite.db.pool), bodyLimit: '1kb', document: new ApiDocument() },
+      { authorize: createAuthenticator(suite.db.pool).authorize, bodyLimit: '1kb' },
     );
     app.use(problemMiddleware(createLogger('silent')));
     app.use(router.routes());

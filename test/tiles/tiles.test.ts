@@ -5,7 +5,7 @@ import path from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import type { Response } from 'supertest';
-import { withWriteTransaction } from '../../server/audit/write-context';
+import { withWriteTransaction } from '../../server/db/write-context';
 import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
 import { tileLayerByName } from '../../server/tiles/registry';
