@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { z } from 'zod';
 import type { AppDeps } from './deps';
 import { type Authenticator, createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
+import { jsonAnswer } from './http/request-schemas';
 import { assertPercentDecodable } from './http/percent-encoding';
 import { type FastRoutes, fastRoutes } from './http/fast-path';
 import { problemMiddleware } from './http/problem';
@@ -58,6 +60,8 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
 export interface CitygridApp {
   koa: Koa;
   fastRoutes: FastRoutes;
+  /** The OpenAPI document GET /api serves (and scripts/api-types.ts makes the web client's types from). */
+  apiDocument: () => object;
   /** Stops the app's caches listening to the event bus. */
   close: () => void;
 }
@@ -76,24 +80,24 @@ export function createApp(deps: AppDeps): CitygridApp {
   const router = new Router();
   const { shared, stopListening } = sharedServices(deps);
   const routes = domainRoutes.flatMap((build) => build(deps, shared));
-  let builtDocument: object | undefined;
   routes.push(
     defineRoute({
       method: 'get',
       path: '/api',
+      operationId: 'getApiDocument',
       summary: 'This OpenAPI 3 document',
+      responses: jsonAnswer(z.object({ openapi: z.string(), info: z.unknown(), paths: z.record(z.string(), z.unknown()) }).passthrough()),
       tag: 'meta',
       access: 'public',
       handler(ctx) {
-        builtDocument ??= document.build();
-        ctx.body = builtDocument;
+        ctx.body = document.build();
       },
     }),
   );
   const { authorize } = shared.authenticator;
   // The OpenAPI document is built from the same definitions and zod schemas the router validates with.
   for (const route of routes) document.addRoute(route);
-  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT });
+  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT, checkAnswers: deps.config.CHECK_ANSWERS });
   const app = new Koa({ proxy: false });
   // Errors Koa sees outside the routes (a client breaking off an upload or a download) go to the log, not stderr.
   app.on('error', (error: Error, ctx?: Koa.Context) => deps.log.warn({ err: error, requestId: ctx?.state.requestId }, 'request ended with an error'));
@@ -114,5 +118,5 @@ export function createApp(deps: AppDeps): CitygridApp {
   app.use(router.routes());
   app.use(router.allowedMethods());
   if (fs.existsSync(deps.config.WEB_DIST)) app.use(webApp(deps.config.WEB_DIST));
-  return { koa: app, fastRoutes: fastRoutes(router, routes, authorize), close: stopListening };
+  return { koa: app, fastRoutes: fastRoutes(router, routes, authorize), apiDocument: () => document.build(), close: stopListening };
 }

@@ -46,3 +46,33 @@ export function featureCollection(features: unknown[], extra: Record<string, unk
 export function isWgs84CrsName(name: string): boolean {
   return /(^|:)(CRS84|4326)$/i.test(name.trim());
 }
+
+// Answers: what the API sends back, documented in OpenAPI (and typed in clients generated from it).
+
+/** minLon, minLat, maxLon, maxLat in WGS84 degrees. */
+export const bboxAnswer = z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi({ description: 'minLon, minLat, maxLon, maxLat' });
+
+export const lonLatAnswer = z.tuple([z.number(), z.number()]);
+
+const positions = z.array(z.array(z.number()));
+
+export const polygonAnswer = z.object({ type: z.literal('Polygon'), coordinates: z.array(positions) });
+
+/** A GeoJSON geometry as the API answers it (RFC 7946, WGS84): the types our layers store. */
+export const geometryAnswer = z.union([
+  z.object({ type: z.literal('Point'), coordinates: z.array(z.number()) }),
+  z.object({ type: z.literal('LineString'), coordinates: positions }),
+  z.object({ type: z.literal('MultiLineString'), coordinates: z.array(positions) }),
+  polygonAnswer,
+  z.object({ type: z.literal('MultiPolygon'), coordinates: z.array(z.array(positions)) }),
+]);
+
+/** A GeoJSON Feature whose properties follow `properties`; without, any properties. */
+export function featureAnswer(properties: z.ZodType = z.record(z.string(), z.unknown())) {
+  return z.object({ type: z.literal('Feature'), id: z.number().int().optional(), geometry: geometryAnswer.nullable(), properties });
+}
+
+/** A FeatureCollection of these features; `nextCursor` on a paginated list (null on its last page). */
+export function featureCollectionAnswer(feature: z.ZodType = featureAnswer()) {
+  return z.object({ type: z.literal('FeatureCollection'), features: z.array(feature), nextCursor: z.number().int().nullable().optional() });
+}

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../deps';
 import { allRoles, type Role } from '../auth/roles';
-import { idParam } from '../http/request-schemas';
+import { idParam, jsonAnswer, versionedAnswer } from '../http/request-schemas';
 import { featureCollection } from '../geo/schemas';
 import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute } from '../http/route';
@@ -10,6 +10,13 @@ import { listHistory } from './history';
 import {
   createGridBody,
   deleteGridQuery,
+  gridAnswer,
+  gridChangeAnswer,
+  gridCoverageAnswer,
+  gridDeletedAnswer,
+  gridHistoryAnswer,
+  gridsAnswer,
+  gridStatsAnswer,
   listGridsQuery,
   mergeGridsBody,
   rebalanceBody,
@@ -32,6 +39,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids',
+      operationId: 'listGrids',
+      responses: jsonAnswer(gridsAnswer),
       summary: 'Grid polygons as a GeoJSON FeatureCollection, paginated by id',
       tag: 'grids',
       access: allRoles,
@@ -44,6 +53,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids',
+      operationId: 'createGrid',
+      responses: jsonAnswer(gridAnswer, 'Created', 201),
       summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1)',
       tag: 'grids',
       access: gridEditors,
@@ -58,6 +69,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/merge',
+      operationId: 'mergeGrids',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Merge adjacent sibling grids into one (a preview unless commit: true)',
       tag: 'grids',
       access: gridEditors,
@@ -70,6 +83,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id',
+      operationId: 'getGrid',
+      responses: versionedAnswer(gridAnswer),
       summary: 'One grid with its parent chain and child count',
       tag: 'grids',
       access: allRoles,
@@ -82,6 +97,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/children',
+      operationId: 'listGridChildren',
+      responses: jsonAnswer(gridsAnswer),
       summary: 'The child grids of a grid as a FeatureCollection',
       tag: 'grids',
       access: allRoles,
@@ -93,6 +110,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'patch',
       path: '/api/grids/:id',
+      operationId: 'updateGrid',
+      responses: jsonAnswer(gridAnswer),
       summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required)',
       tag: 'grids',
       access: gridEditors,
@@ -107,6 +126,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'delete',
       path: '/api/grids/:id',
+      operationId: 'deleteGrid',
+      responses: jsonAnswer(gridDeletedAnswer),
       summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members, with ?targetVersion= its version)',
       tag: 'grids',
       access: gridEditors,
@@ -119,6 +140,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/history',
+      operationId: 'listGridHistory',
+      responses: jsonAnswer(gridHistoryAnswer),
       summary: 'Every change of a grid: who, when, why, before and after',
       tag: 'grids',
       access: allRoles,
@@ -130,6 +153,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/revert',
+      operationId: 'revertGrid',
+      responses: jsonAnswer(gridAnswer),
       summary: 'Restore a grid to an earlier version (a new version; If-Match required)',
       tag: 'grids',
       access: gridEditors,
@@ -143,6 +168,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/split',
+      operationId: 'splitGrid',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Cut a grid along a line into two (a preview unless commit: true, which needs If-Match)',
       tag: 'grids',
       access: gridEditors,
@@ -156,6 +183,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/rebalance',
+      operationId: 'rebalanceGrid',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Re-cut a parent’s children into grids of about targetHouseholds each (a preview unless commit: true, which needs If-Match of the parent)',
       tag: 'grids',
       access: gridEditors,
@@ -169,6 +198,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/coverage',
+      operationId: 'getGridCoverage',
+      responses: jsonAnswer(gridCoverageAnswer),
       summary: 'Gaps, overlaps and protrusions among a grid’s children, with areas in m²',
       tag: 'grids',
       access: allRoles,
@@ -180,6 +211,8 @@ export function gridRoutes({ pool, heavy, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/stats',
+      operationId: 'getGridStats',
+      responses: jsonAnswer(gridStatsAnswer),
       summary: 'Households, people by category, buildings, rental units, hazards by risk level, key places',
       tag: 'grids',
       access: allRoles,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pageQuery, wholeNumber } from '../http/request-schemas';
-import { areaGeometry, bboxQuery, lineStringGeometry } from '../geo/schemas';
+import { areaGeometry, bboxQuery, featureAnswer, featureCollectionAnswer, lineStringGeometry } from '../geo/schemas';
 
 export const gridLevel = wholeNumber({ min: 1, max: 4 });
 
@@ -101,3 +101,68 @@ export const rebalanceBody = z
   })
   .strict();
 export type RebalanceInput = z.infer<typeof rebalanceBody>;
+
+// Answers.
+const gridParent = z.object({ id: z.number().int(), code: z.string(), name: z.string(), level: z.number().int() });
+
+/** A grid as a Feature with its version (the ETag, for If-Match); reads add its parents and child count, writes what moved. */
+export const gridAnswer = z.object({
+  feature: featureAnswer(),
+  version: z.number().int(),
+  parents: z.array(gridParent).optional(),
+  childCount: z.number().int().optional(),
+  membersMoved: z.unknown().optional(),
+});
+
+export const gridsAnswer = featureCollectionAnswer();
+
+/** A preview (committed: false) or what was written (committed: true); the members depend on the operation. */
+export const gridChangeAnswer = z.object({ committed: z.boolean() }).passthrough();
+
+export const gridDeletedAnswer = z.object({
+  id: z.number().int(),
+  deleted: z.literal(true),
+  children: z.number().int(),
+  members: z.unknown(),
+  targetId: z.number().int().optional(),
+  membersMoved: z.unknown().optional(),
+});
+
+export const gridHistoryAnswer = z.object({
+  gridId: z.number().int(),
+  entries: z.array(
+    z.object({
+      id: z.number().int(),
+      version: z.number().int(),
+      action: z.string(),
+      reason: z.string().nullable(),
+      tokenId: z.number().int().nullable().optional(),
+      role: z.string().nullable(),
+      at: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+    }),
+  ),
+});
+
+export const gridCoverageAnswer = z.object({
+  gridId: z.number().int(),
+  clean: z.boolean(),
+  gapAreaM2: z.number(),
+  overlapAreaM2: z.number(),
+  outsideAreaM2: z.number(),
+  gaps: featureCollectionAnswer(),
+  overlaps: featureCollectionAnswer(),
+  outside: featureCollectionAnswer(),
+});
+
+export const gridStatsAnswer = z.object({
+  gridId: z.number().int(),
+  buildings: z.number().int(),
+  households: z.number().int(),
+  rentalUnits: z.number().int(),
+  peopleByCategory: z.record(z.string(), z.number()),
+  hazardsByRiskLevel: z.record(z.string(), z.number()),
+  keyPlaces: z.number().int(),
+  level4Grids: z.number().int(),
+});

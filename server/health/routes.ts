@@ -13,6 +13,7 @@ export function healthRoutes({ pool }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/health',
+      operationId: 'getHealth',
       summary: 'Liveness and database reachability',
       tag: 'health',
       access: 'public',

@@ -30,10 +30,17 @@ function openApiPath(koaPath: string): string {
 /** The OpenAPI 3 document, built from the route definitions themselves so it cannot drift from the code. */
 export class ApiDocument {
   private readonly registry = new OpenAPIRegistry();
+  private readonly operationIds = new Set<string>();
 
   addRoute(route: RouteDefinition): void {
+    const operation = `${route.method.toUpperCase()} ${route.path}`;
+    if (!/^[a-z]+[A-Za-z0-9]*$/.test(route.operationId)) throw new Error(`${operation}: operationId ${route.operationId} is not camelCase`);
+    if (this.operationIds.has(route.operationId)) throw new Error(`${operation}: operationId ${route.operationId} is taken`);
+    this.operationIds.add(route.operationId);
+    const answers = Object.entries(route.responses).filter(([status]) => status.startsWith('2'));
+    if (!answers.some(([status, response]) => response.schema || status === '204')) throw new Error(`${operation}: no 2xx response with a schema`);
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
-    for (const [status, response] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
+    for (const [status, response] of Object.entries(route.responses)) {
       responses[status] = response.schema
         ? { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
         : { description: response.description };
@@ -44,6 +51,7 @@ export class ApiDocument {
     this.registry.registerPath({
       method: route.method,
       path: openApiPath(route.path),
+      operationId: route.operationId,
       summary: route.summary,
       tags: [route.tag],
       security: route.access === 'public' ? [] : [{ bearer: [] }],
@@ -61,7 +69,15 @@ export class ApiDocument {
     });
   }
 
+  private built: object | undefined;
+
+  /** The document, built once: routes added after the first build are not in it. */
   build(): object {
+    this.built ??= this.generate();
+    return this.built;
+  }
+
+  private generate(): object {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
     const generator = new OpenApiGeneratorV3(this.registry.definitions);
     return generator.generateDocument({

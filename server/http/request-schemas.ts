@@ -31,3 +31,22 @@ export const pageQuery = {
   limit: wholeNumber({ min: 1, max: 5000 }).default(500),
   cursor: wholeNumber({ min: 0 }).optional(),
 };
+
+/** The documented answer of a route: one status, its description and the schema of its JSON body. */
+export function jsonAnswer(schema: z.ZodType, description = 'OK', status = 200) {
+  return { [status]: { description, schema } };
+}
+
+/** A body that is not JSON (a tile, a photo, a file): bytes of the given media type. */
+export const binaryBody = z.string().openapi({ format: 'binary' });
+
+/** A text/event-stream: `event:`, `id:` and `data:` lines, each data a JSON document. */
+export const eventStreamAnswer = { 200: { description: 'Server-Sent Events', contentType: 'text/event-stream', schema: z.string() } };
+
+/** What a GET answers when the client's If-None-Match holds the resource's ETag. */
+export const notModified = { 304: { description: 'Unchanged since the ETag given in If-None-Match' } };
+
+/** A single versioned resource (http/conditional.ts): its JSON with the version as ETag, or 304. */
+export function versionedAnswer(schema: z.ZodType, description = 'OK', status = 200) {
+  return { ...jsonAnswer(schema, description, status), ...notModified };
+}

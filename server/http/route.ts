@@ -22,6 +22,8 @@ export interface RouteInput<P, Q, B> {
   writer: WriteContext;
 }
 
+export type RouteResponses = Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+
 /** A whole response: the one answer of a route both Koa and the fast path write (see RouteDefinition.answer). */
 export interface RouteAnswer {
   status: number;
@@ -33,6 +35,8 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   method: Method;
   /** Koa path, e.g. /api/grids/:id */
   path: string;
+  /** The operation's name in the OpenAPI document and in clients generated from it: camelCase verbNoun (listGrids). */
+  operationId: string;
   summary: string;
   tag: string;
   /** Who may call it; there is no default, so a new route cannot be open by accident. */
@@ -47,7 +51,11 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
    * parsed or validated here: body is undefined and the handler reads ctx.req (files go to disk as they arrive).
    */
   multipart?: AnySchema;
-  responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string }>;
+  /**
+   * What the route answers, by status: at least one 2xx, with the schema of its body (none for 204 and 304); JSON
+   * unless contentType says otherwise. Errors are documented for every route (problem+json or errorFormat).
+   */
+  responses: RouteResponses;
   /**
    * The route creates something and takes an Idempotency-Key header: `writer.idempotency` carries it (for a JSON
    * body; a handler that parses its body itself binds the key with writerForContent), and the write service's
@@ -156,6 +164,21 @@ function handlerOf(definition: RouteDefinition): NonNullable<RouteDefinition['ha
 export interface MountOptions {
   authorize: Authorize;
   bodyLimit: string;
+  /** Check each JSON answer against the route's documented schema (config CHECK_ANSWERS). */
+  checkAnswers?: boolean;
+}
+
+/** A JSON answer that does not match the schema its route documents for that status: our bug, so a 500. */
+function checkAnswer(ctx: Context, definition: RouteDefinition): void {
+  const schema = definition.responses[ctx.status]?.schema;
+  const body: unknown = ctx.body;
+  if (!schema || body === null || typeof body !== 'object' || Buffer.isBuffer(body) || typeof (body as { pipe?: unknown }).pipe === 'function') return;
+  // As the client reads it: dates as ISO strings, and nothing undefined.
+  const checked = schema.safeParse(JSON.parse(JSON.stringify(body)));
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(`${definition.method.toUpperCase()} ${definition.path} answered ${ctx.status} unlike its schema: ${issue.path.join('.')}: ${issue.message}`);
+  }
 }
 
 /** Mounts routes on a router: authorization, body parsing and zod validation in front of each handler. */
@@ -188,6 +211,7 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
       // A JSON body is the request's content; a handler parsing its own body binds the key to what it parsed.
       if (input.body !== undefined) input.writer = writerForContent(ctx, input.writer, input.body);
       await handler(ctx, input);
+      if (options.checkAnswers) checkAnswer(ctx, definition);
     });
     router[definition.method](definition.path, ...(middlewares as Parameters<Router['get']>[1][]));
   }

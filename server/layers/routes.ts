@@ -1,23 +1,31 @@
 import type { AppDeps } from '../deps';
 import { cityExtentOf } from '../geo/extent';
-import { idParam } from '../http/request-schemas';
-import { featureCollection } from '../geo/schemas';
+import { idParam, jsonAnswer, versionedAnswer } from '../http/request-schemas';
+import { featureCollection, featureAnswer, featureCollectionAnswer } from '../geo/schemas';
 import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute, type RouteDefinition } from '../http/route';
 import { type LayerDefinition, bulkAccess, layers } from './registry';
 import { disconnectWhenStalled } from '../http/stalled-clients';
 import { exportLayer } from './export';
 import { importFeatures } from './import';
-import { createBody, exportQuery, importQuery, listQueryOf, updateBody } from './schemas';
+import { createBody, exportQuery, importQuery, listQueryOf, updateBody, importReportAnswer } from './schemas';
 import { createFeature, deleteFeature, getFeature, listFeatures, updateFeature } from './service';
+
+/** key_places → KeyPlaces: the layer's part of its operationIds (importKeyPlaces, getKeyPlacesFeature). */
+function pascalCase(name: string): string {
+  return name.replace(/(^|_)([a-z])/g, (_, _separator, letter: string) => letter.toUpperCase());
+}
 
 /** Import and export come before /:id so that their names are not read as ids. */
 function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
   const base = `/api/layers/${layer.name}`;
+  const pascal = pascalCase(layer.name);
   return [
     defineRoute({
       method: 'post',
       path: `${base}/import`,
+      operationId: `import${pascal}`,
+      responses: jsonAnswer(importReportAnswer, 'Imported (or checked, with dryRun)'),
       summary: `Imports ${layer.name} from CSV (wkt, or lon/lat columns) or a GeoJSON FeatureCollection, all or nothing, with a per-row error report`,
       tag: 'layers',
       access: bulkAccess(layer, layer.write),
@@ -34,6 +42,8 @@ function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): Ro
     defineRoute({
       method: 'get',
       path: `${base}/export`,
+      operationId: `export${pascal}`,
+      responses: { 200: { description: 'GeoJSON FeatureCollection or CSV', contentType: 'application/geo+json', schema: featureCollectionAnswer() } },
       summary: `The whole ${layer.name} layer as GeoJSON or CSV, streamed; the columns are the importable ones`,
       tag: 'layers',
       access: bulkAccess(layer, layer.read),
@@ -54,11 +64,14 @@ function bulkRoutes({ heavy, config, log }: AppDeps, layer: LayerDefinition): Ro
 function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDefinition[] {
   const city = cityExtentOf(config);
   const base = `/api/layers/${layer.name}`;
+  const pascal = pascalCase(layer.name);
   const tag = 'layers';
   return [
     defineRoute({
       method: 'get',
       path: base,
+      operationId: `list${pascal}`,
+      responses: jsonAnswer(featureCollectionAnswer()),
       summary: `${layer.name} as a GeoJSON FeatureCollection, paginated by id; narrowed by bbox, grid or ${Object.keys(layer.filters).join(', ')}`,
       tag,
       access: layer.read,
@@ -71,6 +84,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
     defineRoute({
       method: 'get',
       path: `${base}/:id`,
+      operationId: `get${pascal}Feature`,
+      responses: versionedAnswer(featureAnswer()),
       summary: `One of ${layer.name} as a GeoJSON Feature`,
       tag,
       access: layer.read,
@@ -83,6 +98,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
     defineRoute({
       method: 'post',
       path: base,
+      operationId: `create${pascal}Feature`,
+      responses: jsonAnswer(featureAnswer(), 'Created', 201),
       summary: `Creates one of ${layer.name}; its grid is assigned from its location`,
       tag,
       access: layer.write,
@@ -96,6 +113,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
     defineRoute({
       method: 'patch',
       path: `${base}/:id`,
+      operationId: `update${pascal}Feature`,
+      responses: jsonAnswer(featureAnswer()),
       summary: `Changes some properties and/or the geometry of one of ${layer.name}`,
       tag,
       access: layer.write,
@@ -109,6 +128,8 @@ function crudRoutes({ pool, config }: AppDeps, layer: LayerDefinition): RouteDef
     defineRoute({
       method: 'delete',
       path: `${base}/:id`,
+      operationId: `delete${pascal}Feature`,
+      responses: { 204: { description: 'Deleted' } },
       summary: `Deletes one of ${layer.name}`,
       tag,
       access: layer.write,

@@ -85,3 +85,6 @@ export const importQuery = z
   .strict();
 
 export const exportQuery = z.object({ format: z.enum(['geojson', 'csv']).default('geojson') }).strict();
+
+// Answers.
+export const importReportAnswer = z.object({ layer: z.string(), dryRun: z.boolean(), rows: z.number().int(), inserted: z.number().int() });

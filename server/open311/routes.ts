@@ -6,8 +6,19 @@ import { reporterRoles } from '../incidents/workflow';
 import { assertPercentDecodable } from '../http/percent-encoding';
 import { defineRoute, validateBody, writerForContent } from '../http/route';
 import type { ErrorFormat, ProblemDocument } from '../http/problem';
-import { open311Errors, open311RequestBody, open311RequestsQuery, requestIdParams, serviceCodeParams } from './schemas';
+import {
+  filedRequestAnswer,
+  open311Errors,
+  open311RequestBody,
+  open311RequestsQuery,
+  requestIdParams,
+  requestsAnswer,
+  serviceCodeParams,
+  serviceDefinitionAnswer,
+  servicesAnswer,
+} from './schemas';
 import { fileRequest, findRequests, getRequest, getService, listServices } from './service';
+import { jsonAnswer } from '../http/request-schemas';
 
 const tag = 'open311';
 
@@ -47,6 +58,8 @@ export function open311Routes({ pool, clock, config }: AppDeps, authenticator: A
     defineRoute({
       method: 'get',
       path: '/open311/v2/services.json',
+      operationId: 'listOpen311Services',
+      responses: jsonAnswer(servicesAnswer),
       summary: 'GeoReport v2 service list: one service per incident category',
       tag,
       access: 'public',
@@ -58,6 +71,8 @@ export function open311Routes({ pool, clock, config }: AppDeps, authenticator: A
     defineRoute({
       method: 'get',
       path: '/open311/v2/services/:code.json',
+      operationId: 'getOpen311Service',
+      responses: jsonAnswer(serviceDefinitionAnswer),
       summary: 'GeoReport v2 service definition (no extra attributes)',
       tag,
       access: 'public',
@@ -70,6 +85,8 @@ export function open311Routes({ pool, clock, config }: AppDeps, authenticator: A
     defineRoute({
       method: 'get',
       path: '/open311/v2/requests.json',
+      operationId: 'listOpen311Requests',
+      responses: jsonAnswer(requestsAnswer),
       summary: 'GeoReport v2 service requests with the standard filters (ids, service_code, dates, status)',
       tag,
       access: 'public',
@@ -82,6 +99,8 @@ export function open311Routes({ pool, clock, config }: AppDeps, authenticator: A
     defineRoute({
       method: 'post',
       path: '/open311/v2/requests.json',
+      operationId: 'createOpen311Request',
+      responses: jsonAnswer(filedRequestAnswer, 'Filed', 201),
       summary: 'GeoReport v2: file a service request (becomes an incident with source open311); api_key = a citygrid token of a reporting role',
       tag,
       access: 'public',
@@ -102,6 +121,8 @@ export function open311Routes({ pool, clock, config }: AppDeps, authenticator: A
     defineRoute({
       method: 'get',
       path: '/open311/v2/requests/:id.json',
+      operationId: 'getOpen311Request',
+      responses: jsonAnswer(requestsAnswer),
       summary: 'GeoReport v2: one service request',
       tag,
       access: 'public',

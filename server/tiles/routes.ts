@@ -7,8 +7,9 @@ import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { publicUrlFor } from '../http/public-url';
 import { defineRoute, type RouteAnswer } from '../http/route';
-import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery } from './schemas';
+import { layerParams, tileFilterQuery, tileParams, tokenOnlyQuery, tileJsonAnswer, tileLayersAnswer } from './schemas';
 import { listLayers, type TileBody, type TileEncoding, type TileFilters, type TileService, tileJson, visibleLayer } from './service';
+import { binaryBody, jsonAnswer, notModified } from '../http/request-schemas';
 
 function withoutToken(query: Record<string, unknown>): TileFilters {
   const { access_token: _token, ...filters } = query;
@@ -69,6 +70,8 @@ export function tileRoutes({ pool, config }: AppDeps, tiles: TileService) {
     defineRoute({
       method: 'get',
       path: '/tiles',
+      operationId: 'listTileLayers',
+      responses: jsonAnswer(tileLayersAnswer),
       summary: 'The vector tile layers this role may see',
       tag: 'tiles',
       access: allRoles,
@@ -80,6 +83,8 @@ export function tileRoutes({ pool, config }: AppDeps, tiles: TileService) {
     defineRoute({
       method: 'get',
       path: '/tiles/:layer.json',
+      operationId: 'getTileJson',
+      responses: jsonAnswer(tileJsonAnswer),
       summary: 'TileJSON 3.0.0 for one layer (filters go into the tile URL)',
       tag: 'tiles',
       access: allRoles,
@@ -92,15 +97,16 @@ export function tileRoutes({ pool, config }: AppDeps, tiles: TileService) {
     defineRoute({
       method: 'get',
       path: '/tiles/:layer/:z/:x/:y.mvt',
+      operationId: 'getTile',
       summary: 'One Mapbox Vector Tile (gzip); 204 when empty, 304 when the ETag matches',
       tag: 'tiles',
       access: allRoles,
       params: tileParams,
       query: tileFilterQuery,
       responses: {
-        200: { description: 'The tile', contentType: 'application/vnd.mapbox-vector-tile' },
+        200: { description: 'The tile', contentType: 'application/vnd.mapbox-vector-tile', schema: binaryBody },
         204: { description: 'Nothing in this tile' },
-        304: { description: 'Unchanged since the ETag given in If-None-Match' },
+        ...notModified,
       },
       // Every tile is answered on the fast path, before Koa (see http/fast-path.ts): from the cache without a
       // promise, its commonest case, else from the database.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bboxAnswer } from '../geo/schemas';
 import { wholeNumber } from '../http/request-schemas';
 import { tileLayers } from './registry';
 
@@ -36,3 +37,25 @@ function allFilters(): Record<string, z.ZodType> {
 export const tileFilterQuery = z.object({ ...accessToken, ...allFilters() }).strict();
 
 export const tokenOnlyQuery = z.object(accessToken).strict();
+
+// Answers.
+export const tileLayersAnswer = z.object({
+  layers: z.array(
+    z.object({ name: z.string(), description: z.string(), minzoom: z.number().int(), maxzoom: z.number().int(), filters: z.record(z.string(), z.string()), tilejson: z.string() }),
+  ),
+});
+
+/** TileJSON 3.0.0 (https://github.com/mapbox/tilejson-spec). */
+export const tileJsonAnswer = z.object({
+  tilejson: z.literal('3.0.0'),
+  name: z.string(),
+  description: z.string(),
+  tiles: z.array(z.string()),
+  minzoom: z.number().int(),
+  maxzoom: z.number().int(),
+  bounds: bboxAnswer,
+  center: z.tuple([z.number(), z.number(), z.number()]).openapi({ description: 'lon, lat, zoom' }),
+  vector_layers: z.array(
+    z.object({ id: z.string(), description: z.string(), minzoom: z.number().int(), maxzoom: z.number().int(), fields: z.record(z.string(), z.string()) }),
+  ),
+});

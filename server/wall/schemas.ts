@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bboxAnswer, lonLatAnswer } from '../geo/schemas';
 
 /** The wall shows one day (Asia/Shanghai): today unless a past day is named, for a replay or the demo year. */
 export const wallDayQuery = z
@@ -17,3 +18,38 @@ export const wallCellsQuery = wallDayQuery
 
 export type WallDayQuery = z.infer<typeof wallDayQuery>;
 export type WallCellsQuery = z.infer<typeof wallCellsQuery>;
+
+const named = z.object({ name: z.string(), count: z.number() });
+
+export const wallSummaryAnswer = z.object({
+  day: z.string(),
+  at: z.string(),
+  kpis: z.object({
+    reports: z.number(),
+    closureRate: z.number().nullable(),
+    onTimeRate: z.number().nullable(),
+    overdue: z.number(),
+    supervising: z.number(),
+    workersOnPatrol: z.number(),
+  }),
+  trend: z.array(z.object({ day: z.string(), reports: z.number(), closed: z.number() })),
+  byCategory: z.array(named),
+  bySource: z.array(named),
+  mostOverdueGrids: z.array(z.object({ gridId: z.number().int(), code: z.string(), name: z.string(), overdue: z.number() })),
+  districts: z.array(z.object({ gridId: z.number().int(), name: z.string(), bbox: bboxAnswer, count: z.number() })),
+});
+
+export const wallCellsAnswer = z.object({
+  day: z.string(),
+  window: z.string(),
+  resolution: z.number().int(),
+  cells: z.array(z.object({ h3: z.string(), count: z.number() })),
+});
+
+export const wallPatrolsAnswer = z.object({
+  day: z.string(),
+  dayStart: z.string(),
+  at: z.string(),
+  tracks: z.array(z.object({ path: z.array(lonLatAnswer), seconds: z.array(z.number()) })),
+  positions: z.array(lonLatAnswer),
+});

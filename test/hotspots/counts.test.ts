@@ -1,7 +1,7 @@
 import { cellToParent, latLngToCell } from 'h3-js';
 import { cellHex, storedCell } from '../../server/geo/h3';
 import { createToken } from '../../server/auth/tokens';
-import { backfillHotspotCells } from '../../server/hotspots/backfill';
+import { backfillHotspotCells } from '../../server/db/backfill-hotspot-cells';
 import { useTestApp } from '../support/app';
 import { pointInGrid, report } from '../incidents/helpers';
 import { nextChange } from './synthetic';

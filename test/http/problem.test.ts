@@ -22,7 +22,9 @@ describe('errors are application/problem+json', () => {
         defineRoute({
           method: 'post',
           path: '/echo',
+          operationId: 'echo',
           summary: 'echo',
+          responses: { 200: { description: 'The body', schema: z.unknown() } },
           tag: 'test',
           access: 'public',
           body: z.object({ name: z.string().min(1), count: z.number().int().max(10) }).strict(),

@@ -33,7 +33,7 @@ export async function createTestApp(
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const { pool } = database;
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
+  const config = loadConfig({ LOG_LEVEL: process.env.DEBUG_ANSWERS ? 'error' : 'silent', CHECK_ANSWERS: 'true', ...options.env });
   const log = createLogger(config.LOG_LEVEL);
   const events = new EventBus(database.url, log);
   await events.start();

@@ -1,13 +1,8 @@
 import type { LayerSpecification } from 'maplibre-gl';
+import type { ApiAnswer } from '../shell/api';
 
 /** One entry of GET /tiles: a tile layer this role may see. */
-export interface TileLayerEntry {
-  name: string;
-  description: string;
-  minzoom: number;
-  maxzoom: number;
-  tilejson: string;
-}
+export type TileLayerEntry = ApiAnswer<'/tiles'>['layers'][number];
 
 /** A vector source and the style layers that draw it. */
 export interface CityLayer {

@@ -44,7 +44,7 @@ export async function mount(root: HTMLElement): Promise<void> {
   let shown: RiskWindow | undefined;
   let placed: Deployment | undefined;
 
-  const { bounds } = await getJson<{ bounds: [number, number, number, number] }>('/tiles/roads.json');
+  const { bounds } = await getJson('/tiles/{layer}.json', {}, { layer: 'roads' });
   const map = new MapLibreMap({
     container: element('#police-map'),
     style: darkBasemap(location.origin),

@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { apiDocument, apiTypes, apiTypesFile } from '../../scripts/api-types';
+import { projectRoot } from '../../server/config';
+
+interface Operation {
+  operationId?: string;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+
+const methods = ['get', 'post', 'put', 'patch', 'delete'];
+
+/** The OpenAPI document is complete enough to generate a client from, and the web client is typed by it. */
+describe('the OpenAPI document', () => {
+  const document = apiDocument() as { paths: Record<string, Record<string, Operation>> };
+  const operations = Object.entries(document.paths).flatMap(([route, item]) =>
+    Object.entries(item)
+      .filter(([method]) => methods.includes(method))
+      .map(([method, operation]) => ({ name: `${method.toUpperCase()} ${route}`, operation })),
+  );
+
+  it('is valid OpenAPI 3', async () => {
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+  });
+
+  it('names every operation once, in camelCase, and gives each a 2xx answer with its schema', () => {
+    expect(operations.length).toBeGreaterThan(60);
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(ids.filter((id) => !id || !/^[a-z][A-Za-z0-9]*$/.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    const withoutAnswer = operations.filter(({ operation }) =>
+      Object.entries(operation.responses).every(([status, response]) => !status.startsWith('2') || (status !== '204' && !Object.values(response.content ?? {}).some((media) => media.schema))),
+    );
+    expect(withoutAnswer.map(({ name }) => name)).toEqual([]);
+  });
+
+  it('generates the web client types in web/src/shell/api-types.ts, and the web client type-checks against them', async () => {
+    const generated = await apiTypes();
+    // A stale file means a route's schemas changed without `npm run api:types`.
+    expect(fs.readFileSync(apiTypesFile, 'utf8') === generated).toBe(true);
+    const tsc = path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const checked = spawnSync(process.execPath, [tsc, '-p', path.join(projectRoot, 'web', 'tsconfig.json'), '--noEmit'], { encoding: 'utf8' });
+    expect(checked.stdout + checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+  });
+});
