@@ -1,6 +1,6 @@
 import { transitions } from '../../server/incidents/workflow';
 import { useTestApp } from '../support/app';
-import { level4GridIds, pointInGrid, report } from '../incidents/helpers';
+import { level4GridIds, pointInGrid, report } from '../incidents/support';
 
 /**
  * Conditional requests on every versioned resource: the single-resource GET answers its version as ETag (304 for

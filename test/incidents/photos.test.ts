@@ -7,7 +7,7 @@ import type { Response } from 'supertest';
 import { removeOrphanPhotos } from '../../server/incidents/photos';
 import { useTestApp } from '../support/app';
 import { listen } from '../support/browser';
-import { pointInGrid } from './helpers';
+import { pointInGrid } from './support';
 
 /** A real PNG (RGB, noisy so it does not compress): bytes grow with the size, for the size limit. */
 function png(width: number, height: number, seed = 1): Buffer {
