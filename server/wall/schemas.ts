@@ -25,17 +25,18 @@ export const wallSummaryAnswer = z.object({
   day: z.string(),
   at: z.string(),
   kpis: z.object({
-    reports: z.number(),
-    closureRate: z.number().nullable(),
-    onTimeRate: z.number().nullable(),
-    overdue: z.number(),
-    supervising: z.number(),
+    reports: z.number().openapi({ description: 'Reported on the day' }),
+    closureRate: z.number().nullable().openapi({ description: 'Of the 30 days up to the day, as /api/stats/incidents defines it' }),
+    onTimeRate: z.number().nullable().openapi({ description: 'Of the 30 days up to the day, as /api/stats/incidents defines it' }),
+    overdue: z.number().openapi({ description: 'Open past the overall deadline, city-wide, now' }),
+    supervising: z.number().openapi({ description: 'Open under supervision (督办), city-wide, now' }),
     workersOnPatrol: z.number(),
   }),
   trend: z.array(z.object({ day: z.string(), reports: z.number(), closed: z.number() })),
   byCategory: z.array(named),
   bySource: z.array(named),
   mostOverdueGrids: z.array(z.object({ gridId: z.number().int(), code: z.string(), name: z.string(), overdue: z.number() })),
+  /** Top-level grids by reports in the 7 days, busiest first: the wall's tour. */
   districts: z.array(z.object({ gridId: z.number().int(), name: z.string(), bbox: bboxAnswer, count: z.number() })),
 });
 

@@ -6681,10 +6681,15 @@ export interface operations {
                         day: string;
                         at: string;
                         kpis: {
+                            /** @description Reported on the day */
                             reports: number;
+                            /** @description Of the 30 days up to the day, as /api/stats/incidents defines it */
                             closureRate: number | null;
+                            /** @description Of the 30 days up to the day, as /api/stats/incidents defines it */
                             onTimeRate: number | null;
+                            /** @description Open past the overall deadline, city-wide, now */
                             overdue: number;
+                            /** @description Open under supervision (督办), city-wide, now */
                             supervising: number;
                             workersOnPatrol: number;
                         };
