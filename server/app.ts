@@ -28,8 +28,9 @@ import { riskRoutes } from './risk/routes';
 import { webApp } from './web/static';
 
 /**
- * Services that hold caches kept fresh by the event bus, made once per app: hotspot results feed both their JSON
- * routes and their tiles, and the tile cache serves every tile layer.
+ * What routes share, made once per app because each holds a cache: hotspot results feed both their JSON routes and
+ * their tiles, the tile cache serves every tile layer (both kept fresh by the event bus), the authenticator
+ * remembers resolved tokens.
  */
 interface SharedServices {
   hotspots: HotspotService;
@@ -66,7 +67,7 @@ export interface CitygridApp {
   close: () => void;
 }
 
-/** The caches kept fresh by change events, each subscribed where it is made; returns them and their unsubscribe. */
+/** The shared services; the caches kept fresh by change events are subscribed here, where they are made. */
 function sharedServices({ pool, clock, config, events }: AppDeps): { shared: SharedServices; stopListening: () => void } {
   const authenticator = createAuthenticator(pool);
   const hotspots = new HotspotService(pool, clock);
