@@ -28,6 +28,7 @@ import { HeavyWork } from '../server/db/heavy-work';
 import { createPool, type Pool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
+import { withFastPath } from '../server/http/fast-path';
 import { createLogger } from '../server/logger';
 import { cityCatalogue } from '../server/catalogue/city';
 import { sourceAtZoom, tileLayersOf } from '../server/tiles/registry';
@@ -193,7 +194,7 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
   const events = new EventBus(url, log);
   await events.start();
   const pool = createPool(url, 4);
-  return http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  return http.createServer(withFastPath(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }), log));
 }
 
 /** The bench tiles as citygrid caches them (gzip, ETag), by URL path. */

@@ -2,7 +2,7 @@
 // rules, who reads and writes it, how its rows join grids, how it is tiled and drawn, and its titles.
 import { z } from 'zod';
 import { allRoles, riskRoles, type Role } from '../auth/roles';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 import { createCatalogue } from './catalogue';
 import type { CatalogueLayer, TileFilter } from './types';
 

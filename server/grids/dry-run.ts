@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { DomainError, NotFoundError, RuleViolationError } from '../errors';
 import { planarAreaM2 } from '../geo/area';

@@ -1,4 +1,4 @@
-import type { WriteContext } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { seesTokenIds } from '../auth/scope';
 import type { Queryable } from '../db/pool';

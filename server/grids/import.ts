@@ -1,4 +1,4 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { planarAreaM2 } from '../geo/area';

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { NotFoundError, RuleViolationError } from '../errors';
 import { featureCollection } from '../geo/schemas';
@@ -113,7 +113,7 @@ async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<
  * |deviation| and how many buildings would change grid. With commit the children are replaced in one
  * transaction (ids of best-overlapping children are kept), members re-assigned and history written.
  */
-export async function rebalanceGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: RebalanceInput) {
+export async function rebalanceGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, input: RebalanceInput) {
   const plan = async (db: Queryable) => {
     const parent = await loadParent(db, id);
     const buildings = await loadBuildings(db, id);

@@ -1,6 +1,7 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
-import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
+import { checkVersion } from '../db/versions';
+import { ConflictError, NotFoundError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
 import { type GridMemberTable, addMoved, reassignMembers } from './membership';
@@ -101,22 +102,14 @@ export interface GridLock {
 }
 
 /** Locks the grid row for the transaction and checks the caller's If-Match version against it. */
-export async function lockGrid(client: PoolClient, id: number, expectedVersion: number | undefined): Promise<GridLock> {
-  if (expectedVersion === undefined) {
-    throw new PreconditionRequiredError(`changing grid ${id} needs If-Match with the version you last read`, { id });
-  }
+export async function lockGrid(client: PoolClient, id: number, expectedVersion: string | undefined): Promise<GridLock> {
   const { rows } = await client.query<GridLock>(
     'SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = $1 FOR UPDATE',
     [id],
   );
   const grid = rows[0];
   if (!grid) throw new NotFoundError(`grid ${id} does not exist`, { id });
-  if (grid.version !== expectedVersion) {
-    throw new StaleVersionError(`grid ${id} is at version ${grid.version}, not ${expectedVersion}: reload and retry`, {
-      id,
-      currentVersion: grid.version,
-    });
-  }
+  checkVersion(`grid ${id}`, grid.version, expectedVersion, true, { id });
   return grid;
 }
 
@@ -232,17 +225,17 @@ export async function applyGridChange(
   return { ...(await gridFeature(client, grid.id)), membersMoved };
 }
 
-export async function updateGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+export async function updateGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, change: UpdateGridInput, repair: boolean) {
   return withWriteTransaction(options.pool, options.writer, (client) => changeGrid(client, options, id, expectedVersion, change, repair));
 }
 
 /** The change inside the caller's transaction (a commit, or a dry run that rolls back). */
-export async function changeGrid(client: PoolClient, options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+export async function changeGrid(client: PoolClient, options: WriteOptions, id: number, expectedVersion: string | undefined, change: UpdateGridInput, repair: boolean) {
   const grid = await lockGrid(client, id, expectedVersion);
   return applyGridChange(client, options, grid, change, { repair, action: 'update' });
 }
 
-export async function revertGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, toVersion: number, reason?: string) {
+export async function revertGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, toVersion: number, reason?: string) {
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
     return applyGridChange(client, options, grid, await revertChange(client, id, toVersion, reason), { repair: false, action: 'revert' });

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
 import { featureCollection } from '../geo/schemas';
@@ -53,7 +53,7 @@ async function cutAlongLine(db: Queryable, id: number, line: unknown): Promise<P
  * Cuts a grid in two along a drawn line. Without commit: the two proposed pieces with their figures. With
  * commit (and If-Match): the grid keeps the larger piece, a new sibling takes the other, members follow.
  */
-export async function splitGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: SplitGridInput) {
+export async function splitGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, input: SplitGridInput) {
   if (!input.commit) return { committed: false, pieces: previewOf(await cutAlongLine(options.pool, id, input.line)) };
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
@@ -192,7 +192,7 @@ async function absorbGrids(
  * inside their new parent and every member still lies in a grid. Handing them to a grid elsewhere would leave
  * children sticking out of it and members in an area no grid covers, so that is refused (422 delete-target).
  */
-export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, { target, targetVersion }: DeleteGridQuery) {
+export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, { target, targetVersion }: DeleteGridQuery) {
   if (target !== undefined && targetVersion === undefined) {
     throw new PreconditionRequiredError(`a delete into grid ${target} changes that grid too: give targetVersion, its version as you read it`, { target });
   }

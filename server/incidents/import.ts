@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { incidentCells } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import { BadRequestError } from '../errors';
 

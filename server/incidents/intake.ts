@@ -1,5 +1,5 @@
 import { incidentCells } from '../geo/h3';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';

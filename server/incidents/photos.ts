@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Config } from '../config';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
@@ -295,13 +295,13 @@ export async function reportWithPhotos<T>(
  * recorded in one transaction; a grid worker only within their grids, and not once the incident is final.
  * Returns the incident as that transaction leaves it.
  */
-export async function addPhotos(pool: Pool, writer: WriteContext, limits: PhotoLimits, upload: PhotoUpload, incidentId: number): Promise<Record<string, unknown>> {
+export async function addPhotos(pool: Pool, writer: WriteContext, limits: PhotoLimits, upload: PhotoUpload, incidentId: number, expectedVersion?: string): Promise<Record<string, unknown>> {
   const actor = writer.actor;
   if (!actor) throw new ForbiddenError('Adding photos needs an authenticated actor');
   return keptOnlyIfAttached(limits, upload, async (attach) => {
     if (!upload.photos.length) throw new RuleViolationError('No photos: send JPEG, PNG or WebP files in parts named "photos"', { rule: 'photo-required' });
     return withWriteTransaction(pool, writer, async (client) => {
-      const incident = await lockIncidentFor(client, actor, incidentId);
+      const incident = await lockIncidentFor(client, actor, incidentId, expectedVersion);
       if (finalStatuses.includes(incident.status)) throw new ConflictError(`Incident ${incidentId} is ${incident.status}: its photos are final`, { incidentStatus: incident.status });
       await attach(client, incidentId);
       return getIncident(client, incidentId);

@@ -1,4 +1,5 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
+import { checkVersion } from '../db/versions';
 import type { Actor } from '../auth/roles';
 import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
@@ -147,12 +148,16 @@ interface LockedIncident extends StageHours {
   status: Status;
   grid_id: number | null;
   department: string | null;
+  version: number;
 }
 
-/** Locks an incident that this actor changes: a grid worker only within the grids they serve, else 404. */
-export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
+/**
+ * Locks an incident that this actor changes: a grid worker only within the grids they serve, else 404. With the
+ * version the client last read (If-Match), 412 when the incident has moved on since.
+ */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number, expectedVersion?: string): Promise<LockedIncident> {
   const { rows } = await client.query<LockedIncident>(
-    `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
+    `SELECT i.id, i.category, i.status, i.grid_id, i.department, i.version, c.name IS NOT NULL AS catalogued,
             c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
      FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
     [id],
@@ -160,6 +165,7 @@ export async function lockIncidentFor(client: PoolClient, actor: Actor, id: numb
   if (!rows[0] || !inGridScope(actor, rows[0].grid_id)) throw new NotFoundError(`Incident ${id} does not exist`);
   // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
   if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
+  checkVersion(`incident ${id}`, rows[0].version, expectedVersion, false, { id });
   return rows[0];
 }
 
@@ -173,14 +179,14 @@ async function checkDepartment(client: Queryable, input: TransitionInput): Promi
 }
 
 /** One workflow step: checked against the transition table and the actor's role, stored, announced. */
-export async function transitionIncident(pool: Pool, clock: Clock, writer: WriteContext, id: number, input: TransitionInput): Promise<void> {
+export async function transitionIncident(pool: Pool, clock: Clock, writer: WriteContext, id: number, input: TransitionInput, expectedVersion?: string): Promise<void> {
   const actor = writer.actor;
   if (!actor) throw new ForbiddenError('Workflow steps need an authenticated actor');
   if (input.satisfaction !== undefined && input.to !== 'closed') {
     throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
   }
   await withWriteTransaction(pool, writer, async (client) => {
-    const incident = await lockIncidentFor(client, actor, id);
+    const incident = await lockIncidentFor(client, actor, id, expectedVersion);
     const transition = findTransition(incident.status, input.to);
     if (!transition) {
       throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {

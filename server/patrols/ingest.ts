@@ -1,5 +1,5 @@
 import type { Actor } from '../auth/roles';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ForbiddenError, RuleViolationError } from '../errors';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { bboxQuery, isoDateTime, wholeNumber } from '../geo/schemas';
+import { bboxQuery } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 
 /** A decimal number from a query string (digits and one point only: z.coerce would also read 0x10 and 1e3). */
 function decimalNumber(bounds: { min: number; max: number }) {
