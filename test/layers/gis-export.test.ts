@@ -80,12 +80,18 @@ describe('layer export as GeoPackage and FlatGeobuf', () => {
   });
 
   it('answers 503 statement-timeout, not 500, when ogr2ogr\'s query runs past HEAVY_STATEMENT_TIMEOUT_S, leaving no file behind', async () => {
-    const impatient = await createTestApp(suite.db, { env: { HEAVY_STATEMENT_TIMEOUT_S: '0.001' } });
+    const impatient = await createTestApp(suite.db, { env: { HEAVY_STATEMENT_TIMEOUT_S: '0.3' } });
     const before = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('citygrid-export-')).length;
+    // A writer holding the table makes ogr2ogr's read wait, so the timeout fires however fast the machine is.
+    const writer = await suite.db.pool.connect();
     try {
+      await writer.query('BEGIN');
+      await writer.query('LOCK TABLE buildings IN ACCESS EXCLUSIVE MODE');
       const response = await impatient.request.get('/api/layers/buildings/export?format=gpkg').set(impatient.auth('planner')).expect(503);
       expect(response.body.type).toMatch(/statement-timeout/);
     } finally {
+      await writer.query('ROLLBACK');
+      writer.release();
       await impatient.close();
     }
     expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('citygrid-export-')).length).toBeLessThanOrEqual(before);
