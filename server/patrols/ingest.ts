@@ -88,7 +88,7 @@ interface InsertedFix {
  */
 async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settings: IngestSettings): Promise<InsertedFix[]> {
   const { rows } = await client.query<InsertedFix>(
-    `WITH city AS (SELECT ${extentSql(9)} AS extent),
+    `WITH city AS MATERIALIZED (SELECT ${extentSql(9)} AS extent),
      input AS (
        SELECT f.worker, timestamptz 'epoch' + f.ms * interval '1 millisecond' AS recorded_at, ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326) AS geom,
               f.accuracy, f.speed, f.heading
