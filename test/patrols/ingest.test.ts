@@ -65,6 +65,29 @@ describe('patrol ingest: idempotent, order-free, flags and splits, refused whole
     expect(first.properties.times[0]).toBe(fixes[0].t / 1000);
   });
 
+  it('keeps each track as pieces that make up exactly its line, replaced with the track on a rebuild', async () => {
+    const { api, db } = suite;
+    await forget(db.pool, mine.worker);
+    const { fixes } = dayOfFixes(mine.worker, mine);
+    await post(api, admin(), fixes.slice(0, 120)).expect(200);
+    await post(api, admin(), fixes.slice(120)).expect(200);
+    const { rows } = await db.pool.query<{ vertices: number; piecesVertices: number; pieces: number; same: boolean; startsMatch: boolean }>(
+      `SELECT ST_NPoints(t.geom_3857) AS vertices, sum(ST_NPoints(p.geom_3857))::int AS "piecesVertices", count(p.*)::int AS pieces,
+              ST_Equals(ST_Union(p.geom_3857), t.geom_3857) AS same, bool_and(p.started_at = t.started_at) AS "startsMatch"
+       FROM patrol_tracks t JOIN patrol_track_pieces p ON p.track_id = t.id WHERE t.worker = $1 GROUP BY t.id ORDER BY t.started_at`,
+      [mine.worker],
+    );
+    expect(rows).toHaveLength(2);
+    for (const track of rows) {
+      expect(track).toMatchObject({ same: true, startsMatch: true });
+      // Consecutive pieces share one fix; a piece holds at most 32.
+      expect(track.piecesVertices - (track.pieces - 1)).toBe(track.vertices);
+      expect(track.pieces).toBe(Math.ceil((track.vertices - 1) / 31));
+    }
+    const orphans = await db.pool.query('SELECT 1 FROM patrol_track_pieces p WHERE NOT EXISTS (SELECT 1 FROM patrol_tracks t WHERE t.id = p.track_id)');
+    expect(orphans.rows).toEqual([]);
+  });
+
   it('stores inaccurate and outside-city fixes flagged, and takes CSV with epoch or ISO times', async () => {
     const { api, db } = suite;
     await forget(db.pool, other.worker);
