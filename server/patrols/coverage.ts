@@ -31,9 +31,9 @@ export const maxPeriodDays = 92;
 /**
  * Coverage of every level-4 grid on one local day, from that day's tracks, in metres measured in Web Mercator and
  * scaled by each grid's latitude (30 m on the ground is 30 / cos φ there). A road counts where it lies within 30 m
- * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints, the
- * tracks' pieces found by their index: buffering tracks that walk the same streets back and forth made GEOS take minutes);
- * a building when any part of it does. Both ask the tracks' pieces (sql/181). Distance and time in a grid are the track's stretches there (sql/171).
+ * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints: buffering
+ * tracks that walk the same streets back and forth made GEOS take minutes); a building when any part of it does.
+ * Both ask the tracks' pieces (sql/181). Distance and time in a grid are the track's stretches there (sql/171).
  */
 const dayCoverageSql = `
   WITH g AS (
