@@ -107,7 +107,8 @@ async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settin
        SELECT id, geom, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
        FROM grids WHERE level = 4 AND geom && (SELECT ST_Extent(geom) FROM input WHERE NOT outside)
      ),
-     cell AS MATERIALIZED (SELECT nullif(avg(greatest(x1 - x0, y1 - y0)), 0) AS size FROM candidate),
+     -- A cell of the mean grid's size, but never so small that the largest grid spans more than 64 × 64 cells.
+     cell AS MATERIALIZED (SELECT nullif(greatest(avg(greatest(x1 - x0, y1 - y0)), max(greatest(x1 - x0, y1 - y0)) / 64), 0) AS size FROM candidate),
      grid_cell AS MATERIALIZED (
        SELECT c.id, c.geom, gx, gy
        FROM candidate c CROSS JOIN cell
