@@ -319,6 +319,7 @@ const cityLayers: CatalogueLayer[] = [
     temporal: 'started_at',
     read: patrolTraceRoles,
     grid: 'longest-stretch',
+    owner: 'worker',
     tiles: {
       bands: [{ minzoom: 13, maxzoom: 22, simplifyPixels: 1 }],
       fields: ['worker', 'grid_id', 'started_at'],

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import accepts from 'accepts';
 import type { Context } from 'koa';
 import { type Actor, allRoles } from '../auth/roles';
-import { gridScope } from '../auth/scope';
+import { readerScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { publicUrlFor } from '../http/public-url';
 import { defineRoute, type RouteAnswer } from '../http/route';
@@ -114,10 +114,10 @@ export function tileRoutes({ reads, config }: AppDeps, tiles: TileService) {
         const { layer, address, filters } = tileRequest(tiles, params, query, actor);
         const encoding = encodingFor(request);
         const ifNoneMatch = request.headers['if-none-match'];
-        const grids = gridScope(actor);
-        const cached = tiles.cached(layer, address, filters, encoding, grids);
+        const scope = readerScope(actor);
+        const cached = tiles.cached(layer, address, filters, encoding, scope);
         if (cached) return tileResponse(cached, encoding, ifNoneMatch);
-        return tiles.tile(layer, address, filters, encoding, grids).then((body) => tileResponse(body, encoding, ifNoneMatch));
+        return tiles.tile(layer, address, filters, encoding, scope).then((body) => tileResponse(body, encoding, ifNoneMatch));
       },
     }),
   ];
