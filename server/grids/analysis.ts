@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/pool';
 import { featureCollection } from '../geo/schemas';
 import { gridFeature } from './service';
-import { coverageSql, gridStatsSql } from './sql';
+import { type CoverageRow, coverageSql, gridStatsSql } from './sql';
 
 // Below this, a difference is floating-point noise from shared edges, not a real gap or overlap.
 export const coverageNoiseM2 = 0.01;
@@ -12,7 +12,7 @@ export const coverageNoiseM2 = 0.01;
  */
 export async function gridCoverage(db: Queryable, id: number) {
   await gridFeature(db, id);
-  const { rows } = await db.query<{ kind: string; feature: { properties: { areaM2: number } } }>(
+  const { rows } = await db.query<CoverageRow>(
     coverageSql,
     [id, coverageNoiseM2],
   );

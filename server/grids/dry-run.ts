@@ -5,7 +5,7 @@ import { DomainError, NotFoundError, RuleViolationError } from '../errors';
 import { coverageNoiseM2 } from './analysis';
 import { type GeometryHex, normalizeGeometry } from './rules';
 import { type WriteOptions, geometryOf, gridFeature } from './service';
-import { dryRunBuildingsSql, dryRunCoverageSql, dryRunGridSql, dryRunOutsideParentSql, dryRunSiblingOverlapsSql, rollbackSavepointSql, savepointSql } from './sql';
+import { dryRunBuildingsSql, type DryRunCoverageRow, dryRunCoverageSql, dryRunGridSql, type DryRunOutsideParentRow, dryRunOutsideParentSql, dryRunSiblingOverlapsSql, rollbackSavepointSql, savepointSql } from './sql';
 
 /** Carries a rehearsed write's answer out of its transaction, which the throw rolls back. */
 class Rehearsed<T> extends Error {
@@ -126,7 +126,7 @@ async function siblingOverlaps(client: PoolClient, place: GridPlace, geometry: G
 }
 
 async function outsideParent(client: PoolClient, geometry: GeometryHex, parentId: number): Promise<number> {
-  const { rows } = await client.query<{ m2: number }>(
+  const { rows } = await client.query<DryRunOutsideParentRow>(
     dryRunOutsideParentSql,
     [geometry, parentId],
   );
@@ -136,7 +136,7 @@ async function outsideParent(client: PoolClient, geometry: GeometryHex, parentId
 /** The parent's area that no child covers, with the written grid's geometry in place of its stored one when given. */
 async function parentGaps(client: PoolClient, place: GridPlace, replacing: { hex: GeometryHex; excludeId: number | null } | null) {
   if (place.parentId === null) return { areaM2: 0, features: [] as unknown[] };
-  const { rows } = await client.query<{ feature: unknown; area_m2: number }>(
+  const { rows } = await client.query<DryRunCoverageRow>(
     dryRunCoverageSql,
     [place.parentId, replacing?.hex ?? null, replacing ? replacing.excludeId : null, coverageNoiseM2],
   );

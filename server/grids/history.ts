@@ -2,13 +2,13 @@ import type { WriteContext } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { seesTokenIds } from '../auth/scope';
 import type { Queryable } from '../db/pool';
-import { gridSnapshotSql, insertHistorySql, listHistorySql, snapshotAtVersionSql } from './sql';
+import { type GridSnapshotRow, gridSnapshotSql, insertHistorySql, listHistorySql, type SnapshotAtVersionRow, snapshotAtVersionSql } from './sql';
 
 export type HistoryAction = 'create' | 'update' | 'delete' | 'revert' | 'split' | 'merge';
 
 /** A grid as history keeps it: every attribute plus its geometry at 1e-9 degree precision (far below 1 mm). */
 export async function gridSnapshot(db: Queryable, id: number): Promise<Record<string, unknown> | null> {
-  const { rows } = await db.query<{ snapshot: Record<string, unknown> }>(
+  const { rows } = await db.query<GridSnapshotRow>(
     gridSnapshotSql,
     [id],
   );
@@ -45,7 +45,7 @@ export async function listHistory(db: Queryable, gridId: number, reader: Actor |
  * the next change (bulk-loaded grids have no history row of their own for version 1).
  */
 export async function snapshotAtVersion(db: Queryable, gridId: number, version: number): Promise<Record<string, unknown> | null> {
-  const { rows } = await db.query<{ snapshot: Record<string, unknown> }>(
+  const { rows } = await db.query<SnapshotAtVersionRow>(
     snapshotAtVersionSql,
     [gridId, version],
   );

@@ -6,7 +6,7 @@ import { coverageNoiseM2, gridCoverage } from './analysis';
 import { cityCatalogue } from '../catalogue/city';
 import { gridSnapshot, recordHistory } from './history';
 import { type GridMemberTable, moveMembers, reassignMembers } from './membership';
-import { clipImportedSql, createImportStagingSql, deleteGridSql, envelopeOfGridsSql, fillGapsSql, importAreasSql, importAuditSql, insertImportedGridsSql, invalidStagedSql, keepServedSql, orphanStagedSql, parentsOfSql, reducePrecisionSql, repairStagedSql, replacedGridsSql, servedDecimals, stagedOverlapsSql, storableProblemsSql, subtractLowerSql } from './sql';
+import { clipImportedSql, createImportStagingSql, deleteGridSql, type EnvelopeOfGridsRow, envelopeOfGridsSql, fillGapsSql, importAreasSql, importAuditSql, type InsertImportedGridsRow, insertImportedGridsSql, type InvalidStagedRow, invalidStagedSql, keepServedSql, type OrphanStagedRow, orphanStagedSql, type ParentsOfRow, parentsOfSql, reducePrecisionSql, repairStagedSql, type ReplacedGridsRow, replacedGridsSql, servedDecimals, type StagedOverlapsRow, stagedOverlapsSql, type StorableProblemsRow, storableProblemsSql, subtractLowerSql } from './sql';
 
 export interface GridImportOptions {
   level: number;
@@ -99,7 +99,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
       }
     }
     await dropSubPrecisionPieces(client, ids);
-    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<{ hex: string }>(envelopeOfGridsSql, [ids])).rows[0].hex);
+    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<EnvelopeOfGridsRow>(envelopeOfGridsSql, [ids])).rows[0].hex);
     await client.query(
       importAuditSql,
       [writer.route, { imported: ids.length, replaced, level: options.level, repair: options.repair }],
@@ -126,7 +126,7 @@ class DryRunReport extends Error {
  * leaves are replaced; their members wait in an imported grid of the same parent until the import re-places them.
  */
 async function replaceOldChildren(client: PoolClient, members: readonly GridMemberTable[], writer: WriteContext, at: Date, ids: number[], parents: number[]): Promise<number> {
-  const { rows } = await client.query<{ id: number; holder: number; children: number }>(
+  const { rows } = await client.query<ReplacedGridsRow>(
     replacedGridsSql,
     [ids, parents],
   );
@@ -146,7 +146,7 @@ async function replaceOldChildren(client: PoolClient, members: readonly GridMemb
 /** The geometry rules of every write (sql/110): a polygon with Z, at the poles or across the antimeridian is refused. */
 async function checkStorable(client: PoolClient, options: GridImportOptions): Promise<void> {
   const city = options.city ?? { configured: null, marginMetres: 0 };
-  const { rows } = await client.query<{ code: string; problem: string }>(
+  const { rows } = await client.query<StorableProblemsRow>(
     storableProblemsSql(options.level),
     extentValues(city),
   );
@@ -154,7 +154,7 @@ async function checkStorable(client: PoolClient, options: GridImportOptions): Pr
 }
 
 async function makeValid(client: PoolClient, repair: boolean): Promise<number> {
-  const { rows } = await client.query<{ ord: number; code: string; reason: string }>(invalidStagedSql);
+  const { rows } = await client.query<InvalidStagedRow>(invalidStagedSql);
   if (rows.length > 0 && !repair) {
     throw new RuleViolationError(`${rows.length} invalid polygon(s), e.g. ${rows[0].code}: ${rows[0].reason} (use --repair)`, { rule: 'valid-geometry', invalid: rows });
   }
@@ -163,12 +163,12 @@ async function makeValid(client: PoolClient, repair: boolean): Promise<number> {
 }
 
 async function insertMatched(client: PoolClient, level: number, parentLevel: number): Promise<number[]> {
-  const { rows: orphans } = await client.query<{ code: string }>(
+  const { rows: orphans } = await client.query<OrphanStagedRow>(
     orphanStagedSql,
     [level, parentLevel],
   );
   if (orphans.length > 0) throw new RuleViolationError(`${orphans.length} polygon(s) lie in no level-${parentLevel} grid, e.g. ${orphans[0].code}`, { rule: 'inside-parent' });
-  const { rows } = await client.query<{ id: number }>(
+  const { rows } = await client.query<InsertImportedGridsRow>(
     insertImportedGridsSql,
     [level, parentLevel],
   );
@@ -176,7 +176,7 @@ async function insertMatched(client: PoolClient, level: number, parentLevel: num
 }
 
 async function parentsOf(client: PoolClient, ids: number[]): Promise<number[]> {
-  const { rows } = await client.query<{ id: number }>(parentsOfSql, [ids]);
+  const { rows } = await client.query<ParentsOfRow>(parentsOfSql, [ids]);
   return rows.map((row) => row.id);
 }
 
@@ -185,7 +185,7 @@ async function parentsOf(client: PoolClient, ids: number[]): Promise<number[]> {
  * (which have no parent whose coverage would show them).
  */
 async function overlapsAmongSiblings(client: PoolClient, ids: number[]): Promise<SiblingOverlap[]> {
-  const { rows } = await client.query<{ a: string; b: string; pieces: number; area_m2: number }>(
+  const { rows } = await client.query<StagedOverlapsRow>(
     stagedOverlapsSql,
     [ids, coverageNoiseM2],
   );

@@ -7,7 +7,7 @@ import { addMoved, moveMembers } from './membership';
 import { type Box, type PartitionCell, partitionBuildings, type WeightedBuilding } from './partition';
 import type { RebalanceInput } from './schemas';
 import { type WriteOptions, afterGeometryChange, lockGrid } from './service';
-import { buildingGridsSql, bumpVersionSql, cellOverlapsSql, childGeometriesSql, deleteGridSql, insertRebalancedSql, lockChildrenSql, rebalanceBuildingsSql, rebalanceCellsSql, rebalanceGridSql, setGeometrySql } from './sql';
+import { type BuildingGridsRow, buildingGridsSql, bumpVersionSql, type CellOverlapsRow, cellOverlapsSql, type ChildGeometriesRow, childGeometriesSql, deleteGridSql, type InsertRebalancedRow, insertRebalancedSql, lockChildrenSql, rebalanceBuildingsSql, rebalanceCellsSql, rebalanceGridSql, setGeometrySql } from './sql';
 
 interface ParentRow {
   id: number;
@@ -65,7 +65,7 @@ async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCe
     rebalanceCellsSql,
     [parent.id, JSON.stringify(cells.map((cell) => cell.box)), JSON.stringify(crossing)],
   );
-  const { rows: overlaps } = await db.query<{ index: number; id: number; area: number }>(
+  const { rows: overlaps } = await db.query<CellOverlapsRow>(
     cellOverlapsSql,
     [parent.id, rows.map((row) => row.hex)],
   );
@@ -80,7 +80,7 @@ async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCe
 }
 
 async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<number, number | null>> {
-  const { rows } = await db.query<{ id: number; grid_id: number | null }>(buildingGridsSql, [buildingIds]);
+  const { rows } = await db.query<BuildingGridsRow>(buildingGridsSql, [buildingIds]);
   return new Map(rows.map((row) => [row.id, row.grid_id]));
 }
 
@@ -138,7 +138,7 @@ export async function rebalanceGrid(options: WriteOptions, id: number, expectedV
 }
 
 async function replaceChildren(client: PoolClient, options: WriteOptions, parent: ParentRow, proposed: ProposedGrid[], reason: string): Promise<number[]> {
-  const { rows: children } = await client.query<{ id: number; hex: string }>(childGeometriesSql, [parent.id]);
+  const { rows: children } = await client.query<ChildGeometriesRow>(childGeometriesSql, [parent.id]);
   const kept = proposed.filter((grid) => grid.matchedId !== null).map((grid) => grid.matchedId as number);
   const removed = children.filter((child) => !kept.includes(child.id));
   const holder = kept[0];
@@ -159,7 +159,7 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
       ids.push(grid.matchedId);
       continue;
     }
-    const { rows } = await client.query<{ id: number }>(
+    const { rows } = await client.query<InsertRebalancedRow>(
       insertRebalancedSql,
       [parent.code, grid.index + 1, parent.name, parent.level + 1, parent.id, grid.hex, options.at],
     );

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool';
 import { RuleViolationError } from '../errors';
-import { childrenOutsideSql, clipToParentSql, insideParentSql, isEmptySql, normalizeGeometrySql, parentGridSql, siblingOverlapsSql, snapToNeighboursSql, subtractGridsSql } from './sql';
+import { type ChildrenOutsideRow, childrenOutsideSql, type ClipToParentRow, clipToParentSql, type InsideParentRow, insideParentSql, type IsEmptyRow, isEmptySql, normalizeGeometrySql, parentGridSql, type SiblingOverlapsRow, siblingOverlapsSql, type SnapToNeighboursRow, snapToNeighboursSql, type SubtractGridsRow, subtractGridsSql } from './sql';
 
 /** Geometry travels between statements as hex EWKB, so it is parsed and validated once. */
 export type GeometryHex = string;
@@ -42,7 +42,7 @@ export async function normalizeGeometry(db: Queryable, geojson: unknown, repair:
       geometry: geojson,
     });
   }
-  const { rows } = await db.query<{ empty: boolean }>(isEmptySql, [row.repaired]);
+  const { rows } = await db.query<IsEmptyRow>(isEmptySql, [row.repaired]);
   if (rows[0].empty) throw new RuleViolationError(`geometry could not be repaired: ${row.reason}`, { rule: 'valid-geometry', reason: row.reason });
   return row.repaired as string;
 }
@@ -99,7 +99,7 @@ export async function placeGeometry(
  * already touch, not slivers, and claiming them would block the next neighbour's edit.
  */
 async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(
+  const { rows } = await db.query<SnapToNeighboursRow>(
     snapToNeighboursSql,
     [geometry, level, parentId, excludeIds, sliverSnapDegrees, sliverMinimumM2],
   );
@@ -107,7 +107,7 @@ async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: num
 }
 
 async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<void> {
-  const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number }>(
+  const { rows } = await db.query<InsideParentRow>(
     insideParentSql,
     [geometry, parentId, insideParentToleranceMetres],
   );
@@ -123,7 +123,7 @@ async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId:
 }
 
 async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(
+  const { rows } = await db.query<ClipToParentRow>(
     clipToParentSql,
     [geometry, parentId],
   );
@@ -133,7 +133,7 @@ async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: numb
 // No ST_Intersects prefilter: its relate computation threw "side location conflict" on valid Hong Kong areas
 // sharing near-coincident edges, where the overlay (ST_Intersection) stays robust; non-touching siblings get 0 m².
 async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
-  const { rows } = await db.query<{ id: number; area_m2: number; overlap: unknown }>(
+  const { rows } = await db.query<SiblingOverlapsRow>(
     siblingOverlapsSql,
     [geometry, level, parentId, excludeIds],
   );
@@ -147,7 +147,7 @@ async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: num
     });
   }
   if (overlapping.length === 0) return geometry;
-  const { rows: clipped } = await db.query<{ hex: string }>(
+  const { rows: clipped } = await db.query<SubtractGridsRow>(
     subtractGridsSql,
     [geometry, overlapping.map((row) => row.id)],
   );
@@ -159,7 +159,7 @@ export async function checkChildrenInside(db: Queryable, gridId: number, geometr
   // Measured by overlay, not ST_Covers: on HK district J written back unchanged, ST_Covers of the buffered
   // boundary said false for a child whose difference from it was empty. The buffer is planar in degrees, as for
   // slivers (never more than 0.5 m in any direction).
-  const { rows } = await db.query<{ id: number }>(
+  const { rows } = await db.query<ChildrenOutsideRow>(
     childrenOutsideSql,
     [gridId, geometry, insideParentToleranceMetres / 111_320, protrusionNoiseM2],
   );

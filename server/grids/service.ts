@@ -8,7 +8,7 @@ import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
-import { ancestorsSql, childCountSql, childFeaturesSql, extentOfSql, geometryHexSql, gridFeatureSql, insertGridSql, listGridsSql, lockGridSql, updateGridSql } from './sql';
+import { ancestorsSql, type ChildCountRow, childCountSql, type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
 
 export { servedDecimals } from './sql';
 
@@ -20,7 +20,7 @@ export interface GridFeaturePage {
 /** One page of grids as GeoJSON features, ordered by id; the filters are all optional and all bound. */
 export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<GridFeaturePage> {
   const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
-  const { rows } = await db.query<{ id: number; feature: unknown }>(
+  const { rows } = await db.query<ListGridsRow>(
     listGridsSql,
     [query.level ?? null, query.parent ?? null, minLon, minLat, maxLon, maxLat, query.cursor ?? 0, query.limit + 1],
   );
@@ -30,7 +30,7 @@ export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<G
 }
 
 export async function gridFeature(db: Queryable, id: number): Promise<{ feature: unknown; version: number }> {
-  const { rows } = await db.query<{ feature: unknown; version: number }>(gridFeatureSql, [id]);
+  const { rows } = await db.query<GridFeatureRow>(gridFeatureSql, [id]);
   if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
   return rows[0];
 }
@@ -42,13 +42,13 @@ export async function getGrid(db: Queryable, id: number) {
     ancestorsSql,
     [id],
   );
-  const { rows: counts } = await db.query<{ n: number }>(childCountSql, [id]);
+  const { rows: counts } = await db.query<ChildCountRow>(childCountSql, [id]);
   return { feature, version, parents, childCount: counts[0].n };
 }
 
 export async function listChildren(db: Queryable, id: number): Promise<unknown[]> {
   await gridFeature(db, id);
-  const { rows } = await db.query<{ feature: unknown }>(childFeaturesSql, [id]);
+  const { rows } = await db.query<ChildFeaturesRow>(childFeaturesSql, [id]);
   return rows.map((row) => row.feature);
 }
 
@@ -97,7 +97,7 @@ function rethrowUniqueCode(error: unknown): never {
 
 /** Hex EWKB of the envelope around the given geometries (old and new extents of a change). */
 async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ area: GeometryHex; bbox: [number, number, number, number] }> {
-  const { rows } = await db.query<{ area: string; bbox: [number, number, number, number] }>(
+  const { rows } = await db.query<ExtentOfRow>(
     extentOfSql,
     [geometries],
   );
@@ -105,7 +105,7 @@ async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ are
 }
 
 export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(geometryHexSql, [id]);
+  const { rows } = await db.query<GeometryHexRow>(geometryHexSql, [id]);
   return rows[0].hex;
 }
 
@@ -141,7 +141,7 @@ export async function insertGrid(client: PoolClient, options: WriteOptions, inpu
   await assertStorableGrid(client, options, input.geometry, parent?.id ?? null);
   const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
   const { rows } = await client
-    .query<{ id: number }>(
+    .query<InsertGridRow>(
       insertGridSql,
       [input.code, input.name, input.level, parent?.id ?? null, geometry, input.leader ?? null, input.workers ?? [], input.householdsTarget ?? null, options.at],
     )

@@ -7,7 +7,7 @@ import { addMoved, countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
 import type { DeleteGridQuery, MergeGridsInput, SplitGridInput } from './schemas';
 import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
-import { adoptChildrenSql, childCountSql, deleteGridReturningSql, deleteGridSql, geoJsonHexSql, insertPieceSql, mergeCandidatesSql, mergedUnionSql, setGeometrySql, splitCandidateSql, splitPiecesSql } from './sql';
+import { adoptChildrenSql, type ChildCountRow, childCountSql, type DeleteGridReturningRow, deleteGridReturningSql, deleteGridSql, type GeoJsonHexRow, geoJsonHexSql, type InsertPieceRow, insertPieceSql, mergeCandidatesSql, mergedUnionSql, setGeometrySql, type SplitCandidateRow, splitCandidateSql, splitPiecesSql } from './sql';
 
 interface Piece {
   hex: GeometryHex;
@@ -23,7 +23,7 @@ function previewOf(pieces: Piece[]) {
 
 /** ST_Split of a one-polygon grid without children; the line must cut it into exactly two pieces. */
 async function cutAlongLine(db: Queryable, id: number, line: unknown): Promise<Piece[]> {
-  const { rows: grids } = await db.query<{ parts: number; children: number }>(
+  const { rows: grids } = await db.query<SplitCandidateRow>(
     splitCandidateSql,
     [id],
   );
@@ -53,7 +53,7 @@ export async function splitGrid(options: WriteOptions, id: number, expectedVersi
     const oldGeometry = before?.geometry;
     await client.query(setGeometrySql, [id, kept.hex, options.at]);
     const { rows } = await client
-      .query<{ id: number }>(
+      .query<InsertPieceRow>(
         insertPieceSql,
         [id, input.newCode ?? null, input.newName ?? null, cut.hex, options.at],
       )
@@ -65,7 +65,7 @@ export async function splitGrid(options: WriteOptions, id: number, expectedVersi
     const reason = input.reason ?? `split of grid ${id}`;
     await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'split', reason, before, after: await gridSnapshot(client, id) });
     await recordHistory(client, options.writer, options.at, { gridId: newId, version: 1, action: 'split', reason, before: null, after: await gridSnapshot(client, newId) });
-    const { rows: old } = await client.query<{ hex: string }>(geoJsonHexSql, [JSON.stringify(oldGeometry)]);
+    const { rows: old } = await client.query<GeoJsonHexRow>(geoJsonHexSql, [JSON.stringify(oldGeometry)]);
     const membersMoved = await afterGeometryChange(client, options.members, [id, newId], [old[0].hex]);
     return { committed: true, grids: [await gridFeature(client, id), await gridFeature(client, newId)], membersMoved };
   });
@@ -167,7 +167,7 @@ async function absorbGrids(
     const before = await gridSnapshot(client, id);
     await client.query(adoptChildrenSql, [id, survivorId]);
     moved = addMoved(moved, await moveMembers(client, options.members, id, survivorId));
-    const { rows } = await client.query<{ hex: string }>(deleteGridReturningSql, [id]);
+    const { rows } = await client.query<DeleteGridReturningRow>(deleteGridReturningSql, [id]);
     geometries.push(rows[0].hex);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: how.absorbedAction, reason: how.reason, before, after: null });
   }
@@ -186,7 +186,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
   }
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
-    const { rows } = await client.query<{ n: number }>(childCountSql, [id]);
+    const { rows } = await client.query<ChildCountRow>(childCountSql, [id]);
     const children = rows[0].n;
     const members = await countMembers(client, options.members, id);
     if ((children > 0 || members > 0) && target === undefined) {

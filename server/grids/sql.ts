@@ -53,6 +53,11 @@ const served = (geometry: string) => `ST_GeomFromGeoJSON(ST_AsGeoJSON(${geometry
 
 // service.ts
 
+export interface ListGridsRow {
+  id: number;
+  feature: unknown;
+}
+
 /** One page of grids as features in id order: $1 level, $2 parent, $3–$6 bbox, $7 cursor, $8 limit (all optional but the last two). */
 export const listGridsSql = `SELECT id, ${featureSql} AS feature
      FROM grids
@@ -62,6 +67,11 @@ export const listGridsSql = `SELECT id, ${featureSql} AS feature
        AND id > $7
      ORDER BY id
      LIMIT $8`;
+
+export interface GridFeatureRow {
+  feature: unknown;
+  version: number;
+}
 
 /** $1 a grid: its feature and version. */
 export const gridFeatureSql = `SELECT ${featureSql} AS feature, version FROM grids WHERE id = $1`;
@@ -73,8 +83,16 @@ export const ancestorsSql = `WITH RECURSIVE chain AS (
        SELECT g.parent_id, chain.depth + 1 FROM grids g JOIN chain ON g.id = chain.id WHERE g.parent_id IS NOT NULL)
      SELECT g.id, g.code, g.name, g.level FROM chain JOIN grids g ON g.id = chain.id ORDER BY chain.depth`;
 
+export interface ChildCountRow {
+  n: number;
+}
+
 /** $1 a grid: how many children it has. */
 export const childCountSql = 'SELECT count(*)::int AS n FROM grids WHERE parent_id = $1';
+
+export interface ChildFeaturesRow {
+  feature: unknown;
+}
 
 /** $1 a grid: its children as features, in id order. */
 export const childFeaturesSql = `SELECT ${featureSql} AS feature FROM grids WHERE parent_id = $1 ORDER BY id`;
@@ -82,12 +100,25 @@ export const childFeaturesSql = `SELECT ${featureSql} AS feature FROM grids WHER
 /** $1 a grid: locked for the transaction, with its level, parent and version (GridLock). */
 export const lockGridSql = 'SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = $1 FOR UPDATE';
 
+export interface ExtentOfRow {
+  area: string;
+  bbox: [number, number, number, number];
+}
+
 /** $1 hex EWKB geometries: their envelope (hex EWKB) and its bbox. */
 export const extentOfSql = `WITH e AS (SELECT ST_Envelope(ST_Collect(g::geometry)) AS g FROM unnest($1::text[]) AS g)
      SELECT encode(ST_AsEWKB(g), 'hex') AS area, ARRAY[ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)] AS bbox FROM e`;
 
+export interface GeometryHexRow {
+  hex: string;
+}
+
 /** $1 a grid: its geometry as hex EWKB. */
 export const geometryHexSql = `SELECT encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE id = $1`;
+
+export interface InsertGridRow {
+  id: number;
+}
 
 /** $1–$9 code, name, level, parent, geometry (hex EWKB), leader, workers, households target, at: the new id. */
 export const insertGridSql = `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
@@ -101,6 +132,10 @@ export const updateGridSql = `UPDATE grids SET code = coalesce($2, code), name =
        WHERE id = $1`;
 
 // history.ts
+
+export interface GridSnapshotRow {
+  snapshot: Record<string, unknown>;
+}
 
 /** $1 a grid: every attribute and its geometry at 1e-9 degree, as history keeps it. */
 export const gridSnapshotSql = `SELECT json_build_object('code', code, 'name', name, 'level', level, 'parentId', parent_id, 'leader', leader,
@@ -116,6 +151,10 @@ export const insertHistorySql = `INSERT INTO grid_history (grid_id, version, act
 export const listHistorySql = `SELECT id, version, action, reason, token_id AS "tokenId", role, at, before, after
      FROM grid_history WHERE grid_id = $1 ORDER BY id`;
 
+export interface SnapshotAtVersionRow {
+  snapshot: Record<string, unknown>;
+}
+
 /** $1 a grid, $2 a version: the snapshot history holds of that version. */
 export const snapshotAtVersionSql = `SELECT CASE WHEN (after ->> 'version')::int = $2 THEN after ELSE before END AS snapshot
      FROM grid_history
@@ -123,6 +162,11 @@ export const snapshotAtVersionSql = `SELECT CASE WHEN (after ->> 'version')::int
      ORDER BY id DESC LIMIT 1`;
 
 // analysis.ts
+
+export interface CoverageRow {
+  kind: string;
+  feature: { properties: { areaM2: number } };
+}
 
 /** $1 a grid, $2 the noise area (m²): the gaps, overlaps and protrusions of its children, as features. */
 export const coverageSql = `WITH parent AS (SELECT geom FROM grids WHERE id = $1),
@@ -165,11 +209,19 @@ export const normalizeGeometrySql = `WITH input AS (SELECT ST_SetSRID(ST_GeomFro
                    THEN encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))), 'hex') END AS repaired
        FROM input`;
 
+export interface IsEmptyRow {
+  empty: boolean;
+}
+
 /** $1 a geometry: whether it is empty. */
 export const isEmptySql = 'SELECT ST_IsEmpty($1::geometry) AS empty';
 
 /** $1 a grid: its id and level. */
 export const parentGridSql = 'SELECT id, level FROM grids WHERE id = $1';
+
+export interface SnapToNeighboursRow {
+  hex: string;
+}
 
 /** $1 geometry, $2 level, $3 parent, $4 grids left out, $5 snap distance (degrees), $6 smallest sliver (m²): the geometry with the slivers between it and its neighbours filled. */
 export const snapToNeighboursSql = `WITH input AS (SELECT $1::geometry AS g),
@@ -188,23 +240,47 @@ export const snapToNeighboursSql = `WITH input AS (SELECT $1::geometry AS g),
      SELECT encode(ST_AsEWKB(CASE WHEN s IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g, s)), 3)) END), 'hex') AS hex
      FROM input, slivers`;
 
+export interface InsideParentRow {
+  inside: boolean;
+  outside: unknown;
+  outside_m2: number;
+}
+
 /** $1 geometry, $2 parent, $3 tolerance (m): whether the parent covers it, and what sticks out (GeoJSON, m²). */
 export const insideParentSql = `SELECT ST_Covers(ST_Buffer(p.geom::geography, $3)::geometry, g) AS inside,
             ST_AsGeoJSON(outside, 9)::json AS outside,
             ${planarAreaM2('outside')} AS outside_m2
      FROM grids p, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Difference(g, p.geom) AS outside) difference WHERE p.id = $2`;
 
+export interface ClipToParentRow {
+  hex: string;
+}
+
 /** $1 geometry, $2 parent: the geometry clipped to the parent. */
 export const clipToParentSql = `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_Intersection($1::geometry, p.geom), 3))), 'hex') AS hex FROM grids p WHERE p.id = $2`;
+
+export interface SiblingOverlapsRow {
+  id: number;
+  area_m2: number;
+  overlap: unknown;
+}
 
 /** $1 geometry, $2 level, $3 parent, $4 grids left out: the overlap with each sibling (m², GeoJSON). */
 export const siblingOverlapsSql = `SELECT s.id, ${planarAreaM2('overlap')} AS area_m2, ST_AsGeoJSON(overlap, 9)::json AS overlap
      FROM grids s, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Intersection(s.geom, g) AS overlap) intersection
      WHERE s.level = $2 AND s.parent_id IS NOT DISTINCT FROM $3 AND s.id <> ALL($4::bigint[]) AND s.geom && g`;
 
+export interface SubtractGridsRow {
+  hex: string;
+}
+
 /** $1 geometry, $2 grids: the geometry without them. */
 export const subtractGridsSql = `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(
               ST_Difference($1::geometry, (SELECT ST_Union(geom) FROM grids WHERE id = ANY($2::bigint[]))), 3))), 'hex') AS hex`;
+
+export interface ChildrenOutsideRow {
+  id: number;
+}
 
 /** $1 grid, $2 its new geometry, $3 tolerance (degrees), $4 noise area (m²): the children that would stick out. */
 export const childrenOutsideSql = `SELECT c.id FROM grids c, (SELECT ST_Buffer($2::geometry, $3, 'join=mitre') AS g) input,
@@ -212,6 +288,11 @@ export const childrenOutsideSql = `SELECT c.id FROM grids c, (SELECT ST_Buffer($
      WHERE c.parent_id = $1 AND NOT ST_IsEmpty(outside) AND ${planarAreaM2('outside')} > $4`;
 
 // split-merge.ts
+
+export interface SplitCandidateRow {
+  parts: number;
+  children: number;
+}
 
 /** $1 a grid: its parts and how many children it has. */
 export const splitCandidateSql = `SELECT ST_NumGeometries(geom) AS parts, (SELECT count(*)::int FROM grids c WHERE c.parent_id = g.id) AS children FROM grids g WHERE id = $1`;
@@ -224,10 +305,18 @@ export const splitPiecesSql = `WITH parts AS (
 /** $1 grid, $2 geometry, $3 at: the new geometry, one version on. */
 export const setGeometrySql = 'UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1';
 
+export interface InsertPieceRow {
+  id: number;
+}
+
 /** $1 the grid split, $2 code, $3 name (null: the grid's with -2 / (2)), $4 geometry, $5 at: the second piece as a sibling with the grid's attributes. */
 export const insertPieceSql = `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
          SELECT coalesce($2, code || '-2'), coalesce($3, name || ' (2)'), level, parent_id, $4::geometry, leader, workers, households_target, $5, $5
          FROM grids WHERE id = $1 RETURNING id`;
+
+export interface GeoJsonHexRow {
+  hex: string;
+}
 
 /** $1 GeoJSON: as hex EWKB in EPSG:4326. */
 export const geoJsonHexSql = `SELECT encode(ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 'hex') AS hex`;
@@ -243,6 +332,10 @@ export const mergedUnionSql = `WITH merged AS (SELECT ST_Union(geom) AS u FROM g
 
 /** $1 a grid, $2 another: the children of the first move to the second. */
 export const adoptChildrenSql = 'UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1';
+
+export interface DeleteGridReturningRow {
+  hex: string;
+}
 
 /** $1 a grid: deleted; its geometry as hex EWKB. */
 export const deleteGridReturningSql = `DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`;
@@ -286,11 +379,22 @@ export const rebalanceCellsSql = `WITH box_cell AS (
             CASE WHEN ST_Perimeter(g::geography) > 0 THEN 4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2 ELSE 0 END AS "polsbyPopper"
      FROM cell ORDER BY index`;
 
+export interface CellOverlapsRow {
+  index: number;
+  id: number;
+  area: number;
+}
+
 /** $1 a grid, $2 the cells (hex EWKB): the area each current child shares with each cell, largest first. */
 export const cellOverlapsSql = `SELECT cell.index, c.id, ST_Area(ST_Intersection(c.geom, cell.g)) AS area
      FROM grids c, (SELECT ord::int - 1 AS index, g::geometry AS g FROM unnest($2::text[]) WITH ORDINALITY AS cells(g, ord)) cell
      WHERE c.parent_id = $1 AND c.geom && cell.g AND ST_Intersects(c.geom, cell.g)
      ORDER BY area DESC`;
+
+export interface BuildingGridsRow {
+  id: number;
+  grid_id: number | null;
+}
 
 /** $1 buildings: their grids. */
 export const buildingGridsSql = 'SELECT id, grid_id FROM buildings WHERE id = ANY($1::bigint[])';
@@ -301,8 +405,17 @@ export const lockChildrenSql = 'SELECT id FROM grids WHERE parent_id = $1 ORDER 
 /** $1 grid, $2 at: one version on. */
 export const bumpVersionSql = 'UPDATE grids SET version = version + 1, updated_at = $2 WHERE id = $1';
 
+export interface ChildGeometriesRow {
+  id: number;
+  hex: string;
+}
+
 /** $1 a grid: its children as hex EWKB, in id order. */
 export const childGeometriesSql = `SELECT id, encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE parent_id = $1 ORDER BY id`;
+
+export interface InsertRebalancedRow {
+  id: number;
+}
 
 /** $1 parent code, $2 cell number, $3 parent name, $4 level, $5 parent, $6 geometry, $7 at: a new child of a rebalance. */
 export const insertRebalancedSql = `INSERT INTO grids (code, name, level, parent_id, geom, created_at, updated_at)
@@ -318,16 +431,31 @@ export const createImportStagingSql = `CREATE TEMP TABLE grid_import ON COMMIT D
                     ST_SetSRID(ST_GeomFromGeoJSON(f ->> 'geometry'), 4326) AS g
              FROM json_array_elements($1::json) WITH ORDINALITY AS features(f, ord)) features`;
 
+export interface EnvelopeOfGridsRow {
+  hex: string;
+}
+
 /** $1 grids: the envelope of their geometries as hex EWKB. */
 export const envelopeOfGridsSql = `SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`;
 
 /** $1 route, $2 summary: the one audit row of an import. */
 export const importAuditSql = `INSERT INTO audit_log (route, entity, action, after) VALUES ($1, 'grids', 'insert', $2)`;
 
+export interface ReplacedGridsRow {
+  id: number;
+  holder: number;
+  children: number;
+}
+
 /** $1 the new grids, $2 their parents: the old children of those parents, the new grid of the same parent that takes their members, and how many children they have. */
 export const replacedGridsSql = `SELECT old.id, (SELECT min(n.id) FROM grids n WHERE n.id = ANY($1::bigint[]) AND n.parent_id = old.parent_id) AS holder,
             (SELECT count(*)::int FROM grids c WHERE c.parent_id = old.id) AS children
      FROM grids old WHERE old.parent_id = ANY($2::bigint[]) AND old.id <> ALL($1::bigint[]) ORDER BY old.id`;
+
+export interface StorableProblemsRow {
+  code: string;
+  problem: string;
+}
 
 /** The staged polygons that cannot be stored, and why (geo/extent.ts); the parameters of extentValues. */
 export function storableProblemsSql(level: number): string {
@@ -336,14 +464,28 @@ export function storableProblemsSql(level: number): string {
       WHERE problem IS NOT NULL ORDER BY ord`;
 }
 
+export interface InvalidStagedRow {
+  ord: number;
+  code: string;
+  reason: string;
+}
+
 /** The staged polygons that are not valid, and why. */
 export const invalidStagedSql = 'SELECT ord, code, ST_IsValidReason(g) AS reason FROM grid_import WHERE NOT ST_IsValid(g)';
 
 /** Repairs the staged polygons that are not valid. */
 export const repairStagedSql = 'UPDATE grid_import SET g = ST_CollectionExtract(ST_MakeValid(g), 3) WHERE NOT ST_IsValid(g)';
 
+export interface OrphanStagedRow {
+  code: string;
+}
+
 /** $1 level, $2 parent level: the staged polygons no parent holds. */
 export const orphanStagedSql = `SELECT code FROM grid_import i WHERE $1::int > 1 AND NOT EXISTS (SELECT 1 FROM grids p WHERE p.level = $2::int AND p.geom && i.g AND ST_Intersects(p.geom, i.g))`;
+
+export interface InsertImportedGridsRow {
+  id: number;
+}
 
 /** $1 level, $2 parent level: the staged polygons as grids, each under the parent it overlaps most. */
 export const insertImportedGridsSql = `INSERT INTO grids (code, name, level, parent_id, geom)
@@ -353,8 +495,19 @@ export const insertImportedGridsSql = `INSERT INTO grids (code, name, level, par
             ST_Multi(i.g)
      FROM grid_import i ORDER BY ord RETURNING id`;
 
+export interface ParentsOfRow {
+  id: number;
+}
+
 /** $1 grids: their parents. */
 export const parentsOfSql = 'SELECT DISTINCT parent_id AS id FROM grids WHERE id = ANY($1::bigint[]) ORDER BY 1';
+
+export interface StagedOverlapsRow {
+  a: string;
+  b: string;
+  pieces: number;
+  area_m2: number;
+}
 
 /** $1 the new grids, $2 noise area (m²): overlapping sibling pairs among them, with pieces and area. */
 export const stagedOverlapsSql = `SELECT a.code AS a, b.code AS b, count(*)::int AS pieces, sum(${planarAreaM2('piece')}) AS area_m2
@@ -425,8 +578,17 @@ export const dryRunSiblingOverlapsSql = `SELECT s.id AS "gridId", s.code, s.name
        AND ${planarAreaM2('overlap')} > $5
      ORDER BY 4 DESC`;
 
+export interface DryRunOutsideParentRow {
+  m2: number;
+}
+
 /** $1 geometry, $2 parent: the area (m²) outside the parent. */
 export const dryRunOutsideParentSql = `SELECT coalesce(${planarAreaM2('outside')}, 0) AS m2 FROM grids p, LATERAL (SELECT ST_Difference($1::geometry, p.geom) AS outside) d WHERE p.id = $2`;
+
+export interface DryRunCoverageRow {
+  feature: unknown;
+  area_m2: number;
+}
 
 /** $1 parent, $2 the new geometry (null: none), $3 the grid replaced, $4 noise area: the gaps the parent's children would leave. */
 export const dryRunCoverageSql = `WITH children AS (

@@ -4,7 +4,7 @@ import type { Queryable } from '../db/pool';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { Bbox } from '../geo/schemas';
 import { invalidParameter } from './parameters';
-import { studyAreaSql } from './sql';
+import { type StudyAreaRow, studyAreaSql } from './sql';
 
 /** Where a request looks: the whole city (grids of level 1), some grids, or a box cut out of either. */
 export interface Scope {
@@ -62,7 +62,7 @@ export function neighbourhoods(cells: readonly string[], k: number): number[][] 
 
 /** Loads the outline of a scope: 404 for a grid that does not exist, 400 for a box that misses the city. */
 export async function loadStudyArea(db: Queryable, scope: Scope): Promise<StudyArea> {
-  const { rows } = await db.query<{ found: number; outline: string | null }>(
+  const { rows } = await db.query<StudyAreaRow>(
     studyAreaSql,
     [scope.gridIds, scope.bbox],
   );

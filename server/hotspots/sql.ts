@@ -67,6 +67,11 @@ export interface CellCount {
   casualties?: number;
 }
 
+export interface StudyAreaRow {
+  found: number;
+  outline: string | null;
+}
+
 /**
  * The outline of a scope: $1 grid ids (null: the whole city, its level-1 grids), $2 a box [w, s, e, n] to clip
  * it to (null: none). `found` counts the grids found, `outline` is GeoJSON (null when nothing is left).

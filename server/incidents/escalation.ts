@@ -3,7 +3,7 @@ import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
 import { recordEvent } from './service';
-import { escalateSql, mostOverdueGridsSql, overdueByDepartmentSql, type OverdueIncidentRow, overdueIncidentsSql, tryEscalationLockSql } from './sql';
+import { type EscalateRow, escalateSql, mostOverdueGridsSql, overdueByDepartmentSql, type OverdueIncidentRow, overdueIncidentsSql, type TryEscalationLockRow, tryEscalationLockSql } from './sql';
 import { escalableStatuses, openStatuses } from './workflow';
 
 // One scheduler per cluster: whoever holds this transaction-level advisory lock escalates; the others skip the round.
@@ -25,14 +25,14 @@ export interface EscalationRound {
 export async function escalateOverdue(pool: Pool, clock: Clock): Promise<EscalationRound> {
   const now = clock();
   return withWriteTransaction(pool, { actor: null, route: 'scheduler incident-escalation' }, async (client) => {
-    const { rows: lock } = await client.query<{ locked: boolean }>(tryEscalationLockSql, [escalationLockKey]);
+    const { rows: lock } = await client.query<TryEscalationLockRow>(tryEscalationLockSql, [escalationLockKey]);
     if (!lock[0].locked) return { ran: false, escalated: [] };
     const { rows } = await client.query<OverdueIncidentRow>(
       overdueIncidentsSql,
       [escalableStatuses, now, batchSize],
     );
     for (const incident of rows) {
-      const { rows: updated } = await client.query<{ escalation_level: number; stage_due_at: Date | null }>(
+      const { rows: updated } = await client.query<EscalateRow>(
         escalateSql,
         [incident.id, now],
       );

@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import { BadRequestError } from '../errors';
-import { copyImportSql, createImportStagingSql, flagPlaceholdersSql, importAuditSql, importCalendarSql, insertImportedSql, knownCategoriesSql, unmappedCategoriesSql } from './sql';
+import { copyImportSql, createImportStagingSql, type FlagPlaceholdersRow, flagPlaceholdersSql, importAuditSql, importCalendarSql, insertImportedSql, type KnownCategoriesRow, knownCategoriesSql, type UnmappedCategoriesRow, unmappedCategoriesSql } from './sql';
 
 /** Which CSV column holds what. Times are local to timeZone unless they carry an offset. */
 export interface CsvMapping {
@@ -173,7 +173,7 @@ export async function readCategoryMap(pool: Pool, file: string): Promise<Map<str
     if (record.source === undefined || record.category === undefined) throw new BadRequestError(`${file} needs the columns source,category`, { file });
     map.set(record.source, record.category);
   }
-  const { rows } = await pool.query<{ name: string }>(knownCategoriesSql, [[...map.values()]]);
+  const { rows } = await pool.query<KnownCategoriesRow>(knownCategoriesSql, [[...map.values()]]);
   const known = new Set(rows.map((row) => row.name));
   const unknown = [...new Set(map.values())].filter((category) => !known.has(category));
   if (unknown.length > 0) throw new BadRequestError(`${file} maps onto categories the catalogue does not have: ${unknown.join(', ')}`, { file, unknown });
@@ -268,14 +268,14 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
       };
       await pipeline(fs.createReadStream(file), parser, toCopy, client.query(copyFrom(copyImportSql)));
     }
-    const { rows: placeholders } = await client.query<{ lon: number; lat: number; rows: number }>(
+    const { rows: placeholders } = await client.query<FlagPlaceholdersRow>(
       flagPlaceholdersSql,
       [placeholderMinRows, placeholderShare],
     );
     const { rowCount } = await client.query(
       insertImportedSql,
     );
-    const { rows: unmapped } = await client.query<{ category: string; rows: number }>(
+    const { rows: unmapped } = await client.query<UnmappedCategoriesRow>(
       unmappedCategoriesSql,
     );
     const inserted = rowCount ?? 0;

@@ -5,7 +5,7 @@ import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
 import { claimKeys, type KeyedWrite, rememberResults, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
-import { auditTriggerOnSql, categoryNamesSql, lockCategoriesAndKeysSql, writeBatchSql, type WrittenReport } from './sql';
+import { auditTriggerOnSql, type CategoryNamesRow, categoryNamesSql, lockCategoriesAndKeysSql, writeBatchSql, type WrittenReport } from './sql';
 import { getIncident } from './views';
 
 /** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
@@ -200,7 +200,7 @@ async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Ou
 }
 
 async function unknownCategory(db: Queryable, category: string): Promise<RuleViolationError> {
-  const { rows } = await db.query<{ name: string }>(categoryNamesSql);
+  const { rows } = await db.query<CategoryNamesRow>(categoryNamesSql);
   return new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
 }
 

@@ -12,7 +12,7 @@ import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
 import type { IntakeAttachment } from './intake';
 import { lockIncidentFor } from './service';
-import { insertPhotosSql, photoSql, type PhotoRow, referencedPhotosSql } from './sql';
+import { insertPhotosSql, type PhotoRow, photoSql, type ReferencedPhotosRow, referencedPhotosSql } from './sql';
 import { getIncident } from './views';
 import { finalStatuses } from './workflow';
 
@@ -94,7 +94,7 @@ export async function removeOrphanPhotos(db: Queryable, dir: string, now: Date, 
   // In pages: a city's upload folder holds millions of photos, too many names for one parameter.
   for (let start = 0; start < stale.length; start += 1000) {
     const page = stale.slice(start, start + 1000);
-    const { rows } = await db.query<{ stored_name: string }>(referencedPhotosSql, [page]);
+    const { rows } = await db.query<ReferencedPhotosRow>(referencedPhotosSql, [page]);
     const referenced = new Set(rows.map((row) => row.stored_name));
     orphans.push(...page.filter((name) => !referenced.has(name)));
   }

@@ -31,6 +31,10 @@ export function incidentDetailJson(incidents = 'incidents', events = 'incident_e
                  FROM ${events} e WHERE e.incident_id = i.id))`;
 }
 
+export interface IncidentDetailRow {
+  incident: Record<string, unknown>;
+}
+
 /** $1 the incident: as GET /api/incidents/:id shows it. */
 export const incidentDetailSql = `SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`;
 
@@ -48,6 +52,10 @@ export const lockCategoriesAndKeysSql = `SELECT pg_advisory_xact_lock(class, key
 
 /** Switches the audit trigger back on for the rest of the transaction (the batch statement turned it off). */
 export const auditTriggerOnSql = "SELECT set_config('citygrid.bulk', 'off', true)";
+
+export interface CategoryNamesRow {
+  name: string;
+}
 
 /** The catalogue's category names, for the error of an unknown one. */
 export const categoryNamesSql = 'SELECT name FROM incident_categories ORDER BY name';
@@ -259,6 +267,10 @@ export const transitionSql = `UPDATE incidents SET status = $2,
          version = version + 1, updated_at = $4
        WHERE id = $1`;
 
+export interface TryEscalationLockRow {
+  locked: boolean;
+}
+
 /** $1 the lock's key: true when this transaction holds it now (the round's scheduler), false when another does. */
 export const tryEscalationLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
 
@@ -277,6 +289,11 @@ export const overdueIncidentsSql = `SELECT i.id, i.status, i.stage_due_at, i.dep
        WHERE i.status = ANY ($1::text[]) AND i.stage_due_at < $2
        ORDER BY i.stage_due_at, i.id LIMIT $3
        FOR UPDATE OF i`;
+
+export interface EscalateRow {
+  escalation_level: number;
+  stage_due_at: Date | null;
+}
 
 /** $1 the incident, $2 now: under supervision one level higher, due after its category's supervise_hours. */
 export const escalateSql = `UPDATE incidents i SET status = 'supervising', escalated_at = $2, escalation_level = escalation_level + 1,
@@ -373,6 +390,12 @@ export function statsMetricsSql(groupBy: StatsGroupKey): string {
        FROM h GROUP BY key ORDER BY key`;
 }
 
+export interface StatsByStatusRow {
+  key: string | null;
+  status: string;
+  n: number;
+}
+
 /** Incidents per group and status: the parameters of statsFiltered. */
 export function statsByStatusSql(groupBy: StatsGroupKey): string {
   return `WITH f AS (${statsFiltered(groupBy)}) SELECT key, status, count(*)::int AS n FROM f GROUP BY key, status`;
@@ -405,6 +428,10 @@ export const districtCountsSql = `SELECT g.id::int AS "gridId", g.name,
             (SELECT count(*)::int FROM incidents i WHERE i.reported_at >= $1 AND i.reported_at < $2 AND ST_Intersects(g.geom, i.geom)) AS count
      FROM ${gridFacts} g WHERE g.parent_id IS NULL ORDER BY count DESC, g.id`;
 
+export interface ReferencedPhotosRow {
+  stored_name: string;
+}
+
 /** $1 stored file names: those an incident references. */
 export const referencedPhotosSql = 'SELECT stored_name FROM incident_photos WHERE stored_name = ANY ($1)';
 
@@ -424,6 +451,10 @@ export interface PhotoRow {
 export const photoSql = `SELECT p.stored_name, p.content_type, p.bytes, p.sha256, i.grid_id
        FROM incident_photos p JOIN incidents i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2`;
 
+export interface KnownCategoriesRow {
+  name: string;
+}
+
 /** $1 category names: those the catalogue has. */
 export const knownCategoriesSql = 'SELECT name FROM incident_categories WHERE name = ANY($1::text[])';
 
@@ -440,6 +471,12 @@ export const createImportStagingSql = `CREATE TEMP TABLE incident_import (${impo
                                           placeholder boolean NOT NULL DEFAULT false) ON COMMIT DROP`;
 
 export const copyImportSql = `COPY incident_import (${importStagingColumns.join(', ')}) FROM STDIN`;
+
+export interface FlagPlaceholdersRow {
+  lon: number;
+  lat: number;
+  rows: number;
+}
 
 /**
  * Marks as placeholders the staged rows at points holding at least $1 rows and more than the share $2 of all;
@@ -460,6 +497,11 @@ export const insertImportedSql = `INSERT INTO incidents (external_id, category, 
               CASE WHEN NOT s.placeholder THEN s.h3_r10::bigint END, s.placeholder
        FROM incident_import s CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
        ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING`;
+
+export interface UnmappedCategoriesRow {
+  category: string;
+  rows: number;
+}
 
 /** Staged categories the catalogue does not have, with their row counts. */
 export const unmappedCategoriesSql = `SELECT category, count(*)::int AS rows FROM incident_import s

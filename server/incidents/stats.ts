@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { StatsQuery } from './schemas';
-import { cellCountsSql, districtCountsSql, type StatsGroupKey, statsByStatusSql, statsMetricsSql, workerIndicatorsSql } from './sql';
+import { cellCountsSql, districtCountsSql, type StatsByStatusRow, statsByStatusSql, type StatsGroupKey, statsMetricsSql, workerIndicatorsSql } from './sql';
 import { openStatuses } from './workflow';
 
 export interface IncidentStatsRow {
@@ -82,7 +82,7 @@ async function statsGroups(
       statsMetricsSql(groupBy),
       [...params, openStatuses, clock()],
     ),
-    db.query<{ key: string | null; status: string; n: number }>(statsByStatusSql(groupBy), params),
+    db.query<StatsByStatusRow>(statsByStatusSql(groupBy), params),
   ]);
   const statusCounts = new Map<string | null, Record<string, number>>();
   for (const row of byStatus.rows) statusCounts.set(row.key, { ...statusCounts.get(row.key), [row.status]: row.n });

@@ -4,6 +4,10 @@
 /** A timestamptz as JavaScript's toISOString writes it, whatever the session's time zone. */
 const isoUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+export interface TryPredictionLockRow {
+  locked: boolean;
+}
+
 /** $1 the lock's key: true when this transaction holds it now (the round's predictor), false when another does. */
 export const tryPredictionLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
 
@@ -34,6 +38,10 @@ export interface AccidentRow {
 /** The accidents before $1, oldest first (AccidentRow). */
 export const accidentsBeforeSql = `SELECT occurred_at AS at, road_id::text AS road_id, ST_Y(geom) AS lat, ST_X(geom) AS lon
      FROM accidents WHERE occurred_at < $1 ORDER BY occurred_at`;
+
+export interface InsertModelRow {
+  version: number;
+}
 
 /** $1–$7 unit kind, H3 resolution, UTC offset, trained from, trained to, parameters, evaluation: the new version. */
 export const insertModelSql = `INSERT INTO risk_models (unit_kind, h3_resolution, utc_offset_minutes, trained_from, trained_to, parameters, evaluation)

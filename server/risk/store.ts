@@ -4,7 +4,7 @@ import type { PoissonModel } from './model';
 import type { ModelOptions, PlacedEvent } from './training';
 import { cellAt } from '../geo/h3';
 import { h3Units, roadUnits, type UnitSet } from './units';
-import { accidentsBeforeSql, type AccidentRow, deletePredictionsSql, insertModelSql, insertPredictionsSql, latestModelSql, rankedUnitsSql, rankedWindowSql, type RoadRow, roadsSql } from './sql';
+import { type AccidentRow, accidentsBeforeSql, deletePredictionsSql, type InsertModelRow, insertModelSql, insertPredictionsSql, latestModelSql, rankedUnitsSql, rankedWindowSql, type RoadRow, roadsSql } from './sql';
 import { windowOf } from './windows';
 
 /** Roads are the units wherever a road network is loaded; H3 cells at this resolution otherwise. */
@@ -61,7 +61,7 @@ export interface ModelArtefact {
 }
 
 export async function saveModel(db: Queryable, artefact: Omit<ModelArtefact, 'version' | 'createdAt'>): Promise<number> {
-  const { rows } = await db.query<{ version: number }>(
+  const { rows } = await db.query<InsertModelRow>(
     insertModelSql,
     [artefact.unitKind, artefact.h3Resolution, artefact.utcOffsetMinutes, artefact.trainedFrom, artefact.trainedTo, artefact.parameters, artefact.evaluation],
   );
