@@ -1,5 +1,5 @@
-// ESM-only packages (pbf, @mapbox/vector-tile, geojson-vt, ...) are compiled to CommonJS by swc like our own code.
-const esmOnly = ['@maplibre/vt-pbf', 'pbf', '@mapbox/vector-tile', '@mapbox/point-geometry', 'geojson-vt', 'koa-body'];
+// ESM-only packages (pbf, @mapbox/vector-tile, geojson-vt, swagger-parser's ref parser, ...) are compiled to CommonJS by swc like our own code.
+const esmOnly = ['@apidevtools/json-schema-ref-parser', '@maplibre/vt-pbf', 'pbf', '@mapbox/vector-tile', '@mapbox/point-geometry', 'geojson-vt', 'koa-body'];
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

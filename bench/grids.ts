@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     const preview = await rebalanceGrid(options, communityId, undefined, { targetHouseholds, tolerance: 0.1, commit: false });
     const previewSeconds = (performance.now() - started) / 1000;
     started = performance.now();
-    const committed = await rebalanceGrid(options, communityId, 1, { targetHouseholds, tolerance: 0.1, commit: true });
+    const committed = await rebalanceGrid(options, communityId, '1', { targetHouseholds, tolerance: 0.1, commit: true });
     const commitSeconds = (performance.now() - started) / 1000;
     const { rows } = await pool.query<{ parts: number; gap: number }>(
       `SELECT (SELECT max(ST_NumGeometries(geom)) FROM grids WHERE parent_id = $1) AS parts,

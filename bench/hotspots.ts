@@ -33,6 +33,7 @@ import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
 import { incidentCells } from '../server/geo/h3';
 import { statuses } from '../server/incidents/workflow';
+import { withFastPath } from '../server/http/fast-path';
 import { createLogger } from '../server/logger';
 import { copyRows, silentProgress } from '../data/demo/copy';
 import { loadDemoCity } from '../data/demo/load';
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   const log = createLogger('silent');
   const events = new EventBus(url, log);
   await events.start();
-  const server = http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  const server = http.createServer(withFastPath(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }), log));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -22,6 +22,7 @@ import { createPool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
 import { importIncidents } from '../server/incidents/import';
+import { withFastPath } from '../server/http/fast-path';
 import { createLogger } from '../server/logger';
 import { loadDemoCity } from '../data/demo/load';
 import { testCityOptions } from '../data/demo/options';
@@ -40,7 +41,7 @@ async function serve(url: string): Promise<void> {
   const events = new EventBus(url, log);
   await events.start();
   const pool = createPool(url, config.PG_POOL_MAX);
-  const server = http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  const server = http.createServer(withFastPath(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }), log));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('disconnect', () => {
     server.close();

@@ -28,6 +28,7 @@ import { HeavyWork } from '../server/db/heavy-work';
 import { createPool, type Pool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
+import { withFastPath } from '../server/http/fast-path';
 import { createLogger } from '../server/logger';
 import { cityCatalogue } from '../server/catalogue/city';
 import { sourceAtZoom, tileLayersOf } from '../server/tiles/registry';
@@ -163,9 +164,13 @@ function httpFetcher(port: number, token: string): Fetch {
     }
     return bytes;
   };
-  return (tile) =>
+  // A server may close a keep-alive socket that waited (node:http after 5 s): such a socket is not reused, and a
+  // request whose socket closes before any answer byte is sent again on a new one, instead of waiting forever.
+  const fetchTile = (tile: BenchTile, fresh: boolean): Promise<number> =>
     new Promise<number>((resolve, reject) => {
-      const socket = idle.pop() ?? net.connect({ host: '127.0.0.1', port, noDelay: true });
+      let socket = fresh ? undefined : idle.pop();
+      while (socket && (socket.destroyed || socket.readableEnded)) socket = idle.pop();
+      socket ??= net.connect({ host: '127.0.0.1', port, noDelay: true });
       let received: Buffer = Buffer.alloc(0);
       const onData = (chunk: Buffer) => {
         received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
@@ -175,15 +180,20 @@ function httpFetcher(port: number, token: string): Fetch {
         const status = Number(head.slice(9, 12));
         const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
         if (received.length < headerEnd + 4 + length) return;
-        socket.off('data', onData).off('error', onError);
+        socket.off('data', onData).off('error', onError).off('close', onClose);
         idle.push(socket);
         if (status === 200 || status === 204) resolve(length);
         else reject(new Error(`HTTP ${status} for ${tile.path}`));
       };
       const onError = (error: Error) => reject(error);
-      socket.on('data', onData).on('error', onError);
+      const onClose = () => {
+        if (received.length > 0 || fresh) reject(new Error(`connection closed before the whole answer to ${tile.path}`));
+        else resolve(fetchTile(tile, true));
+      };
+      socket.on('data', onData).on('error', onError).on('close', onClose);
       socket.write(requestFor(tile.path));
     });
+  return (tile) => fetchTile(tile, false);
 }
 
 /** The citygrid app as main.ts serves it, with its tile cache on or off. */
@@ -193,7 +203,7 @@ async function citygridServer(url: string, cacheMb: number): Promise<http.Server
   const events = new EventBus(url, log);
   await events.start();
   const pool = createPool(url, 4);
-  return http.createServer(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }).callback());
+  return http.createServer(withFastPath(createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events }), log));
 }
 
 /** The bench tiles as citygrid caches them (gzip, ETag), by URL path. */

@@ -17,6 +17,7 @@ import { migrate } from '../server/db/migrate';
 import { createPool } from '../server/db/pool';
 import { systemClock } from '../server/deps';
 import { EventBus } from '../server/events/bus';
+import { withFastPath } from '../server/http/fast-path';
 import { createLogger } from '../server/logger';
 import { demoShowcaseDay } from '../data/demo/activity';
 import { countDemoRows, demoCityOptions, loadDemoCity } from '../data/demo/load';
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   const log = createLogger('silent');
   const events = new EventBus(databaseUrl, log);
   await events.start();
-  const server = await listen(createApp({ config, pool, reads: pool, heavy: new HeavyWork(databaseUrl, config), log, clock: systemClock, events }));
+  const server = await listen(withFastPath(createApp({ config, pool, reads: pool, heavy: new HeavyWork(databaseUrl, config), log, clock: systemClock, events }), log));
   const commander = await createToken(pool, { role: 'commander', label: 'bench:wall' });
   const hotline = await createToken(pool, { role: 'hotline', label: 'bench:wall' });
   const browser = await launchBrowser();

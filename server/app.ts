@@ -1,22 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { z } from 'zod';
 import { cityCatalogue } from './catalogue/city';
 import type { AppDeps, AppInput } from './deps';
-import { createAuthenticator } from './http/auth';
+import { type Authenticator, createAuthenticator } from './http/auth';
 import { ApiDocument } from './http/openapi';
+import { jsonAnswer } from './http/request-schemas';
 import { assertPercentDecodable } from './http/percent-encoding';
-import { problemMiddleware, writeProblem } from './http/problem';
-import { type FastAnswer, fastRoutes, mountRoutes, type RouteDefinition, defineRoute } from './http/route';
+import { type FastRoutes, fastRoutes } from './http/fast-path';
+import { problemMiddleware } from './http/problem';
+import { logRequest, requestIdOf } from './http/request-log';
+import { mountRoutes, type RouteDefinition, defineRoute } from './http/route';
 import { gridRoutes } from './grids/routes';
 import { healthRoutes } from './health/routes';
 import { layerRoutes } from './layers/routes';
 import { auditRoutes } from './audit/routes';
 import { incidentRoutes } from './incidents/routes';
 import { tileRoutes } from './tiles/routes';
+import { tileLayersOf } from './tiles/registry';
+import { TileService } from './tiles/service';
 import { hotspotRoutes } from './hotspots/routes';
 import { HotspotService } from './hotspots/service';
 import { hotspotTiles } from './hotspots/tiles';
@@ -26,12 +29,18 @@ import { sessionRoutes } from './auth/routes';
 import { wallRoutes } from './wall/routes';
 import { riskRoutes } from './risk/routes';
 import { patrolRoutes } from './patrols/routes';
-import type { Logger } from './logger';
 import { webApp } from './web/static';
 
-/** Services more than one domain's routes use: hotspot results feed both their JSON routes and their tiles. */
+/**
+ * What routes share, made once per app because each holds a cache: hotspot results feed both their JSON routes and
+ * their tiles, the tile cache serves every tile layer (both kept fresh by the event bus), the authenticator
+ * remembers resolved tokens.
+ */
 interface SharedServices {
   hotspots: HotspotService;
+  tiles: TileService;
+  /** For a route whose token comes in its body (Open311's api_key): checked as every bearer token is. */
+  authenticator: Authenticator;
 }
 
 /** Every domain contributes its routes here; adding a domain is one line. */
@@ -42,104 +51,62 @@ const domainRoutes: Array<(deps: AppDeps, shared: SharedServices) => RouteDefini
   layerRoutes,
   auditRoutes,
   incidentRoutes,
-  open311Routes,
+  (deps, { authenticator }) => open311Routes(deps, authenticator),
   riskRoutes,
   (deps, { hotspots }) => hotspotRoutes(deps, hotspots),
-  (deps, { hotspots }) => tileRoutes(deps, { hotspots: hotspotTiles(hotspots, deps.clock) }),
+  (deps, { tiles }) => tileRoutes(deps, tiles),
   wallRoutes,
   patrolRoutes,
   ogcRoutes,
 ];
 
 /**
- * What a client-chosen X-Request-Id may be: it goes into every log line and audit row of the request, so it is
- * short and of a safe alphabet (a UUID, a ULID, a trace id), nothing that could forge a log line or fill a table.
+ * The API: Koa with every domain's routes, and the same routes' answers for the node:http fast path
+ * (http/fast-path.ts), which main.ts composes in front of Koa.
  */
-const clientRequestId = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** The client's X-Request-Id if it is a safe one, else a new one: every response carries it and every log line of the request. */
-function requestIdOf(request: IncomingMessage): string {
-  const given = request.headers['x-request-id'];
-  return typeof given === 'string' && clientRequestId.test(given) ? given : randomUUID();
+export interface CitygridApp {
+  koa: Koa;
+  fastRoutes: FastRoutes;
+  /** The OpenAPI document GET /api serves (and scripts/api-types.ts makes the web client's types from). */
+  apiDocument: () => object;
+  /** Stops the app's caches listening to the event bus. */
+  close: () => void;
 }
 
-function logRequest(log: Logger, started: number, fields: { requestId: string; method: string; path: string; status: number }): void {
-  // Checked first: this runs for every request, and building the line costs more than serving a cached tile.
-  if (!log.isLevelEnabled('debug')) return;
-  // The path only: query strings may carry access tokens.
-  log.debug({ ...fields, ms: Math.round(performance.now() - started) }, 'request');
+/** The shared services; the caches kept fresh by change events are subscribed here, where they are made. */
+function sharedServices({ pool, reads, clock, config, events, catalogue }: AppDeps): { shared: SharedServices; stopListening: () => void } {
+  const authenticator = createAuthenticator(pool);
+  const hotspots = new HotspotService(reads, clock);
+  const tiles = new TileService(reads, tileLayersOf(catalogue), config.TILE_CACHE_MB * 1024 * 1024, { hotspots: hotspotTiles(hotspots, clock) });
+  const stops = [hotspots.listen(events), tiles.listen(events)];
+  return { shared: { hotspots, tiles, authenticator }, stopListening: () => stops.forEach((stop) => stop()) };
 }
 
-// Koa's callback returns a promise; a request answered synchronously returns this one instead of a new one.
-const answeredAlready = Promise.resolve();
-
-/**
- * Koa, except that a request one of the routes' fast handlers can answer (a tile) is answered on
- * node:http before Koa builds its context and runs the middleware: same route, access rule, validation and
- * headers, a fraction of the work (see fastRoutes in http/route.ts).
- */
-class CitygridApp extends Koa {
-  constructor(
-    private readonly fastAnswerFor: (request: IncomingMessage) => FastAnswer | undefined,
-    private readonly log: Logger,
-  ) {
-    super({ proxy: false });
-  }
-
-  override callback() {
-    const handle = super.callback();
-    return (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): Promise<void> => {
-      const answer = request instanceof IncomingMessage ? this.fastAnswerFor(request) : undefined;
-      if (!answer) return handle(request, response);
-      const started = performance.now();
-      const requestId = requestIdOf(request as IncomingMessage);
-      // If Koa ends up answering, its request-id middleware keeps this id.
-      request.headers['x-request-id'] = requestId;
-      const answered = (sent: boolean): Promise<void> => {
-        if (!sent) return handle(request, response);
-        logRequest(this.log, started, { requestId, method: 'GET', path: answer.path, status: response.statusCode });
-        return answeredAlready;
-      };
-      // A failure is answered here, once: running the request again through Koa would try the database again.
-      const failed = (error: unknown): Promise<void> => {
-        writeProblem(response as ServerResponse, error, answer.path, requestId, this.log);
-        return answered(true);
-      };
-      let sent: boolean | Promise<boolean>;
-      try {
-        sent = answer.send(response as ServerResponse, requestId);
-      } catch (error) {
-        return failed(error);
-      }
-      return typeof sent === 'boolean' ? answered(sent) : sent.then(answered, failed);
-    };
-  }
-}
-
-export function createApp(input: AppInput): Koa {
+export function createApp(input: AppInput): CitygridApp {
   const deps: AppDeps = { ...input, catalogue: input.catalogue ?? cityCatalogue };
   const document = new ApiDocument();
   const router = new Router();
-  const hotspots = new HotspotService(deps.reads, deps.clock);
-  hotspots.listen(deps.events);
-  const routes = domainRoutes.flatMap((build) => build(deps, { hotspots }));
-  let builtDocument: object | undefined;
+  const { shared, stopListening } = sharedServices(deps);
+  const routes = domainRoutes.flatMap((build) => build(deps, shared));
   routes.push(
     defineRoute({
       method: 'get',
       path: '/api',
+      operationId: 'getApiDocument',
       summary: 'This OpenAPI 3 document',
+      responses: jsonAnswer(z.object({ openapi: z.string(), info: z.unknown(), paths: z.record(z.string(), z.unknown()) }).passthrough()),
       tag: 'meta',
       access: 'public',
       handler(ctx) {
-        builtDocument ??= document.build();
-        ctx.body = builtDocument;
+        ctx.body = document.build();
       },
     }),
   );
-  const authorize = createAuthenticator(deps.pool);
-  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT, document });
-  const app = new CitygridApp(fastRoutes(router, routes, authorize), deps.log);
+  const { authorize } = shared.authenticator;
+  // The OpenAPI document is built from the same definitions and zod schemas the router validates with.
+  for (const route of routes) document.addRoute(route);
+  mountRoutes(router, routes, { authorize, bodyLimit: deps.config.BODY_LIMIT, checkAnswers: deps.config.CHECK_ANSWERS });
+  const app = new Koa({ proxy: false });
   // Errors Koa sees outside the routes (a client breaking off an upload or a download) go to the log, not stderr.
   app.on('error', (error: Error, ctx?: Koa.Context) => deps.log.warn({ err: error, requestId: ctx?.state.requestId }, 'request ended with an error'));
 
@@ -162,5 +129,5 @@ export function createApp(input: AppInput): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   if (fs.existsSync(deps.config.WEB_DIST)) app.use(webApp(deps.config.WEB_DIST));
-  return app;
+  return { koa: app, fastRoutes: fastRoutes(router, routes, authorize), apiDocument: () => document.build(), close: stopListening };
 }

@@ -54,6 +54,9 @@ const configSchema = z.object({
   // stops) is disconnected, so it holds no connection or buffer; stream clients resume with Last-Event-ID.
   CLIENT_STALL_TIMEOUT_S: z.coerce.number().positive().max(3600).default(30),
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'a size such as 1mb or 512kb').default('1mb'),
+  // Every JSON answer is checked against the schema its route documents, and a mismatch is a 500 naming it: on
+  // in the tests, so the OpenAPI document (and the client types generated from it) cannot drift from the code.
+  CHECK_ANSWERS: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_SEED: z.string().default('citygrid'),
   // The city's calendar: statistics per day count local days of this zone unless a request names another.

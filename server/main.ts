@@ -8,6 +8,7 @@ import { createPool, type Pool, requestPoolOptions } from './db/pool';
 import { openReads } from './db/read-pool';
 import { systemClock } from './deps';
 import { EventBus } from './events/bus';
+import { withFastPath } from './http/fast-path';
 import { startEscalationScheduler } from './incidents/escalation';
 import { removeOrphanPhotos } from './incidents/photos';
 import { createLogger, type Logger } from './logger';
@@ -34,7 +35,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   const heavy = new HeavyWork(databaseUrl, config, reads);
   const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: systemClock, events });
   const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config) : () => undefined;
-  const server = http.createServer(app.callback());
+  const server = http.createServer(withFastPath(app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} on ${config.HOST} is in use: stop the other server or set PORT`) : error),
@@ -55,6 +56,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     close: async () => {
       stopSchedulers();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      app.close();
       await reads.close();
       await events.stop();
       await heavy.close();

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../../server/audit/write-context';
+import { withWriteTransaction } from '../../server/db/write-context';
 import { storedCell } from '../../server/geo/h3';
 import type { Pool, PoolClient } from '../../server/db/pool';
 import { ingestFixes } from '../../server/patrols/ingest';

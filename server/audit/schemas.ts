@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuery, wholeNumber } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
 
 export const auditQuery = z
   .object({
@@ -9,3 +9,22 @@ export const auditQuery = z
   })
   .strict();
 export type AuditQuery = z.infer<typeof auditQuery>;
+
+export const auditAnswer = z.object({
+  entries: z.array(
+    z.object({
+      id: z.number().int(),
+      at: z.string(),
+      token_id: z.number().int().nullable(),
+      role: z.string().nullable(),
+      route: z.string().nullable(),
+      request_id: z.string().nullable(),
+      entity: z.string(),
+      entity_id: z.number().int().nullable(),
+      action: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+    }),
+  ),
+  nextCursor: z.number().int().nullable(),
+});

@@ -1,19 +1,8 @@
+import type { z } from 'zod';
 import type { Queryable } from '../db/pool';
-import type { AuditQuery } from './schemas';
+import type { AuditQuery, auditAnswer } from './schemas';
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  token_id: number | null;
-  role: string | null;
-  route: string | null;
-  request_id: string | null;
-  entity: string;
-  entity_id: number | null;
-  action: string;
-  before: unknown;
-  after: unknown;
-}
+export type AuditEntry = z.infer<typeof auditAnswer>['entries'][number];
 
 /** Newest first; `cursor` is the last id of the previous page, so later writes do not shift the pages. */
 export async function listAudit(db: Queryable, query: AuditQuery): Promise<{ entries: AuditEntry[]; nextCursor: number | null }> {

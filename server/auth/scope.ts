@@ -9,6 +9,20 @@ export function gridScope(actor: Actor | null): number[] | null {
 }
 
 /**
+ * What a reader limited by who they are may see of a layer: the rows of their level-4 grids and, of a layer of
+ * personal traces (catalogue `owner`), their own rows only. Null when the actor is not limited.
+ */
+export interface ReaderScope {
+  grids: number[];
+  /** The worker id the token speaks for; null for a grid worker's token bound to no worker (they own no trace). */
+  worker: string | null;
+}
+
+export function readerScope(actor: Actor | null): ReaderScope | null {
+  return actor?.role === 'grid_worker' ? { grids: actor.gridIds, worker: actor.worker ?? null } : null;
+}
+
+/**
  * Whether a record of this grid is visible to the actor. Callers answer a record outside the scope exactly as an
  * unknown id (404, nothing about it): a 403 naming the record's grid would confirm that it exists and where.
  */

@@ -27,6 +27,7 @@ function problems(layer: CatalogueLayer): string[] {
   if (!/^[a-z][a-z0-9_]{0,39}$/.test(layer.name)) found.push('its name must be lower-case letters, digits and _ (a URL segment)');
   if (layer.temporal && !['date', 'date-time'].includes(fields.get(layer.temporal)?.type ?? '')) found.push(`temporal ${layer.temporal} is not a date or date-time attribute`);
   if (layer.grid && !layer.geometry) found.push('grid membership needs a geometry');
+  if (layer.owner && fields.get(layer.owner)?.type !== 'string') found.push(`owner ${layer.owner} is not a text attribute`);
   for (const name of layer.features?.listFilters ?? []) if (!fields.has(name)) found.push(`list filter ${name} is not an attribute`);
   if (layer.features && layer.geometry && !writableGeometries.has(layer.geometry.type)) found.push(`the feature API writes Point or MultiPolygon layers, not ${layer.geometry.type}`);
   if (layer.features && layer.geometry && layer.grid === 'longest-stretch') found.push('the feature API places rows by a point');

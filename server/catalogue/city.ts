@@ -2,7 +2,7 @@
 // rules, who reads and writes it, how its rows join grids, how it is tiled and drawn, and its titles.
 import { z } from 'zod';
 import { allRoles, riskRoles, type Role } from '../auth/roles';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 import { createCatalogue } from './catalogue';
 import type { CatalogueLayer, TileFilter } from './types';
 
@@ -319,6 +319,7 @@ const cityLayers: CatalogueLayer[] = [
     temporal: 'started_at',
     read: patrolTraceRoles,
     grid: 'longest-stretch',
+    owner: 'worker',
     tiles: {
       bands: [{ minzoom: 13, maxzoom: 22, simplifyPixels: 1 }],
       fields: ['worker', 'grid_id', 'started_at'],

@@ -121,6 +121,11 @@ export interface CatalogueLayer {
   personal?: boolean;
   /** How its rows are members of level-4 grids; absent: they are not. */
   grid?: GridPlacement;
+  /**
+   * Column naming the worker whose trace the row is: a grid worker reads only their own rows, in tiles and OGC
+   * alike (colleagues' tracks through the same grid are theirs, not the reader's).
+   */
+  owner?: string;
   features?: FeatureApi;
   tiles?: LayerTiles;
   style?: StyleHint;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from './pool';
 import { projectRoot } from '../config';
-import { backfillHotspotCells } from '../hotspots/backfill';
+import { backfillHotspotCells } from './backfill-hotspot-cells';
 
 export const migrationsDir = path.join(projectRoot, 'sql');
 

@@ -1,5 +1,5 @@
 // H3 cells, every resolution, in one place: which cell a point lies in, how cells are stored, and their shapes.
-import { cellToBoundary, latLngToCell } from 'h3-js';
+import { cellToBoundary, cellToLatLng, latLngToCell } from 'h3-js';
 
 /**
  * Hotspot cells are stored once per row, as the resolution-10 H3 index in a bigint (`h3_r10`); any coarser cell
@@ -11,6 +11,12 @@ export const hotspotResolutions = { min: 6, max: storedResolution } as const;
 /** The cell (h3-js hex) holding a WGS84 point at a resolution. */
 export function cellAt(lon: number, lat: number, resolution: number): string {
   return latLngToCell(lat, lon, resolution);
+}
+
+/** The centre of a cell as [lon, lat]. */
+export function cellCentre(cell: string): [number, number] {
+  const [lat, lon] = cellToLatLng(cell);
+  return [lon, lat];
 }
 
 /** The stored cell of a point: the H3 index as a decimal string, how node-postgres sends and returns a bigint. */

@@ -26,36 +26,6 @@ export const bboxQuery = z
 
 export type Bbox = [number, number, number, number];
 
-/**
- * A whole number from a path or query string, in decimal digits only: z.coerce.number() also reads "0x10" (16),
- * "1e3", " 7 " and "" (0), so DELETE /api/layers/people/0x10 deleted person 16. Numbers pass through (JSON).
- */
-export function wholeNumber(bounds: { min?: number; max?: number } = {}) {
-  let schema = z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a whole number in decimal digits' : undefined) }).int();
-  if (bounds.min !== undefined) schema = schema.min(bounds.min);
-  if (bounds.max !== undefined) schema = schema.max(bounds.max);
-  return z.preprocess((value) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value), schema);
-}
-
-/**
- * An ISO 8601 date-time with its offset (2025-03-01T08:00:00+08:00), limited to what PostgreSQL's timestamptz
- * reads: zod takes offsets up to ±23:59 and the year 0, which the statement then failed on (a 500). One schema
- * for every route that takes a time.
- */
-export const isoDateTime = z.iso
-  .datetime({ offset: true })
-  .refine((text) => Number(/[+-](\d{2}):?\d{2}$/.exec(text)?.[1] ?? 0) <= 15, 'the time-zone offset must be within ±15:59')
-  .refine((text) => !text.startsWith('0000'), 'the year must be 0001 or later')
-  .openapi({ example: '2025-03-01T08:00:00+08:00' });
-
-export const idParam = z.object({ id: wholeNumber({ min: 1 }) }).strict();
-
-/** Keyset pagination: `cursor` is the last id of the previous page, so pages stay stable while rows change. */
-export const pageQuery = {
-  limit: wholeNumber({ min: 1, max: 5000 }).default(500),
-  cursor: wholeNumber({ min: 0 }).optional(),
-};
-
 export const position = z.tuple([longitude, latitude]).rest(z.number());
 export const linearRing = z.array(position).min(4);
 export const polygonGeometry = z.object({ type: z.literal('Polygon'), coordinates: z.array(linearRing).min(1) }).strict();
@@ -75,4 +45,34 @@ export function featureCollection(features: unknown[], extra: Record<string, unk
  */
 export function isWgs84CrsName(name: string): boolean {
   return /(^|:)(CRS84|4326)$/i.test(name.trim());
+}
+
+// Answers: what the API sends back, documented in OpenAPI (and typed in clients generated from it).
+
+/** minLon, minLat, maxLon, maxLat in WGS84 degrees. */
+export const bboxAnswer = z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi({ description: 'minLon, minLat, maxLon, maxLat' });
+
+export const lonLatAnswer = z.tuple([z.number(), z.number()]);
+
+const positions = z.array(z.array(z.number()));
+
+export const polygonAnswer = z.object({ type: z.literal('Polygon'), coordinates: z.array(positions) });
+
+/** A GeoJSON geometry as the API answers it (RFC 7946, WGS84): the types our layers store. */
+export const geometryAnswer = z.union([
+  z.object({ type: z.literal('Point'), coordinates: z.array(z.number()) }),
+  z.object({ type: z.literal('LineString'), coordinates: positions }),
+  z.object({ type: z.literal('MultiLineString'), coordinates: z.array(positions) }),
+  polygonAnswer,
+  z.object({ type: z.literal('MultiPolygon'), coordinates: z.array(z.array(positions)) }),
+]);
+
+/** A GeoJSON Feature whose properties follow `properties`; without, any properties. */
+export function featureAnswer(properties: z.ZodType = z.record(z.string(), z.unknown())) {
+  return z.object({ type: z.literal('Feature'), id: z.number().int().optional(), geometry: geometryAnswer.nullable(), properties });
+}
+
+/** A FeatureCollection of these features; `nextCursor` on a paginated list (null on its last page). */
+export function featureCollectionAnswer(feature: z.ZodType = featureAnswer()) {
+  return z.object({ type: z.literal('FeatureCollection'), features: z.array(feature), nextCursor: z.number().int().nullable().optional() });
 }

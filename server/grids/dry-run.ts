@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { DomainError, NotFoundError, RuleViolationError } from '../errors';
-import { planarAreaM2 } from '../geo/area';
 import { coverageNoiseM2 } from './analysis';
 import { type GeometryHex, normalizeGeometry } from './rules';
 import { type WriteOptions, geometryOf, gridFeature } from './service';
+import { dryRunBuildingsSql, type DryRunCoverageRow, dryRunCoverageSql, dryRunGridSql, type DryRunOutsideParentRow, dryRunOutsideParentSql, dryRunSiblingOverlapsSql, rollbackSavepointSql, savepointSql } from './sql';
 
 /** Carries a rehearsed write's answer out of its transaction, which the throw rolls back. */
 class Rehearsed<T> extends Error {
@@ -36,7 +36,7 @@ export interface GridPlace {
 
 /** Where an existing grid is, or would be under a new parent. */
 export async function gridPlace(db: Queryable, id: number, newParentId?: number | null): Promise<GridPlace> {
-  const { rows } = await db.query<GridPlace>('SELECT id::int AS id, level, parent_id::int AS "parentId" FROM grids WHERE id = $1', [id]);
+  const { rows } = await db.query<GridPlace>(dryRunGridSql, [id]);
   if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
   return newParentId === undefined ? rows[0] : { ...rows[0], parentId: newParentId };
 }
@@ -82,14 +82,14 @@ export async function gridWriteDryRun(
     const overlaps = drawnHex ? await siblingOverlaps(client, place, drawnHex) : [];
     const outsideParentM2 = drawnHex && place.parentId !== null ? await outsideParent(client, drawnHex, place.parentId) : 0;
     const gapsBefore = await parentGaps(client, place, null);
-    await client.query('SAVEPOINT grid_write');
+    await client.query(savepointSql);
     let written: WrittenGrid | null = null;
     let refusal: GridWriteVerdict['refusal'] = null;
     try {
       written = await write(client);
     } catch (error) {
       if (!(error instanceof RuleViolationError)) throw error;
-      await client.query('ROLLBACK TO SAVEPOINT grid_write');
+      await client.query(rollbackSavepointSql);
       refusal = refusalOf(error);
     }
     const storedId = written ? writtenId(written) : null;
@@ -119,19 +119,15 @@ function writtenId(written: WrittenGrid): number {
 
 async function siblingOverlaps(client: PoolClient, place: GridPlace, geometry: GeometryHex): Promise<GridWriteVerdict['overlaps']> {
   const { rows } = await client.query<GridWriteVerdict['overlaps'][number]>(
-    `SELECT s.id AS "gridId", s.code, s.name, ${planarAreaM2('overlap')} AS "areaM2"
-     FROM grids s, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Intersection(s.geom, g) AS overlap) intersection
-     WHERE s.level = $2 AND s.parent_id IS NOT DISTINCT FROM $3 AND s.id IS DISTINCT FROM $4 AND s.geom && g
-       AND ${planarAreaM2('overlap')} > $5
-     ORDER BY 4 DESC`,
+    dryRunSiblingOverlapsSql,
     [geometry, place.level, place.parentId, place.id, coverageNoiseM2],
   );
   return rows;
 }
 
 async function outsideParent(client: PoolClient, geometry: GeometryHex, parentId: number): Promise<number> {
-  const { rows } = await client.query<{ m2: number }>(
-    `SELECT coalesce(${planarAreaM2('outside')}, 0) AS m2 FROM grids p, LATERAL (SELECT ST_Difference($1::geometry, p.geom) AS outside) d WHERE p.id = $2`,
+  const { rows } = await client.query<DryRunOutsideParentRow>(
+    dryRunOutsideParentSql,
     [geometry, parentId],
   );
   return rows[0]?.m2 ?? 0;
@@ -140,15 +136,8 @@ async function outsideParent(client: PoolClient, geometry: GeometryHex, parentId
 /** The parent's area that no child covers, with the written grid's geometry in place of its stored one when given. */
 async function parentGaps(client: PoolClient, place: GridPlace, replacing: { hex: GeometryHex; excludeId: number | null } | null) {
   if (place.parentId === null) return { areaM2: 0, features: [] as unknown[] };
-  const { rows } = await client.query<{ feature: unknown; area_m2: number }>(
-    `WITH children AS (
-       SELECT geom FROM grids WHERE parent_id = $1 AND id IS DISTINCT FROM $3
-       UNION ALL SELECT $2::geometry WHERE $2::text IS NOT NULL),
-     pieces AS (SELECT (ST_Dump(ST_Difference(p.geom, coalesce((SELECT ST_Union(geom) FROM children), 'SRID=4326;POLYGON EMPTY'::geometry)))).geom AS g
-                FROM grids p WHERE p.id = $1)
-     SELECT ${planarAreaM2('g')} AS area_m2,
-            json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(g, 9)::json, 'properties', json_build_object('kind', 'gap', 'areaM2', ${planarAreaM2('g')})) AS feature
-     FROM pieces WHERE ${planarAreaM2('g')} > $4`,
+  const { rows } = await client.query<DryRunCoverageRow>(
+    dryRunCoverageSql,
     [place.parentId, replacing?.hex ?? null, replacing ? replacing.excludeId : null, coverageNoiseM2],
   );
   return { areaM2: rows.reduce((sum, row) => sum + row.area_m2, 0), features: rows.map((row) => row.feature) };
@@ -157,12 +146,7 @@ async function parentGaps(client: PoolClient, place: GridPlace, replacing: { hex
 /** Footprints with more than 0.01 m² on each side of the boundary. */
 async function cutBuildings(client: PoolClient, geometry: GeometryHex): Promise<GridWriteVerdict['cutBuildings']> {
   const { rows } = await client.query<GridWriteVerdict['cutBuildings'][number]>(
-    `SELECT b.id::int AS id, b.address, b.households
-     FROM buildings b, (SELECT $1::geometry AS g) input,
-          LATERAL (SELECT ST_Intersection(b.geom, g) AS inside, ST_Difference(b.geom, g) AS outside) parts
-     WHERE b.geom && g AND ST_Intersects(b.geom, ST_Boundary(g))
-       AND ${planarAreaM2('inside')} > $2 AND ${planarAreaM2('outside')} > $2
-     ORDER BY b.id`,
+    dryRunBuildingsSql,
     [geometry, coverageNoiseM2],
   );
   return rows;

@@ -1,13 +1,12 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError } from '../errors';
-import { planarAreaM2 } from '../geo/area';
-import { type CityExtent, extentSql, extentValues } from '../geo/extent';
+import { type CityExtent, extentValues } from '../geo/extent';
 import { coverageNoiseM2, gridCoverage } from './analysis';
 import { cityCatalogue } from '../catalogue/city';
 import { gridSnapshot, recordHistory } from './history';
 import { type GridMemberTable, moveMembers, reassignMembers } from './membership';
-import { servedDecimals } from './service';
+import { clipImportedSql, createImportStagingSql, deleteGridSql, type EnvelopeOfGridsRow, envelopeOfGridsSql, fillGapsSql, importAreasSql, importAuditSql, type InsertImportedGridsRow, insertImportedGridsSql, type InvalidStagedRow, invalidStagedSql, keepServedSql, type OrphanStagedRow, orphanStagedSql, type ParentsOfRow, parentsOfSql, reducePrecisionSql, repairStagedSql, type ReplacedGridsRow, replacedGridsSql, servedDecimals, type StagedOverlapsRow, stagedOverlapsSql, type StorableProblemsRow, storableProblemsSql, subtractLowerSql } from './sql';
 
 export interface GridImportOptions {
   level: number;
@@ -81,12 +80,7 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
   const writer: WriteContext = { ...(options.writer ?? { actor: null, route: 'cli import:grids' }), bulk: true, idempotency: undefined };
   const run = withWriteTransaction(pool, writer, async (client) => {
     await client.query(
-      `CREATE TEMP TABLE grid_import ON COMMIT DROP AS
-       SELECT ord::int AS ord, code, name, g, ST_Area(g::geography) AS source_area_m2
-       FROM (SELECT ord, coalesce(f -> 'properties' ->> $2, 'import-' || ord) AS code,
-                    coalesce(f -> 'properties' ->> $3, f -> 'properties' ->> $2, 'import-' || ord) AS name,
-                    ST_SetSRID(ST_GeomFromGeoJSON(f ->> 'geometry'), 4326) AS g
-             FROM json_array_elements($1::json) WITH ORDINALITY AS features(f, ord)) features`,
+      createImportStagingSql,
       [JSON.stringify(collection.features), options.codeField ?? 'code', options.nameField ?? 'name'],
     );
     await checkStorable(client, options);
@@ -105,9 +99,9 @@ export async function importGrids(pool: Pool, collection: { features: unknown[] 
       }
     }
     await dropSubPrecisionPieces(client, ids);
-    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_Envelope(ST_Collect(geom))), 'hex') AS hex FROM grids WHERE id = ANY($1::bigint[])`, [ids])).rows[0].hex);
+    if (options.level === 4) await reassignMembers(client, options.members ?? cityCatalogue.gridMembers, (await client.query<EnvelopeOfGridsRow>(envelopeOfGridsSql, [ids])).rows[0].hex);
     await client.query(
-      `INSERT INTO audit_log (route, entity, action, after) VALUES ($1, 'grids', 'insert', $2)`,
+      importAuditSql,
       [writer.route, { imported: ids.length, replaced, level: options.level, repair: options.repair }],
     );
     const result = { imported: ids.length, replaced, repairedInvalid, siblingOverlaps, before, after, areaChanges: await areaChanges(client) };
@@ -132,10 +126,8 @@ class DryRunReport extends Error {
  * leaves are replaced; their members wait in an imported grid of the same parent until the import re-places them.
  */
 async function replaceOldChildren(client: PoolClient, members: readonly GridMemberTable[], writer: WriteContext, at: Date, ids: number[], parents: number[]): Promise<number> {
-  const { rows } = await client.query<{ id: number; holder: number; children: number }>(
-    `SELECT old.id, (SELECT min(n.id) FROM grids n WHERE n.id = ANY($1::bigint[]) AND n.parent_id = old.parent_id) AS holder,
-            (SELECT count(*)::int FROM grids c WHERE c.parent_id = old.id) AS children
-     FROM grids old WHERE old.parent_id = ANY($2::bigint[]) AND old.id <> ALL($1::bigint[]) ORDER BY old.id`,
+  const { rows } = await client.query<ReplacedGridsRow>(
+    replacedGridsSql,
     [ids, parents],
   );
   const withChildren = rows.filter((row) => row.children > 0);
@@ -145,7 +137,7 @@ async function replaceOldChildren(client: PoolClient, members: readonly GridMemb
   for (const old of rows) {
     const before = await gridSnapshot(client, old.id);
     await moveMembers(client, members, old.id, old.holder);
-    await client.query('DELETE FROM grids WHERE id = $1', [old.id]);
+    await client.query(deleteGridSql, [old.id]);
     await recordHistory(client, writer, at, { gridId: old.id, version: (before?.version as number) + 1, action: 'delete', reason: 'replaced by an import', before, after: null });
   }
   return rows.length;
@@ -154,44 +146,37 @@ async function replaceOldChildren(client: PoolClient, members: readonly GridMemb
 /** The geometry rules of every write (sql/110): a polygon with Z, at the poles or across the antimeridian is refused. */
 async function checkStorable(client: PoolClient, options: GridImportOptions): Promise<void> {
   const city = options.city ?? { configured: null, marginMetres: 0 };
-  const { rows } = await client.query<{ code: string; problem: string }>(
-    `WITH city AS MATERIALIZED (SELECT ${extentSql(1, options.level === 1 ? 'top-level grid' : 'city')} AS extent)
-     SELECT code, problem FROM (SELECT ord, code, geometry_problem(g, city.extent) AS problem FROM grid_import, city) checked
-      WHERE problem IS NOT NULL ORDER BY ord`,
+  const { rows } = await client.query<StorableProblemsRow>(
+    storableProblemsSql(options.level),
     extentValues(city),
   );
   if (rows.length > 0) throw new RuleViolationError(`${rows.length} polygon(s) cannot be stored, e.g. ${rows[0].code}: ${rows[0].problem}`, { rule: 'storable-geometry', refused: rows });
 }
 
 async function makeValid(client: PoolClient, repair: boolean): Promise<number> {
-  const { rows } = await client.query<{ ord: number; code: string; reason: string }>('SELECT ord, code, ST_IsValidReason(g) AS reason FROM grid_import WHERE NOT ST_IsValid(g)');
+  const { rows } = await client.query<InvalidStagedRow>(invalidStagedSql);
   if (rows.length > 0 && !repair) {
     throw new RuleViolationError(`${rows.length} invalid polygon(s), e.g. ${rows[0].code}: ${rows[0].reason} (use --repair)`, { rule: 'valid-geometry', invalid: rows });
   }
-  await client.query('UPDATE grid_import SET g = ST_CollectionExtract(ST_MakeValid(g), 3) WHERE NOT ST_IsValid(g)');
+  await client.query(repairStagedSql);
   return rows.length;
 }
 
 async function insertMatched(client: PoolClient, level: number, parentLevel: number): Promise<number[]> {
-  const { rows: orphans } = await client.query<{ code: string }>(
-    `SELECT code FROM grid_import i WHERE $1::int > 1 AND NOT EXISTS (SELECT 1 FROM grids p WHERE p.level = $2::int AND p.geom && i.g AND ST_Intersects(p.geom, i.g))`,
+  const { rows: orphans } = await client.query<OrphanStagedRow>(
+    orphanStagedSql,
     [level, parentLevel],
   );
   if (orphans.length > 0) throw new RuleViolationError(`${orphans.length} polygon(s) lie in no level-${parentLevel} grid, e.g. ${orphans[0].code}`, { rule: 'inside-parent' });
-  const { rows } = await client.query<{ id: number }>(
-    `INSERT INTO grids (code, name, level, parent_id, geom)
-     SELECT code, name, $1::int,
-            CASE WHEN $1::int > 1 THEN (SELECT p.id FROM grids p WHERE p.level = $2::int AND p.geom && i.g
-                                   ORDER BY ST_Area(ST_Intersection(p.geom, i.g)) DESC LIMIT 1) END,
-            ST_Multi(i.g)
-     FROM grid_import i ORDER BY ord RETURNING id`,
+  const { rows } = await client.query<InsertImportedGridsRow>(
+    insertImportedGridsSql,
     [level, parentLevel],
   );
   return rows.map((row) => row.id);
 }
 
 async function parentsOf(client: PoolClient, ids: number[]): Promise<number[]> {
-  const { rows } = await client.query<{ id: number }>('SELECT DISTINCT parent_id AS id FROM grids WHERE id = ANY($1::bigint[]) ORDER BY 1', [ids]);
+  const { rows } = await client.query<ParentsOfRow>(parentsOfSql, [ids]);
   return rows.map((row) => row.id);
 }
 
@@ -200,13 +185,8 @@ async function parentsOf(client: PoolClient, ids: number[]): Promise<number[]> {
  * (which have no parent whose coverage would show them).
  */
 async function overlapsAmongSiblings(client: PoolClient, ids: number[]): Promise<SiblingOverlap[]> {
-  const { rows } = await client.query<{ a: string; b: string; pieces: number; area_m2: number }>(
-    `SELECT a.code AS a, b.code AS b, count(*)::int AS pieces, sum(${planarAreaM2('piece')}) AS area_m2
-     FROM grids a JOIN grids b ON b.level = a.level AND b.parent_id IS NOT DISTINCT FROM a.parent_id AND a.id < b.id
-                               AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
-     CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) AS dumped(path, piece)
-     WHERE (a.id = ANY($1::bigint[]) OR b.id = ANY($1::bigint[])) AND ${planarAreaM2('piece')} > $2
-     GROUP BY a.code, b.code ORDER BY area_m2 DESC`,
+  const { rows } = await client.query<StagedOverlapsRow>(
+    stagedOverlapsSql,
     [ids, coverageNoiseM2],
   );
   return rows.map((row) => ({ codes: [row.a, row.b], areaM2: row.area_m2 }));
@@ -256,40 +236,25 @@ async function repairSiblings(client: PoolClient, ids: number[], parents: number
 
 async function cutSiblingOverlaps(client: PoolClient, ids: number[]): Promise<void> {
   await client.query(
-    `UPDATE grids c SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, lower.u, $2::float8), 3))
-     FROM (SELECT c2.id, ST_Union(s.geom, $2::float8) AS u
-           FROM grids c2 JOIN grids s ON s.level = c2.level AND s.parent_id IS NOT DISTINCT FROM c2.parent_id AND s.id < c2.id
-                                     AND s.geom && c2.geom AND ST_Intersects(s.geom, c2.geom)
-           WHERE c2.id = ANY($1::bigint[]) GROUP BY c2.id) lower
-     WHERE c.id = lower.id`,
+    subtractLowerSql,
     [ids, repairGridSize],
   );
 }
 
 async function clipToParents(client: PoolClient, parents: number[]): Promise<void> {
   await client.query(
-    `UPDATE grids SET geom = ST_Multi(ST_CollectionExtract(ST_ReducePrecision(geom, $2::float8), 3)) WHERE id = ANY($1::bigint[]) OR parent_id = ANY($1::bigint[])`,
+    reducePrecisionSql,
     [parents, repairGridSize],
   );
   await client.query(
-    `UPDATE grids c SET geom = ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, p.geom, $2::float8), 3))
-     FROM grids p WHERE c.parent_id = p.id AND p.id = ANY($1::bigint[])`,
+    clipImportedSql,
     [parents, repairGridSize],
   );
 }
 
 async function fillGaps(client: PoolClient, parents: number[]): Promise<void> {
   await client.query(
-    `WITH gaps AS (
-       SELECT p.id AS parent_id, (ST_Dump(ST_Difference(p.geom, ST_Union(c.geom, $2::float8), $2::float8))).geom AS g
-       FROM grids p JOIN grids c ON c.parent_id = p.id WHERE p.id = ANY($1::bigint[]) GROUP BY p.id, p.geom),
-     owners AS (
-       SELECT (SELECT c.id FROM grids c WHERE c.parent_id = gaps.parent_id
-               ORDER BY ST_Length(ST_Intersection(ST_Boundary(gaps.g), c.geom)) DESC, ST_Distance(c.geom, gaps.g) LIMIT 1) AS owner, g
-       FROM gaps)
-     UPDATE grids c SET geom = ST_Multi(ST_CollectionExtract(ST_Union(c.geom, owned.u, $2::float8), 3))
-     FROM (SELECT owner, ST_Union(g, $2::float8) AS u FROM owners GROUP BY owner) owned
-     WHERE c.id = owned.owner`,
+    fillGapsSql,
     [parents, repairGridSize],
   );
 }
@@ -302,15 +267,8 @@ async function fillGaps(client: PoolClient, parents: number[]): Promise<void> {
  * decimals opened sub-m² gaps between neighbours on the HK data.
  */
 async function dropSubPrecisionPieces(client: PoolClient, ids: number[]): Promise<void> {
-  const served = (geometry: string) => `ST_GeomFromGeoJSON(ST_AsGeoJSON(${geometry}, $2::int))`;
   await client.query(
-    `UPDATE grids g SET geom = kept.geom
-     FROM (SELECT g2.id, ST_Multi(ST_Collect(piece.geom)) AS geom
-           FROM grids g2 CROSS JOIN LATERAL ST_Dump(g2.geom) AS piece
-           WHERE g2.id = ANY($1::bigint[]) AND NOT ST_IsValid(${served('g2.geom')})
-             AND (ST_IsValid(${served('piece.geom')}) OR ${planarAreaM2('piece.geom')} > $3)
-           GROUP BY g2.id) kept
-     WHERE g.id = kept.id`,
+    keepServedSql,
     [ids, servedDecimals, coverageNoiseM2],
   );
 }
@@ -318,11 +276,7 @@ async function dropSubPrecisionPieces(client: PoolClient, ids: number[]): Promis
 /** Every grid of this import whose area differs from its polygon in the file by more than 0.01 %. */
 async function areaChanges(client: PoolClient): Promise<AreaChange[]> {
   const { rows } = await client.query<AreaChange>(
-    `SELECT code, name, "sourceAreaM2", "areaM2", 100 * ("areaM2" - "sourceAreaM2") / nullif("sourceAreaM2", 0) AS "changePercent"
-     FROM (SELECT g.code, g.name, i.source_area_m2 AS "sourceAreaM2", ST_Area(g.geom::geography) AS "areaM2"
-           FROM grid_import i JOIN grids g ON g.code = i.code) areas
-     WHERE abs("areaM2" - "sourceAreaM2") > 1e-4 * "sourceAreaM2"
-     ORDER BY abs("areaM2" - "sourceAreaM2") / nullif("sourceAreaM2", 0) DESC NULLS FIRST`,
+    importAreasSql,
   );
   return rows;
 }

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { NotFoundError, RuleViolationError } from '../errors';
 import { featureCollection } from '../geo/schemas';
@@ -7,6 +7,7 @@ import { addMoved, moveMembers } from './membership';
 import { type Box, type PartitionCell, partitionBuildings, type WeightedBuilding } from './partition';
 import type { RebalanceInput } from './schemas';
 import { type WriteOptions, afterGeometryChange, lockGrid } from './service';
+import { type BuildingGridsRow, buildingGridsSql, bumpVersionSql, type CellOverlapsRow, cellOverlapsSql, type ChildGeometriesRow, childGeometriesSql, deleteGridSql, type InsertRebalancedRow, insertRebalancedSql, lockChildrenSql, rebalanceBuildingsSql, rebalanceCellsSql, rebalanceGridSql, setGeometrySql } from './sql';
 
 interface ParentRow {
   id: number;
@@ -19,9 +20,7 @@ interface ParentRow {
 
 async function loadParent(db: Queryable, id: number): Promise<ParentRow> {
   const { rows } = await db.query<ParentRow>(
-    `SELECT id, code, name, level, ARRAY[ST_XMin(geom) - 1e-6, ST_YMin(geom) - 1e-6, ST_XMax(geom) + 1e-6, ST_YMax(geom) + 1e-6] AS box,
-            (SELECT count(*)::int FROM grids c JOIN grids gc ON gc.parent_id = c.id WHERE c.parent_id = p.id) AS grandchildren
-     FROM grids p WHERE id = $1`,
+    rebalanceGridSql,
     [id],
   );
   const parent = rows[0];
@@ -33,10 +32,7 @@ async function loadParent(db: Queryable, id: number): Promise<ParentRow> {
 
 async function loadBuildings(db: Queryable, parentId: number): Promise<WeightedBuilding[]> {
   const { rows } = await db.query<WeightedBuilding>(
-    `SELECT b.id, ST_X(pt) AS x, ST_Y(pt) AS y, ST_XMin(b.geom) AS "minX", ST_YMin(b.geom) AS "minY",
-            ST_XMax(b.geom) AS "maxX", ST_YMax(b.geom) AS "maxY", b.households
-     FROM grids p JOIN buildings b ON b.geom && p.geom, LATERAL ST_PointOnSurface(b.geom) AS pt
-     WHERE p.id = $1 AND ST_Intersects(p.geom, pt)`,
+    rebalanceBuildingsSql,
     [parentId],
   );
   return rows;
@@ -66,30 +62,11 @@ interface ProposedGrid {
 async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCell[]): Promise<ProposedGrid[]> {
   const crossing = cells.flatMap((cell, index) => cell.buildings.filter((b) => crossesCut(b, cell.box, parent.box)).map((b) => ({ id: b.id, index })));
   const { rows } = await db.query<Omit<ProposedGrid, 'matchedId'>>(
-    `WITH box_cell AS (
-       SELECT ord::int - 1 AS index, ST_Intersection(p.geom,
-                ST_MakeEnvelope((box->>0)::float8, (box->>1)::float8, (box->>2)::float8, (box->>3)::float8, 4326)) AS g
-       FROM grids p, json_array_elements($2::json) WITH ORDINALITY AS boxes(box, ord) WHERE p.id = $1),
-     crossing AS (
-       SELECT (c->>'index')::int AS index, ST_Intersection(b.geom, p.geom) AS geom
-       FROM json_array_elements($3::json) AS c JOIN buildings b ON b.id = (c->>'id')::bigint, grids p WHERE p.id = $1),
-     every_crossing AS (SELECT coalesce(ST_Union(geom), 'SRID=4326;POLYGON EMPTY'::geometry) AS u FROM crossing),
-     own AS (SELECT index, ST_Union(geom) AS u FROM crossing GROUP BY index),
-     cell AS (
-       SELECT box_cell.index, ST_Multi(ST_CollectionExtract(
-                ST_Union(ST_Difference(box_cell.g, every_crossing.u), coalesce(own.u, 'SRID=4326;POLYGON EMPTY'::geometry)), 3)) AS g
-       FROM box_cell CROSS JOIN every_crossing LEFT JOIN own ON own.index = box_cell.index)
-     SELECT index, encode(ST_AsEWKB(g), 'hex') AS hex, ST_AsGeoJSON(g, 9)::json AS geometry, ST_Area(g::geography) AS "areaM2",
-            ST_NumGeometries(g) AS parts,
-            CASE WHEN ST_Perimeter(g::geography) > 0 THEN 4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2 ELSE 0 END AS "polsbyPopper"
-     FROM cell ORDER BY index`,
+    rebalanceCellsSql,
     [parent.id, JSON.stringify(cells.map((cell) => cell.box)), JSON.stringify(crossing)],
   );
-  const { rows: overlaps } = await db.query<{ index: number; id: number; area: number }>(
-    `SELECT cell.index, c.id, ST_Area(ST_Intersection(c.geom, cell.g)) AS area
-     FROM grids c, (SELECT ord::int - 1 AS index, g::geometry AS g FROM unnest($2::text[]) WITH ORDINALITY AS cells(g, ord)) cell
-     WHERE c.parent_id = $1 AND c.geom && cell.g AND ST_Intersects(c.geom, cell.g)
-     ORDER BY area DESC`,
+  const { rows: overlaps } = await db.query<CellOverlapsRow>(
+    cellOverlapsSql,
     [parent.id, rows.map((row) => row.hex)],
   );
   const matched = new Map<number, number>();
@@ -103,7 +80,7 @@ async function proposeGrids(db: Queryable, parent: ParentRow, cells: PartitionCe
 }
 
 async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<number, number | null>> {
-  const { rows } = await db.query<{ id: number; grid_id: number | null }>('SELECT id, grid_id FROM buildings WHERE id = ANY($1::bigint[])', [buildingIds]);
+  const { rows } = await db.query<BuildingGridsRow>(buildingGridsSql, [buildingIds]);
   return new Map(rows.map((row) => [row.id, row.grid_id]));
 }
 
@@ -113,7 +90,7 @@ async function currentGridOf(db: Queryable, buildingIds: number[]): Promise<Map<
  * |deviation| and how many buildings would change grid. With commit the children are replaced in one
  * transaction (ids of best-overlapping children are kept), members re-assigned and history written.
  */
-export async function rebalanceGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: RebalanceInput) {
+export async function rebalanceGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, input: RebalanceInput) {
   const plan = async (db: Queryable) => {
     const parent = await loadParent(db, id);
     const buildings = await loadBuildings(db, id);
@@ -149,19 +126,19 @@ export async function rebalanceGrid(options: WriteOptions, id: number, expectedV
     // The parent's version stands for its set of children: a rebalance bumps it, so two planners re-cutting the
     // same community cannot overwrite each other (If-Match of the parent, 412 when stale).
     const locked = await lockGrid(client, id, expectedVersion);
-    await client.query('SELECT id FROM grids WHERE parent_id = $1 ORDER BY id FOR UPDATE', [id]);
+    await client.query(lockChildrenSql, [id]);
     const { parent, proposed, summary } = await plan(client);
     const reason = input.reason ?? `rebalance to ${input.targetHouseholds} households`;
     const ids = await replaceChildren(client, options, parent, proposed, reason);
     const before = await gridSnapshot(client, id);
-    await client.query('UPDATE grids SET version = version + 1, updated_at = $2 WHERE id = $1', [id, options.at]);
+    await client.query(bumpVersionSql, [id, options.at]);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: locked.version + 1, action: 'update', reason, before, after: await gridSnapshot(client, id) });
     return { committed: true, ...summary, ids };
   });
 }
 
 async function replaceChildren(client: PoolClient, options: WriteOptions, parent: ParentRow, proposed: ProposedGrid[], reason: string): Promise<number[]> {
-  const { rows: children } = await client.query<{ id: number; hex: string }>(`SELECT id, encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE parent_id = $1 ORDER BY id`, [parent.id]);
+  const { rows: children } = await client.query<ChildGeometriesRow>(childGeometriesSql, [parent.id]);
   const kept = proposed.filter((grid) => grid.matchedId !== null).map((grid) => grid.matchedId as number);
   const removed = children.filter((child) => !kept.includes(child.id));
   const holder = kept[0];
@@ -170,21 +147,20 @@ async function replaceChildren(client: PoolClient, options: WriteOptions, parent
     const before = await gridSnapshot(client, child.id);
     // Members wait in a kept grid until the re-assignment below places them by point-in-polygon.
     if (holder !== undefined) moved = addMoved(moved, await moveMembers(client, options.members, child.id, holder));
-    await client.query('DELETE FROM grids WHERE id = $1', [child.id]);
+    await client.query(deleteGridSql, [child.id]);
     await recordHistory(client, options.writer, options.at, { gridId: child.id, version: (before?.version as number) + 1, action: 'delete', reason, before, after: null });
   }
   const ids: number[] = [];
   for (const grid of proposed) {
     if (grid.matchedId !== null) {
       const before = await gridSnapshot(client, grid.matchedId);
-      await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [grid.matchedId, grid.hex, options.at]);
+      await client.query(setGeometrySql, [grid.matchedId, grid.hex, options.at]);
       await recordHistory(client, options.writer, options.at, { gridId: grid.matchedId, version: (before?.version as number) + 1, action: 'update', reason, before, after: await gridSnapshot(client, grid.matchedId) });
       ids.push(grid.matchedId);
       continue;
     }
-    const { rows } = await client.query<{ id: number }>(
-      `INSERT INTO grids (code, name, level, parent_id, geom, created_at, updated_at)
-       VALUES ($1 || '-R' || $2, $3 || ' 新网格 ' || $2, $4, $5, $6::geometry, $7, $7) RETURNING id`,
+    const { rows } = await client.query<InsertRebalancedRow>(
+      insertRebalancedSql,
       [parent.code, grid.index + 1, parent.name, parent.level + 1, parent.id, grid.hex, options.at],
     );
     await recordHistory(client, options.writer, options.at, { gridId: rows[0].id, version: 1, action: 'create', reason, before: null, after: await gridSnapshot(client, rows[0].id) });

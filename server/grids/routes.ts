@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import type { Context } from 'koa';
 import type { AppDeps } from '../deps';
 import { allRoles, type Role } from '../auth/roles';
-import { featureCollection, idParam } from '../geo/schemas';
-import { defineRoute, type RouteDefinition } from '../http/route';
-import { BadRequestError } from '../errors';
-import type { WriteContext } from '../audit/write-context';
+import { idParam, jsonAnswer, versionedAnswer } from '../http/request-schemas';
+import { featureCollection } from '../geo/schemas';
+import { answerVersioned, ifMatchVersion } from '../http/conditional';
+import { defineRoute, type RouteResponses } from '../http/route';
+import type { WriteContext } from '../db/write-context';
 import { gridCoverage, gridStats } from './analysis';
 import { listHistory } from './history';
 import {
@@ -16,6 +16,13 @@ import {
   gridWriteQuery,
   importGridsBody,
   importGridsQuery,
+  gridAnswer,
+  gridChangeAnswer,
+  gridCoverageAnswer,
+  gridDeletedAnswer,
+  gridHistoryAnswer,
+  gridsAnswer,
+  gridStatsAnswer,
   listGridsQuery,
   mergeGridsBody,
   rebalanceBody,
@@ -32,30 +39,11 @@ import { cityExtentOf } from '../geo/extent';
 
 const gridEditors: readonly Role[] = ['admin', 'planner'];
 
-/** If-Match: 3, "3" or W/"3" → 3; absent → undefined (the service answers 428). */
-function ifMatchVersion(ctx: Context): number | undefined {
-  const header = ctx.get('If-Match').trim();
-  if (!header) return undefined;
-  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(header);
-  if (!match) throw new BadRequestError('If-Match must be the grid version, e.g. If-Match: "3"', { header });
-  return Number(match[1]);
-}
-
-function answerWithVersion(ctx: Context, result: { version: number }, status = 200): void {
-  ctx.status = status;
-  ctx.set('ETag', `"${result.version}"`);
-  ctx.body = result;
-}
-
-const writtenGrid = z
-  .object({ feature: z.unknown(), version: z.number().int(), membersMoved: z.record(z.string(), z.number()) })
-  .openapi('WrittenGrid', { description: 'The grid as stored (ETag: its version) and how many members of each layer changed grid' });
-
 /** A grid write answers the grid it wrote, or with ?dryRun=true (always 200) its verdict. */
-function verdictResponses(status: 200 | 201, description: string): NonNullable<RouteDefinition['responses']> {
+function verdictResponses(status: 200 | 201, description: string): RouteResponses {
   const verdict = { description: 'With ?dryRun=true: what the write would do', schema: gridWriteVerdict };
-  if (status === 201) return { 201: { description, schema: writtenGrid }, 200: verdict };
-  return { 200: { description: `${description}, or with ?dryRun=true the verdict`, schema: z.union([writtenGrid, gridWriteVerdict]) } };
+  if (status === 201) return { 201: { description, schema: gridAnswer }, 200: verdict };
+  return { 200: { description: `${description}, or with ?dryRun=true the verdict`, schema: z.union([gridAnswer, gridWriteVerdict]) } };
 }
 
 export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
@@ -65,6 +53,8 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids',
+      operationId: 'listGrids',
+      responses: jsonAnswer(gridsAnswer),
       summary: 'Grid polygons as a GeoJSON FeatureCollection, paginated by id',
       tag: 'grids',
       access: allRoles,
@@ -77,6 +67,7 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids',
+      operationId: 'createGrid',
       summary: 'Create a grid (validated: WGS84 polygon, valid, inside its parent, no sibling overlap, level = parent + 1; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
@@ -91,12 +82,15 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
           ctx.body = await gridWriteDryRun(options, place, { geometry: body.geometry, repair: query.repair }, (client) => insertGrid(client, options, body, query.repair));
           return;
         }
-        answerWithVersion(ctx, await createGrid(options, body, query.repair), 201);
+        const grid = await createGrid(options, body, query.repair);
+        answerVersioned(ctx, grid, grid.version, 201);
       },
     }),
     defineRoute({
       method: 'post',
       path: '/api/grids/merge',
+      operationId: 'mergeGrids',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Merge adjacent sibling grids into one (a preview unless commit: true)',
       tag: 'grids',
       access: gridEditors,
@@ -109,6 +103,7 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/import',
+      operationId: 'importGrids',
       summary: 'Import boundaries of one level from a GeoJSON FeatureCollection, with the coverage report (?dryRun=true: the report only)',
       tag: 'grids',
       access: gridEditors,
@@ -124,17 +119,22 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id',
+      operationId: 'getGrid',
+      responses: versionedAnswer(gridAnswer),
       summary: 'One grid with its parent chain and child count',
       tag: 'grids',
       access: allRoles,
       params: idParam,
       async handler(ctx, { params }) {
-        answerWithVersion(ctx, await getGrid(pool, params.id));
+        const grid = await getGrid(pool, params.id);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/children',
+      operationId: 'listGridChildren',
+      responses: jsonAnswer(gridsAnswer),
       summary: 'The child grids of a grid as a FeatureCollection',
       tag: 'grids',
       access: allRoles,
@@ -146,6 +146,7 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'patch',
       path: '/api/grids/:id',
+      operationId: 'updateGrid',
       summary: 'Change a grid’s geometry, attributes and/or parent (If-Match: version required; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
@@ -162,12 +163,15 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
           ctx.body = await gridWriteDryRun(options, place, drawn, (client) => changeGrid(client, options, params.id, version, body, query.repair));
           return;
         }
-        answerWithVersion(ctx, await updateGrid(options, params.id, version, body, query.repair));
+        const grid = await updateGrid(options, params.id, version, body, query.repair);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({
       method: 'delete',
       path: '/api/grids/:id',
+      operationId: 'deleteGrid',
+      responses: jsonAnswer(gridDeletedAnswer),
       summary: 'Delete a grid (If-Match required; ?target=, an adjacent sibling, absorbs its area, children and members, with ?targetVersion= its version)',
       tag: 'grids',
       access: gridEditors,
@@ -180,6 +184,8 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/history',
+      operationId: 'listGridHistory',
+      responses: jsonAnswer(gridHistoryAnswer),
       summary: 'Every change of a grid: who, when, why, before and after',
       tag: 'grids',
       access: allRoles,
@@ -191,6 +197,7 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/revert',
+      operationId: 'revertGrid',
       summary: 'Restore a grid to an earlier version (a new version; If-Match required; ?dryRun=true: the verdict only)',
       tag: 'grids',
       access: gridEditors,
@@ -207,12 +214,15 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
           ctx.body = await gridWriteDryRun(options, place, { geometry: change.geometry, repair: false }, (client) => changeGrid(client, options, params.id, version, change, false));
           return;
         }
-        answerWithVersion(ctx, await revertGrid(options, params.id, version, body.version, body.reason));
+        const grid = await revertGrid(options, params.id, version, body.version, body.reason);
+        answerVersioned(ctx, grid, grid.version);
       },
     }),
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/split',
+      operationId: 'splitGrid',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Cut a grid along a line into two (a preview unless commit: true, which needs If-Match)',
       tag: 'grids',
       access: gridEditors,
@@ -226,6 +236,8 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/grids/:id/rebalance',
+      operationId: 'rebalanceGrid',
+      responses: jsonAnswer(gridChangeAnswer),
       summary: 'Re-cut a parent’s children into grids of about targetHouseholds each (a preview unless commit: true, which needs If-Match of the parent)',
       tag: 'grids',
       access: gridEditors,
@@ -239,6 +251,8 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/coverage',
+      operationId: 'getGridCoverage',
+      responses: jsonAnswer(gridCoverageAnswer),
       summary: 'Gaps, overlaps and protrusions among a grid’s children, with areas in m²',
       tag: 'grids',
       access: allRoles,
@@ -250,6 +264,8 @@ export function gridRoutes({ pool, heavy, clock, config, catalogue }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/grids/:id/stats',
+      operationId: 'getGridStats',
+      responses: jsonAnswer(gridStatsAnswer),
       summary: 'Households, people by category, buildings, rental units, hazards by risk level, key places',
       tag: 'grids',
       access: allRoles,

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool';
 import { RuleViolationError } from '../errors';
-import { planarAreaM2 } from '../geo/area';
+import { type ChildrenOutsideRow, childrenOutsideSql, type ClipToParentRow, clipToParentSql, type InsideParentRow, insideParentSql, type IsEmptyRow, isEmptySql, normalizeGeometrySql, parentGridSql, type SiblingOverlapsRow, siblingOverlapsSql, type SnapToNeighboursRow, snapToNeighboursSql, type SubtractGridsRow, subtractGridsSql } from './sql';
 
 /** Geometry travels between statements as hex EWKB, so it is parsed and validated once. */
 export type GeometryHex = string;
@@ -27,11 +27,7 @@ export async function normalizeGeometry(db: Queryable, geojson: unknown, repair:
   let row: { valid: boolean; reason: string; hex: string; repaired: string | null };
   try {
     const { rows } = await db.query(
-      `WITH input AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g)
-       SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS reason, encode(ST_AsEWKB(ST_Multi(g)), 'hex') AS hex,
-              CASE WHEN $2::boolean AND NOT ST_IsValid(g)
-                   THEN encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))), 'hex') END AS repaired
-       FROM input`,
+      normalizeGeometrySql,
       [JSON.stringify(geojson), repair],
     );
     row = rows[0];
@@ -46,7 +42,7 @@ export async function normalizeGeometry(db: Queryable, geojson: unknown, repair:
       geometry: geojson,
     });
   }
-  const { rows } = await db.query<{ empty: boolean }>('SELECT ST_IsEmpty($1::geometry) AS empty', [row.repaired]);
+  const { rows } = await db.query<IsEmptyRow>(isEmptySql, [row.repaired]);
   if (rows[0].empty) throw new RuleViolationError(`geometry could not be repaired: ${row.reason}`, { rule: 'valid-geometry', reason: row.reason });
   return row.repaired as string;
 }
@@ -63,7 +59,7 @@ export async function checkLevel(db: Queryable, level: number, parentId: number 
     return null;
   }
   if (parentId === null) throw new RuleViolationError(`a level-${level} grid needs a parent of level ${level - 1}`, { rule: 'level', level });
-  const { rows } = await db.query<ParentGrid>('SELECT id, level FROM grids WHERE id = $1', [parentId]);
+  const { rows } = await db.query<ParentGrid>(parentGridSql, [parentId]);
   const parent = rows[0];
   if (!parent) throw new RuleViolationError(`parent grid ${parentId} does not exist`, { rule: 'level', parentId });
   if (parent.level !== level - 1) {
@@ -103,33 +99,16 @@ export async function placeGeometry(
  * already touch, not slivers, and claiming them would block the next neighbour's edit.
  */
 async function snapToNeighbours(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(
-    `WITH input AS (SELECT $1::geometry AS g),
-     neighbours AS (
-       SELECT ST_Union(part) AS ref FROM (
-         SELECT n.geom AS part FROM grids n, input
-         WHERE n.level = $2 AND n.parent_id IS NOT DISTINCT FROM $3 AND n.id <> ALL($4::bigint[])
-           AND n.geom && ST_Expand(input.g, $5) AND ST_DWithin(n.geom, input.g, $5)
-         UNION ALL
-         SELECT ST_Difference(ST_Buffer(input.g, 2 * $5, 'join=mitre'), p.geom) FROM grids p, input WHERE p.id = $3) parts
-       WHERE NOT ST_IsEmpty(part)),
-     fill AS (
-       SELECT (ST_Dump(ST_Difference(ST_Difference(ST_Intersection(ST_Buffer(g, $5, 'join=mitre'), ST_Buffer(ref, $5, 'join=mitre')), ref), g))).geom AS piece
-       FROM input, neighbours WHERE ref IS NOT NULL),
-     slivers AS (SELECT ST_Union(piece) AS s FROM fill WHERE ${planarAreaM2('piece')} > $6)
-     SELECT encode(ST_AsEWKB(CASE WHEN s IS NULL THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g, s)), 3)) END), 'hex') AS hex
-     FROM input, slivers`,
+  const { rows } = await db.query<SnapToNeighboursRow>(
+    snapToNeighboursSql,
     [geometry, level, parentId, excludeIds, sliverSnapDegrees, sliverMinimumM2],
   );
   return rows[0].hex;
 }
 
 async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<void> {
-  const { rows } = await db.query<{ inside: boolean; outside: unknown; outside_m2: number }>(
-    `SELECT ST_Covers(ST_Buffer(p.geom::geography, $3)::geometry, g) AS inside,
-            ST_AsGeoJSON(outside, 9)::json AS outside,
-            ${planarAreaM2('outside')} AS outside_m2
-     FROM grids p, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Difference(g, p.geom) AS outside) difference WHERE p.id = $2`,
+  const { rows } = await db.query<InsideParentRow>(
+    insideParentSql,
     [geometry, parentId, insideParentToleranceMetres],
   );
   const row = rows[0];
@@ -144,8 +123,8 @@ async function checkInsideParent(db: Queryable, geometry: GeometryHex, parentId:
 }
 
 async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: number): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(
-    `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_Intersection($1::geometry, p.geom), 3))), 'hex') AS hex FROM grids p WHERE p.id = $2`,
+  const { rows } = await db.query<ClipToParentRow>(
+    clipToParentSql,
     [geometry, parentId],
   );
   return rows[0].hex;
@@ -154,10 +133,8 @@ async function clipToParent(db: Queryable, geometry: GeometryHex, parentId: numb
 // No ST_Intersects prefilter: its relate computation threw "side location conflict" on valid Hong Kong areas
 // sharing near-coincident edges, where the overlay (ST_Intersection) stays robust; non-touching siblings get 0 m².
 async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: number, parentId: number | null, excludeIds: number[]): Promise<GeometryHex> {
-  const { rows } = await db.query<{ id: number; area_m2: number; overlap: unknown }>(
-    `SELECT s.id, ${planarAreaM2('overlap')} AS area_m2, ST_AsGeoJSON(overlap, 9)::json AS overlap
-     FROM grids s, (SELECT $1::geometry AS g) input, LATERAL (SELECT ST_Intersection(s.geom, g) AS overlap) intersection
-     WHERE s.level = $2 AND s.parent_id IS NOT DISTINCT FROM $3 AND s.id <> ALL($4::bigint[]) AND s.geom && g`,
+  const { rows } = await db.query<SiblingOverlapsRow>(
+    siblingOverlapsSql,
     [geometry, level, parentId, excludeIds],
   );
   const overlapping = rows.filter((row) => row.area_m2 > 0);
@@ -170,9 +147,8 @@ async function subtractSiblings(db: Queryable, geometry: GeometryHex, level: num
     });
   }
   if (overlapping.length === 0) return geometry;
-  const { rows: clipped } = await db.query<{ hex: string }>(
-    `SELECT encode(ST_AsEWKB(ST_Multi(ST_CollectionExtract(
-              ST_Difference($1::geometry, (SELECT ST_Union(geom) FROM grids WHERE id = ANY($2::bigint[]))), 3))), 'hex') AS hex`,
+  const { rows: clipped } = await db.query<SubtractGridsRow>(
+    subtractGridsSql,
     [geometry, overlapping.map((row) => row.id)],
   );
   return clipped[0].hex;
@@ -183,10 +159,8 @@ export async function checkChildrenInside(db: Queryable, gridId: number, geometr
   // Measured by overlay, not ST_Covers: on HK district J written back unchanged, ST_Covers of the buffered
   // boundary said false for a child whose difference from it was empty. The buffer is planar in degrees, as for
   // slivers (never more than 0.5 m in any direction).
-  const { rows } = await db.query<{ id: number }>(
-    `SELECT c.id FROM grids c, (SELECT ST_Buffer($2::geometry, $3, 'join=mitre') AS g) input,
-            LATERAL (SELECT ST_Difference(c.geom, input.g) AS outside) difference
-     WHERE c.parent_id = $1 AND NOT ST_IsEmpty(outside) AND ${planarAreaM2('outside')} > $4`,
+  const { rows } = await db.query<ChildrenOutsideRow>(
+    childrenOutsideSql,
     [gridId, geometry, insideParentToleranceMetres / 111_320, protrusionNoiseM2],
   );
   if (rows.length > 0) {

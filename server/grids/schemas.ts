@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { areaGeometry, bboxQuery, isWgs84CrsName, lineStringGeometry, pageQuery, wholeNumber } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
+import { areaGeometry, bboxQuery, featureAnswer, featureCollectionAnswer, isWgs84CrsName, lineStringGeometry } from '../geo/schemas';
 
 export const gridLevel = wholeNumber({ min: 1, max: 4 });
 
@@ -158,3 +159,83 @@ export const gridImportReport = z
     dryRun: z.boolean(),
   })
   .openapi('GridImportReport');
+
+// Answers.
+const gridParent = z.object({ id: z.number().int(), code: z.string(), name: z.string(), level: z.number().int() });
+
+/** A grid's properties as every grid answer has them (grids/service.ts featureSql). */
+const gridProperties = z.object({
+  code: z.string(),
+  name: z.string(),
+  level: z.number().int(),
+  parentId: z.number().int().nullable(),
+  leader: z.string().nullable(),
+  workers: z.array(z.string()),
+  householdsTarget: z.number().int().nullable(),
+  version: z.number().int(),
+  areaM2: z.number(),
+});
+
+const gridFeatureAnswer = featureAnswer(gridProperties).extend({ id: z.number().int() });
+
+/** A grid as a Feature with its version (the ETag, for If-Match); reads add its parents and child count, writes what moved. */
+export const gridAnswer = z.object({
+  feature: gridFeatureAnswer,
+  version: z.number().int(),
+  parents: z.array(gridParent).optional(),
+  childCount: z.number().int().optional(),
+  membersMoved: z.unknown().optional(),
+});
+
+export const gridsAnswer = featureCollectionAnswer(gridFeatureAnswer);
+
+/** A preview (committed: false) or what was written (committed: true); the members depend on the operation. */
+export const gridChangeAnswer = z.object({ committed: z.boolean() }).passthrough();
+
+export const gridDeletedAnswer = z.object({
+  id: z.number().int(),
+  deleted: z.literal(true),
+  children: z.number().int(),
+  members: z.unknown(),
+  targetId: z.number().int().optional(),
+  membersMoved: z.unknown().optional(),
+});
+
+export const gridHistoryAnswer = z.object({
+  gridId: z.number().int(),
+  entries: z.array(
+    z.object({
+      id: z.number().int(),
+      version: z.number().int(),
+      action: z.string(),
+      reason: z.string().nullable(),
+      tokenId: z.number().int().nullable().optional(),
+      role: z.string().nullable(),
+      at: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+    }),
+  ),
+});
+
+export const gridCoverageAnswer = z.object({
+  gridId: z.number().int(),
+  clean: z.boolean(),
+  gapAreaM2: z.number(),
+  overlapAreaM2: z.number(),
+  outsideAreaM2: z.number(),
+  gaps: featureCollectionAnswer(),
+  overlaps: featureCollectionAnswer(),
+  outside: featureCollectionAnswer(),
+});
+
+export const gridStatsAnswer = z.object({
+  gridId: z.number().int(),
+  buildings: z.number().int(),
+  households: z.number().int(),
+  rentalUnits: z.number().int(),
+  peopleByCategory: z.record(z.string(), z.number()),
+  hazardsByRiskLevel: z.record(z.string(), z.number()),
+  keyPlaces: z.number().int(),
+  level4Grids: z.number().int(),
+});

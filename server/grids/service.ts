@@ -1,27 +1,16 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
-import { ConflictError, NotFoundError, PreconditionRequiredError, StaleVersionError } from '../errors';
+import { checkVersion } from '../db/versions';
+import { ConflictError, NotFoundError } from '../errors';
 import { publishChange } from '../events/bus';
 import { type HistoryAction, gridSnapshot, recordHistory, snapshotAtVersion } from './history';
 import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
+import { ancestorsSql, type ChildCountRow, childCountSql, type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
 
-/**
- * Decimals of served grid geometry: 9 ≈ 0.1 mm, as coverage and history serve it. Snap-rounded to them before
- * writing, so the served geometry is valid as served (plain rounding can collapse a sliver into a ring of too few
- * points) and a client may PATCH it back unchanged: at 7 decimals (≈ 1 cm) a vertex moved off a 1 km border
- * made a sibling overlap of over 1 m², which PATCH refuses.
- */
-export const servedDecimals = 9;
-
-const featureSql = `json_build_object(
-  'type', 'Feature', 'id', id,
-  'geometry', ST_AsGeoJSON(ST_ReducePrecision(geom, 1e-${servedDecimals}), ${servedDecimals})::json,
-  'properties', json_build_object('code', code, 'name', name, 'level', level, 'parentId', parent_id,
-                                  'leader', leader, 'workers', workers, 'householdsTarget', households_target,
-                                  'version', version, 'areaM2', round(ST_Area(geom::geography)::numeric, 1)))`;
+export { servedDecimals } from './sql';
 
 export interface GridFeaturePage {
   features: unknown[];
@@ -31,15 +20,8 @@ export interface GridFeaturePage {
 /** One page of grids as GeoJSON features, ordered by id; the filters are all optional and all bound. */
 export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<GridFeaturePage> {
   const [minLon, minLat, maxLon, maxLat] = query.bbox ?? [null, null, null, null];
-  const { rows } = await db.query<{ id: number; feature: unknown }>(
-    `SELECT id, ${featureSql} AS feature
-     FROM grids
-     WHERE ($1::int IS NULL OR level = $1)
-       AND ($2::bigint IS NULL OR parent_id = $2)
-       AND ($3::float8 IS NULL OR geom && ST_MakeEnvelope($3, $4, $5, $6, 4326))
-       AND id > $7
-     ORDER BY id
-     LIMIT $8`,
+  const { rows } = await db.query<ListGridsRow>(
+    listGridsSql,
     [query.level ?? null, query.parent ?? null, minLon, minLat, maxLon, maxLat, query.cursor ?? 0, query.limit + 1],
   );
   const page = rows.slice(0, query.limit);
@@ -48,7 +30,7 @@ export async function listGrids(db: Queryable, query: ListGridsQuery): Promise<G
 }
 
 export async function gridFeature(db: Queryable, id: number): Promise<{ feature: unknown; version: number }> {
-  const { rows } = await db.query<{ feature: unknown; version: number }>(`SELECT ${featureSql} AS feature, version FROM grids WHERE id = $1`, [id]);
+  const { rows } = await db.query<GridFeatureRow>(gridFeatureSql, [id]);
   if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
   return rows[0];
 }
@@ -57,20 +39,16 @@ export async function gridFeature(db: Queryable, id: number): Promise<{ feature:
 export async function getGrid(db: Queryable, id: number) {
   const { feature, version } = await gridFeature(db, id);
   const { rows: parents } = await db.query(
-    `WITH RECURSIVE chain AS (
-       SELECT g.parent_id AS id, 1 AS depth FROM grids g WHERE g.id = $1
-       UNION ALL
-       SELECT g.parent_id, chain.depth + 1 FROM grids g JOIN chain ON g.id = chain.id WHERE g.parent_id IS NOT NULL)
-     SELECT g.id, g.code, g.name, g.level FROM chain JOIN grids g ON g.id = chain.id ORDER BY chain.depth`,
+    ancestorsSql,
     [id],
   );
-  const { rows: counts } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
+  const { rows: counts } = await db.query<ChildCountRow>(childCountSql, [id]);
   return { feature, version, parents, childCount: counts[0].n };
 }
 
 export async function listChildren(db: Queryable, id: number): Promise<unknown[]> {
   await gridFeature(db, id);
-  const { rows } = await db.query<{ feature: unknown }>(`SELECT ${featureSql} AS feature FROM grids WHERE parent_id = $1 ORDER BY id`, [id]);
+  const { rows } = await db.query<ChildFeaturesRow>(childFeaturesSql, [id]);
   return rows.map((row) => row.feature);
 }
 
@@ -101,22 +79,14 @@ export interface GridLock {
 }
 
 /** Locks the grid row for the transaction and checks the caller's If-Match version against it. */
-export async function lockGrid(client: PoolClient, id: number, expectedVersion: number | undefined): Promise<GridLock> {
-  if (expectedVersion === undefined) {
-    throw new PreconditionRequiredError(`changing grid ${id} needs If-Match with the version you last read`, { id });
-  }
+export async function lockGrid(client: PoolClient, id: number, expectedVersion: string | undefined): Promise<GridLock> {
   const { rows } = await client.query<GridLock>(
-    'SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = $1 FOR UPDATE',
+    lockGridSql,
     [id],
   );
   const grid = rows[0];
   if (!grid) throw new NotFoundError(`grid ${id} does not exist`, { id });
-  if (grid.version !== expectedVersion) {
-    throw new StaleVersionError(`grid ${id} is at version ${grid.version}, not ${expectedVersion}: reload and retry`, {
-      id,
-      currentVersion: grid.version,
-    });
-  }
+  checkVersion(`grid ${id}`, grid.version, expectedVersion, true, { id });
   return grid;
 }
 
@@ -127,16 +97,15 @@ function rethrowUniqueCode(error: unknown): never {
 
 /** Hex EWKB of the envelope around the given geometries (old and new extents of a change). */
 async function extentOf(db: Queryable, geometries: GeometryHex[]): Promise<{ area: GeometryHex; bbox: [number, number, number, number] }> {
-  const { rows } = await db.query<{ area: string; bbox: [number, number, number, number] }>(
-    `WITH e AS (SELECT ST_Envelope(ST_Collect(g::geometry)) AS g FROM unnest($1::text[]) AS g)
-     SELECT encode(ST_AsEWKB(g), 'hex') AS area, ARRAY[ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)] AS bbox FROM e`,
+  const { rows } = await db.query<ExtentOfRow>(
+    extentOfSql,
     [geometries],
   );
   return rows[0];
 }
 
 export async function geometryOf(db: Queryable, id: number): Promise<GeometryHex> {
-  const { rows } = await db.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS hex FROM grids WHERE id = $1`, [id]);
+  const { rows } = await db.query<GeometryHexRow>(geometryHexSql, [id]);
   return rows[0].hex;
 }
 
@@ -172,9 +141,8 @@ export async function insertGrid(client: PoolClient, options: WriteOptions, inpu
   await assertStorableGrid(client, options, input.geometry, parent?.id ?? null);
   const geometry = await placeGeometry(client, valid, { level: input.level, parent, excludeIds: [] });
   const { rows } = await client
-    .query<{ id: number }>(
-      `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5::geometry, $6, $7, $8, $9, $9) RETURNING id`,
+    .query<InsertGridRow>(
+      insertGridSql,
       [input.code, input.name, input.level, parent?.id ?? null, geometry, input.leader ?? null, input.workers ?? [], input.householdsTarget ?? null, options.at],
     )
     .catch(rethrowUniqueCode);
@@ -206,11 +174,7 @@ export async function applyGridChange(
   }
   await client
     .query(
-      `UPDATE grids SET code = coalesce($2, code), name = coalesce($3, name),
-         leader = CASE WHEN $4 THEN $5 ELSE leader END, workers = coalesce($6, workers),
-         households_target = CASE WHEN $7 THEN $8 ELSE households_target END,
-         geom = coalesce($9::geometry, geom), version = version + 1, updated_at = $10, parent_id = $11
-       WHERE id = $1`,
+      updateGridSql,
       [
         grid.id,
         change.code ?? null,
@@ -232,17 +196,17 @@ export async function applyGridChange(
   return { ...(await gridFeature(client, grid.id)), membersMoved };
 }
 
-export async function updateGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+export async function updateGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, change: UpdateGridInput, repair: boolean) {
   return withWriteTransaction(options.pool, options.writer, (client) => changeGrid(client, options, id, expectedVersion, change, repair));
 }
 
 /** The change inside the caller's transaction (a commit, or a dry run that rolls back). */
-export async function changeGrid(client: PoolClient, options: WriteOptions, id: number, expectedVersion: number | undefined, change: UpdateGridInput, repair: boolean) {
+export async function changeGrid(client: PoolClient, options: WriteOptions, id: number, expectedVersion: string | undefined, change: UpdateGridInput, repair: boolean) {
   const grid = await lockGrid(client, id, expectedVersion);
   return applyGridChange(client, options, grid, change, { repair, action: 'update' });
 }
 
-export async function revertGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, toVersion: number, reason?: string) {
+export async function revertGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, toVersion: number, reason?: string) {
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
     return applyGridChange(client, options, grid, await revertChange(client, id, toVersion, reason), { repair: false, action: 'revert' });

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionRequiredError, RuleViolationError, StaleVersionError } from '../errors';
 import { featureCollection } from '../geo/schemas';
@@ -7,6 +7,7 @@ import { addMoved, countMembers, moveMembers } from './membership';
 import type { GeometryHex } from './rules';
 import type { DeleteGridQuery, MergeGridsInput, SplitGridInput } from './schemas';
 import { type GridLock, type WriteOptions, afterGeometryChange, geometryOf, gridFeature, lockGrid } from './service';
+import { adoptChildrenSql, type ChildCountRow, childCountSql, type DeleteGridReturningRow, deleteGridReturningSql, deleteGridSql, type GeoJsonHexRow, geoJsonHexSql, type InsertPieceRow, insertPieceSql, mergeCandidatesSql, mergedUnionSql, setGeometrySql, type SplitCandidateRow, splitCandidateSql, splitPiecesSql } from './sql';
 
 interface Piece {
   hex: GeometryHex;
@@ -16,31 +17,21 @@ interface Piece {
   households: number;
 }
 
-// What a proposed polygon would hold: buildings by the point on their footprint, as grid_at() places them.
-const pieceFiguresSql = (polygon: string) => `
-  encode(ST_AsEWKB(ST_Multi(${polygon})), 'hex') AS hex, ST_AsGeoJSON(${polygon}, 9)::json AS geometry,
-  ST_Area(${polygon}::geography) AS "areaM2",
-  (SELECT count(*)::int FROM buildings b WHERE b.geom && ${polygon} AND ST_Intersects(${polygon}, ST_PointOnSurface(b.geom))) AS buildings,
-  (SELECT coalesce(sum(b.households), 0)::int FROM buildings b
-     WHERE b.geom && ${polygon} AND ST_Intersects(${polygon}, ST_PointOnSurface(b.geom))) AS households`;
-
 function previewOf(pieces: Piece[]) {
   return featureCollection(pieces.map(({ geometry, areaM2, buildings, households }) => ({ type: 'Feature', geometry, properties: { areaM2, buildings, households } })));
 }
 
 /** ST_Split of a one-polygon grid without children; the line must cut it into exactly two pieces. */
 async function cutAlongLine(db: Queryable, id: number, line: unknown): Promise<Piece[]> {
-  const { rows: grids } = await db.query<{ parts: number; children: number }>(
-    `SELECT ST_NumGeometries(geom) AS parts, (SELECT count(*)::int FROM grids c WHERE c.parent_id = g.id) AS children FROM grids g WHERE id = $1`,
+  const { rows: grids } = await db.query<SplitCandidateRow>(
+    splitCandidateSql,
     [id],
   );
   if (!grids[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
   if (grids[0].children > 0) throw new RuleViolationError(`grid ${id} has child grids: split its children instead`, { rule: 'split-no-children' });
   if (grids[0].parts !== 1) throw new RuleViolationError(`grid ${id} is a multi-part polygon; only one-part grids can be split`, { rule: 'split-line' });
   const { rows } = await db.query<Piece>(
-    `WITH parts AS (
-       SELECT (ST_Dump(ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)))).geom AS p FROM grids g WHERE g.id = $1)
-     SELECT ${pieceFiguresSql('p')} FROM parts ORDER BY ST_Area(p) DESC`,
+    splitPiecesSql,
     [id, JSON.stringify(line)],
   );
   if (rows.length !== 2) {
@@ -53,19 +44,17 @@ async function cutAlongLine(db: Queryable, id: number, line: unknown): Promise<P
  * Cuts a grid in two along a drawn line. Without commit: the two proposed pieces with their figures. With
  * commit (and If-Match): the grid keeps the larger piece, a new sibling takes the other, members follow.
  */
-export async function splitGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, input: SplitGridInput) {
+export async function splitGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, input: SplitGridInput) {
   if (!input.commit) return { committed: false, pieces: previewOf(await cutAlongLine(options.pool, id, input.line)) };
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
     const [kept, cut] = await cutAlongLine(client, id, input.line);
     const before = await gridSnapshot(client, id);
     const oldGeometry = before?.geometry;
-    await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [id, kept.hex, options.at]);
+    await client.query(setGeometrySql, [id, kept.hex, options.at]);
     const { rows } = await client
-      .query<{ id: number }>(
-        `INSERT INTO grids (code, name, level, parent_id, geom, leader, workers, households_target, created_at, updated_at)
-         SELECT coalesce($2, code || '-2'), coalesce($3, name || ' (2)'), level, parent_id, $4::geometry, leader, workers, households_target, $5, $5
-         FROM grids WHERE id = $1 RETURNING id`,
+      .query<InsertPieceRow>(
+        insertPieceSql,
         [id, input.newCode ?? null, input.newName ?? null, cut.hex, options.at],
       )
       .catch((error: { code?: string }) => {
@@ -76,7 +65,7 @@ export async function splitGrid(options: WriteOptions, id: number, expectedVersi
     const reason = input.reason ?? `split of grid ${id}`;
     await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'split', reason, before, after: await gridSnapshot(client, id) });
     await recordHistory(client, options.writer, options.at, { gridId: newId, version: 1, action: 'split', reason, before: null, after: await gridSnapshot(client, newId) });
-    const { rows: old } = await client.query<{ hex: string }>(`SELECT encode(ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 'hex') AS hex`, [JSON.stringify(oldGeometry)]);
+    const { rows: old } = await client.query<GeoJsonHexRow>(geoJsonHexSql, [JSON.stringify(oldGeometry)]);
     const membersMoved = await afterGeometryChange(client, options.members, [id, newId], [old[0].hex]);
     return { committed: true, grids: [await gridFeature(client, id), await gridFeature(client, newId)], membersMoved };
   });
@@ -91,7 +80,7 @@ interface MergeCandidate {
 
 async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Promise<{ grids: MergeCandidate[]; union: Piece }> {
   const { rows: grids } = await db.query<MergeCandidate>(
-    `SELECT id, level, parent_id AS "parentId", version FROM grids WHERE id = ANY($1::bigint[]) ORDER BY id ${lock ? 'FOR UPDATE' : ''}`,
+    mergeCandidatesSql(lock),
     [ids],
   );
   const missing = ids.filter((id) => !grids.some((grid) => grid.id === id));
@@ -100,8 +89,7 @@ async function unionOfSiblings(db: Queryable, ids: number[], lock: boolean): Pro
     throw new RuleViolationError(`grids ${ids.join(', ')} are not siblings (same level and parent): only siblings can be merged`, { rule: 'merge-siblings' });
   }
   const { rows } = await db.query<Piece & { parts: number }>(
-    `WITH merged AS (SELECT ST_Union(geom) AS u FROM grids WHERE id = ANY($1::bigint[]))
-     SELECT ST_NumGeometries(u) AS parts, ${pieceFiguresSql('u')} FROM merged`,
+    mergedUnionSql,
     [ids],
   );
   if (rows[0].parts !== 1) {
@@ -160,7 +148,7 @@ async function mergeInto(
 ): Promise<Record<string, number>> {
   const { geometries, moved } = await absorbGrids(client, options, survivorId, absorbed, how);
   const before = await gridSnapshot(client, survivorId);
-  await client.query('UPDATE grids SET geom = $2::geometry, version = version + 1, updated_at = $3 WHERE id = $1', [survivorId, union.hex, options.at]);
+  await client.query(setGeometrySql, [survivorId, union.hex, options.at]);
   const version = (before?.version as number) + 1;
   await recordHistory(client, options.writer, options.at, { gridId: survivorId, version, action: 'merge', reason: how.reason, before, after: await gridSnapshot(client, survivorId) });
   return afterGeometryChange(client, options.members, [survivorId, ...absorbed], [union.hex, ...geometries], moved);
@@ -177,9 +165,9 @@ async function absorbGrids(
   let moved: Record<string, number> = {};
   for (const id of absorbed) {
     const before = await gridSnapshot(client, id);
-    await client.query('UPDATE grids SET parent_id = $2, version = version + 1 WHERE parent_id = $1', [id, survivorId]);
+    await client.query(adoptChildrenSql, [id, survivorId]);
     moved = addMoved(moved, await moveMembers(client, options.members, id, survivorId));
-    const { rows } = await client.query<{ hex: string }>(`DELETE FROM grids WHERE id = $1 RETURNING encode(ST_AsEWKB(geom), 'hex') AS hex`, [id]);
+    const { rows } = await client.query<DeleteGridReturningRow>(deleteGridReturningSql, [id]);
     geometries.push(rows[0].hex);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: (before?.version as number) + 1, action: how.absorbedAction, reason: how.reason, before, after: null });
   }
@@ -192,13 +180,13 @@ async function absorbGrids(
  * inside their new parent and every member still lies in a grid. Handing them to a grid elsewhere would leave
  * children sticking out of it and members in an area no grid covers, so that is refused (422 delete-target).
  */
-export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: number | undefined, { target, targetVersion }: DeleteGridQuery) {
+export async function deleteGrid(options: WriteOptions, id: number, expectedVersion: string | undefined, { target, targetVersion }: DeleteGridQuery) {
   if (target !== undefined && targetVersion === undefined) {
     throw new PreconditionRequiredError(`a delete into grid ${target} changes that grid too: give targetVersion, its version as you read it`, { target });
   }
   return withWriteTransaction(options.pool, options.writer, async (client) => {
     const grid = await lockGrid(client, id, expectedVersion);
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM grids WHERE parent_id = $1', [id]);
+    const { rows } = await client.query<ChildCountRow>(childCountSql, [id]);
     const children = rows[0].n;
     const members = await countMembers(client, options.members, id);
     if ((children > 0 || members > 0) && target === undefined) {
@@ -215,7 +203,7 @@ export async function deleteGrid(options: WriteOptions, id: number, expectedVers
     const before = await gridSnapshot(client, id);
     const geometry = await geometryOf(client, id);
     await recordHistory(client, options.writer, options.at, { gridId: id, version: grid.version + 1, action: 'delete', before, after: null });
-    await client.query('DELETE FROM grids WHERE id = $1', [id]);
+    await client.query(deleteGridSql, [id]);
     await afterGeometryChange(client, options.members, [id], [geometry]);
     return { id, deleted: true, children, members };
   });

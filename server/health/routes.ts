@@ -18,6 +18,7 @@ export function healthRoutes({ pool, reads }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/health',
+      operationId: 'getHealth',
       summary: 'Liveness and database reachability',
       tag: 'health',
       access: 'public',

@@ -4,6 +4,7 @@ import type { Queryable } from '../db/pool';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { Bbox } from '../geo/schemas';
 import { invalidParameter } from './parameters';
+import { type StudyAreaRow, studyAreaSql } from './sql';
 
 /** Where a request looks: the whole city (grids of level 1), some grids, or a box cut out of either. */
 export interface Scope {
@@ -61,16 +62,8 @@ export function neighbourhoods(cells: readonly string[], k: number): number[][] 
 
 /** Loads the outline of a scope: 404 for a grid that does not exist, 400 for a box that misses the city. */
 export async function loadStudyArea(db: Queryable, scope: Scope): Promise<StudyArea> {
-  const { rows } = await db.query<{ found: number; outline: string | null }>(
-    `WITH chosen AS (
-       SELECT geom FROM grids WHERE CASE WHEN $1::bigint[] IS NULL THEN level = 1 ELSE id = ANY ($1) END
-     ), outline AS (
-       SELECT ST_Multi(CASE WHEN $2::float8[] IS NULL THEN u ELSE ST_CollectionExtract(ST_Intersection(u, ST_MakeEnvelope($2[1], $2[2], $2[3], $2[4], 4326)), 3) END) AS geom
-       FROM (SELECT ST_Union(geom) AS u FROM chosen) g
-     )
-     SELECT (SELECT count(*) FROM chosen)::int AS found,
-            CASE WHEN geom IS NULL OR ST_IsEmpty(geom) THEN NULL ELSE ST_AsGeoJSON(geom) END AS outline
-     FROM outline`,
+  const { rows } = await db.query<StudyAreaRow>(
+    studyAreaSql,
     [scope.gridIds, scope.bbox],
   );
   const { found, outline } = rows[0];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { RequestValidationError } from '../http/problem';
+import { categoryExists } from '../incidents/service';
 import { statuses } from '../incidents/workflow';
 import { accidentSeverities, defaultSpanDays, type HotspotFilters, maxSpanDays } from './schemas';
 
@@ -43,6 +44,5 @@ export async function checkAttributeFilters(db: Queryable, filters: Pick<Hotspot
     throw invalidParameter('status', `unknown status; one of ${statuses.join(', ')}`);
   }
   if (filters.category === undefined) return;
-  const { rowCount } = await db.query('SELECT 1 FROM incident_categories WHERE name = $1', [filters.category]);
-  if (!rowCount) throw invalidParameter('category', 'unknown incident category (GET /api/incidents/categories lists them)');
+  if (!(await categoryExists(db, filters.category))) throw invalidParameter('category', 'unknown incident category (GET /api/incidents/categories lists them)');
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hotspotResolutions } from '../geo/h3';
-import { bboxQuery, isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
+import { bboxAnswer, bboxQuery } from '../geo/schemas';
 
 export const hotspotSources = ['incidents', 'accidents'] as const;
 export type HotspotSource = (typeof hotspotSources)[number];
@@ -50,3 +51,48 @@ export type GiQuery = z.infer<typeof giQuery>;
 export type TrendQuery = z.infer<typeof trendQuery>;
 /** The filters all three share (and the tile layer's). */
 export type HotspotFilters = Pick<CountsQuery, 'source' | 'res' | 'to' | 'category' | 'status' | 'bbox' | 'grid'> & { from?: string };
+
+// Answers. Every analysis names what it counted: source, resolution, span and the filters given.
+const analysed = {
+  source: z.string(),
+  res: z.number().int(),
+  from: z.string(),
+  to: z.string(),
+  category: z.string().optional(),
+  status: z.string().optional(),
+  grid: z.number().int().optional(),
+  bbox: bboxAnswer.optional(),
+};
+
+export const countsAnswer = z.object({
+  ...analysed,
+  total: z.object({ count: z.number(), cells: z.number().int(), casualties: z.number().optional() }),
+  cells: z.array(z.object({ hex: z.string(), count: z.number(), casualties: z.number().optional() })),
+});
+
+export const giAnswer = z.object({
+  ...analysed,
+  k: z.number().int(),
+  fdr: z.boolean(),
+  studyArea: z.object({ cells: z.number().int(), count: z.number(), mean: z.number() }),
+  classes: z.record(z.string(), z.number()),
+  cells: z.array(z.object({ hex: z.string(), count: z.number(), z: z.number(), p: z.number(), class: z.number().int() })),
+});
+
+export const trendAnswer = z.object({
+  ...analysed,
+  k: z.number().int(),
+  fdr: z.boolean(),
+  window: z.string(),
+  windows: z.array(z.object({ from: z.string(), to: z.string() })),
+  labels: z.record(z.string(), z.number()),
+  cells: z.array(
+    z.object({
+      hex: z.string(),
+      counts: z.array(z.number()),
+      classes: z.array(z.number().int()),
+      trend: z.object({ s: z.number(), z: z.number(), p: z.number() }).passthrough(),
+      label: z.string(),
+    }),
+  ),
+});

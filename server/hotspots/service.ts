@@ -2,70 +2,11 @@ import type { Actor } from '../auth/roles';
 import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { ChangeEvent, EventBus } from '../events/bus';
+import { type CellCount, cellDaysStatement, countStatement } from './sql';
 import { loadStudyArea, neighbourhoods, requestScope, type Scope, scopeKey, type StudyArea } from './area';
 import { checkAttributeFilters, invalidParameter, resolveSpan, spanEnd } from './parameters';
 import { type CountsQuery, type GiQuery, type HotspotFilters, type HotspotSource, maxSpanDays, type TrendQuery } from './schemas';
 import { confidenceClasses, type EmergingLabel, emergingLabel, getisOrdGiStar, mannKendall, type MannKendall, twoSidedP } from './statistics';
-
-/** Per source: its table, time column, what `category` filters, and what else is summed per cell. */
-const sourceTables: Record<HotspotSource, { table: string; time: string; category: string; status: string | null; casualties: boolean }> = {
-  incidents: { table: 'incidents', time: 'reported_at', category: 'category', status: 'status', casualties: false },
-  accidents: { table: 'accidents', time: 'occurred_at', category: 'severity', status: null, casualties: true },
-};
-
-/**
- * The counts statement of a request: per cell (at `res`, derived from the stored resolution-10 cell) over
- * [from, to), and per window when `windowSeconds` is given (window 0 ends at `to`). Only the conditions a request
- * has are written into the text, each value bound: the whole city has no area test (the statement stays
- * index-only, and its plan is a fifth of a millisecond instead of the 3–10 ms PostGIS planning costs), a single
- * window no per-row arithmetic. Grouped by the bigint cell and spelled in hex once per group; epochs by
- * date_part, a float8 (extract() computes a numeric).
- */
-function countStatement(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowSeconds?: number) {
-  const { table, time, category, status, casualties } = sourceTables[query.source];
-  const values: unknown[] = [query.res, span.from, span.to];
-  const bind = (value: unknown, type: string) => `$${values.push(value)}::${type}`;
-  const conditions = [`f.${time} >= $2::timestamptz`, `f.${time} < $3::timestamptz`, 'f.h3_r10 IS NOT NULL'];
-  if (query.category !== undefined) conditions.push(`f.${category} = ${bind(query.category, 'text')}`);
-  if (query.status !== undefined && status) conditions.push(`f.${status} = ${bind(query.status, 'text')}`);
-  if (area.filter !== null) conditions.push(`ST_Intersects(f.geom, (SELECT ST_GeomFromGeoJSON(${bind(area.filter, 'text')})))`);
-  const window = windowSeconds === undefined ? '0' : `(ceil((date_part('epoch', $3::timestamptz) - date_part('epoch', f.${time})) / ${bind(windowSeconds, 'float8')}) - 1)::int`;
-  const text = `SELECT to_hex(cell) AS hex, "window", count${casualties ? ', casualties' : ''} FROM (
-      SELECT h3_cell_parent(f.h3_r10, $1::int) AS cell, ${window} AS "window",
-             count(*)::int AS count${casualties ? ', sum(f.casualties)::int AS casualties' : ''}
-      FROM ${table} f WHERE ${conditions.join(' AND ')}
-      GROUP BY 1, 2) cells`;
-  return { text, values };
-}
-
-const dayMs = 86_400_000;
-
-/**
- * The whole-city incident counts of one window, without category or status, read whole UTC days of the span from
- * incident_cell_days (sql/145, kept by triggers in every write's transaction) and only the partial days at its
- * edges from the incidents. Null when the request is not of that shape or the span holds no whole day.
- */
-function cellDaysStatement(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowSeconds?: number) {
-  if (query.source !== 'incidents' || windowSeconds !== undefined || area.filter !== null || query.category !== undefined || query.status !== undefined) return null;
-  const firstDay = new Date(Math.ceil(span.from.getTime() / dayMs) * dayMs);
-  const endDay = new Date(Math.floor(span.to.getTime() / dayMs) * dayMs);
-  if (firstDay >= endDay) return null;
-  const edgeCells = `SELECT h3_cell_parent(h3_r10, $1::int) AS cell, count(*) AS count FROM incidents WHERE h3_r10 IS NOT NULL AND`;
-  const text = `SELECT to_hex(cell) AS hex, 0 AS "window", sum(count)::int AS count FROM (
-      SELECT cell, count FROM incident_cell_days WHERE res = $1::int
-        AND day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
-      UNION ALL ${edgeCells} reported_at >= $2::timestamptz AND reported_at < $4::timestamptz GROUP BY 1
-      UNION ALL ${edgeCells} reported_at >= $5::timestamptz AND reported_at < $3::timestamptz GROUP BY 1) parts
-    GROUP BY cell HAVING sum(count) > 0`;
-  return { text, values: [query.res, span.from, span.to, firstDay, endDay] };
-}
-
-interface CellCount {
-  hex: string;
-  window: number;
-  count: number;
-  casualties?: number;
-}
 
 export interface GiCell {
   hex: string;
@@ -240,7 +181,7 @@ export class HotspotService {
   /** Counts per cell and window; `windowMs` undefined: the whole span is one window. */
   private async countRows(query: HotspotFilters, area: StudyArea, span: { from: Date; to: Date }, windowMs?: number): Promise<CellCount[]> {
     const windowSeconds = windowMs === undefined ? undefined : windowMs / 1000;
-    const statement = cellDaysStatement(query, area, span, windowSeconds) ?? countStatement(query, area, span, windowSeconds);
+    const statement = cellDaysStatement(query, area.filter, span, windowSeconds) ?? countStatement(query, area.filter, span, windowSeconds);
     const { rows } = await this.db.query<CellCount>(statement);
     return rows;
   }

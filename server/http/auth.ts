@@ -19,8 +19,8 @@ export interface AuthRequest {
 const actorCacheMs = 10_000;
 
 /**
- * Default deny: a route names the roles it allows; anything else is 401 (who are you?) or 403 (not you). The
- * actor comes back synchronously when the token is remembered (or the route is public): the fast path for
+ * The one auth path: every token, however it arrives, is checked here. Default deny: a route names the roles it
+ * allows; anything else is 401 (who are you?) or 403 (not you). The actor comes back synchronously when the token is remembered (or the route is public): the fast path for
  * cached tiles then answers without making a promise; Koa's middleware awaits either.
  */
 export function createAuthenticator(db: Queryable) {
@@ -33,7 +33,7 @@ export function createAuthenticator(db: Queryable) {
     return actor;
   }
 
-  function allowed(actor: Actor | null, request: AuthRequest, access: readonly Role[]): Actor {
+  function allowed(actor: Actor | null, request: Pick<AuthRequest, 'method' | 'path'>, access: readonly Role[]): Actor {
     if (!actor) throw new UnauthorizedError('The bearer token is unknown or revoked');
     if (!access.includes(actor.role)) {
       throw new ForbiddenError(`Role ${actor.role} may not ${request.method} ${request.path}`, { allowedRoles: access });
@@ -41,16 +41,25 @@ export function createAuthenticator(db: Queryable) {
     return actor;
   }
 
-  return function authorize(request: AuthRequest, access: RouteAccess): Actor | null | Promise<Actor | null> {
-    if (access === 'public') return null;
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    const token = match?.[1] ?? (typeof request.query.access_token === 'string' ? request.query.access_token : undefined);
-    if (!token) throw new UnauthorizedError('A bearer token is required (Authorization: Bearer <token>)');
+  /** The actor of a token if its role may use a route of this access: 401 for an unknown token, 403 for a role not allowed. */
+  function actorForToken(token: string, access: readonly Role[], request: Pick<AuthRequest, 'method' | 'path'>): Actor | Promise<Actor> {
     const now = Date.now();
     const hit = cache.get(token);
     if (hit && hit.until > now) return allowed(hit.actor, request, access);
     return lookUp(token, now).then((actor) => allowed(actor, request, access));
-  };
+  }
+
+  /** The request's bearer token (Authorization, or access_token in the query for EventSource and map tiles), checked. */
+  function authorize(request: AuthRequest, access: RouteAccess): Actor | null | Promise<Actor | null> {
+    if (access === 'public') return null;
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    const token = match?.[1] ?? (typeof request.query.access_token === 'string' ? request.query.access_token : undefined);
+    if (!token) throw new UnauthorizedError('A bearer token is required (Authorization: Bearer <token>)');
+    return actorForToken(token, access, request);
+  }
+
+  return { authorize, actorForToken };
 }
 
-export type Authorize = ReturnType<typeof createAuthenticator>;
+export type Authenticator = ReturnType<typeof createAuthenticator>;
+export type Authorize = Authenticator['authorize'];

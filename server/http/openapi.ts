@@ -1,4 +1,4 @@
-import { OpenAPIRegistry, OpenApiGeneratorV3, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV3, type ResponseConfig, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { RouteDefinition } from './route';
 
@@ -30,13 +30,24 @@ function openApiPath(koaPath: string): string {
 /** The OpenAPI 3 document, built from the route definitions themselves so it cannot drift from the code. */
 export class ApiDocument {
   private readonly registry = new OpenAPIRegistry();
+  private readonly operationIds = new Set<string>();
 
   addRoute(route: RouteDefinition): void {
-    const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
-    for (const [status, response] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
-      responses[status] = response.schema
-        ? { description: response.description, content: Object.fromEntries([response.contentType ?? 'application/json'].flat().map((type) => [type, { schema: response.schema! }])) }
-        : { description: response.description };
+    const operation = `${route.method.toUpperCase()} ${route.path}`;
+    if (!/^[a-z]+[A-Za-z0-9]*$/.test(route.operationId)) throw new Error(`${operation}: operationId ${route.operationId} is not camelCase`);
+    if (this.operationIds.has(route.operationId)) throw new Error(`${operation}: operationId ${route.operationId} is taken`);
+    this.operationIds.add(route.operationId);
+    const answers = Object.entries(route.responses).filter(([status]) => status.startsWith('2'));
+    if (!answers.some(([status, response]) => response.schema || response.headers || status === '204')) throw new Error(`${operation}: no 2xx response with a schema`);
+    const responses: Record<string, ResponseConfig> = {};
+    for (const [status, response] of Object.entries(route.responses)) {
+      responses[status] = {
+        description: response.description,
+        ...(response.schema && { content: Object.fromEntries([response.contentType ?? 'application/json'].flat().map((type) => [type, { schema: response.schema! }])) }),
+        ...(response.headers && {
+          headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }])),
+        }),
+      };
     }
     responses.default = route.errorFormat
       ? { description: 'Error', content: { [route.errorFormat.contentType]: { schema: route.errorFormat.schema } } }
@@ -44,6 +55,7 @@ export class ApiDocument {
     this.registry.registerPath({
       method: route.method,
       path: openApiPath(route.path),
+      operationId: route.operationId,
       summary: route.summary,
       tags: [route.tag],
       security: route.access === 'public' ? [] : [{ bearer: [] }],
@@ -61,7 +73,15 @@ export class ApiDocument {
     });
   }
 
+  private built: object | undefined;
+
+  /** The document, built once: routes added after the first build are not in it. */
   build(): object {
+    this.built ??= this.generate();
+    return this.built;
+  }
+
+  private generate(): object {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
     const generator = new OpenApiGeneratorV3(this.registry.definitions);
     return generator.generateDocument({

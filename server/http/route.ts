@@ -1,17 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import parseUrl from 'parseurl';
 import { z } from 'zod';
-import type { WriteContext } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { holdsNul } from '../db/text';
 import { requestFingerprint } from '../idempotency/keys';
 import type { Authorize, RouteAccess } from './auth';
 import { type ErrorFormat, RequestValidationError } from './problem';
-import type { ApiDocument } from './openapi';
-import { isPercentDecodable } from './percent-encoding';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 type AnySchema = z.ZodType;
@@ -25,10 +22,25 @@ export interface RouteInput<P, Q, B> {
   writer: WriteContext;
 }
 
+/**
+ * contentType: one media type, or several for an answer sent in the one the request asked for. headers: response
+ * headers by name, with what they say (an answer without a body, such as 201 Created with Location, is its headers).
+ */
+export type RouteResponses = Record<number, { description: string; schema?: AnySchema; contentType?: string | string[]; headers?: Record<string, string> }>;
+
+/** A whole response: the one answer of a route both Koa and the fast path write (see RouteDefinition.answer). */
+export interface RouteAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
 export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnySchema = AnySchema, B extends AnySchema = AnySchema> {
   method: Method;
   /** Koa path, e.g. /api/grids/:id */
   path: string;
+  /** The operation's name in the OpenAPI document and in clients generated from it: camelCase verbNoun (listGrids). */
+  operationId: string;
   summary: string;
   tag: string;
   /** Who may call it; there is no default, so a new route cannot be open by accident. */
@@ -43,8 +55,11 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
    * parsed or validated here: body is undefined and the handler reads ctx.req (files go to disk as they arrive).
    */
   multipart?: AnySchema;
-  /** contentType: one media type, or several for an answer sent in the one the request asked for. */
-  responses?: Record<number, { description: string; schema?: AnySchema; contentType?: string | string[] }>;
+  /**
+   * What the route answers, by status: at least one 2xx, with the schema of its body (none for 204 and 304); JSON
+   * unless contentType says otherwise. Errors are documented for every route (problem+json or errorFormat).
+   */
+  responses: RouteResponses;
   /**
    * The route creates something and takes an Idempotency-Key header: `writer.idempotency` carries it (for a JSON
    * body; a handler that parses its body itself binds the key with writerForContent), and the write service's
@@ -54,16 +69,15 @@ export interface RouteDefinition<P extends AnySchema = AnySchema, Q extends AnyS
   idempotent?: boolean;
   /** Errors in a format of the route's own instead of problem+json (Open311 clients expect theirs). */
   errorFormat?: ErrorFormat;
-  handler: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
+  /** What the route does with a request; a route with an `answer` has none (mountRoutes writes the answer). */
+  handler?: (ctx: Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<void> | void;
   /**
-   * GET routes only: answers on node:http before Koa builds a context, with the input the handler would get (same
-   * matching, access check and zod parsing); returns false to let the route run through Koa instead. What it
-   * throws (or rejects with) is answered as the same problem+json Koa would send (writeProblem), and not run
-   * again: a tile that failed on the database must not be tried twice. Share the response code with `handler` so
-   * both send the same thing. It sends X-Request-Id (`writer.requestId`) in its writeHead: a header set before
-   * writeHead puts node:http on its slower path for every header.
+   * GET routes only: the route's one answer, as status, headers and body, which Koa (mountRoutes) and the node:http
+   * fast path (http/fast-path.ts) both write. The fast path answers such a route before Koa builds a context,
+   * with the input the handler would get (same matching, access check and zod parsing). Synchronous when it can
+   * be (a cached tile): no promise is made for the commonest request of all.
    */
-  fastHandler?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+  answer?: (input: RouteInput<z.infer<P>, z.infer<Q>, undefined>, request: IncomingMessage) => RouteAnswer | Promise<RouteAnswer>;
 }
 
 /** Identity with inference: lets each route file declare its handler with typed params, query and body. */
@@ -75,7 +89,7 @@ export function defineRoute<P extends AnySchema = z.ZodObject<{}>, Q extends Any
 
 /** Validates a body a handler parsed itself (a JSON part of a multipart request) as mountRoutes does a JSON body. */
 export function validateBody<T extends AnySchema>(schema: T, value: unknown): z.infer<T> {
-  return parsePart('body', schema, value) as z.infer<T>;
+  return parseRequestPart('body', schema, value) as z.infer<T>;
 }
 
 /**
@@ -93,7 +107,7 @@ function nulCharacters(value: unknown): z.core.$ZodIssue[] {
   return issues;
 }
 
-function parsePart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
+export function parseRequestPart<T extends AnySchema>(location: 'params' | 'query' | 'body', schema: T | undefined, value: unknown): unknown {
   if (!schema) return location === 'body' ? undefined : {};
   if (holdsNul(value)) throw new RequestValidationError(location, new z.ZodError(nulCharacters(value)));
   const parsed = schema.safeParse(value);
@@ -130,25 +144,52 @@ export function writerForContent(ctx: Context, writer: WriteContext, content: un
 /** The handler's input, parsed by the route's schemas; a multipart body is left to the handler (parseBody false). */
 function routeInput(definition: RouteDefinition, parts: { params: unknown; query: unknown; body: unknown; actor: Actor | null; requestId: string }, parseBody = true) {
   return {
-    params: parsePart('params', definition.params, parts.params),
-    query: parsePart('query', definition.query, parts.query),
-    body: parseBody ? parsePart('body', definition.body, parts.body) : undefined,
+    params: parseRequestPart('params', definition.params, parts.params),
+    query: parseRequestPart('query', definition.query, parts.query),
+    body: parseBody ? parseRequestPart('body', definition.body, parts.body) : undefined,
     actor: parts.actor,
     writer: { actor: parts.actor, route: `${definition.method.toUpperCase()} ${definition.path}`, requestId: parts.requestId },
   } as RouteInput<never, never, never>;
 }
 
+/** The route's handler, or one that writes its answer to the Koa response. */
+function handlerOf(definition: RouteDefinition): NonNullable<RouteDefinition['handler']> {
+  if (definition.handler) return definition.handler;
+  const answer = definition.answer;
+  if (!answer) throw new Error(`${definition.method.toUpperCase()} ${definition.path}: a route has a handler or an answer`);
+  return async (ctx, input) => {
+    const { status, headers, body } = await answer({ ...input, body: undefined }, ctx.req);
+    ctx.status = status;
+    ctx.set(headers);
+    if (body) ctx.body = body;
+  };
+}
+
 export interface MountOptions {
   authorize: Authorize;
   bodyLimit: string;
-  document: ApiDocument;
+  /** Check each JSON answer against the route's documented schema (config CHECK_ANSWERS). */
+  checkAnswers?: boolean;
 }
 
-/** Mounts routes on a router and records each in the OpenAPI document, from the same zod schemas. */
+/** A JSON answer that does not match the schema its route documents for that status: our bug, so a 500. */
+function checkAnswer(ctx: Context, definition: RouteDefinition): void {
+  const schema = definition.responses[ctx.status]?.schema;
+  const body: unknown = ctx.body;
+  if (!schema || body === null || typeof body !== 'object' || Buffer.isBuffer(body) || typeof (body as { pipe?: unknown }).pipe === 'function') return;
+  // As the client reads it: dates as ISO strings, and nothing undefined.
+  const checked = schema.safeParse(JSON.parse(JSON.stringify(body)));
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(`${definition.method.toUpperCase()} ${definition.path} answered ${ctx.status} unlike its schema: ${issue.path.join('.')}: ${issue.message}`);
+  }
+}
+
+/** Mounts routes on a router: authorization, body parsing and zod validation in front of each handler. */
 export function mountRoutes(router: Router, routes: RouteDefinition[], options: MountOptions): void {
   const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: options.bodyLimit, encoding: 'utf-8' });
   for (const definition of routes) {
-    options.document.addRoute(definition);
+    const handler = handlerOf(definition);
     const middlewares: Middleware[] = [];
     middlewares.push(async (ctx, next) => {
       if (definition.errorFormat) ctx.state.errorFormat = definition.errorFormat;
@@ -173,120 +214,9 @@ export function mountRoutes(router: Router, routes: RouteDefinition[], options: 
       const input = routeInput(definition, parts, !isMultipart(ctx) && !definition.rawBody);
       // A JSON body is the request's content; a handler parsing its own body binds the key to what it parsed.
       if (input.body !== undefined) input.writer = writerForContent(ctx, input.writer, input.body);
-      await definition.handler(ctx, input);
+      await handler(ctx, input);
+      if (options.checkAnswers) checkAnswer(ctx, definition);
     });
     router[definition.method](definition.path, ...(middlewares as Parameters<Router['get']>[1][]));
   }
-}
-
-/**
- * Answers a request without Koa (true), or leaves it to Koa (false): see RouteDefinition.fastHandler. Synchronous
- * when it can be (a cached tile for a known token): no promise is made for the commonest request of all. Throws
- * or rejects with what failed (an access refused, the database away), for the caller to answer as a problem.
- */
-export interface FastAnswer {
-  path: string;
-  send: (response: ServerResponse, requestId: string) => boolean | Promise<boolean>;
-}
-
-/** Koa's query object: URLSearchParams, a repeated name becomes an array (koa/lib/search-params.js). */
-function queryObject(search: string | null): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(search ?? '')) {
-    const previous = query[name];
-    query[name] = previous === undefined ? value : [previous, value].flat();
-  }
-  return query;
-}
-
-/** A URL resolved to a route with a fast handler: the route, the raw query (for access tokens) and the parsed input. */
-interface FastTarget {
-  definition: RouteDefinition;
-  path: string;
-  rawQuery: Readonly<Record<string, string | string[]>>;
-  params: unknown;
-  query: unknown;
-  /** writer.route, built once. */
-  route: string;
-}
-
-/** Distinct URLs remembered; past this the memory starts over (a map session asks for a few thousand tiles). */
-const fastTargetLimit = 20_000;
-
-/**
- * The routes' fast handlers, found by the router the routes are mounted on (so a path means the same route
- * here and in Koa), with the same access check and input parsing as mountRoutes. Invalid input goes through Koa,
- * which authorizes first (401/403 before 400) and then names what is wrong; access refused and failed handlers
- * are thrown to the caller, which answers them with the same problem document.
- *
- * Matching and parsing depend on the URL alone, and map clients ask for the same tile URLs again and again
- * (revalidating with If-None-Match), so both are remembered by URL: profiles of cached tiles had the router's
- * match over all routes, URL and query parsing and zod at a fifth of the server's work. The parsed input is
- * frozen, since every later request with that URL shares it.
- */
-export function fastRoutes(router: Router, routes: RouteDefinition[], authorize: Authorize): (request: IncomingMessage) => FastAnswer | undefined {
-  const fast = new Map(routes.filter((route) => route.fastHandler).map((route) => [route.path, route]));
-  for (const route of fast.values()) {
-    if (route.method !== 'get' || route.body) throw new Error(`${route.path}: only GET routes without a body have a fast handler`);
-    // Its errors are written as problem+json on node:http, with no Koa context to carry another format.
-    if (route.errorFormat) throw new Error(`${route.path}: a route with its own error format has no fast handler`);
-  }
-  const targets = new Map<string, FastTarget | null>();
-
-  function resolveTarget(request: IncomingMessage): FastTarget | null {
-    const url = parseUrl(request);
-    const path = url?.pathname;
-    if (!path) return null;
-    // Koa runs the first route whose path and method match; only that route's fast handler may answer.
-    const layer = router.match(path, 'GET').pathAndMethod.find((candidate) => candidate.methods.length > 0);
-    const definition = layer && fast.get(layer.path as string);
-    // Malformed percent-encoding goes to Koa too, which refuses it (URLSearchParams would read it as something else).
-    if (!definition || !isPercentDecodable((url.query as string | null) ?? '')) return null;
-    try {
-      const rawQuery = Object.freeze(queryObject(url.query as string | null));
-      const params = deepFreeze(parsePart('params', definition.params, layer.params(path, layer.captures(path))));
-      const query = deepFreeze(parsePart('query', definition.query, rawQuery));
-      return { definition, path, rawQuery, params, query, route: `GET ${definition.path}` };
-    } catch {
-      // Invalid input: Koa authorizes first (401/403 before 400) and then sends the problem document.
-      return null;
-    }
-  }
-
-  function targetFor(request: IncomingMessage): FastTarget | null {
-    const url = request.url!;
-    let target = targets.get(url);
-    if (target !== undefined) return target;
-    target = resolveTarget(request);
-    if (targets.size >= fastTargetLimit) targets.clear();
-    targets.set(url, target);
-    return target;
-  }
-
-  return (request) => {
-    if (fast.size === 0 || request.method !== 'GET') return undefined;
-    const target = targetFor(request);
-    if (!target) return undefined;
-    const { definition, path, rawQuery, params, query, route } = target;
-    const answer = (actor: Actor | null, response: ServerResponse, requestId: string) => {
-      const input = { params, query, body: undefined, actor, writer: { actor, route, requestId } } as RouteInput<never, never, undefined>;
-      return definition.fastHandler!(input, request, response);
-    };
-    return {
-      path,
-      send(response, requestId) {
-        const actor = authorize({ headers: request.headers, query: rawQuery, method: 'GET', path }, definition.access);
-        if (!(actor instanceof Promise)) return answer(actor, response, requestId);
-        return actor.then((known) => answer(known, response, requestId));
-      },
-    };
-  };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

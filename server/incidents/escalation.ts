@@ -1,9 +1,10 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
 import { recordEvent } from './service';
-import { escalableStatuses, openStatuses, type Status } from './workflow';
+import { type EscalateRow, escalateSql, mostOverdueGridsSql, overdueByDepartmentSql, type OverdueIncidentRow, overdueIncidentsSql, type TryEscalationLockRow, tryEscalationLockSql } from './sql';
+import { escalableStatuses, openStatuses } from './workflow';
 
 // One scheduler per cluster: whoever holds this transaction-level advisory lock escalates; the others skip the round.
 const escalationLockKey = 4_242_030;
@@ -24,23 +25,15 @@ export interface EscalationRound {
 export async function escalateOverdue(pool: Pool, clock: Clock): Promise<EscalationRound> {
   const now = clock();
   return withWriteTransaction(pool, { actor: null, route: 'scheduler incident-escalation' }, async (client) => {
-    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [escalationLockKey]);
+    const { rows: lock } = await client.query<TryEscalationLockRow>(tryEscalationLockSql, [escalationLockKey]);
     if (!lock[0].locked) return { ran: false, escalated: [] };
-    const { rows } = await client.query<{ id: number; status: Status; stage_due_at: Date; department: string | null; supervisor: string | null }>(
-      `SELECT i.id, i.status, i.stage_due_at, i.department, d.supervisor
-       FROM incidents i LEFT JOIN incident_departments d ON d.name = i.department
-       WHERE i.status = ANY ($1::text[]) AND i.stage_due_at < $2
-       ORDER BY i.stage_due_at, i.id LIMIT $3
-       FOR UPDATE OF i`,
+    const { rows } = await client.query<OverdueIncidentRow>(
+      overdueIncidentsSql,
       [escalableStatuses, now, batchSize],
     );
     for (const incident of rows) {
-      const { rows: updated } = await client.query<{ escalation_level: number; stage_due_at: Date | null }>(
-        `UPDATE incidents i SET status = 'supervising', escalated_at = $2, escalation_level = escalation_level + 1,
-           stage_due_at = $2::timestamptz + make_interval(secs => 3600 * (SELECT supervise_hours FROM incident_categories WHERE name = i.category)),
-           version = version + 1, updated_at = $2
-         WHERE id = $1
-         RETURNING escalation_level, stage_due_at`,
+      const { rows: updated } = await client.query<EscalateRow>(
+        escalateSql,
         [incident.id, now],
       );
       const level = updated[0].escalation_level;
@@ -72,12 +65,7 @@ export interface OverdueCounts {
 /** Overdue open incidents per department at clock(); departments with none are left out. */
 export async function overdueByDepartment(db: Queryable, clock: Clock): Promise<OverdueCounts[]> {
   const { rows } = await db.query<OverdueCounts>(
-    `SELECT department, count(*) FILTER (WHERE due_at < $1)::int AS overdue,
-            count(*) FILTER (WHERE stage_due_at < $1)::int AS "stageOverdue",
-            count(*) FILTER (WHERE stage_due_at < $1 AND status = 'supervising')::int AS "supervisionOverdue"
-     FROM incidents
-     WHERE status NOT IN ('closed', 'rejected') AND (due_at < $1 OR stage_due_at < $1)
-     GROUP BY department ORDER BY overdue DESC, department`,
+    overdueByDepartmentSql,
     [clock()],
   );
   return rows;
@@ -93,11 +81,7 @@ export interface GridOverdue {
 /** The grids with most open incidents past their overall deadline at clock() (as stats count overdueOpen), most first. */
 export async function mostOverdueGrids(db: Queryable, clock: Clock, limit: number): Promise<GridOverdue[]> {
   const { rows } = await db.query<GridOverdue>(
-    `SELECT g.id::int AS "gridId", g.code, g.name, o.overdue FROM (
-       SELECT grid_id, count(*)::int AS overdue FROM incidents
-       WHERE status = ANY ($3::text[]) AND due_at < $1 AND grid_id IS NOT NULL
-       GROUP BY grid_id ORDER BY overdue DESC, grid_id LIMIT $2) o
-     JOIN grids g ON g.id = o.grid_id ORDER BY o.overdue DESC, g.id`,
+    mostOverdueGridsSql,
     [clock(), limit, openStatuses],
   );
   return rows;

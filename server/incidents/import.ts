@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { incidentCells } from '../geo/h3';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import { BadRequestError } from '../errors';
+import { copyImportSql, createImportStagingSql, type FlagPlaceholdersRow, flagPlaceholdersSql, importAuditSql, importCalendarSql, insertImportedSql, type KnownCategoriesRow, knownCategoriesSql, type UnmappedCategoriesRow, unmappedCategoriesSql } from './sql';
 
 /** Which CSV column holds what. Times are local to timeZone unless they carry an offset. */
 export interface CsvMapping {
@@ -112,8 +113,6 @@ function copyText(value: string | number | null): string {
   return String(value).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-const stagingColumns = ['external_id', 'reported', 'target', 'closed', 'closed_flag', 'category', 'department', 'source', 'description', 'lon', 'lat', 'h3_r7', 'h3_r8', 'h3_r9', 'h3_r10'];
-
 /** A row left out, and why: `row` counts lines of the file as a spreadsheet does (the header is row 1). */
 export interface RejectedRow {
   file: string;
@@ -174,7 +173,7 @@ export async function readCategoryMap(pool: Pool, file: string): Promise<Map<str
     if (record.source === undefined || record.category === undefined) throw new BadRequestError(`${file} needs the columns source,category`, { file });
     map.set(record.source, record.category);
   }
-  const { rows } = await pool.query<{ name: string }>('SELECT name FROM incident_categories WHERE name = ANY($1::text[])', [[...map.values()]]);
+  const { rows } = await pool.query<KnownCategoriesRow>(knownCategoriesSql, [[...map.values()]]);
   const known = new Set(rows.map((row) => row.name));
   const unknown = [...new Set(map.values())].filter((category) => !known.has(category));
   if (unknown.length > 0) throw new BadRequestError(`${file} maps onto categories the catalogue does not have: ${unknown.join(', ')}`, { file, unknown });
@@ -243,11 +242,8 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
   let read = 0;
   const rejected: RejectedRow[] = [];
   const result = await withWriteTransaction(pool, { actor: null, route: 'cli import:incidents', bulk: true }, async (client) => {
-    await client.query(`SELECT set_config('TimeZone', $1, true), set_config('DateStyle', 'ISO, YMD', true)`, [mapping.timeZone]);
-    await client.query(
-      `CREATE TEMP TABLE incident_import (${stagingColumns.map((c) => `${c} ${c === 'lon' || c === 'lat' ? 'float8' : c === 'closed_flag' ? 'boolean' : 'text'}`).join(', ')},
-                                          placeholder boolean NOT NULL DEFAULT false) ON COMMIT DROP`,
-    );
+    await client.query(importCalendarSql, [mapping.timeZone]);
+    await client.query(createImportStagingSql);
     for (const file of files) {
       const parser = parse({ columns: true, skip_empty_lines: true, bom: true, info: true });
       const keyOf = mapping.id ? (row: Record<string, string>) => row[mapping.id as string] : contentKeys();
@@ -270,33 +266,21 @@ export async function importIncidents(pool: Pool, files: string[], mapping: CsvM
         if (batch) yield batch;
         onProgress(read);
       };
-      await pipeline(fs.createReadStream(file), parser, toCopy, client.query(copyFrom(`COPY incident_import (${stagingColumns.join(', ')}) FROM STDIN`)));
+      await pipeline(fs.createReadStream(file), parser, toCopy, client.query(copyFrom(copyImportSql)));
     }
-    const { rows: placeholders } = await client.query<{ lon: number; lat: number; rows: number }>(
-      `WITH points AS (SELECT round(lon::numeric, 5) AS lon, round(lat::numeric, 5) AS lat, count(*) AS rows FROM incident_import GROUP BY 1, 2),
-       placeholders AS (SELECT * FROM points WHERE rows >= $1::int AND rows > $2::float8 * (SELECT count(*) FROM incident_import)),
-       flagged AS (UPDATE incident_import s SET placeholder = true FROM placeholders p
-                   WHERE round(s.lon::numeric, 5) = p.lon AND round(s.lat::numeric, 5) = p.lat)
-       SELECT lon::float8, lat::float8, rows::int FROM placeholders ORDER BY rows DESC`,
+    const { rows: placeholders } = await client.query<FlagPlaceholdersRow>(
+      flagPlaceholdersSql,
       [placeholderMinRows, placeholderShare],
     );
     const { rowCount } = await client.query(
-      `INSERT INTO incidents (external_id, category, source, status, description, reported_at, due_at, closed_at, department, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10, location_placeholder)
-       SELECT s.external_id, s.category, s.source, CASE WHEN s.closed_flag THEN 'closed' ELSE 'dispatched' END, s.description,
-              s.reported::timestamptz, s.target::timestamptz, CASE WHEN s.closed_flag THEN s.closed::timestamptz END, s.department,
-              p.geom, CASE WHEN NOT s.placeholder THEN grid_at(p.geom) END,
-              CASE WHEN NOT s.placeholder THEN s.h3_r7 END, CASE WHEN NOT s.placeholder THEN s.h3_r8 END, CASE WHEN NOT s.placeholder THEN s.h3_r9 END,
-              CASE WHEN NOT s.placeholder THEN s.h3_r10::bigint END, s.placeholder
-       FROM incident_import s CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom) p
-       ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING`,
+      insertImportedSql,
     );
-    const { rows: unmapped } = await client.query<{ category: string; rows: number }>(
-      `SELECT category, count(*)::int AS rows FROM incident_import s
-       WHERE NOT EXISTS (SELECT 1 FROM incident_categories c WHERE c.name = s.category) GROUP BY 1 ORDER BY 2 DESC, 1`,
+    const { rows: unmapped } = await client.query<UnmappedCategoriesRow>(
+      unmappedCategoriesSql,
     );
     const inserted = rowCount ?? 0;
     await client.query(
-      `INSERT INTO audit_log (route, entity, action, after) VALUES ('cli import:incidents', 'incidents', 'insert', $1)`,
+      importAuditSql,
       [JSON.stringify({ files: files.map((f) => path.basename(f)), read, inserted, rejected: rejected.length, placeholders })],
     );
     return { inserted, placeholders, unmappedCategories: unmapped };

@@ -1,12 +1,12 @@
 import { incidentCells } from '../geo/h3';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
-import { claimKeys, type KeyedWrite, keyLockRows, rememberResults, scopesAndKeys } from '../idempotency/keys';
+import { claimKeys, type KeyedWrite, rememberResults, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
-import { incidentDetailJson, getIncident } from './views';
-import { finalStatuses } from './workflow';
+import { auditTriggerOnSql, type CategoryNamesRow, categoryNamesSql, lockCategoriesAndKeysSql, writeBatchSql, type WrittenReport } from './sql';
+import { getIncident } from './views';
 
 /** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
 export const duplicateRadiusMetres = 50;
@@ -99,13 +99,6 @@ export function intakeQueue(pool: Pool): IntakeQueue {
 /** `replayed`: the report's Idempotency-Key was used by a committed report, whose incident this is. */
 type Outcome = { incident: Incident; replayed?: boolean } | { error: Error };
 
-interface WrittenReport {
-  ord: number;
-  known_category: boolean;
-  inside_grid: boolean;
-  incident: Incident | null;
-}
-
 /**
  * A batch is one statement, and so one transaction: its incidents, audit rows, timeline events and notification
  * commit together or not at all, in one round trip. Reports with an unknown category or outside every grid are
@@ -130,7 +123,7 @@ async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttach
     const [outcome] = await runBatch(client, [report]);
     if ('error' in outcome || outcome.replayed) return [outcome];
     // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
-    await client.query("SELECT set_config('citygrid.bulk', 'off', true)");
+    await client.query(auditTriggerOnSql);
     const id = outcome.incident.id as number;
     await attach(client, id);
     const attached = [{ incident: await getIncident(client, id) }];
@@ -169,9 +162,6 @@ async function claimReportKeys(client: PoolClient, reports: IntakeReport[]): Pro
   return settled;
 }
 
-/** Advisory lock class of intake batches (two-key form: the second key is a category's hash). */
-const intakeLockClass = 7305;
-
 /**
  * Another process's batch with a report of the same category must have committed before this batch looks for
  * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
@@ -183,10 +173,7 @@ const intakeLockClass = 7305;
 async function lockCategoriesAndKeys(client: PoolClient, reports: IntakeReport[]): Promise<void> {
   await client.query({
     name: 'incident-intake-lock',
-    text: `SELECT pg_advisory_xact_lock(class, key)
-           FROM (SELECT ${intakeLockClass} AS class, hashtext(category) AS key FROM unnest($1::text[]) AS category
-                 UNION ${keyLockRows('$2', '$3')}
-                 ORDER BY 1, 2) locks`,
+    text: lockCategoriesAndKeysSql,
     values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
   });
 }
@@ -213,7 +200,7 @@ async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Ou
 }
 
 async function unknownCategory(db: Queryable, category: string): Promise<RuleViolationError> {
-  const { rows } = await db.query<{ name: string }>('SELECT name FROM incident_categories ORDER BY name');
+  const { rows } = await db.query<CategoryNamesRow>(categoryNamesSql);
   return new RuleViolationError(`Unknown incident category ${category}`, { rule: 'known-category', categories: rows.map((r) => r.name) });
 }
 
@@ -241,136 +228,3 @@ function reportRow(report: IntakeReport, ord: number) {
     request_id: writer.requestId ?? null,
   };
 }
-
-/** Statuses left out of the open-first-reports index (sql/090): the text must match its predicate to use it. */
-const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
-
-/*
- * $1 the reports (reportRow, in arrival order), $2 the change channel, $3 the duplicate window (hours), $4 the
- * duplicate radius (metres). The final statuses are written into the text, as the partial index of sql/090 has them.
- *
- * Near-duplicates as if the reports were written one by one, in arrival order (`decided`, one step per report): a
- * report links to the nearest open first report (lowest id on a tie) among those committed before (`open`) and
- * the first reports earlier in this batch (`pairs`).
- *
- * Audit: one statement carries many writers, but the trigger of sql/021 reads one writer per transaction. So the
- * statement switches the trigger off (citygrid.bulk, set by `quiet` before the first row is inserted, while row
- * triggers fire at the end of the statement) and writes each row's audit entry itself, the entry the trigger
- * would write, with that report's actor, role, route and request id.
- */
-/** Grid boxes a batch's notification names one by one; a batch over more grids names only the box around them all. */
-const maxAnnouncedBoxes = 64;
-
-const writeBatchSql = `
-WITH RECURSIVE report AS (
-  SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
-  FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
-    lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, h3_r10 bigint, reporter_contact text, photos text[],
-    token_id bigint, role text, route text, request_id text)
-),
-placed AS (
-  SELECT r.ord, EXISTS (SELECT 1 FROM incident_categories c WHERE c.name = r.category) AS known_category, grid_at(r.geom) AS grid_id
-  FROM report r
-),
-accepted AS (
-  SELECT r.*, p.grid_id FROM report r JOIN placed p USING (ord) WHERE p.known_category AND p.grid_id IS NOT NULL
-),
--- Ids in arrival order, whatever order nextval() ran in: the earlier report is also the lower id.
-drawn AS (SELECT nextval(pg_get_serial_sequence('incidents', 'id')) AS id FROM accepted),
-numbered AS (
-  SELECT a.ord, d.id, a.n
-  FROM (SELECT ord, row_number() OVER (ORDER BY ord) AS n FROM accepted) a
-  JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn) d USING (n)
-),
-open AS (
-  SELECT a.ord, o.id, o.metres
-  FROM accepted a
-  JOIN LATERAL (
-    SELECT d.id, ST_Distance(d.geom::geography, a.geom::geography) AS metres
-    FROM (
-      -- OFFSET 0 keeps the other conditions out of this scan, so it always reads the small index of open first
-      -- reports. Left free, a cached generic plan ANDed in the (category, reported_at) index, whose rows grow with
-      -- the day's reports: batches of 50 took 14-21 ms instead of 9, and p95 at 50 clients doubled.
-      SELECT d.id, d.geom, d.category, d.reported_at FROM incidents d
-      WHERE d.duplicate_of IS NULL AND d.status <> ALL ('${openFirstReportsIndexStatuses}'::text[]) AND d.geom && ST_Expand(a.geom, 0.001)
-      OFFSET 0
-    ) d
-    WHERE d.category = a.category
-      AND d.reported_at BETWEEN a.reported_at - make_interval(hours => $3) AND a.reported_at
-      AND ST_DWithin(d.geom::geography, a.geom::geography, $4)
-    ORDER BY 2, d.id LIMIT 1
-  ) o ON true
-),
-pairs AS (
-  SELECT l.ord, e.ord AS earlier, ST_Distance(e.geom::geography, l.geom::geography) AS metres
-  FROM accepted l JOIN accepted e ON e.category = l.category AND e.ord < l.ord
-   AND e.reported_at BETWEEN l.reported_at - make_interval(hours => $3) AND l.reported_at
-   AND ST_DWithin(e.geom::geography, l.geom::geography, $4)
-),
-decided AS (
-  SELECT 0::bigint AS n, NULL::int AS ord, '{}'::int[] AS firsts, NULL::bigint AS duplicate_of
-  UNION ALL
-  SELECT n.n, n.ord, CASE WHEN pick.id IS NULL THEN d.firsts || n.ord ELSE d.firsts END, pick.id
-  FROM decided d
-  JOIN numbered n ON n.n = d.n + 1
-  LEFT JOIN LATERAL (
-    SELECT c.id FROM (
-      SELECT o.id, o.metres FROM open o WHERE o.ord = n.ord
-      UNION ALL
-      SELECT e.id, p.metres FROM pairs p JOIN numbered e ON e.ord = p.earlier WHERE p.ord = n.ord AND p.earlier = ANY (d.firsts)
-    ) c ORDER BY c.metres, c.id LIMIT 1
-  ) pick ON true
-),
-quiet AS (SELECT set_config('citygrid.bulk', 'on', true)),
-created AS (
-  INSERT INTO incidents (id, category, source, status, description, reported_at, geom, grid_id, h3_r7, h3_r8, h3_r9, h3_r10,
-                         reporter_contact, photos, assigned_worker, duplicate_of)
-  SELECT n.id, a.category, a.source, 'reported', a.description, a.reported_at, a.geom, a.grid_id, a.h3_r7, a.h3_r8, a.h3_r9, a.h3_r10,
-         a.reporter_contact, a.photos, (SELECT g.workers[1] FROM grids g WHERE g.id = a.grid_id), d.duplicate_of
-  FROM quiet, accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
-  ORDER BY n.id
-  RETURNING *
-),
-written AS (
-  SELECT n.ord, n.id, d.duplicate_of, a.* FROM accepted a JOIN numbered n USING (ord) JOIN decided d USING (ord)
-),
-audited AS (
-  INSERT INTO audit_log (token_id, role, route, request_id, entity, entity_id, action, after)
-  SELECT w.token_id, w.role, w.route, w.request_id, 'incidents', c.id, 'insert', to_jsonb(c) - 'geom_3857'
-  FROM created c JOIN written w USING (id)
-),
-timeline AS (
-  INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, details)
-  SELECT e.incident_id, w.reported_at, e.kind, NULL, 'reported', w.token_id, w.role, e.details
-  FROM written w
-  CROSS JOIN LATERAL (VALUES (w.id, 'reported', 1, jsonb_build_object('source', w.source)),
-                             (w.duplicate_of, 'duplicate-linked', 2, jsonb_build_object('duplicate', w.id))) AS e (incident_id, kind, step, details)
-  WHERE e.incident_id IS NOT NULL
-  ORDER BY w.id, e.step
-  RETURNING *
-),
--- Where the batch shows on maps, grid by grid: the new incidents and the first reports they link, with their
--- level-4 grids. A batch's reports are spread over the city, so one box around them all would cover most of it.
-extents AS (
-  SELECT ST_Extent(part.geom) AS e
-  FROM (SELECT grid_id, geom FROM created
-        UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
-  LEFT JOIN grids grid ON grid.id = i.grid_id,
-  LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom)
-  GROUP BY i.grid_id
-),
--- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written. The
--- boxes per grid, rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}: a notification holds at most 8,000 bytes.
-announced AS (
-  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
-                                         'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents),
-                                         'gridBboxes', (SELECT json_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6,
-                                                                              ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
-                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}))::text)
-  FROM created c HAVING count(*) > 0
-)
-SELECT p.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, (SELECT count(*) FROM announced) AS notified
-FROM placed p
-LEFT JOIN numbered n USING (ord)
-LEFT JOIN (SELECT i.id, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i) shown ON shown.id = n.id
-ORDER BY p.ord`;

@@ -5,13 +5,14 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Config } from '../config';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, RuleViolationError, UnsupportedMediaTypeError } from '../errors';
 import type { IntakeAttachment } from './intake';
 import { lockIncidentFor } from './service';
+import { insertPhotosSql, type PhotoRow, photoSql, type ReferencedPhotosRow, referencedPhotosSql } from './sql';
 import { getIncident } from './views';
 import { finalStatuses } from './workflow';
 
@@ -93,7 +94,7 @@ export async function removeOrphanPhotos(db: Queryable, dir: string, now: Date, 
   // In pages: a city's upload folder holds millions of photos, too many names for one parameter.
   for (let start = 0; start < stale.length; start += 1000) {
     const page = stale.slice(start, start + 1000);
-    const { rows } = await db.query<{ stored_name: string }>('SELECT stored_name FROM incident_photos WHERE stored_name = ANY ($1)', [page]);
+    const { rows } = await db.query<ReferencedPhotosRow>(referencedPhotosSql, [page]);
     const referenced = new Set(rows.map((row) => row.stored_name));
     orphans.push(...page.filter((name) => !referenced.has(name)));
   }
@@ -270,8 +271,7 @@ function parseReport(value: string | undefined): unknown {
 export async function attachPhotos(client: PoolClient, incidentId: number, photos: StoredPhoto[]): Promise<void> {
   if (!photos.length) return;
   await client.query(
-    `INSERT INTO incident_photos (incident_id, stored_name, content_type, bytes, sha256, original_name)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[])`,
+    insertPhotosSql,
     [incidentId, photos.map((p) => p.storedName), photos.map((p) => p.contentType), photos.map((p) => p.bytes), photos.map((p) => p.sha256), photos.map((p) => p.originalName)],
   );
 }
@@ -295,13 +295,13 @@ export async function reportWithPhotos<T>(
  * recorded in one transaction; a grid worker only within their grids, and not once the incident is final.
  * Returns the incident as that transaction leaves it.
  */
-export async function addPhotos(pool: Pool, writer: WriteContext, limits: PhotoLimits, upload: PhotoUpload, incidentId: number): Promise<Record<string, unknown>> {
+export async function addPhotos(pool: Pool, writer: WriteContext, limits: PhotoLimits, upload: PhotoUpload, incidentId: number, expectedVersion?: string): Promise<Record<string, unknown>> {
   const actor = writer.actor;
   if (!actor) throw new ForbiddenError('Adding photos needs an authenticated actor');
   return keptOnlyIfAttached(limits, upload, async (attach) => {
     if (!upload.photos.length) throw new RuleViolationError('No photos: send JPEG, PNG or WebP files in parts named "photos"', { rule: 'photo-required' });
     return withWriteTransaction(pool, writer, async (client) => {
-      const incident = await lockIncidentFor(client, actor, incidentId);
+      const incident = await lockIncidentFor(client, actor, incidentId, expectedVersion);
       if (finalStatuses.includes(incident.status)) throw new ConflictError(`Incident ${incidentId} is ${incident.status}: its photos are final`, { incidentStatus: incident.status });
       await attach(client, incidentId);
       return getIncident(client, incidentId);
@@ -318,9 +318,8 @@ export interface PhotoFile {
 
 /** One uploaded photo of one incident, for serving back; outside a grid worker's grids there is none (404). */
 export async function findPhoto(db: Queryable, dir: string, incidentId: number, photoId: number, reader: Actor | null): Promise<PhotoFile> {
-  const { rows } = await db.query<{ stored_name: string; content_type: string; bytes: number; sha256: string; grid_id: number | null }>(
-    `SELECT p.stored_name, p.content_type, p.bytes, p.sha256, i.grid_id
-       FROM incident_photos p JOIN incidents i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2`,
+  const { rows } = await db.query<PhotoRow>(
+    photoSql,
     [photoId, incidentId],
   );
   if (!rows[0] || !inGridScope(reader, rows[0].grid_id)) throw new NotFoundError(`Incident ${incidentId} has no photo ${photoId}`);

@@ -2,12 +2,32 @@ import fs from 'node:fs';
 import { gridScope } from '../auth/scope';
 import type { AppDeps } from '../deps';
 import { UnsupportedMediaTypeError } from '../errors';
-import { idParam } from '../geo/schemas';
+import { binaryBody, eventStreamAnswer, idParam, jsonAnswer, notModified, versionedAnswer } from '../http/request-schemas';
 import { openEventStream } from '../http/event-stream';
+import { answerVersioned, ifMatchVersion } from '../http/conditional';
 import { defineRoute, validateBody, writerForContent } from '../http/route';
 import { overdueByDepartment } from './escalation';
 import { addPhotos, findPhoto, photoLimits, receivePhotoUpload, reportWithPhotos, uploadIdentity } from './photos';
-import { categoryParams, createIncidentBody, incidentReportForm, photoParams, photoUploadForm, updateCategoryBody, listIncidentsQuery, statsQuery, streamQuery, transitionBody, workerStatsQuery } from './schemas';
+import {
+  categoriesAnswer,
+  categoryAnswer,
+  categoryParams,
+  createIncidentBody,
+  incidentAnswer,
+  incidentPageAnswer,
+  incidentReportForm,
+  incidentStatsAnswer,
+  listIncidentsQuery,
+  overdueAnswer,
+  photoParams,
+  photoUploadForm,
+  statsQuery,
+  streamQuery,
+  transitionBody,
+  updateCategoryBody,
+  workerStatsAnswer,
+  workerStatsQuery,
+} from './schemas';
 import { listCategories, listIncidents, readIncident, reportIncident, transitionIncident, updateCategory } from './service';
 import { incidentStats, workerIndicators } from './stats';
 import { eventsVisibleTo, followIncidentEvents, startPosition } from './stream';
@@ -23,6 +43,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'post',
       path: '/api/incidents',
+      operationId: 'reportIncident',
+      responses: jsonAnswer(incidentAnswer, 'Reported', 201),
       summary:
         'Report an incident (发现): grid, worker, department, H3 cells and deadlines assigned; near-duplicates linked. ' +
         'With photos: multipart/form-data, the JSON report in a part named report and JPEG/PNG/WebP files in parts named photos',
@@ -45,6 +67,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/incidents',
+      operationId: 'listIncidents',
+      responses: jsonAnswer(incidentPageAnswer),
       summary: 'Incidents, filtered and paginated by id (cursor); a grid worker sees those of their grids',
       tag: 'incidents',
       access: readerRoles,
@@ -56,6 +80,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/stats/incidents',
+      operationId: 'getIncidentStats',
+      responses: jsonAnswer(incidentStatsAnswer),
       summary:
         'Counts by status, closure and on-time rates, mean and p90 handling hours, satisfaction; optionally grouped. ' +
         'A grid worker gets the figures of their grids, and the whole city as one row (cityWide)',
@@ -69,6 +95,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/incidents/categories',
+      operationId: 'listIncidentCategories',
+      responses: jsonAnswer(categoriesAnswer),
       summary: 'The incident catalogue (事件清单): department, priority and deadline hours per stage',
       tag: 'incidents',
       access: readerRoles,
@@ -79,6 +107,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'patch',
       path: '/api/incidents/categories/:name',
+      operationId: 'updateIncidentCategory',
+      responses: jsonAnswer(categoryAnswer),
       summary: 'Edit one catalogue entry (admin); applies to incidents reported afterwards',
       tag: 'incidents',
       access: ['admin'],
@@ -91,6 +121,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/incidents/stream',
+      operationId: 'followIncidents',
       summary:
         'Server-Sent Events: new incidents and status changes from every server process; resumes from Last-Event-ID. ' +
         'A grid worker receives the events of incidents in their grids. Also `position` events (no id, not replayed): grid workers’ new ' +
@@ -98,7 +129,7 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       tag: 'incidents',
       access: readerRoles,
       query: streamQuery,
-      responses: { 200: { description: 'text/event-stream of incident events', contentType: 'text/event-stream' } },
+      responses: eventStreamAnswer,
       async handler(ctx, { query, actor }) {
         const header = ctx.get('Last-Event-ID') || query.lastEventId;
         const lastEventId = header && /^\d{1,15}$/.test(header) ? Number(header) : null;
@@ -128,6 +159,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/incidents/overdue',
+      operationId: 'countOverdueIncidents',
+      responses: jsonAnswer(overdueAnswer),
       summary: 'Open incidents past their deadline, counted by department',
       tag: 'incidents',
       access: readerRoles,
@@ -138,6 +171,8 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/stats/incidents/workers',
+      operationId: 'getWorkerStats',
+      responses: jsonAnswer(workerStatsAnswer),
       summary: 'Grid worker indicators: patrol reports, valid-report rate, verified-on-time rate (a grid worker: from their grids)',
       tag: 'incidents',
       access: readerRoles,
@@ -149,17 +184,22 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'get',
       path: '/api/incidents/:id',
+      operationId: 'getIncident',
+      responses: versionedAnswer(incidentAnswer),
       summary: 'One incident with its timeline of events (actorTokenId for admins); outside a grid worker\'s grids: 404',
       tag: 'incidents',
       access: readerRoles,
       params: idParam,
       async handler(ctx, { params, actor }) {
-        ctx.body = await readIncident(pool, params.id, actor);
+        const incident = await readIncident(pool, params.id, actor);
+        answerVersioned(ctx, incident, incident.version as number);
       },
     }),
     defineRoute({
       method: 'post',
       path: '/api/incidents/:id/photos',
+      operationId: 'addIncidentPhotos',
+      responses: jsonAnswer(incidentAnswer, 'The incident with its photos', 201),
       summary: 'Add photos to an open incident (e.g. of the handled site): multipart/form-data with JPEG/PNG/WebP files in parts named photos',
       tag: 'incidents',
       access: workers,
@@ -169,19 +209,19 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
       async handler(ctx, { params, writer, actor }) {
         if (!ctx.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Photos are sent as multipart/form-data with parts named "photos"');
         const upload = await receivePhotoUpload(ctx.req, uploads);
-        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id);
-        ctx.status = 201;
-        ctx.body = incidentAsSeenBy(actor, incident);
+        const incident = await addPhotos(pool, writerForContent(ctx, writer, { photos: uploadIdentity(upload.photos) }), uploads, upload, params.id, ifMatchVersion(ctx));
+        answerVersioned(ctx, incidentAsSeenBy(actor, incident), incident.version as number, 201);
       },
     }),
     defineRoute({
       method: 'get',
       path: '/api/incidents/:id/photos/:photoId',
+      operationId: 'getIncidentPhoto',
       summary: 'A photo uploaded with the report, as stored (JPEG, PNG or WebP)',
       tag: 'incidents',
       access: readerRoles,
       params: photoParams,
-      responses: { 200: { description: 'The image bytes', contentType: 'image/*' } },
+      responses: { 200: { description: 'The image bytes', contentType: 'image/*', schema: binaryBody }, ...notModified },
       async handler(ctx, { params, actor }) {
         const photo = await findPhoto(pool, uploads.dir, params.id, params.photoId, actor);
         ctx.status = 200;
@@ -201,14 +241,17 @@ export function incidentRoutes({ pool, heavy, clock, events, config, log }: AppD
     defineRoute({
       method: 'post',
       path: '/api/incidents/:id/transitions',
+      operationId: 'transitionIncident',
+      responses: jsonAnswer(incidentAnswer),
       summary: 'Move an incident one step through the 4268 workflow; 409 lists the allowed steps',
       tag: 'incidents',
       access: workers,
       params: idParam,
       body: transitionBody,
       async handler(ctx, { params, body, writer, actor }) {
-        await transitionIncident(pool, clock, writer, params.id, body);
-        ctx.body = await readIncident(pool, params.id, actor);
+        await transitionIncident(pool, clock, writer, params.id, body, ifMatchVersion(ctx));
+        const incident = await readIncident(pool, params.id, actor);
+        answerVersioned(ctx, incident, incident.version as number);
       },
     }),
   ];

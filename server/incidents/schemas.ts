@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { timeZoneName } from '../config';
-import { idParam, isoDateTime, pageQuery, pointGeometry, wholeNumber } from '../geo/schemas';
+import { idParam, isoDateTime, pageQuery, wholeNumber } from '../http/request-schemas';
+import { pointGeometry } from '../geo/schemas';
 import { statuses } from './workflow';
 
 export const incidentSources = ['app', 'hotline', 'wechat', 'patrol', 'open311'] as const;
@@ -92,3 +93,76 @@ export const updateCategoryBody = z
     sensitive: z.boolean().optional(),
   })
   .strict();
+
+// Answers.
+const incidentFields = {
+  id: z.number().int(),
+  category: z.string(),
+  source: z.string(),
+  status: z.enum(statuses),
+  description: z.string().nullable(),
+  location: z.object({ type: z.literal('Point'), coordinates: z.array(z.number()) }),
+  gridId: z.number().int().nullable(),
+  department: z.string().nullable(),
+  priority: z.number().int().nullable(),
+  assignedWorker: z.string().nullable(),
+  duplicateOf: z.number().int().nullable(),
+  photos: z.array(z.string()),
+  h3: z.object({ r7: z.string().nullable(), r8: z.string().nullable(), r9: z.string().nullable() }),
+  reportedAt: z.string(),
+  dueAt: z.string().nullable(),
+  stageDueAt: z.string().nullable(),
+  escalatedAt: z.string().nullable(),
+  escalationLevel: z.number().int(),
+  closedAt: z.string().nullable(),
+  satisfaction: z.number().int().nullable(),
+  /** Also the ETag of GET /api/incidents/:id, for If-Match. */
+  version: z.number().int(),
+};
+
+export const incidentSummaryAnswer = z.object(incidentFields);
+
+/** One incident with its duplicates, uploaded photos and timeline (actorTokenId for admins only). */
+export const incidentAnswer = z.object({
+  ...incidentFields,
+  duplicates: z.array(z.number().int()),
+  uploadedPhotos: z.array(z.object({ id: z.number().int(), url: z.string(), contentType: z.string(), bytes: z.number().int(), sha256: z.string(), name: z.string().nullable() })),
+  timeline: z.array(
+    z.object({
+      id: z.number().int(),
+      at: z.string(),
+      kind: z.string(),
+      from: z.string().nullable(),
+      to: z.string().nullable(),
+      actorRole: z.string().nullable(),
+      actorTokenId: z.number().int().nullable().optional(),
+      comment: z.string().nullable(),
+      details: z.unknown(),
+    }),
+  ),
+});
+
+export const incidentPageAnswer = z.object({ items: z.array(incidentSummaryAnswer), nextCursor: z.number().int().nullable() });
+
+const statsRow = z.object({ key: z.string().nullable(), total: z.number(), byStatus: z.record(z.string(), z.number()) }).passthrough();
+
+export const incidentStatsAnswer = z.object({ groupBy: z.string(), timeZone: z.string(), onTimeRule: z.string(), groups: z.array(statsRow), cityWide: statsRow.optional() });
+
+export const categoryAnswer = z.object({
+  name: z.string(),
+  code: z.string(),
+  department: z.string(),
+  priority: z.number().int(),
+  sensitive: z.boolean(),
+  accept_hours: z.number(),
+  dispatch_hours: z.number(),
+  handle_hours: z.number(),
+  feedback_hours: z.number(),
+  supervise_hours: z.number(),
+});
+
+export const categoriesAnswer = z.object({ categories: z.array(categoryAnswer) });
+
+export const overdueAnswer = z.object({ departments: z.array(z.object({ department: z.string().nullable(), overdue: z.number().int(), stageOverdue: z.number().int() }).passthrough()) });
+
+export const workerStatsAnswer = z.object({ workers: z.array(z.object({ worker: z.string() }).passthrough()) });

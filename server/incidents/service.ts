@@ -1,4 +1,5 @@
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
+import { checkVersion } from '../db/versions';
 import type { Actor } from '../auth/roles';
 import { inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
@@ -8,7 +9,8 @@ import { publishChange } from '../events/bus';
 import { assertTwoDimensional } from '../geo/extent';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
-import { getIncident, incidentAsSeenBy, incidentJson } from './views';
+import { categoryExistsSql, departmentExistsSql, insertEventSql, type InsertedEventRow, listCategoriesSql, listIncidentsSql, lockIncidentSql, type LockedIncidentRow, transitionSql, updateCategorySql } from './sql';
+import { getIncident, incidentAsSeenBy } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
 
 export interface EventRecord {
@@ -27,16 +29,8 @@ export interface EventRecord {
  * the extent of the incident and its level-4 grid: the area whose tiles (its point, its grid's count) it alters.
  */
 export async function recordEvent(client: Queryable, event: EventRecord): Promise<number> {
-  const { rows } = await client.query<{ id: number; grid_bbox: [number, number, number, number] | null }>(
-    `WITH event AS (
-       INSERT INTO incident_events (incident_id, at, kind, from_status, to_status, actor_token_id, actor_role, comment, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id
-     ), extent AS (
-       SELECT ST_Extent(part.geom) AS e FROM incidents i LEFT JOIN grids grid ON grid.id = i.grid_id,
-         LATERAL (VALUES (i.geom), (grid.geom)) AS part (geom) WHERE i.id = $1
-     )
-     SELECT event.id, CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS grid_bbox
-     FROM event, extent`,
+  const { rows } = await client.query<InsertedEventRow>(
+    insertEventSql,
     [event.incidentId, event.at, event.kind, event.from, event.to, event.actor?.tokenId ?? null, event.actor?.role ?? null, event.comment ?? null, JSON.stringify(event.details ?? {})],
   );
   const { id, grid_bbox: gridBbox } = rows[0];
@@ -88,13 +82,7 @@ export interface IncidentSummary {
 
 export async function listIncidents(db: Queryable, query: IncidentFilter): Promise<{ items: IncidentSummary[]; nextCursor: number | null }> {
   const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(
-    `SELECT i.id, ${incidentJson} AS incident FROM incidents i
-     WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
-       AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
-       AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint[] IS NULL OR i.id = ANY ($11))
-       AND ($12::bigint[] IS NULL OR i.grid_id = ANY ($12))
-     ORDER BY i.id LIMIT $8`,
+    listIncidentsSql,
     [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
       query.open ?? null, finalStatuses, query.ids ?? null, query.grids ?? null],
   );
@@ -111,27 +99,26 @@ export interface Category extends StageHours {
   sensitive: boolean;
 }
 
-const categoryColumns = 'name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours, sensitive';
-
 export async function listCategories(db: Queryable): Promise<Category[]> {
-  const { rows } = await db.query<Category>(`SELECT ${categoryColumns} FROM incident_categories ORDER BY priority, name`);
+  const { rows } = await db.query<Category>(listCategoriesSql);
   return rows;
+}
+
+/** Whether the catalogue has this category. */
+export async function categoryExists(db: Queryable, name: string): Promise<boolean> {
+  const { rowCount } = await db.query(categoryExistsSql, [name]);
+  return Boolean(rowCount);
 }
 
 /** Admin edits of the catalogue apply to incidents reported from then on; deadlines already set stay. */
 export async function updateCategory(pool: Pool, writer: WriteContext, name: string, change: Partial<Omit<Category, 'name' | 'code'>>): Promise<Category> {
   return withWriteTransaction(pool, writer, async (client) => {
     if (change.department !== undefined) {
-      const { rowCount } = await client.query('SELECT 1 FROM incident_departments WHERE name = $1', [change.department]);
+      const { rowCount } = await client.query(departmentExistsSql, [change.department]);
       if (!rowCount) throw new RuleViolationError(`Unknown department ${change.department}`, { rule: 'known-department' });
     }
     const { rows } = await client.query<Category>(
-      `UPDATE incident_categories SET department = coalesce($2, department), priority = coalesce($3, priority),
-         accept_hours = coalesce($4, accept_hours), dispatch_hours = coalesce($5, dispatch_hours),
-         handle_hours = coalesce($6, handle_hours), feedback_hours = coalesce($7, feedback_hours),
-         supervise_hours = coalesce($8, supervise_hours), sensitive = coalesce($9, sensitive), updated_at = now()
-       WHERE name = $1
-       RETURNING ${categoryColumns}`,
+      updateCategorySql,
       [name, change.department ?? null, change.priority ?? null, change.accept_hours ?? null, change.dispatch_hours ?? null, change.handle_hours ?? null, change.feedback_hours ?? null,
         change.supervise_hours ?? null, change.sensitive ?? null],
     );
@@ -140,26 +127,19 @@ export async function updateCategory(pool: Pool, writer: WriteContext, name: str
   });
 }
 
-interface LockedIncident extends StageHours {
-  id: number;
-  category: string;
-  catalogued: boolean;
-  status: Status;
-  grid_id: number | null;
-  department: string | null;
-}
-
-/** Locks an incident that this actor changes: a grid worker only within the grids they serve, else 404. */
-export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number): Promise<LockedIncident> {
-  const { rows } = await client.query<LockedIncident>(
-    `SELECT i.id, i.category, i.status, i.grid_id, i.department, c.name IS NOT NULL AS catalogued,
-            c.accept_hours, c.dispatch_hours, c.handle_hours, c.feedback_hours, c.supervise_hours
-     FROM incidents i LEFT JOIN incident_categories c ON c.name = i.category WHERE i.id = $1 FOR UPDATE OF i`,
+/**
+ * Locks an incident that this actor changes: a grid worker only within the grids they serve, else 404. With the
+ * version the client last read (If-Match), 412 when the incident has moved on since.
+ */
+export async function lockIncidentFor(client: PoolClient, actor: Actor, id: number, expectedVersion?: string): Promise<LockedIncidentRow> {
+  const { rows } = await client.query<LockedIncidentRow>(
+    lockIncidentSql,
     [id],
   );
   if (!rows[0] || !inGridScope(actor, rows[0].grid_id)) throw new NotFoundError(`Incident ${id} does not exist`);
   // Imported history may carry categories outside the catalogue: without deadlines the workflow cannot run.
   if (!rows[0].catalogued) throw new RuleViolationError(`Category ${rows[0].category} is not in the catalogue`, { rule: 'known-category' });
+  checkVersion(`incident ${id}`, rows[0].version, expectedVersion, false, { id });
   return rows[0];
 }
 
@@ -168,19 +148,19 @@ async function checkDepartment(client: Queryable, input: TransitionInput): Promi
   if (input.to !== 'dispatched') {
     throw new RuleViolationError('A department is named only when dispatching or reassigning', { rule: 'department-on-dispatch' });
   }
-  const { rowCount } = await client.query('SELECT 1 FROM incident_departments WHERE name = $1', [input.department]);
+  const { rowCount } = await client.query(departmentExistsSql, [input.department]);
   if (!rowCount) throw new RuleViolationError(`Unknown department ${input.department}`, { rule: 'known-department' });
 }
 
 /** One workflow step: checked against the transition table and the actor's role, stored, announced. */
-export async function transitionIncident(pool: Pool, clock: Clock, writer: WriteContext, id: number, input: TransitionInput): Promise<void> {
+export async function transitionIncident(pool: Pool, clock: Clock, writer: WriteContext, id: number, input: TransitionInput, expectedVersion?: string): Promise<void> {
   const actor = writer.actor;
   if (!actor) throw new ForbiddenError('Workflow steps need an authenticated actor');
   if (input.satisfaction !== undefined && input.to !== 'closed') {
     throw new RuleViolationError('Satisfaction is recorded only when closing (评价)', { rule: 'satisfaction-on-close' });
   }
   await withWriteTransaction(pool, writer, async (client) => {
-    const incident = await lockIncidentFor(client, actor, id);
+    const incident = await lockIncidentFor(client, actor, id, expectedVersion);
     const transition = findTransition(incident.status, input.to);
     if (!transition) {
       throw new ConflictError(`An incident cannot go from ${incident.status} to ${input.to}`, {
@@ -195,14 +175,7 @@ export async function transitionIncident(pool: Pool, clock: Clock, writer: Write
     const now = clock();
     const hours = stageHours(input.to, incident);
     await client.query(
-      `UPDATE incidents SET status = $2,
-         stage_due_at = CASE WHEN $3::text = 'keep' THEN stage_due_at WHEN $3::text IS NULL THEN NULL
-                             ELSE $4::timestamptz + make_interval(secs => 3600 * $3::text::float8) END,
-         department = coalesce($5, department),
-         closed_at = CASE WHEN $2 = ANY ($6::text[]) THEN $4::timestamptz ELSE closed_at END,
-         satisfaction = coalesce($7, satisfaction),
-         version = version + 1, updated_at = $4
-       WHERE id = $1`,
+      transitionSql,
       [id, input.to, hours === null ? null : String(hours), now, input.department ?? null, finalStatuses, input.satisfaction ?? null],
     );
     await recordEvent(client, {

@@ -1,17 +1,8 @@
 import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { StatsQuery } from './schemas';
+import { cellCountsSql, districtCountsSql, type StatsByStatusRow, statsByStatusSql, type StatsGroupKey, statsMetricsSql, workerIndicatorsSql } from './sql';
 import { openStatuses } from './workflow';
-
-// Group keys come from this fixed table (the query names one of its keys, validated by zod), never from input.
-const groupKeys: Record<NonNullable<StatsQuery['groupBy']> | 'all', string> = {
-  all: `'all'`,
-  day: `to_char(reported_at AT TIME ZONE calendar.zone, 'YYYY-MM-DD')`,
-  grid: `grid_id::text`,
-  category: `category`,
-  department: `department`,
-  source: `source`,
-};
 
 export interface IncidentStatsRow {
   key: string | null;
@@ -81,32 +72,17 @@ async function statsGroups(
   db: Queryable,
   clock: Clock,
   query: StatsQuery,
-  groupBy: keyof typeof groupKeys,
+  groupBy: StatsGroupKey,
   grids: number[] | null,
   timeZone: string,
 ): Promise<IncidentStatsRow[]> {
-  const filtered = `SELECT incidents.*, ${groupKeys[groupBy]} AS key FROM incidents, (SELECT $7::text AS zone) calendar
-    WHERE ($1::timestamptz IS NULL OR reported_at >= $1) AND ($2::timestamptz IS NULL OR reported_at < $2)
-      AND ($3::bigint IS NULL OR grid_id = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR department = $5)
-      AND ($6::bigint[] IS NULL OR grid_id = ANY ($6))`;
   const params = [query.from ?? null, query.to ?? null, query.grid ?? null, query.category ?? null, query.department ?? null, grids, timeZone];
   const [metrics, byStatus] = await Promise.all([
     db.query<Omit<IncidentStatsRow, 'byStatus'>>(
-      `WITH f AS (${filtered}), h AS (SELECT *, extract(epoch FROM closed_at - reported_at) / 3600 AS hours FROM f)
-       SELECT key, count(*)::int AS total,
-         count(*) FILTER (WHERE status = 'closed')::int AS closed,
-         (count(*) FILTER (WHERE status = 'closed'))::float8 / nullif(count(*), 0) AS "closureRate",
-         (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed' AND due_at IS NOT NULL), 0) AS "onTimeRate",
-         count(*) FILTER (WHERE status = 'closed' AND due_at IS NULL)::int AS "closedWithoutDeadline",
-         avg(hours) FILTER (WHERE status = 'closed')::float8 AS "meanHandlingHours",
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "medianHandlingHours",
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) FILTER (WHERE status = 'closed') AS "p90HandlingHours",
-         avg(satisfaction)::float8 AS satisfaction,
-         count(*) FILTER (WHERE status = ANY ($8::text[]) AND due_at < $9)::int AS "overdueOpen"
-       FROM h GROUP BY key ORDER BY key`,
+      statsMetricsSql(groupBy),
       [...params, openStatuses, clock()],
     ),
-    db.query<{ key: string | null; status: string; n: number }>(`WITH f AS (${filtered}) SELECT key, status, count(*)::int AS n FROM f GROUP BY key, status`, params),
+    db.query<StatsByStatusRow>(statsByStatusSql(groupBy), params),
   ]);
   const statusCounts = new Map<string | null, Record<string, number>>();
   for (const row of byStatus.rows) statusCounts.set(row.key, { ...statusCounts.get(row.key), [row.status]: row.n });
@@ -129,15 +105,7 @@ export interface WorkerIndicators {
  */
 export async function workerIndicators(db: Queryable, query: Pick<StatsQuery, 'from' | 'to' | 'grid'>, grids: number[] | null): Promise<WorkerIndicators[]> {
   const { rows } = await db.query<WorkerIndicators>(
-    `WITH f AS (
-       SELECT i.*, coalesce(i.assigned_worker, g.workers[1]) AS worker FROM incidents i JOIN grids g ON g.id = i.grid_id
-       WHERE ($1::timestamptz IS NULL OR i.reported_at >= $1) AND ($2::timestamptz IS NULL OR i.reported_at < $2) AND ($3::bigint IS NULL OR i.grid_id = $3)
-         AND ($4::bigint[] IS NULL OR i.grid_id = ANY ($4)))
-     SELECT worker, count(*)::int AS assigned,
-       count(*) FILTER (WHERE source = 'patrol')::int AS "patrolReports",
-       (count(*) FILTER (WHERE source = 'patrol' AND status <> 'rejected'))::float8 / nullif(count(*) FILTER (WHERE source = 'patrol'), 0) AS "validReportRate",
-       (count(*) FILTER (WHERE status = 'closed' AND closed_at <= due_at))::float8 / nullif(count(*) FILTER (WHERE status = 'closed'), 0) AS "verifiedOnTimeRate"
-     FROM f WHERE worker IS NOT NULL GROUP BY worker ORDER BY worker`,
+    workerIndicatorsSql,
     [query.from ?? null, query.to ?? null, query.grid ?? null, grids],
   );
   return rows;
@@ -153,10 +121,8 @@ export interface CellCount {
  * per cell with incidents, so the answer is bounded by the city's area, not by how many incidents it holds.
  */
 export async function incidentCellCounts(db: Queryable, window: { from: Date; to: Date; resolution: 7 | 8 | 9 }): Promise<CellCount[]> {
-  const column = { 7: 'h3_r7', 8: 'h3_r8', 9: 'h3_r9' }[window.resolution];
   const { rows } = await db.query<CellCount>(
-    `SELECT ${column} AS h3, count(*)::int AS count FROM incidents
-     WHERE reported_at >= $1 AND reported_at < $2 AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY ${column}`,
+    cellCountsSql(window.resolution),
     [window.from, window.to],
   );
   return rows;
@@ -175,10 +141,7 @@ export interface DistrictCount {
  */
 export async function incidentsByDistrict(db: Queryable, window: { from: Date; to: Date }): Promise<DistrictCount[]> {
   const { rows } = await db.query<DistrictCount>(
-    `SELECT g.id::int AS "gridId", g.name,
-            json_build_array(round(ST_XMin(g.geom)::numeric, 5), round(ST_YMin(g.geom)::numeric, 5), round(ST_XMax(g.geom)::numeric, 5), round(ST_YMax(g.geom)::numeric, 5)) AS bbox,
-            (SELECT count(*)::int FROM incidents i WHERE i.reported_at >= $1 AND i.reported_at < $2 AND ST_Intersects(g.geom, i.geom)) AS count
-     FROM grids g WHERE g.parent_id IS NULL ORDER BY count DESC, g.id`,
+    districtCountsSql,
     [window.from, window.to],
   );
   return rows.map((row) => ({ ...row, bbox: row.bbox.map(Number) as DistrictCount['bbox'] }));

@@ -2,6 +2,7 @@ import type { Actor } from '../auth/roles';
 import { inGridScope } from '../auth/scope';
 import type { Queryable } from '../db/pool';
 import type { EventBus } from '../events/bus';
+import { eventsAfterSql, eventsPastSql, positionAtEventSql, settledEndSql } from './sql';
 
 /**
  * One event as sent: its id and its JSON (id, incidentId, kind, from, to, at and the incident's category, status,
@@ -29,31 +30,12 @@ const pageSize = 200;
 // send no notification of their own, so the reader looks again after this long.
 const pendingRetryMs = 100;
 
-/**
- * The oldest transaction that may still add events: the smallest in-progress xid of the statement's own snapshot,
- * leaving out only those that pg_stat_activity shows running in another database (a busy neighbour database must
- * not hold the stream back; an xid it cannot place counts, which errs on the safe side). A long write transaction
- * in this database delays the stream until it ends; nothing is lost.
- */
-const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-   FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-   WHERE x::text::bigint % 4294967296 NOT IN (
-     SELECT a.backend_xid::text::bigint FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()))`;
-const settled = `e.xid < ${horizon}`;
-
 /** A page row: the event as sent, where it stands, and its incident's grid (who may see it). */
 type EventRow = StreamedEvent & { xid: string; gridId: number | null };
 
 async function eventsAfter(db: Queryable, after: StreamPosition): Promise<EventRow[]> {
   const { rows } = await db.query<EventRow>(
-    `SELECT e.id, e.xid::text AS xid, i.grid_id AS "gridId",
-            json_build_object('id', e.id, 'incidentId', e.incident_id, 'kind', e.kind, 'from', e.from_status, 'to', e.to_status,
-              'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-              'incident', json_build_object('category', i.category, 'status', i.status, 'location', ST_AsGeoJSON(i.geom, 7)::json,
-                                            'gridId', i.grid_id, 'department', i.department, 'priority', i.priority, 'duplicateOf', i.duplicate_of))::text AS data
-     FROM incident_events e JOIN incidents i ON i.id = e.incident_id
-     WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND ${settled}
-     ORDER BY e.xid, e.id LIMIT $3`,
+    eventsAfterSql,
     [after.xid, after.id, pageSize],
   );
   return rows;
@@ -65,7 +47,7 @@ async function eventsAfter(db: Queryable, after: StreamPosition): Promise<EventR
  * was unsettled for the read and is settled for the check, and no notification would come for it again).
  */
 async function hasUnsentEvents(db: Queryable, after: StreamPosition): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM incident_events e WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) LIMIT 1', [after.xid, after.id]);
+  const { rows } = await db.query(eventsPastSql, [after.xid, after.id]);
   return rows.length > 0;
 }
 
@@ -75,9 +57,7 @@ async function hasUnsentEvents(db: Queryable, after: StreamPosition): Promise<bo
  */
 export async function startPosition(db: Queryable, lastEventId: number | null): Promise<StreamPosition> {
   const { rows } = await db.query<StreamPosition>(
-    lastEventId === null
-      ? `SELECT e.xid::text AS xid, e.id FROM incident_events e WHERE ${settled} ORDER BY e.xid DESC, e.id DESC LIMIT 1`
-      : 'SELECT xid::text AS xid, id FROM incident_events WHERE id <= $1 ORDER BY id DESC LIMIT 1',
+    lastEventId === null ? settledEndSql : positionAtEventSql,
     lastEventId === null ? [] : [lastEventId],
   );
   return rows[0] ?? { xid: '0', id: 0 };

@@ -6,7 +6,7 @@ import { pick } from 'stream-json/filters/Pick';
 import { streamArray } from 'stream-json/streamers/StreamArray';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
-import { type WriteContext, withWriteTransaction } from '../audit/write-context';
+import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient } from '../db/pool';
 import { holdsNul } from '../db/text';
 import { BadRequestError, ConflictError, RuleViolationError } from '../errors';

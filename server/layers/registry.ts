@@ -4,7 +4,8 @@ import type { Role } from '../auth/roles';
 import { attributeFields } from '../catalogue/attributes';
 import type { Catalogue } from '../catalogue/catalogue';
 import type { CatalogueLayer, GridPlacement } from '../catalogue/types';
-import { areaGeometry, pointGeometry, wholeNumber } from '../geo/schemas';
+import { areaGeometry, pointGeometry } from '../geo/schemas';
+import { wholeNumber } from '../http/request-schemas';
 
 /** Everything the generic layer service and routes need to know about one table. */
 export interface LayerDefinition {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { bboxQuery, pageQuery, wholeNumber } from '../geo/schemas';
+import { bboxQuery } from '../geo/schemas';
+import { pageQuery, wholeNumber } from '../http/request-schemas';
 
 /** A feature to create: GeoJSON-shaped; a `crs` member (anything but WGS84) is an unknown field → 400. */
 export function createBody(properties: z.ZodObject, geometry: z.ZodType | null) {
@@ -46,3 +47,6 @@ export const exportQuery = z
     }),
   })
   .strict();
+
+// Answers.
+export const importReportAnswer = z.object({ layer: z.string(), dryRun: z.boolean(), rows: z.number().int(), inserted: z.number().int() });

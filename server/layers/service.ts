@@ -1,5 +1,6 @@
-import type { WriteContext } from '../audit/write-context';
-import { withWriteTransaction } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
+import { checkVersion } from '../db/versions';
+import { withWriteTransaction } from '../db/write-context';
 import type { Actor } from '../auth/roles';
 import { gridScope, inGridScope } from '../auth/scope';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
@@ -49,17 +50,27 @@ export async function listFeatures(db: Queryable, layer: LayerDefinition, query:
   return { features: page.map((row) => row.feature), nextCursor };
 }
 
-/** One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing id. */
-async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null) {
-  const row = await selectFeature(db, layer, id);
+/** A feature with its version: its last change in µs since 1970 (updated_at), the ETag a write's If-Match names. */
+export interface VersionedFeature {
+  feature: LayerFeature;
+  version: string;
+}
+
+/**
+ * One row as the actor may see it: a row of personal data outside a grid worker's grids is as unknown as a missing
+ * id. `lock` for a write: the row stays as read until the transaction ends.
+ */
+async function findRow(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null, lock = false) {
+  const row = await selectFeature(db, layer, id, lock);
   if (!row || (layer.personal && !inGridScope(actor, row.grid_id))) {
     throw new NotFoundError(`${layer.name} ${id} does not exist`, { layer: layer.name, id });
   }
   return row;
 }
 
-export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<LayerFeature> {
-  return (await findRow(db, layer, id, actor)).feature;
+export async function getFeature(db: Queryable, layer: LayerDefinition, id: number, actor: Actor | null): Promise<VersionedFeature> {
+  const { feature, version } = await findRow(db, layer, id, actor);
+  return { feature, version };
 }
 
 /** A valid geometry (PostGIS's rules) that the city can store (geo/extent.ts); 422 naming the reason otherwise. */
@@ -117,7 +128,7 @@ function givenAttributes(layer: LayerDefinition, input: FeatureInput): Record<st
   return Object.fromEntries(layer.columns.filter((column) => properties[column] !== undefined).map((column) => [column, properties[column]]));
 }
 
-export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<LayerFeature> {
+export async function createFeature(pool: Pool, layer: LayerDefinition, input: FeatureInput, writer: WriteContext, city: CityExtent): Promise<VersionedFeature> {
   const attributes = givenAttributes(layer, input);
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
@@ -125,7 +136,8 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
       await checkBuilding(client, layer, writer.actor, attributes.building_id);
       const id = await insertFeature(client, layer, attributes, input.geometry);
       await announce(client, layer, id, layer.geometry ? await rowBbox(client, layer, id) : null);
-      return (await findRow(client, layer, id, null)).feature;
+      const { feature, version } = await findRow(client, layer, id, null);
+      return { feature, version };
     }),
   );
 }
@@ -136,6 +148,13 @@ export async function createFeature(pool: Pool, layer: LayerDefinition, input: F
  */
 export type WritePrecondition = (client: PoolClient) => Promise<void>;
 
+/** What a change is conditional on: the feature API's If-Match (optional; 412 when stale) or a caller's own check. */
+export interface WriteCondition {
+  expectedVersion?: string;
+  precondition?: WritePrecondition;
+}
+
+/** Changes a feature; with `expectedVersion` (If-Match, optional here) 412 when it changed since the client read it. */
 export async function updateFeature(
   pool: Pool,
   layer: LayerDefinition,
@@ -143,28 +162,32 @@ export async function updateFeature(
   input: FeatureInput,
   writer: WriteContext,
   city: CityExtent,
-  precondition?: WritePrecondition,
-): Promise<LayerFeature> {
+  condition: WriteCondition = {},
+): Promise<VersionedFeature> {
   const attributes = givenAttributes(layer, input);
   return mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      await precondition?.(client);
-      await findRow(client, layer, id, writer.actor);
+      await condition.precondition?.(client);
+      const before = await findRow(client, layer, id, writer.actor, true);
+      checkVersion(`${layer.name} ${id}`, before.version, condition.expectedVersion, false, { layer: layer.name, id });
       if (layer.geometry && input.geometry !== undefined) await assertValidGeometry(client, input.geometry, city);
       await checkBuilding(client, layer, writer.actor, attributes.building_id);
       const oldBbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await updateFeatureRow(client, layer, id, attributes, input.geometry);
       await announce(client, layer, id, unionBbox(oldBbox, layer.geometry ? await rowBbox(client, layer, id) : null));
-      return (await findRow(client, layer, id, null)).feature;
+      const { feature, version } = await findRow(client, layer, id, null);
+      return { feature, version };
     }),
   );
 }
 
-export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext, precondition?: WritePrecondition): Promise<void> {
+/** Deletes a feature; with `expectedVersion` (If-Match, optional here) 412 when it changed since the client read it. */
+export async function deleteFeature(pool: Pool, layer: LayerDefinition, id: number, writer: WriteContext, condition: WriteCondition = {}): Promise<void> {
   await mapErrors(
     withWriteTransaction(pool, writer, async (client) => {
-      await precondition?.(client);
-      await findRow(client, layer, id, writer.actor);
+      await condition.precondition?.(client);
+      const before = await findRow(client, layer, id, writer.actor, true);
+      checkVersion(`${layer.name} ${id}`, before.version, condition.expectedVersion, false, { layer: layer.name, id });
       const bbox = layer.geometry ? await rowBbox(client, layer, id) : null;
       await deleteFeatureRow(client, layer, id);
       await announce(client, layer, id, bbox);

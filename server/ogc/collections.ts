@@ -35,6 +35,8 @@ export interface OgcCollection {
   temporal?: string;
   /** SQL of the row's level-4 grid: a grid worker sees only rows of their grids. */
   grid?: string;
+  /** SQL of the worker whose trace the row is: a grid worker sees only their own rows (catalogue `owner`). */
+  owner?: string;
   /** SQL of the row's entity tag (ETag). */
   version: string;
   /** Absent: read-only. */
@@ -139,6 +141,7 @@ function tileCollection(
     filters: Object.fromEntries((options.filters ?? []).map((filter) => [filter, layer.filters[filter].schema])),
     temporal: options.temporal,
     grid: source.grid,
+    owner: source.owner,
     version: layerVersionSql(alias),
     changedElsewhere: options.changedElsewhere,
   };

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { WriteContext } from '../audit/write-context';
+import type { WriteContext } from '../db/write-context';
 import type { Role } from '../auth/roles';
 import { cityCatalogue } from '../catalogue/city';
 import type { Pool, PoolClient } from '../db/pool';
@@ -83,23 +83,23 @@ export function layerEditor(layer: LayerDefinition): FeatureEditor {
     roles: layer.write,
     async create({ pool, writer, city }, feature) {
       const body = validateBody(createBody(layer.properties, layer.geometrySchema), input(feature));
-      return (await createFeature(pool, layer, body, writer, city)).id;
+      return (await createFeature(pool, layer, body, writer, city)).feature.id;
     },
     async replace(request, id, feature) {
       const full = input(feature);
       const body = validateBody(createBody(layer.properties, layer.geometrySchema), { ...full, properties: withNulls(full.properties, layer.properties) });
       const guard = guarded(request, id);
-      await updateFeature(request.pool, layer, id, body, request.writer, request.city, guard.precondition);
+      await updateFeature(request.pool, layer, id, body, request.writer, request.city, { precondition: guard.precondition });
       return guard.tag();
     },
     async update(request, id, feature) {
       const body = validateBody(updateBody(layer.properties, layer.geometrySchema), input(feature));
       const guard = guarded(request, id);
-      await updateFeature(request.pool, layer, id, body, request.writer, request.city, guard.precondition);
+      await updateFeature(request.pool, layer, id, body, request.writer, request.city, { precondition: guard.precondition });
       return guard.tag();
     },
     async remove(request, id) {
-      await deleteFeature(request.pool, layer, id, request.writer, guarded(request, id).precondition);
+      await deleteFeature(request.pool, layer, id, request.writer, { precondition: guarded(request, id).precondition });
     },
   };
 }
@@ -113,14 +113,14 @@ const gridReadOnly = ['version', 'areaM2', 'level'];
  * The grid version the client's If-Match names: the grid service checks it under its lock (412 when stale, 428
  * when absent). "*" (any version) is the current one; a tag that is no version can match none.
  */
-async function expectedGridVersion({ pool, ifMatch }: EditRequest, id: number): Promise<number | undefined> {
+async function expectedGridVersion({ pool, ifMatch }: EditRequest, id: number): Promise<string | undefined> {
   if (!ifMatch) return undefined;
   if (ifMatch.includes('*')) {
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM grids WHERE id = $1', [id]);
-    return rows[0]?.version ?? 0;
+    return String(rows[0]?.version ?? 0);
   }
-  const versions = ifMatch.filter((tag) => /^\d{1,9}$/.test(tag)).map(Number);
-  return versions[0] ?? -1;
+  // A tag that is no grid version can match none: the service's 412 says which version is current.
+  return ifMatch.find((tag) => /^\d{1,9}$/.test(tag)) ?? '-1';
 }
 
 function checkLevel(level: number, properties: Record<string, unknown>): void {

@@ -8,13 +8,29 @@ import { cityExtentOf } from '../geo/extent';
 import type { ErrorFormat, ProblemDocument } from '../http/problem';
 import { RequestValidationError } from '../http/problem';
 import { publicUrlFor } from '../http/public-url';
+import { notModified } from '../http/request-schemas';
 import { defineRoute, type RouteDefinition, validateBody, writerForContent } from '../http/route';
 import { collections, type OgcCollection, readableCollections } from './collections';
 import { type Crs, crs84, findCrs, servedCrs } from './crs';
 import { collectionDocument, conformance, geoJsonType, type Link, Linker, landingPage, linkHeader, openApiDocument, openApiType } from './documents';
 import type { EditRequest, FeatureEditor, FeatureInput } from './editing';
 import { collectionHtml, collectionsHtml, conformanceHtml, itemHtml, itemsHtml, landingHtml } from './html';
-import { collectionParams, documentQuery, exceptionSchema, featureBody, itemParams, itemQuery, itemsQuery } from './schemas';
+import {
+  collectionAnswer,
+  collectionParams,
+  collectionsAnswer,
+  conformanceAnswer,
+  documentQuery,
+  exceptionSchema,
+  featureBody,
+  itemParams,
+  itemQuery,
+  itemsAnswer,
+  itemsQuery,
+  landingAnswer,
+  ogcApiAnswer,
+  ogcFeatureAnswer,
+} from './schemas';
 import { collectionExtent, geometryToWgs84, getItem, listItems } from './service';
 
 export const ogcPrefix = '/ogc';
@@ -48,6 +64,7 @@ export const ogcErrorFormat: ErrorFormat = {
 };
 
 const tag = 'ogc';
+const orHtml = '; with ?f=html or Accept: text/html, an HTML page of the same';
 const readMethods = 'GET, HEAD, OPTIONS';
 const jsonTypes = ['application/json', 'application/geo+json', 'application/merge-patch+json'];
 
@@ -159,6 +176,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: ogcPrefix,
+      operationId: 'getOgcLandingPage',
+      responses: { 200: { description: `The landing page's links${orHtml}`, schema: landingAnswer } },
       summary: 'OGC API – Features landing page (JSON or HTML)',
       access: 'public',
       query: documentQuery,
@@ -172,6 +191,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/conformance`,
+      operationId: 'getOgcConformance',
+      responses: { 200: { description: `The conformance classes${orHtml}`, schema: conformanceAnswer } },
       summary: 'OGC API conformance classes: Features Parts 1, 2 and 4',
       access: 'public',
       query: documentQuery,
@@ -185,6 +206,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/api`,
+      operationId: 'getOgcApiDefinition',
+      responses: { 200: { description: 'The OpenAPI 3.0 definition of /ogc', schema: ogcApiAnswer, contentType: openApiType } },
       summary: 'The OGC API definition (OpenAPI 3.0)',
       access: 'public',
       query: documentQuery,
@@ -198,6 +221,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/collections`,
+      operationId: 'listOgcCollections',
+      responses: { 200: { description: `The collections${orHtml}`, schema: collectionsAnswer } },
       summary: 'The OGC API collections the caller may read',
       access: allRoles,
       query: documentQuery,
@@ -216,6 +241,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/collections/:collectionId`,
+      operationId: 'getOgcCollection',
+      responses: { 200: { description: `The collection${orHtml}`, schema: collectionAnswer } },
       summary: 'One OGC API collection: extent, CRSs, links',
       access: allRoles,
       params: collectionParams,
@@ -231,6 +258,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/collections/:collectionId/items`,
+      operationId: 'listOgcItems',
+      responses: { 200: { description: `A page of features, in the CRS of Content-Crs${orHtml}`, schema: itemsAnswer, contentType: geoJsonType } },
       summary: 'Features of an OGC API collection: bbox, datetime, property filters, limit/offset with next/prev links, crs',
       access: allRoles,
       params: collectionParams,
@@ -264,6 +293,11 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'get',
       path: `${ogcPrefix}/collections/:collectionId/items/:featureId`,
+      operationId: 'getOgcItem',
+      responses: {
+        200: { description: `The feature, in the CRS of Content-Crs; ETag: its version${orHtml}`, schema: ogcFeatureAnswer, contentType: geoJsonType },
+        ...notModified,
+      },
       summary: 'One feature of an OGC API collection, with its ETag',
       access: allRoles,
       params: itemParams,
@@ -289,6 +323,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'post',
       path: `${ogcPrefix}/collections/:collectionId/items`,
+      operationId: 'createOgcItem',
+      responses: { 201: { description: 'Created', headers: { Location: 'The new feature' } } },
       summary: 'Creates a feature (OGC API – Features Part 4) through the layer or grid service; Location names it',
       access: allRoles,
       idempotent: true,
@@ -308,6 +344,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
         ...common,
         method,
         path: `${ogcPrefix}/collections/:collectionId/items/:featureId`,
+        operationId: method === 'put' ? 'replaceOgcItem' : 'updateOgcItem',
+        responses: { 204: { description: 'Changed', headers: { ETag: 'The feature’s new version' } } },
         summary: method === 'put' ? 'Replaces a feature (Part 4); If-Match with its ETag, 412 when stale' : 'Changes some properties and/or the geometry of a feature (Part 4); If-Match with its ETag',
         access: allRoles,
         rawBody: true,
@@ -327,6 +365,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       ...common,
       method: 'delete',
       path: `${ogcPrefix}/collections/:collectionId/items/:featureId`,
+      operationId: 'deleteOgcItem',
+      responses: { 204: { description: 'Deleted' } },
       summary: 'Deletes a feature (Part 4); If-Match with its ETag',
       access: allRoles,
       params: itemParams,
@@ -341,6 +381,8 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
         ...common,
         method: 'options',
         path: `${ogcPrefix}/collections/:collectionId/items${item ? '/:featureId' : ''}`,
+        operationId: item ? 'optionsOgcItem' : 'optionsOgcItems',
+        responses: { 204: { description: 'The methods allowed', headers: { Allow: 'The methods this caller may use' } } },
         summary: `The methods this caller may use on ${item ? 'a feature' : 'the features'} of a collection (Allow)`,
         access: allRoles,
         params: item ? itemParams : collectionParams,

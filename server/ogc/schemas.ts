@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
+import { featureAnswer } from '../geo/schemas';
 
 /** Items per page when the client names no limit, and the most it may ask for (declared in /ogc/api). */
 export const defaultLimit = 100;
@@ -104,3 +105,47 @@ export const featureBody = z
 
 /** OGC API exception (ogcapi-features exception.yaml). */
 export const exceptionSchema = z.object({ code: z.string(), description: z.string() }).openapi('OgcException');
+
+// Answers, as JSON (each route also answers HTML for browsers, with ?f=html or Accept: text/html).
+const link = z.object({ href: z.string(), rel: z.string(), type: z.string(), title: z.string().optional() });
+const links = z.array(link);
+
+export const landingAnswer = z.object({ title: z.string(), description: z.string(), links });
+
+export const conformanceAnswer = z.object({ conformsTo: z.array(z.string()), links });
+
+/** The OGC API definition: an OpenAPI 3.0 document of its own, described here by its top level only. */
+export const ogcApiAnswer = z.object({ openapi: z.string(), info: z.record(z.string(), z.unknown()), paths: z.record(z.string(), z.unknown()) }).passthrough();
+
+const interval = z.tuple([z.string().nullable(), z.string().nullable()]);
+
+export const collectionAnswer = z.object({
+  id: z.string(),
+  title: z.string(),
+  description: z.string(),
+  itemType: z.literal('feature'),
+  crs: z.array(z.string()),
+  storageCrs: z.string(),
+  extent: z.object({
+    spatial: z.object({ bbox: z.array(z.array(z.number())), crs: z.string() }),
+    temporal: z.object({ interval: z.array(interval), trs: z.string() }).optional(),
+  }),
+  links,
+});
+
+export const collectionsAnswer = z.object({ collections: z.array(collectionAnswer), links });
+
+/**
+ * A feature of a collection: its geometry in the CRS asked for (Content-Crs), its properties as the collection
+ * declares them (they differ from collection to collection, so any JSON here).
+ */
+export const ogcFeatureAnswer = featureAnswer().extend({ id: z.union([z.number(), z.string()]), links: links.optional() });
+
+export const itemsAnswer = z.object({
+  type: z.literal('FeatureCollection'),
+  features: z.array(ogcFeatureAnswer),
+  numberMatched: z.number().int(),
+  numberReturned: z.number().int(),
+  timeStamp: z.string(),
+  links,
+});

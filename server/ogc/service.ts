@@ -1,4 +1,4 @@
-import { gridScope } from '../auth/scope';
+import { readerScope } from '../auth/scope';
 import type { Actor } from '../auth/roles';
 import type { Queryable } from '../db/pool';
 import { NotFoundError, RuleViolationError } from '../errors';
@@ -39,8 +39,9 @@ function conditions(collection: OgcCollection, filter: ItemFilter | null, actor:
   const sql: string[] = collection.where ? [collection.where] : [];
   const values: unknown[] = [];
   const bind = (value: unknown) => `$${values.push(value)}`;
-  const scope = collection.grid ? gridScope(actor) : null;
-  if (scope) sql.push(`${collection.grid} = ANY(${bind(scope)}::bigint[])`);
+  const scope = readerScope(actor);
+  if (scope && collection.owner) sql.push(`${collection.owner} = ANY(${bind(scope.worker === null ? [] : [scope.worker])}::text[])`);
+  else if (scope && collection.grid) sql.push(`${collection.grid} = ANY(${bind(scope.grids)}::bigint[])`);
   if (!filter) return { sql, values, bind };
   if (filter.bbox) {
     const [a, b, c, d] = filter.bbox;

@@ -1,5 +1,4 @@
-import { cellToLatLng } from 'h3-js';
-import { cellAt } from '../geo/h3';
+import { cellAt, cellCentre } from '../geo/h3';
 
 /**
  * What the public (unauthenticated Open311 reads) may see of a report. Residents write their own or a neighbour's
@@ -65,6 +64,6 @@ const publicCellResolution = 8;
 /** The location the public sees: exact, or for a sensitive category the centre of its H3 cell (6 decimals). */
 export function publicLocation([lon, lat]: [number, number], sensitive: boolean): { lat: number; long: number } {
   if (!sensitive) return { lat, long: lon };
-  const [cellLat, cellLon] = cellToLatLng(cellAt(lon, lat, publicCellResolution));
+  const [cellLon, cellLat] = cellCentre(cellAt(lon, lat, publicCellResolution));
   return { lat: Number(cellLat.toFixed(6)), long: Number(cellLon.toFixed(6)) };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDateTime, wholeNumber } from '../geo/schemas';
+import { isoDateTime, wholeNumber } from '../http/request-schemas';
 
 /** Ids one GET requests.json may name: all of them are read in one query. */
 export const maxRequestIds = 100;
@@ -49,3 +49,32 @@ export const open311Errors = z.array(z.object({ code: z.number().int(), descript
 
 export const serviceCodeParams = z.object({ code: z.string().min(1).max(50) }).strict();
 export const requestIdParams = z.object({ id: wholeNumber({ min: 1 }) }).strict();
+
+// Answers (GeoReport v2, JSON format).
+export const servicesAnswer = z.array(
+  z.object({ service_code: z.string(), service_name: z.string(), description: z.string(), metadata: z.boolean(), type: z.string(), keywords: z.string(), group: z.string() }),
+);
+
+export const serviceDefinitionAnswer = z.object({ service_code: z.string(), attributes: z.array(z.unknown()) });
+
+export const requestsAnswer = z.array(
+  z.object({
+    service_request_id: z.string(),
+    status: z.enum(['open', 'closed']),
+    status_notes: z.string(),
+    service_name: z.string(),
+    service_code: z.string().nullable(),
+    description: z.string().nullable(),
+    agency_responsible: z.string().nullable(),
+    service_notice: z.string().nullable(),
+    requested_datetime: z.string(),
+    updated_datetime: z.string(),
+    expected_datetime: z.string().nullable(),
+    address: z.string().nullable(),
+    lat: z.number(),
+    long: z.number(),
+    media_url: z.string().nullable(),
+  }),
+);
+
+export const filedRequestAnswer = z.array(z.object({ service_request_id: z.string(), service_notice: z.string(), account_id: z.null() }));

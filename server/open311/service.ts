@@ -1,11 +1,9 @@
-import type { WriteContext } from '../audit/write-context';
-import type { Actor } from '../auth/roles';
-import { findActorByToken } from '../auth/tokens';
+import type { WriteContext } from '../db/write-context';
 import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
+import { BadRequestError, NotFoundError } from '../errors';
 import { type Category, createIncident, type IncidentSummary, listCategories, listIncidents } from '../incidents/service';
-import { finalStatuses, reporterRoles } from '../incidents/workflow';
+import { finalStatuses } from '../incidents/workflow';
 import { publicDescription, publicLocation } from './public-view';
 import type { Open311RequestBody, Open311RequestsQuery } from './schemas';
 
@@ -82,17 +80,6 @@ export async function getRequest(db: Queryable, clock: Clock, id: number) {
   const found = await findRequests(db, clock, { service_request_id: [id] });
   if (!found.length) throw new NotFoundError(`Service request ${id} does not exist`);
   return found;
-}
-
-/**
- * An Open311 api_key is a citygrid API token (npm run token -- create --role hotline --label "<client>") of a role
- * that may report incidents; the incident's audit rows then name that token.
- */
-export async function actorForApiKey(db: Queryable, apiKey: string): Promise<Actor> {
-  const actor = await findActorByToken(db, apiKey);
-  if (!actor) throw new ForbiddenError('api_key is unknown or revoked');
-  if (!reporterRoles.includes(actor.role)) throw new ForbiddenError(`api_key of role ${actor.role} may not file service requests`, { allowedRoles: reporterRoles });
-  return actor;
 }
 
 export async function fileRequest(pool: Pool, clock: Clock, writer: WriteContext, body: Open311RequestBody) {

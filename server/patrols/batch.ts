@@ -3,7 +3,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import getRawBody from 'raw-body';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import { validateBody } from '../http/route';
-import { ingestBody, maxFixesPerBatch, type PatrolFixInput, patrolFix } from './schemas';
+import { ingestBody, isPlainValidFix, maxFixesPerBatch, type PatrolFixInput, patrolFix } from './schemas';
 
 const csvColumns = ['workerId', 't', 'lon', 'lat', 'accuracy', 'speed', 'heading'] as const;
 const requiredCsvColumns = ['workerId', 't', 'lon', 'lat'];
@@ -33,7 +33,8 @@ function fromJson(text: string): PatrolFixInput[] {
   }
   const fixes = (value as { fixes?: unknown } | null)?.fixes;
   if (Array.isArray(fixes) && fixes.length > maxFixesPerBatch) throw tooMany(fixes.length);
-  return validateBody(ingestBody, value).fixes;
+  const plain = Array.isArray(fixes) && fixes.length > 0 && Object.keys(value as object).length === 1 && fixes.every(isPlainValidFix);
+  return plain ? fixes : validateBody(ingestBody, value).fixes;
 }
 
 /** A CSV cell as JSON would carry it: numbers as numbers, epoch milliseconds as a number, empty as absent. */
@@ -63,7 +64,9 @@ function fromCsv(text: string): PatrolFixInput[] {
   if (rows.length === 0) throw new BadRequestError('The CSV holds a header but no fixes', { line: 1 });
   return rows.map((cells, index) => {
     const line = index + 2;
-    const parsed = patrolFix.safeParse(Object.fromEntries(header.map((column, i) => [column, cellValue(column, cells[i])]).filter(([, value]) => value !== undefined)));
+    const fix = Object.fromEntries(header.map((column, i) => [column, cellValue(column, cells[i])]).filter(([, value]) => value !== undefined));
+    if (isPlainValidFix(fix)) return fix;
+    const parsed = patrolFix.safeParse(fix);
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];
     throw new BadRequestError(`CSV line ${line} (fix ${index}), ${issue.path.join('.') || 'row'}: ${issue.message}`, { line, row: index, field: issue.path.join('.') });

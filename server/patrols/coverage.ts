@@ -13,10 +13,17 @@ export const reachMetres = 30;
  * The roads of the grids in CTE `grids` (id, geom_3857, reach) cut into pieces of a third of the reach (10 m),
  * each measured by its midpoint: a piece is covered when a track passes within the reach of it.
  */
-const roadPiecesOf = (grids: string) => `
+const roadPiecesOf = (grids: string, roadFilter = 'true') => `
   SELECT ${grids}.id, ${grids}.reach, piece.geom, ST_LineInterpolatePoint(piece.geom, 0.5) AS middle
-  FROM ${grids} JOIN roads r ON r.geom_3857 && ${grids}.geom_3857
+  FROM ${grids} JOIN roads r ON r.geom_3857 && ${grids}.geom_3857 AND ${roadFilter}
   CROSS JOIN LATERAL ST_DumpSegments(ST_Segmentize(ST_Intersection(r.geom_3857, ${grids}.geom_3857), ${grids}.reach / 3)) piece`;
+
+/**
+ * Whether a track that started in [$1, $2) passes within `reach` of `geom` (3857), asked of the tracks' pieces
+ * (sql/181): the index finds the few short lines of that day nearby, and each distance is measured to them only.
+ */
+const nearTrackOfDay = (geom: string, reach: string) =>
+  `EXISTS (SELECT 1 FROM patrol_track_pieces p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, ${geom}, ${reach}))`;
 
 /** Longest period of one indicators request (days are computed once and kept, see sql/170). */
 export const maxPeriodDays = 92;
@@ -24,9 +31,9 @@ export const maxPeriodDays = 92;
 /**
  * Coverage of every level-4 grid on one local day, from that day's tracks, in metres measured in Web Mercator and
  * scaled by each grid's latitude (30 m on the ground is 30 / cos φ there). A road counts where it lies within 30 m
- * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints, the
- * tracks found by their index: buffering tracks that walk the same streets back and forth made GEOS take minutes);
- * a building when any part of it does. Distance and time in a grid are the track's stretches there (sql/171).
+ * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints: buffering
+ * tracks that walk the same streets back and forth made GEOS take minutes); a building when any part of it does.
+ * Both ask the tracks' pieces (sql/181). Distance and time in a grid are the track's stretches there (sql/171).
  */
 const dayCoverageSql = `
   WITH g AS (
@@ -41,17 +48,15 @@ const dayCoverageSql = `
     GROUP BY s.grid_id
   ),
   touched AS (
-    SELECT g.* FROM g WHERE EXISTS (
-      SELECT 1 FROM patrol_tracks p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, g.geom_3857, g.reach))
+    SELECT g.* FROM g WHERE ${nearTrackOfDay('g.geom_3857', 'g.reach')}
   ),
-  road_piece AS (${roadPiecesOf('touched')}
+  -- Only roads with a track within reach can have a covered piece: the others are not cut up.
+  road_piece AS (${roadPiecesOf('touched', nearTrackOfDay('r.geom_3857', 'touched.reach'))}
   ),
   road_covered AS (
     SELECT id, sum(ST_Length(geom)) * ${reachMetres} / min(reach) AS covered_m
     FROM road_piece rp
-    WHERE EXISTS (
-      SELECT 1 FROM patrol_tracks p
-      WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, rp.middle, rp.reach))
+    WHERE ${nearTrackOfDay('rp.middle', 'rp.reach')}
     GROUP BY id
   ),
   road AS (
@@ -61,8 +66,7 @@ const dayCoverageSql = `
   ),
   building AS (
     SELECT b.grid_id AS id, count(*)::int AS n,
-           (count(*) FILTER (WHERE touched.id IS NOT NULL AND EXISTS (
-              SELECT 1 FROM patrol_tracks p WHERE p.started_at >= $1 AND p.started_at < $2 AND ST_DWithin(p.geom_3857, b.geom_3857, touched.reach))))::int AS covered
+           (count(*) FILTER (WHERE touched.id IS NOT NULL AND ${nearTrackOfDay('b.geom_3857', 'touched.reach')}))::int AS covered
     FROM buildings b LEFT JOIN touched ON touched.id = b.grid_id
     WHERE b.grid_id IS NOT NULL
     GROUP BY b.grid_id

@@ -1,4 +1,4 @@
-import { withWriteTransaction } from '../audit/write-context';
+import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';

@@ -41,6 +41,7 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'post',
       path: '/api/patrols/points',
+      operationId: 'ingestPatrolFixes',
       summary:
         'GPS fixes from phones, JSON or CSV, up to 10,000 per batch, late, repeated or out of order: idempotent on (worker, time); ' +
         'inaccurate (>100 m), too fast (>40 m/s) and outside-city fixes are stored but flagged; the tracks of the touched worker-days are rebuilt. ' +
@@ -59,6 +60,7 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/patrols/tracks',
+      operationId: 'getPatrolTracks',
       summary:
         'Tracks of one local day (split at gaps over 10 minutes), as GeoJSON with each vertex’s time, or as deck.gl TripsLayer data ' +
         '(format=trips: path and timestamps in seconds since local midnight); optionally simplified. A grid worker reads their own only',
@@ -75,6 +77,7 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/patrols/live',
+      operationId: 'listLivePatrolPositions',
       summary: 'Each worker’s last position, time and grid, and whether on duty (a fix in the last 15 minutes); new positions also go out on /api/incidents/stream as `position` events',
       tag: 'patrols',
       access: traceReaders,
@@ -87,6 +90,7 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/patrols/coverage',
+      operationId: 'getPatrolCoverage',
       summary:
         'Per level-4 grid for one local day: share of road length and of buildings within 30 m of the day’s tracks, the workers who patrolled it, distance and time. ' +
         'A grid worker sees their grids',
@@ -101,6 +105,7 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/patrols/workers/:id/summary',
+      operationId: 'getPatrolWorkerSummary',
       summary: 'One worker over a period: distance, time on duty, grids covered, coverage of their own grids, reports filed on patrol. A grid worker reads their own',
       tag: 'patrols',
       access: traceReaders,
@@ -114,12 +119,13 @@ export function patrolRoutes({ pool, clock, config }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/patrols/indicators',
+      operationId: 'getPatrolIndicators',
       summary: 'Patrol indicators per grid of a level (4 grids, 3 communities, 2 streets, 1 districts) over up to 92 days: mean daily road and building coverage (巡查覆盖率), distance, time, workers, patrol reports; JSON or CSV',
       tag: 'patrols',
       access: indicatorReaders,
       query: indicatorsQuery,
       responses: {
-        200: { description: 'One row per grid of the level', schema: indicatorsAnswer },
+        200: { description: 'One row per grid of the level (format=csv: the rows as CSV)', schema: indicatorsAnswer, contentType: ['application/json', 'text/csv'] },
       },
       async handler(ctx, { query }) {
         const answer = await indicators(pool, clock, zone, query);

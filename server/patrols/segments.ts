@@ -77,6 +77,22 @@ export function trackEwkt(track: StoredFix[]): string {
   return `SRID=4326;LINESTRINGM(${track.map((fix) => `${fix.lon} ${fix.lat} ${fix.ms / 1000}`).join(',')})`;
 }
 
+/** Fixes per piece of a track (sql/181): short lines with tight boxes for the coverage index. */
+export const fixesPerPiece = 32;
+
+/**
+ * A track as EWKT pieces of up to 32 consecutive fixes, each starting at the fix the one before ends at: together
+ * they are exactly the track's line (2D).
+ */
+export function trackPiecesEwkt(track: StoredFix[]): string[] {
+  const pieces: string[] = [];
+  for (let first = 0; first < track.length - 1; first += fixesPerPiece - 1) {
+    const fixes = track.slice(first, first + fixesPerPiece);
+    pieces.push(`SRID=4326;LINESTRING(${fixes.map((fix) => `${fix.lon} ${fix.lat}`).join(',')})`);
+  }
+  return pieces;
+}
+
 /** Where a track was: its length, and per level-4 grid the metres and seconds of the stretches starting there (sql/171). */
 export interface TrackStretches {
   distanceM: number;

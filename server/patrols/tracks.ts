@@ -1,7 +1,7 @@
 import type { PoolClient } from '../db/pool';
 import { publishChange } from '../events/bus';
 import type { FlagReason } from './schemas';
-import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackStretches } from './segments';
+import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackPiecesEwkt, trackStretches } from './segments';
 
 /** One worker's local calendar day (CITY_TIME_ZONE), the unit tracks are built in. */
 export interface WorkerDay {
@@ -56,6 +56,7 @@ interface BuiltTrack {
 /** Replaces the tracks of the days with the built ones; returns the extent of what changed on the map. */
 async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<[number, number, number, number] | null> {
   const stretches = tracks.map((track) => trackStretches(track.fixes));
+  const pieces = tracks.flatMap((track, i) => trackPiecesEwkt(track.fixes).map((ewkt) => ({ track: i + 1, ewkt })));
   const { rows } = await client.query<{ minx: number | null; miny: number; maxx: number; maxy: number }>(
     `WITH gone AS (
        DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
@@ -63,17 +64,22 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
        RETURNING t.geom
      ),
      built AS (
-       SELECT b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m, b.started_ms, b.ended_ms, b.n, b.distance_m, b.main_grid, b.grids::bigint[] AS grids,
-              b.metres::float8[] AS metres, b.seconds::float8[] AS seconds
-       FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[])
-         AS b(worker, ewkt, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds)
+       SELECT nextval('patrol_tracks_id_seq') AS id, b.track, b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m,
+              timestamptz 'epoch' + b.started_ms * interval '1 millisecond' AS started_at, timestamptz 'epoch' + b.ended_ms * interval '1 millisecond' AS ended_at,
+              b.n, b.distance_m, b.main_grid, b.grids::bigint[] AS grids, b.metres::float8[] AS metres, b.seconds::float8[] AS seconds
+       FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+         AS b(worker, ewkt, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds, track)
      ),
      added AS (
-       INSERT INTO patrol_tracks (worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_id, grid_ids, grid_metres, grid_seconds)
-       SELECT worker, timestamptz 'epoch' + started_ms * interval '1 millisecond', timestamptz 'epoch' + ended_ms * interval '1 millisecond',
-              ST_Force2D(geom_m), geom_m, distance_m, n, main_grid, grids, metres, seconds
+       INSERT INTO patrol_tracks (id, worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_id, grid_ids, grid_metres, grid_seconds)
+       SELECT id, worker, started_at, ended_at, ST_Force2D(geom_m), geom_m, distance_m, n, main_grid, grids, metres, seconds
        FROM built
        RETURNING geom
+     ),
+     pieces AS (
+       INSERT INTO patrol_track_pieces (track_id, started_at, geom_3857)
+       SELECT built.id, built.started_at, ST_Transform(ST_GeomFromEWKT(p.ewkt), 3857)
+       FROM unnest($14::int[], $15::text[]) AS p(track, ewkt) JOIN built USING (track)
      )
      SELECT ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy
      FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM gone UNION ALL SELECT geom FROM added) changed) extent`,
@@ -91,6 +97,8 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
       stretches.map((s) => `{${s.metres.join(',')}}`),
       stretches.map((s) => `{${s.seconds.join(',')}}`),
       zone,
+      pieces.map((piece) => piece.track),
+      pieces.map((piece) => piece.ewkt),
     ],
   );
   const { minx, miny, maxx, maxy } = rows[0];

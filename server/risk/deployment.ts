@@ -1,5 +1,6 @@
 import * as turf from '@turf/turf';
 import type { Queryable } from '../db/pool';
+import { demandSql } from './sql';
 
 /** A place where risk is predicted: its weight is the expected accidents there, its point a segment midpoint or cell centre. */
 export interface DemandPoint {
@@ -90,14 +91,7 @@ export interface Deployment {
 /** Deployment points for the predicted window containing `at`; null when that window was not predicted. */
 export async function deploymentFor(db: Queryable, at: Date, units: number, radiusM: number): Promise<Deployment | null> {
   const { rows } = await db.query<DemandPoint & { windowStart: string; windowEnd: string; modelVersion: number }>(
-    `SELECT unit_key AS key, expected AS weight, model_version AS "modelVersion",
-            to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "windowStart",
-            to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "windowEnd",
-            ST_X(p) AS lon, ST_Y(p) AS lat
-     FROM risk_predictions,
-          LATERAL (SELECT CASE WHEN GeometryType(geom) = 'LINESTRING' THEN ST_LineInterpolatePoint(geom, 0.5) ELSE ST_PointOnSurface(geom) END AS p) AS m
-     WHERE window_start <= $1 AND window_end > $1
-     ORDER BY rank`,
+    demandSql,
     [at],
   );
   if (!rows.length) return null;

@@ -4,8 +4,9 @@ import { NotFoundError } from '../errors';
 import { openEventStream } from '../http/event-stream';
 import { defineRoute } from '../http/route';
 import { deploymentFor } from './deployment';
-import { deploymentQuery, riskStreamQuery, segmentsQuery } from './schemas';
+import { deploymentQuery, riskStreamQuery, segmentsQuery, deploymentAnswer, modelAnswer, rankedWindowAnswer } from './schemas';
 import { latestModel, rankedWindow } from './store';
+import { eventStreamAnswer, jsonAnswer } from '../http/request-schemas';
 
 /** What was read for the window containing `at`, or a 404 when that window was not predicted. */
 function predicted<T>(found: T | null, at: Date): T {
@@ -18,6 +19,8 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/risk/segments',
+      operationId: 'listRiskSegments',
+      responses: jsonAnswer(rankedWindowAnswer),
       summary: 'Road segments (H3 cells without roads) ranked by expected injury accidents in the 2-hour window containing `at`: risk level 1–4, top features, geometry',
       tag: 'risk',
       access: riskRoles,
@@ -30,6 +33,8 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/risk/deployment',
+      operationId: 'getRiskDeployment',
+      responses: jsonAnswer(deploymentAnswer),
       summary: 'Suggested patrol points: `units` points (segment midpoints / cell centres) that cover the most predicted risk within `radius_m` in the window containing `at` (greedy maximal coverage), with catchments and the share covered',
       tag: 'risk',
       access: riskRoles,
@@ -42,6 +47,8 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/risk/model',
+      operationId: 'getRiskModel',
+      responses: jsonAnswer(modelAnswer),
       summary: 'The model in use: version, training span, features and weights, hold-out evaluation against the historical average',
       tag: 'risk',
       access: riskRoles,
@@ -54,11 +61,12 @@ export function riskRoutes({ pool, clock, events, config, log }: AppDeps) {
     defineRoute({
       method: 'get',
       path: '/api/risk/stream',
+      operationId: 'followRiskPredictions',
       summary: 'Server-Sent Events: an event `risk` each time new predictions are stored (model version, windows)',
       tag: 'risk',
       access: riskRoles,
       query: riskStreamQuery,
-      responses: { 200: { description: 'text/event-stream of prediction issues', contentType: 'text/event-stream' } },
+      responses: eventStreamAnswer,
       async handler(ctx) {
         const stream = openEventStream(ctx, config.CLIENT_STALL_TIMEOUT_S, log);
         // An announcement every two hours: nothing to pace, and a client that misses one reads /api/risk/segments.

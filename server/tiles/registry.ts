@@ -64,6 +64,7 @@ function ownRows(layer: CatalogueLayer, band: TileBand): TileSource {
     simplifyPixels: band.simplifyPixels,
     limit: band.limit ?? defaultLimit,
     grid: tiles.gridScoped ? column('grid_id') : undefined,
+    owner: layer.owner ? column(layer.owner) : undefined,
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { wholeNumber } from '../geo/schemas';
+import { bboxAnswer } from '../geo/schemas';
+import { wholeNumber } from '../http/request-schemas';
 import type { TileLayers } from './service';
 
 /** The layer path segment; the names the catalogue holds are listed in the OpenAPI document. */
@@ -43,3 +44,38 @@ export function tileFilterQuery(layers: TileLayers) {
 }
 
 export const tokenOnlyQuery = z.object(accessToken).strict();
+
+// Answers.
+export const tileLayersAnswer = z.object({
+  layers: z.array(
+    z.object({
+      name: z.string(),
+      title: z.object({ zh: z.string(), en: z.string() }),
+      description: z.string(),
+      geometryType: z.string(),
+      minzoom: z.number().int(),
+      maxzoom: z.number().int(),
+      filters: z.record(z.string(), z.string()),
+      style: z
+        .object({ kind: z.enum(['fill', 'line', 'circle']), color: z.string(), order: z.number().int() })
+        .optional()
+        .openapi({ description: 'How the city map draws the layer by default (bottom order 0); absent: not on the city map' }),
+      tilejson: z.string(),
+    }),
+  ),
+});
+
+/** TileJSON 3.0.0 (https://github.com/mapbox/tilejson-spec). */
+export const tileJsonAnswer = z.object({
+  tilejson: z.literal('3.0.0'),
+  name: z.string(),
+  description: z.string(),
+  tiles: z.array(z.string()),
+  minzoom: z.number().int(),
+  maxzoom: z.number().int(),
+  bounds: bboxAnswer,
+  center: z.tuple([z.number(), z.number(), z.number()]).openapi({ description: 'lon, lat, zoom' }),
+  vector_layers: z.array(
+    z.object({ id: z.string(), description: z.string(), minzoom: z.number().int(), maxzoom: z.number().int(), fields: z.record(z.string(), z.string()) }),
+  ),
+});

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Actor } from '../auth/roles';
+import type { ReaderScope } from '../auth/scope';
 import type { Queryable } from '../db/pool';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { ChangeEvent, EventBus } from '../events/bus';
 import { type CachedTile, TileCache } from './cache';
 import { layerFields, layerZoomRange, sourceAtZoom, type TileLayer } from './registry';
-import { runTileQuery, tableBounds, tileBuffer, tileExtent } from './sql';
+import { runTileQuery, tableBounds, type TileSource, tileBuffer, tileExtent } from './sql';
 
 export interface TileAddress {
   z: number;
@@ -55,13 +56,19 @@ export function checkTileAddress({ z, x, y }: TileAddress): void {
 
 /**
  * Runs the layer's tile query: the raw MVT bytes, empty when nothing is in the tile or the zoom is outside the
- * layer. `grids` limits a band that has a `grid` to those grids' rows (gridScope; null: not limited).
+ * layer. `scope` limits a band that has an `owner` or a `grid` to the reader's rows (readerScope; null: not limited).
  */
-export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>, grids: number[] | null = null): Promise<Buffer> {
+export async function queryTile(db: Queryable, layer: TileLayer, address: TileAddress, values: Array<string | number | null>, scope: ReaderScope | null = null): Promise<Buffer> {
   const band = sourceAtZoom(layer, address.z);
   if (!band) return Buffer.alloc(0);
-  const scope = band.source.grid ? [grids] : [];
-  return runTileQuery(db, band.source.query, [address.z, address.x, address.y, ...values, ...scope]);
+  return runTileQuery(db, band.source.query, [address.z, address.x, address.y, ...values, ...scopeValues(band.source, scope)]);
+}
+
+/** The scope parameter of the band's query (see buildTileQuery): none when the band is the same for every reader. */
+function scopeValues(source: TileSource, scope: ReaderScope | null): Array<string[] | number[] | null> {
+  if (source.owner) return [scope && (scope.worker === null ? [] : [scope.worker])];
+  if (source.grid) return [scope && scope.grids];
+  return [];
 }
 
 /** WGS84 bounds of a tile grown by the MVT buffer: the area whose changes can alter the tile. */
@@ -180,19 +187,19 @@ export class TileService {
    * The cached tile in the encoding asked for, without touching the database or making a promise; undefined when
    * it is not cached, or cached gzipped for a client without gzip (unzipping it is left to `tile`).
    */
-  cached(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding = 'gzip', grids: number[] | null = null): TileBody | undefined {
+  cached(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding = 'gzip', scope: ReaderScope | null = null): TileBody | undefined {
     if (encoding !== 'gzip') return undefined;
-    const cached = this.cache.get(this.cacheKey(layer, address, filters, grids).key);
+    const cached = this.cache.get(this.cacheKey(layer, address, filters, scope).key);
     return cached && { etag: cached.etag, body: cached.gzip };
   }
 
-  /** A tile from the cache or the database; `grids` as for queryTile. */
-  async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding, grids: number[] | null = null): Promise<TileBody> {
-    const { key, values } = this.cacheKey(layer, address, filters, grids);
+  /** A tile from the cache or the database; `scope` as for queryTile. */
+  async tile(layer: TileLayer, address: TileAddress, filters: TileFilters, encoding: TileEncoding, scope: ReaderScope | null = null): Promise<TileBody> {
+    const { key, values } = this.cacheKey(layer, address, filters, scope);
     const cached = this.cache.get(key);
     // An empty tile is kept as it is (nothing to compress), so it has nothing to unzip either.
     if (cached) return { etag: cached.etag, body: encoding === 'gzip' || cached.gzip.length === 0 ? cached.gzip : await gunzip(cached.gzip) };
-    const made = await this.make(key, layer, address, () => (layer.computed ? this.renderer(layer).render(address, filters) : queryTile(this.db, layer, address, values, grids)));
+    const made = await this.make(key, layer, address, () => (layer.computed ? this.renderer(layer).render(address, filters) : queryTile(this.db, layer, address, values, scope)));
     return { etag: made.etag, body: encoding === 'gzip' ? made.gzip() : made.mvt };
   }
 
@@ -226,14 +233,16 @@ export class TileService {
 
   /**
    * Checks the address and filters (400 when wrong) and names the tile in the cache: a band limited to a reader's
-   * grids is kept per set of grids, every other tile once for all readers.
+   * reader's rows is kept per reader's scope, every other tile once for all readers.
    */
-  private cacheKey(layer: TileLayer, address: TileAddress, filters: TileFilters, grids: number[] | null) {
+  private cacheKey(layer: TileLayer, address: TileAddress, filters: TileFilters, scope: ReaderScope | null) {
     checkTileAddress(address);
     const values = filterValues(layer, filters);
-    const scope = grids && sourceAtZoom(layer, address.z)?.source.grid ? `&grids=${grids.join(',')}` : '';
+    const source = sourceAtZoom(layer, address.z)?.source;
+    const limited = source ? scopeValues(source, scope) : [];
+    const readers = limited.length > 0 && limited[0] !== null ? `&scope=${JSON.stringify(limited[0])}` : '';
     const depends = layer.computed ? this.renderer(layer).keyOf(filters) : '';
-    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}${scope}${depends}`, values };
+    return { key: `${layer.name}/${address.z}/${address.x}/${address.y}?${JSON.stringify(values)}${readers}${depends}`, values };
   }
 
   private renderer(layer: TileLayer): TileRenderer {

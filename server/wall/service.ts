@@ -1,10 +1,11 @@
+import type { z } from 'zod';
 import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
-import { type GridOverdue, mostOverdueGrids } from '../incidents/escalation';
-import { type CellCount, type DistrictCount, incidentCellCounts, incidentsByDistrict, incidentStats } from '../incidents/stats';
+import { mostOverdueGrids } from '../incidents/escalation';
+import { type CellCount, incidentCellCounts, incidentsByDistrict, incidentStats } from '../incidents/stats';
 import { type AnonymousTrack, patrolsAt, tracksOfDay } from './patrols';
 import type { StatsQuery } from '../incidents/schemas';
-import type { WallCellsQuery, WallDayQuery } from './schemas';
+import type { WallCellsQuery, WallDayQuery, wallSummaryAnswer } from './schemas';
 
 const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
@@ -30,28 +31,8 @@ export function wallTime(clock: Clock, day: string | undefined): WallTime {
   return { day: shown, dayStart, dayEnd, at: now < dayEnd ? now : new Date(dayEnd.getTime() - 1000) };
 }
 
-export interface WallSummary {
-  day: string;
-  at: string;
-  kpis: {
-    /** Reported on the day. */
-    reports: number;
-    /** Closure and on-time rates of the 30 days up to the day (as /api/stats/incidents defines them). */
-    closureRate: number | null;
-    onTimeRate: number | null;
-    /** Open past the overall deadline, city-wide, now. */
-    overdue: number;
-    /** Open under supervision (督办), city-wide, now. */
-    supervising: number;
-    workersOnPatrol: number;
-  };
-  trend: Array<{ day: string; reports: number; closed: number }>;
-  byCategory: Array<{ name: string; count: number }>;
-  bySource: Array<{ name: string; count: number }>;
-  mostOverdueGrids: GridOverdue[];
-  /** Top-level grids by reports in the 7 days, busiest first: the wall's tour. */
-  districts: DistrictCount[];
-}
+/** What the wall's panels show (its schema documents GET /api/wall/summary). */
+export type WallSummary = z.infer<typeof wallSummaryAnswer>;
 
 const daysBefore = (time: WallTime, days: number) => new Date(time.dayStart.getTime() - days * dayMs);
 

@@ -1,4 +1,4 @@
-import { pointInGrid, report } from '../incidents/helpers';
+import { pointInGrid, report } from '../incidents/support';
 import { useTestApp } from '../support/app';
 
 /** Every key named actorTokenId or tokenId anywhere in a JSON body. */

@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { freePort } from '../support/ports';
 import { type LogLine, startSupervisor, type Supervisor, waiter } from '../support/supervisor';
 import { tileAt } from '../support/tiles';
-import { pointInGrid } from '../incidents/helpers';
+import { pointInGrid } from '../incidents/support';
 
 /*
  * Issue 22, item 5: `npm run server -- --workers 2` runs two server processes on one port (node:cluster). Every

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Response } from 'supertest';
 import { importGrids } from '../../server/grids/import';
 import { createTestApp, type TestApp, useTestApp } from '../support/app';
-import { pointInGrid } from '../incidents/helpers';
+import { pointInGrid } from '../incidents/support';
 import { type Extent, importBuildingsCsv, levelFourExtent } from '../layers/buildings-csv';
 
 /**

@@ -43,7 +43,7 @@ function heavySuite(env: NodeJS.ProcessEnv) {
   beforeAll(async () => {
     await growBuildingsLayer(suite.db, 25);
     watcher = createPool(suite.db.url, 1);
-    server = http.createServer(suite.api.app.callback());
+    server = http.createServer(suite.api.listener);
     server.on('request', (_request: http.IncomingMessage, response: http.ServerResponse) => responses.push(response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -14,7 +14,7 @@ describe('city map in headless Chromium', () => {
   beforeAll(async () => {
     const webDist = loadConfig({}).WEB_DIST;
     if (!fs.existsSync(path.join(webDist, 'index.html'))) throw new Error(`${webDist} is not built: run the tests with npm test`);
-    server = await listen(suite.api.app);
+    server = await listen(suite.api.listener);
     browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ describe('the web shell: sign-in and the screens of each role', () => {
   let server: Awaited<ReturnType<typeof listen>>;
   let browser: Browser;
   beforeAll(async () => {
-    server = await listen(suite.api.app);
+    server = await listen(suite.api.listener);
     browser = await launchBrowser();
   });
   afterAll(async () => {

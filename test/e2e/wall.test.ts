@@ -24,7 +24,7 @@ describe('the wall display in headless Chromium', () => {
   let places: Array<[number, number]>;
 
   beforeAll(async () => {
-    server = await listen(suite.api.app);
+    server = await listen(suite.api.listener);
     browser = await launchBrowser();
     fs.mkdirSync(screenshots, { recursive: true });
     const { rows } = await suite.db.pool.query<{ lon: number; lat: number }>(
@@ -137,7 +137,7 @@ describe('the wall display in headless Chromium', () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     await server.close();
     await waitForState(page, 'reconnecting', 30_000);
-    server = await listen(suite.api.app, server.port);
+    server = await listen(suite.api.listener, server.port);
     await waitForState(page, 'live', 60_000);
     // The first event after a restart also waits for the stream's first read on the new server.
     const before = Date.now();

@@ -1,5 +1,5 @@
-import type { ChangeEvent } from '../../server/events/bus';
 import { useTestApp } from '../support/app';
+import { waitUntil, watchChanges } from '../support/wait';
 import { adjacentLevel4Pair, misplacedMembers, one } from './support';
 
 describe('grid edits: versions, membership, history, delete', () => {
@@ -28,7 +28,29 @@ describe('grid edits: versions, membership, history, delete', () => {
   it('two PATCH with the same version race: exactly one wins, the other gets 412', async () => {
     const { db } = suite;
     const grid = await one<{ id: number }>(db, 'SELECT id FROM grids WHERE level = 4 ORDER BY id OFFSET 1 LIMIT 1');
-    const [first, second] = await Promise.all([patch(grid.id, { leader: 'Planner A' }, 1), patch(grid.id, { leader: 'Planner B' }, 1)]);
+    // The race is made, not hoped for: a row lock held here stops both requests inside their transactions, at the
+    // version check, until both are seen waiting there; released at once, they race for the row. If they never
+    // overlap (one done before the other starts), the wait fails instead of the test passing unexercised.
+    const holder = await db.pool.connect();
+    let answers: Awaited<ReturnType<typeof patch>>[];
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM grids WHERE id = $1 FOR UPDATE', [grid.id]);
+      const racing = Promise.all([patch(grid.id, { leader: 'Planner A' }, 1), patch(grid.id, { leader: 'Planner B' }, 1)]);
+      // Asked outside the holder's transaction, which would see one snapshot of pg_stat_activity throughout.
+      await waitUntil('both PATCH requests to wait on the grid row', async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM grids WHERE id = $1 FOR UPDATE%'`,
+        );
+        return rows[0].n === 2;
+      });
+      await holder.query('COMMIT');
+      answers = await racing;
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const [first, second] = answers;
     expect([first.status, second.status].sort()).toEqual([200, 412]);
     const winner = first.status === 200 ? 'Planner A' : 'Planner B';
     expect(await one(db, 'SELECT leader, version FROM grids WHERE id = $1', [grid.id])).toEqual({ leader: winner, version: 2 });
@@ -50,19 +72,18 @@ describe('grid edits: versions, membership, history, delete', () => {
     const buildingsOfB = async () => (await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM buildings WHERE grid_id = $1', [b])).n;
     const before = await buildingsOfB();
     const [versionA, versionB] = [await versionOf(a), await versionOf(b)];
-    const events: ChangeEvent[] = [];
-    const stop = api.events.onChange((event) => events.push(event));
+    const changes = watchChanges(api.events);
+    const gridEvents = () => changes.events.filter((event) => event.kind === 'layer-changed' && event.layer === 'grids');
     await patch(a, { geometry: shapes.a_new }, versionA).expect(200);
     const grown = await patch(b, { geometry: shapes.b_new, reason: 'road realigned' }, versionB);
     expect(grown.body).toMatchObject({ version: versionB + 1 });
     expect(grown.body.version).toBe(versionB + 1);
     expect(await buildingsOfB()).toBe(before + shapes.strip_buildings);
     expect(await misplacedMembers(db)).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    stop();
-    const gridEvents = events.filter((event) => event.kind === 'layer-changed' && event.layer === 'grids');
-    expect(gridEvents.length).toBe(2);
-    expect(gridEvents[1]).toMatchObject({ ids: [b], bbox: expect.any(Array) });
+    await changes.until(() => gridEvents().length >= 2);
+    changes.stop();
+    expect(gridEvents().length).toBe(2);
+    expect(gridEvents()[1]).toMatchObject({ ids: [b], bbox: expect.any(Array) });
     const history = await api.request.get(`/api/grids/${b}/history`).set(api.auth('commander')).expect(200);
     expect(history.body.entries.at(-1)).toMatchObject({ action: 'update', reason: 'road realigned', role: 'planner', version: versionB + 1 });
     expect(history.body.entries.at(-1).before.geometry.type).toBe('MultiPolygon');

@@ -1,4 +1,5 @@
 import { useTestApp } from '../support/app';
+import { watchChanges } from '../support/wait';
 import { misplacedMembers, one } from './support';
 
 // Patrol data (GPS fixes and tracks, sql/050) follows every boundary change in the same transaction, like
@@ -43,18 +44,18 @@ describe('membership: patrol data follows boundary changes', () => {
     );
     const patch = async (id: number, geometry: object) =>
       api.request.patch(`/api/grids/${id}`).set(api.auth('planner')).set('If-Match', String(await versionOf(id))).send({ geometry }).expect(200);
-    const layers: string[] = [];
-    const stop = api.events.onChange((event) => event.kind === 'layer-changed' && layers.push(event.layer));
+    const changes = watchChanges(api.events);
+    const layers = () => changes.events.flatMap((event) => (event.kind === 'layer-changed' ? [event.layer] : []));
     const shrunk = await patch(pair.a, shapes.a_new);
     expect(shrunk.body.membersMoved.patrol_points).toBeGreaterThanOrEqual(pair.fixes.length);
     await patch(pair.b, shapes.b_new);
     expect(await gridsOfPoints(pair.fixes)).toEqual([pair.b]);
     expect(await misplacedMembers(db)).toBe(0);
     // Member tiles carry grid_id, so every member layer that moved is announced to the tile cache.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    stop();
     const movedLayers = Object.entries(shrunk.body.membersMoved as Record<string, number>).filter(([, rows]) => rows > 0).map(([table]) => table);
-    expect(layers).toEqual(expect.arrayContaining(['grids', ...movedLayers]));
+    await changes.until(() => ['grids', ...movedLayers].every((layer) => layers().includes(layer)));
+    changes.stop();
+    expect(layers()).toEqual(expect.arrayContaining(['grids', ...movedLayers]));
   });
 
   it('merge hands the absorbed grid’s fixes and tracks to the survivor', async () => {

@@ -5,6 +5,7 @@ import { HeavyWork } from '../../server/db/heavy-work';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
+import { withFastPath } from '../../server/http/fast-path';
 import { createLogger } from '../../server/logger';
 import { useTestApp } from '../support/app';
 
@@ -26,7 +27,7 @@ describe('GET /health', () => {
     const log = createLogger('silent');
     const heavy = new HeavyWork('postgresql://postgres@127.0.0.1:1/none', config);
     const app = createApp({ config, pool: deadPool, reads: deadPool, heavy, log, clock: systemClock, events: new EventBus('postgresql://127.0.0.1:1/none', log) });
-    const response = await supertest(app.callback()).get('/health').expect(503);
+    const response = await supertest(withFastPath(app, log)).get('/health').expect(503);
     expect(response.body).toMatchObject({ status: 'degraded', database: { up: false } });
     expect(response.body.database.error).toEqual(expect.any(String));
     await deadPool.end();

@@ -1,9 +1,9 @@
 import { cellToParent, latLngToCell } from 'h3-js';
 import { cellHex, storedCell } from '../../server/geo/h3';
 import { createToken } from '../../server/auth/tokens';
-import { backfillHotspotCells } from '../../server/hotspots/backfill';
+import { backfillHotspotCells } from '../../server/db/backfill-hotspot-cells';
 import { useTestApp } from '../support/app';
-import { pointInGrid, report } from '../incidents/helpers';
+import { pointInGrid, report } from '../incidents/support';
 import { nextChange } from './synthetic';
 
 const year = { from: '2025-01-01T00:00:00+08:00', to: '2026-01-01T00:00:00+08:00' };

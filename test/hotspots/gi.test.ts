@@ -3,7 +3,7 @@ import { gridDisk, latLngToCell } from 'h3-js';
 import { PbfReader } from 'pbf';
 import { useTestApp } from '../support/app';
 import { binary, tileAt } from '../support/tiles';
-import { pointInGrid, report } from '../incidents/helpers';
+import { pointInGrid, report } from '../incidents/support';
 import { innerCell, insertIncidents, nextChange, seeded, studyCells } from './synthetic';
 
 interface GiCell {

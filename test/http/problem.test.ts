@@ -3,7 +3,6 @@ import Koa from 'koa';
 import supertest from 'supertest';
 import { z } from 'zod';
 import { createAuthenticator } from '../../server/http/auth';
-import { ApiDocument } from '../../server/http/openapi';
 import { problemMiddleware } from '../../server/http/problem';
 import { defineRoute, mountRoutes } from '../../server/http/route';
 import { RuleViolationError } from '../../server/errors';
@@ -23,7 +22,9 @@ describe('errors are application/problem+json', () => {
         defineRoute({
           method: 'post',
           path: '/echo',
+          operationId: 'echo',
           summary: 'echo',
+          responses: { 200: { description: 'The body', schema: z.unknown() } },
           tag: 'test',
           access: 'public',
           body: z.object({ name: z.string().min(1), count: z.number().int().max(10) }).strict(),
@@ -33,7 +34,7 @@ describe('errors are application/problem+json', () => {
           },
         }),
       ],
-      { authorize: createAuthenticator(suite.db.pool), bodyLimit: '1kb', document: new ApiDocument() },
+      { authorize: createAuthenticator(suite.db.pool).authorize, bodyLimit: '1kb' },
     );
     app.use(problemMiddleware(createLogger('silent')));
     app.use(router.routes());

@@ -5,6 +5,7 @@ import { loadConfig } from '../../server/config';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
+import { withFastPath } from '../../server/http/fast-path';
 import { createLogger } from '../../server/logger';
 
 /** Every route of the OpenAPI document while the database is away: 503 with Retry-After, never a 500. */
@@ -16,7 +17,7 @@ describe('every route while the database is away', () => {
   const config = loadConfig({ LOG_LEVEL: 'silent' });
   const heavy = new HeavyWork(url, config);
   const app = createApp({ config, pool, reads: pool, heavy, log, clock: systemClock, events: new EventBus(url, log) });
-  const request = supertest(app.callback());
+  const request = supertest(withFastPath(app, log));
   afterAll(() => Promise.all([pool.end(), heavy.close()]));
 
   it('answers 503 with Retry-After on every route that needs the database', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Response } from 'supertest';
 import { useTestApp } from '../support/app';
 import { square } from '../grids/support';
-import { pointInGrid, report } from '../incidents/helpers';
+import { pointInGrid, report } from '../incidents/support';
 
 const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citygrid-idempotency-'));
 

@@ -1,7 +1,7 @@
 import { createPool, type Pool } from '../../server/db/pool';
 import { escalateOverdue } from '../../server/incidents/escalation';
 import { useTestApp } from '../support/app';
-import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
+import { level4GridIds, manualClock, pointInGrid, report } from './support';
 
 describe('overdue escalation (督办)', () => {
   let secondProcessPool: Pool;

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useTestApp } from '../support/app';
-import { pointInGrid, report } from './helpers';
+import { pointInGrid, report } from './support';
 
 // A 1×1 PNG: enough for an incident photo.
 const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==', 'base64');
@@ -70,7 +70,7 @@ describe('grid workers and incidents: their grids only; outside them an incident
 
   it('streams only the events of incidents in their grids, also on a replay from Last-Event-ID', async () => {
     const { api, db } = suite;
-    const server = http.createServer(api.app.callback());
+    const server = http.createServer(api.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream`;
     try {

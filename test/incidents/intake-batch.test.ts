@@ -3,7 +3,7 @@ import { createPool } from '../../server/db/pool';
 import { attachPhotos } from '../../server/incidents/photos';
 import { createIncident, reportIncident } from '../../server/incidents/service';
 import { useTestApp } from '../support/app';
-import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
+import { level4GridIds, manualClock, pointInGrid, report } from './support';
 
 /** Reports arriving together are written in shared transactions (group commit): same results as one by one. */
 describe('incident intake under concurrent reports', () => {

@@ -1,5 +1,5 @@
 import { useTestApp } from '../support/app';
-import { manualClock, pointInGrid, report } from './helpers';
+import { manualClock, pointInGrid, report } from './support';
 
 describe('incident intake', () => {
   const time = manualClock('2026-03-01T08:00:00Z');

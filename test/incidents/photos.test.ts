@@ -7,7 +7,7 @@ import type { Response } from 'supertest';
 import { removeOrphanPhotos } from '../../server/incidents/photos';
 import { useTestApp } from '../support/app';
 import { listen } from '../support/browser';
-import { pointInGrid } from './helpers';
+import { pointInGrid } from './support';
 
 /** A real PNG (RGB, noisy so it does not compress): bytes grow with the size, for the size limit. */
 function png(width: number, height: number, seed = 1): Buffer {
@@ -185,7 +185,7 @@ describe('incident photos: multipart intake, stored on disk, served back', () =>
 
   it('removes what an upload broken off midway had written', async () => {
     const before = storedFiles();
-    const server = await listen(ctx.api.app);
+    const server = await listen(ctx.api.listener);
     const waitFor = async (condition: () => boolean) => {
       for (let tries = 0; tries < 100 && !condition(); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
       return condition();

@@ -1,5 +1,5 @@
 import { useTestApp } from '../support/app';
-import { manualClock } from './helpers';
+import { manualClock } from './support';
 
 /** Linear interpolation between closest ranks, as percentile_cont does. */
 function percentile(sorted: number[], p: number): number {

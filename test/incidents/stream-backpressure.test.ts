@@ -72,7 +72,7 @@ describe('a slow client', () => {
   let server: http.Server;
   let url: string;
   beforeAll(async () => {
-    server = http.createServer(suite.api.app.callback());
+    server = http.createServer(suite.api.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream`;
   });

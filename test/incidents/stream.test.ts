@@ -5,7 +5,8 @@ import { recordEvent } from '../../server/incidents/service';
 import { databaseUrl, requireEnv, testEnv } from '../support/env';
 import { createTestApp, type TestApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { pointInGrid, report } from './helpers';
+import { watchChanges } from '../support/wait';
+import { pointInGrid, report } from './support';
 
 interface SseEvent {
   id: number;
@@ -44,9 +45,13 @@ function connect(url: string, headers: Record<string, string>) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(received)) {
         if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(received.map((e) => e.data))}`);
+        // Woken by the next event, or at the deadline.
         await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
+          const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
         waiters = [];
       }
@@ -65,7 +70,7 @@ describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
     db = await createTestDatabase();
     wall = await createTestApp(db);
     other = await createTestApp(db); // a second server process: its own app and its own LISTEN connection
-    server = http.createServer(wall.app.callback());
+    server = http.createServer(wall.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream`;
   });
@@ -125,9 +130,14 @@ describe('GET /api/incidents/stream (SSE over LISTEN/NOTIFY)', () => {
       const lowId = await recordEvent(first, note('lower id, commits later'));
       const highId = await recordEvent(second, note('higher id, commits first'));
       expect(lowId).toBeLessThan(highId);
+      const announced = watchChanges(wall.events);
       await second.query('COMMIT');
-      // The reader is woken by the higher id's notification while the lower id is still uncommitted.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The reader is woken by the higher id's notification while the lower id is still uncommitted. With the
+      // transaction ids inverted the higher id is deliverable now: it must reach the client before the lower one
+      // commits (else the race was not run, and the wait fails).
+      await announced.until((changes) => changes.some((change) => change.kind === 'incident-changed' && change.eventId === highId));
+      announced.stop();
+      if (secondTakesXidFirst) await stream.until((events) => events.some((e) => e.id === highId));
       await first.query('COMMIT');
       return [lowId, highId];
     };

@@ -1,7 +1,7 @@
 import { roles } from '../../server/auth/roles';
 import { allowedFrom, findTransition, stageNames, statuses, transitions } from '../../server/incidents/workflow';
 import { createTestApp, useTestApp } from '../support/app';
-import { level4GridIds, manualClock, pointInGrid, report } from './helpers';
+import { level4GridIds, manualClock, pointInGrid, report } from './support';
 
 describe('incident workflow (4268)', () => {
   let at: { gridId: number; lon: number; lat: number };

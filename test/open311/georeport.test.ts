@@ -1,5 +1,5 @@
 import { useTestApp } from '../support/app';
-import { manualClock, pointInGrid } from '../incidents/helpers';
+import { manualClock, pointInGrid } from '../incidents/support';
 
 describe('Open311 GeoReport v2', () => {
   const time = manualClock('2026-03-01T08:00:00Z');

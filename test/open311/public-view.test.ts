@@ -1,5 +1,5 @@
 import { hiddenEmail, hiddenIdCard, hiddenPhone, publicDescription } from '../../server/open311/public-view';
-import { pointInGrid } from '../incidents/helpers';
+import { pointInGrid } from '../incidents/support';
 import { useTestApp } from '../support/app';
 
 describe('what the public reads of a report', () => {

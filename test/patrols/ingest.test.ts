@@ -65,6 +65,57 @@ describe('patrol ingest: idempotent, order-free, flags and splits, refused whole
     expect(first.properties.times[0]).toBe(fixes[0].t / 1000);
   });
 
+  it('keeps each track as pieces that make up exactly its line, replaced with the track on a rebuild', async () => {
+    const { api, db } = suite;
+    await forget(db.pool, mine.worker);
+    const { fixes } = dayOfFixes(mine.worker, mine);
+    await post(api, admin(), fixes.slice(0, 120)).expect(200);
+    await post(api, admin(), fixes.slice(120)).expect(200);
+    const { rows } = await db.pool.query<{ vertices: number; piecesVertices: number; pieces: number; same: boolean; startsMatch: boolean }>(
+      `SELECT ST_NPoints(t.geom_3857) AS vertices, sum(ST_NPoints(p.geom_3857))::int AS "piecesVertices", count(p.*)::int AS pieces,
+              ST_Equals(ST_Union(p.geom_3857), t.geom_3857) AS same, bool_and(p.started_at = t.started_at) AS "startsMatch"
+       FROM patrol_tracks t JOIN patrol_track_pieces p ON p.track_id = t.id WHERE t.worker = $1 GROUP BY t.id ORDER BY t.started_at`,
+      [mine.worker],
+    );
+    expect(rows).toHaveLength(2);
+    for (const track of rows) {
+      expect(track).toMatchObject({ same: true, startsMatch: true });
+      // Consecutive pieces share one fix; a piece holds at most 32.
+      expect(track.piecesVertices - (track.pieces - 1)).toBe(track.vertices);
+      expect(track.pieces).toBe(Math.ceil((track.vertices - 1) / 31));
+    }
+    const orphans = await db.pool.query('SELECT 1 FROM patrol_track_pieces p WHERE NOT EXISTS (SELECT 1 FROM patrol_tracks t WHERE t.id = p.track_id)');
+    expect(orphans.rows).toEqual([]);
+  });
+
+  it('places every fix in the grid grid_at names, on shared edges and corners too', async () => {
+    const { api, db } = suite;
+    await forget(db.pool, mine.worker);
+    // The corners and edge midpoints of the grid and its neighbours: each lies on two or more grids, the lowest id wins.
+    const { rows: points } = await db.pool.query<{ lon: number; lat: number }>(
+      `SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (
+         SELECT (ST_DumpPoints(g.geom)).geom AS p FROM grids g JOIN grids mine ON mine.id = $1 WHERE g.level = 4 AND ST_Touches(g.geom, mine.geom)
+         UNION ALL
+         SELECT ST_LineInterpolatePoint(s.geom, 0.5) FROM grids g CROSS JOIN LATERAL ST_DumpSegments(g.geom) s WHERE g.id = $1
+         UNION ALL
+         SELECT ST_PointOnSurface(g.geom) FROM grids g WHERE g.level = 4
+       ) x`,
+      [mine.gridId],
+    );
+    expect(points.length).toBeGreaterThan(30);
+    const fixes = points.map((point, i) => ({ workerId: mine.worker, t: nineLocal + i * 1000, lon: point.lon, lat: point.lat, accuracy: 5 }));
+    for (let i = 0; i < fixes.length; i += 5000) await post(api, admin(), fixes.slice(i, i + 5000)).expect(200);
+    const { rows } = await db.pool.query<{ stored: number; differing: number; onEdges: number }>(
+      `SELECT count(*)::int AS stored, count(*) FILTER (WHERE grid_id IS DISTINCT FROM grid_at(geom))::int AS differing,
+              count(*) FILTER (WHERE (SELECT count(*) FROM grids g WHERE g.level = 4 AND ST_Intersects(g.geom, p.geom)) > 1)::int AS "onEdges"
+       FROM patrol_points p WHERE worker = $1`,
+      [mine.worker],
+    );
+    expect(rows[0].stored).toBe(fixes.length);
+    expect(rows[0].onEdges).toBeGreaterThan(5);
+    expect(rows[0].differing).toBe(0);
+  });
+
   it('stores inaccurate and outside-city fixes flagged, and takes CSV with epoch or ISO times', async () => {
     const { api, db } = suite;
     await forget(db.pool, other.worker);

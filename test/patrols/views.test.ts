@@ -67,7 +67,7 @@ describe('patrol views: playback, live, coverage, retention', () => {
     await post(api, api.tokens.admin, walkEast(earlier.worker, earlier, now.getTime() - 25 * 60_000, 3)).expect(200);
     await post(api, api.tokens.admin, walkEast(stale.worker, stale, now.getTime() - 3 * 86_400_000, 3)).expect(200);
 
-    const server = http.createServer(api.app.callback());
+    const server = http.createServer(api.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/incidents/stream?access_token=${api.tokens.commander}`;

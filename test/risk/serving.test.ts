@@ -118,7 +118,7 @@ describe('risk serving', () => {
   });
 
   test('new predictions are announced on the risk stream', async () => {
-    const server = http.createServer(suite.api.app.callback()).listen(0, '127.0.0.1');
+    const server = http.createServer(suite.api.listener).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
     try {

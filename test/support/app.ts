@@ -1,6 +1,6 @@
-import type Koa from 'koa';
+import type { RequestListener } from 'node:http';
 import supertest from 'supertest';
-import { createApp } from '../../server/app';
+import { type CitygridApp, createApp } from '../../server/app';
 import { roles, type Role } from '../../server/auth/roles';
 import type { Catalogue } from '../../server/catalogue/catalogue';
 import { createToken } from '../../server/auth/tokens';
@@ -10,11 +10,14 @@ import { openReads } from '../../server/db/read-pool';
 import type { Pool } from '../../server/db/pool';
 import { type Clock, systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
+import { withFastPath } from '../../server/http/fast-path';
 import { createLogger } from '../../server/logger';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export interface TestApp {
-  app: Koa;
+  app: CitygridApp;
+  /** The app as main.ts serves it: the node:http fast path in front of Koa. */
+  listener: RequestListener;
   /** The app's pool and queues for exports, imports, rebalancing and analytics. */
   heavy: HeavyWork;
   events: EventBus;
@@ -32,7 +35,7 @@ export async function createTestApp(
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const { pool } = database;
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
+  const config = loadConfig({ LOG_LEVEL: process.env.DEBUG_ANSWERS ? 'error' : 'silent', CHECK_ANSWERS: 'true', ...options.env });
   const log = createLogger(config.LOG_LEVEL);
   const events = new EventBus(database.url, log);
   await events.start();
@@ -40,6 +43,7 @@ export async function createTestApp(
   const heavy = new HeavyWork(database.url, config, reads);
   const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: options.clock ?? systemClock, events, catalogue: options.catalogue });
   const close = async () => {
+    app.close();
     await reads.close();
     await events.stop();
     await heavy.close();
@@ -54,12 +58,14 @@ export async function createTestApp(
     await close();
     throw error;
   }
+  const listener = withFastPath(app, log);
   return {
     app,
+    listener,
     heavy,
     events,
     close,
-    request: supertest(app.callback()),
+    request: supertest(listener),
     tokens,
     auth: (role) => ({ Authorization: `Bearer ${tokens[role]}` }),
   };

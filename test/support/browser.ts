@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type Koa from 'koa';
 import { projectRoot } from '../../server/config';
 import type { TestAppContext } from './app';
 
@@ -18,7 +17,7 @@ export interface ServedBrowser {
 export function useServedBrowser(suite: TestAppContext): ServedBrowser {
   const handles = {} as { server: ServedBrowser['server']; browser: Browser };
   beforeAll(async () => {
-    handles.server = await listen(suite.api.app);
+    handles.server = await listen(suite.api.listener);
     handles.browser = await launchBrowser();
     fs.mkdirSync(screenshots, { recursive: true });
   });
@@ -63,8 +62,8 @@ export async function forbidOutsideRequests(page: Page): Promise<string[]> {
  * Serves the app on 127.0.0.1 (a free port, or the one given: a test restarts the server where the page expects it).
  * close() also ends open connections (a live event stream), as a stopped server process would.
  */
-export async function listen(app: Koa, port = 0): Promise<{ url: string; port: number; close: () => Promise<void> }> {
-  const server = http.createServer(app.callback());
+export async function listen(listener: http.RequestListener, port = 0): Promise<{ url: string; port: number; close: () => Promise<void> }> {
+  const server = http.createServer(listener);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
   return {

@@ -6,8 +6,8 @@ import zlib from 'node:zlib';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import type { Response } from 'supertest';
-import { withWriteTransaction } from '../../server/audit/write-context';
 import type { Queryable } from '../../server/db/pool';
+import { withWriteTransaction } from '../../server/db/write-context';
 import { ensureSystemPackages } from '../../server/db/system-packages';
 import { type ChangeEvent, publishChange } from '../../server/events/bus';
 import { cityCatalogue } from '../../server/catalogue/city';
@@ -195,7 +195,7 @@ describe('vector tiles', () => {
     const empty = { z: 14, x: 0, y: 0 };
     const fromRoute = await getTile('buildings', tile).expect(200);
     const emptyFromRoute = await getTile('buildings', empty).expect(204);
-    const contexts = jest.spyOn(api.app, 'createContext');
+    const contexts = jest.spyOn(api.app.koa, 'createContext');
     try {
       const fromCache = await getTile('buildings', tile, '', { ...api.auth('planner'), 'X-Request-Id': 'wall-7' }).expect(200);
       const emptyFromCache = await getTile('buildings', empty).expect(204);

@@ -6,6 +6,7 @@ import { HeavyWork } from '../../server/db/heavy-work';
 import { createPool } from '../../server/db/pool';
 import { systemClock } from '../../server/deps';
 import { EventBus } from '../../server/events/bus';
+import { withFastPath } from '../../server/http/fast-path';
 import { createLogger } from '../../server/logger';
 
 /** The real app on a database URL that fails: nothing there, or a server that hangs up on every connection. */
@@ -14,7 +15,7 @@ function appOn(url: string) {
   const pool = createPool(url, 2);
   const config = loadConfig({ LOG_LEVEL: 'silent' });
   const app = createApp({ config, pool, reads: pool, heavy: new HeavyWork(url, config), log, clock: systemClock, events: new EventBus(url, log) });
-  return { request: supertest(app.callback()), pool };
+  return { request: supertest(withFastPath(app, log)), pool };
 }
 
 describe('tiles while the database is away', () => {

@@ -25,7 +25,7 @@ describe('the built web app as the server sends it', () => {
   });
 
   it('sends hashed assets pre-compressed (brotli or gzip, as the client accepts), cached for a year and immutable', async () => {
-    const server = await listen(suite.api.app);
+    const server = await listen(suite.api.listener);
     const get = (encoding: string) => rawGet(`${server.url}/assets/${script}`, encoding);
     const original = fs.readFileSync(path.join(dist, 'assets', script));
     const [brotli, gzip, plain] = [await get('br, gzip'), await get('gzip'), await get('identity')];

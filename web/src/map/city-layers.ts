@@ -1,25 +1,11 @@
 import type { LayerSpecification } from 'maplibre-gl';
-
-/** How the server's layer catalogue says a layer is drawn by default (GET /tiles: style). */
-export interface StyleHint {
-  kind: 'fill' | 'line' | 'circle';
-  color: string;
-  /** Drawing order, bottom (0) to top. */
-  order: number;
-}
+import type { ApiAnswer } from '../shell/api';
 
 /** One entry of GET /tiles: a tile layer this role may see, as the server's layer catalogue declares it. */
-export interface TileLayerEntry {
-  name: string;
-  title: { zh: string; en: string };
-  description: string;
-  geometryType: string;
-  minzoom: number;
-  maxzoom: number;
-  /** Absent: the layer is not drawn on the city map (hotspots have their own screens). */
-  style?: StyleHint;
-  tilejson: string;
-}
+export type TileLayerEntry = ApiAnswer<'/tiles'>['layers'][number];
+
+/** How the server's layer catalogue says a layer is drawn by default; absent: not on the city map. */
+export type StyleHint = NonNullable<TileLayerEntry['style']>;
 
 /** A vector source and the style layers that draw it. */
 export interface CityLayer {

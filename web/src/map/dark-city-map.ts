@@ -4,7 +4,7 @@ import { darkBasemap } from './basemap';
 
 /** An interactive map on the dark basemap, framed on the city's roads, resolved once its style has loaded. */
 export async function openDarkCityMap(container: HTMLElement): Promise<MapLibreMap> {
-  const { bounds } = await getJson<{ bounds: [number, number, number, number] }>('/tiles/roads.json');
+  const { bounds } = await getJson('/tiles/{layer}.json', {}, { layer: 'roads' });
   const map = new MapLibreMap({
     container,
     style: darkBasemap(location.origin),

@@ -3,6 +3,8 @@
  * stream. The token comes from ?token= (links printed by `npm start`) or the sign-in form, and is kept for this
  * browser session only (sessionStorage): a wall PC left signed in forgets it when the browser closes.
  */
+import type { paths } from './api-types';
+
 const tokenKey = 'citygrid.token';
 
 export function apiToken(): string | null {
@@ -46,14 +48,23 @@ export async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', path: str
   return { body: answer as T, etag: response.headers.get('ETag') };
 }
 
-export async function getJson<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+type JsonAnswerOf<Operations> = Operations extends { get: { responses: { 200: { content: { 'application/json': infer Answer } } } } } ? Answer : never;
+
+/** A path of the API whose GET answers JSON, as the OpenAPI document names it (/tiles/{layer}.json). */
+export type ApiPath = { [P in keyof paths]: [JsonAnswerOf<paths[P]>] extends [never] ? never : P }[keyof paths];
+
+/** What GET `P` answers: the types are generated from the server's OpenAPI document (npm run api:types). */
+export type ApiAnswer<P extends ApiPath> = JsonAnswerOf<paths[P]>;
+
+/** GET a path of the API (its {name} parts filled from `params`) with the bearer token; the answer typed by the API. */
+export async function getJson<P extends ApiPath>(path: P, query: Record<string, string | number | undefined> = {}, params: Record<string, string> = {}): Promise<ApiAnswer<P>> {
   const token = apiToken();
-  const url = new URL(path, location.origin);
+  const url = new URL(path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name])), location.origin);
   for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
   const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, `${response.status} ${body.title ?? response.statusText}`);
-  return body as T;
+  return body as ApiAnswer<P>;
 }
 
 /** Requests to this server carry the token (TileJSON and tiles fetched by maplibre); nothing else is fetched. */
@@ -64,7 +75,7 @@ export function authorizeRequest(url: string): { url: string; headers?: Record<s
 
 export type Role = 'admin' | 'planner' | 'commander' | 'police' | 'grid_worker' | 'hotline';
 
-export function session(): Promise<{ role: Role; label: string | null }> {
+export function session(): Promise<ApiAnswer<'/api/session'>> {
   return getJson('/api/session');
 }
 

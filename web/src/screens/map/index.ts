@@ -1,5 +1,5 @@
 import '../../map/setup';
-import { Map as MapLibreMap, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
+import { Map as MapLibreMap, type StyleSpecification } from 'maplibre-gl';
 import { apiToken, authorizeRequest, getJson } from '../../shell/api';
 import { language, t } from '../../shell/messages';
 import { cityLayers, drawnLayers, type TileLayerEntry } from '../../map/city-layers';
@@ -41,11 +41,11 @@ export async function mount(root: HTMLElement): Promise<void> {
     return;
   }
   try {
-    const [{ layers }, districts] = await Promise.all([getJson<{ layers: TileLayerEntry[] }>('/tiles'), getJson<{ bounds: number[] }>('/tiles/grids.json?level=1')]);
+    const [{ layers }, districts] = await Promise.all([getJson('/tiles'), getJson('/tiles/{layer}.json', { level: 1 }, { layer: 'grids' })]);
     const map = new MapLibreMap({
       container: 'map',
       style,
-      bounds: districts.bounds as LngLatBoundsLike,
+      bounds: districts.bounds,
       fitBoundsOptions: { padding: 40 },
       attributionControl: false,
       transformRequest: authorizeRequest,

@@ -1,44 +1,16 @@
-import { getJson, sendJson } from '../../shell/api';
-// The answers' shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { GridWriteVerdict } from '../../../../server/grids/dry-run';
-import type { GridImportReport } from '../../../../server/grids/import';
+import { type ApiAnswer, getJson, sendJson } from '../../shell/api';
+import type { components } from '../../shell/api-types';
 
-export type { GridWriteVerdict, GridImportReport };
+// The answers' shapes are the server's own, generated from its OpenAPI document (npm run api:types).
+export type GridWriteVerdict = components['schemas']['GridWriteVerdict'];
+export type GridImportReport = components['schemas']['GridImportReport'];
 
-export interface GridProperties {
-  code: string;
-  name: string;
-  level: number;
-  parentId: number | null;
-  leader: string | null;
-  workers: string[];
-  householdsTarget: number | null;
-  version: number;
-  areaM2: number;
-}
+export type GridProperties = ApiAnswer<'/api/grids'>['features'][number]['properties'];
 export type GridFeature = GeoJSON.Feature<GeoJSON.Polygon | GeoJSON.MultiPolygon, GridProperties> & { id: number };
 
-export interface GridStats {
-  buildings: number;
-  households: number;
-  rentalUnits: number;
-  peopleByCategory: Record<string, number>;
-  hazardsByRiskLevel: Record<string, number>;
-  keyPlaces: number;
-  level4Grids: number;
-}
+export type GridStats = ApiAnswer<'/api/grids/{id}/stats'>;
 
-export interface HistoryEntry {
-  id: number;
-  version: number;
-  action: string;
-  reason: string | null;
-  role: string | null;
-  tokenId?: number | null;
-  at: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-}
+export type HistoryEntry = ApiAnswer<'/api/grids/{id}/history'>['entries'][number];
 
 export interface PreviewFeature extends GeoJSON.Feature {
   properties: { areaM2: number; buildings?: number; households: number; deviation?: number; polsbyPopper?: number };
@@ -61,22 +33,23 @@ export async function allGrids(): Promise<GridFeature[]> {
   const grids: GridFeature[] = [];
   let cursor: number | undefined;
   do {
-    const page = await getJson<{ features: GridFeature[]; nextCursor: number | null }>('/api/grids', { limit: pageSize, cursor });
-    grids.push(...page.features);
+    const page = await getJson('/api/grids', { limit: pageSize, cursor });
+    grids.push(...(page.features as GridFeature[]));
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined);
   return grids;
 }
 
-export const gridStats = (id: number) => getJson<GridStats>(`/api/grids/${id}/stats`);
-export const gridHistory = async (id: number) => (await getJson<{ entries: HistoryEntry[] }>(`/api/grids/${id}/history`)).entries;
-export const oneGrid = async (id: number) => (await getJson<{ feature: GridFeature }>(`/api/grids/${id}`)).feature;
-export const children = async (id: number) => (await getJson<{ features: GridFeature[] }>(`/api/grids/${id}/children`)).features;
+const byId = (id: number) => ({ id: String(id) });
+export const gridStats = (id: number) => getJson('/api/grids/{id}/stats', {}, byId(id));
+export const gridHistory = async (id: number) => (await getJson('/api/grids/{id}/history', {}, byId(id))).entries;
+export const oneGrid = async (id: number) => (await getJson('/api/grids/{id}', {}, byId(id))).feature as GridFeature;
+export const children = async (id: number) => (await getJson('/api/grids/{id}/children', {}, byId(id))).features as GridFeature[];
 
 /** Incidents reported in the last 30 days in these level-4 grids. */
 export async function recentIncidents(level4Ids: number[]): Promise<number> {
   const from = new Date(Date.now() - 30 * 86_400_000).toISOString();
-  const { groups } = await getJson<{ groups: Array<{ key: string; total: number }> }>('/api/stats/incidents', { from, groupBy: 'grid' });
+  const { groups } = await getJson('/api/stats/incidents', { from, groupBy: 'grid' });
   const wanted = new Set(level4Ids.map(String));
   return groups.filter((group) => wanted.has(String(group.key))).reduce((sum, group) => sum + group.total, 0);
 }

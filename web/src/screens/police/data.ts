@@ -1,12 +1,10 @@
 import { cellToBoundary } from 'h3-js';
-import { apiToken, getJson } from '../../shell/api';
-// The answers' shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { Deployment, DeploymentPoint } from '../../../../server/risk/deployment';
-import type { RankedUnit, RankedWindow } from '../../../../server/risk/store';
+import { type ApiAnswer, apiToken, getJson } from '../../shell/api';
 
-export type { Deployment, DeploymentPoint };
-export type RiskUnit = RankedUnit & { geometry: GeoJSON.Geometry };
-export type RiskWindow = Omit<RankedWindow, 'units'> & { units: RiskUnit[] };
+export type Deployment = ApiAnswer<'/api/risk/deployment'>;
+export type DeploymentPoint = Deployment['points'][number];
+export type RiskWindow = ApiAnswer<'/api/risk/segments'>;
+export type RiskUnit = RiskWindow['units'][number];
 
 /** The predicted windows: the current one and the 5 after it (server/risk/service.ts PREDICTED_WINDOWS). */
 export const windowCount = 6;
@@ -22,16 +20,16 @@ const drawnUnits = 1000;
 export const listedUnits = 20;
 
 export function riskWindow(at?: string): Promise<RiskWindow> {
-  return getJson<RiskWindow>('/api/risk/segments', { at, limit: drawnUnits });
+  return getJson('/api/risk/segments', { at, limit: drawnUnits });
 }
 
 export function deployment(at: string, units: number, radiusM: number): Promise<Deployment> {
-  return getJson<Deployment>('/api/risk/deployment', { at, units, radius_m: radiusM });
+  return getJson('/api/risk/deployment', { at, units, radius_m: radiusM });
 }
 
 /** Accident hotspots (Gi* at 95 % or more) of the last 30 days, as H3 polygons. */
 export async function accidentHotspots(): Promise<GeoJSON.FeatureCollection> {
-  const { cells } = await getJson<{ cells: Array<{ hex: string; class: number; z: number }> }>('/api/hotspots/gi', { source: 'accidents', res: 8 });
+  const { cells } = await getJson('/api/hotspots/gi', { source: 'accidents', res: 8 });
   return {
     type: 'FeatureCollection',
     features: cells

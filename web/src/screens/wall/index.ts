@@ -103,7 +103,7 @@ export async function mount(root: HTMLElement): Promise<void> {
     void mapLoaded.then(() => showDistrictNames(map, next.districts));
   };
 
-  const { bounds } = await getJson<{ bounds: [number, number, number, number] }>('/tiles/grids.json', { level: 1 });
+  const { bounds } = await getJson('/tiles/{layer}.json', { level: 1 }, { layer: 'grids' });
   const padding = () => {
     const [w, h] = [window.innerWidth, window.innerHeight];
     return { left: w * 0.27, right: w * 0.27, top: h * 0.1, bottom: h * 0.12 };

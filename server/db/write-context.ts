@@ -1,5 +1,5 @@
 import type { Actor } from '../auth/roles';
-import { type Pool, type PoolClient, withTransaction } from '../db/pool';
+import { type Pool, type PoolClient, withTransaction } from './pool';
 import { claimKeys, type IdempotencyClaim, rememberResults } from '../idempotency/keys';
 
 /** Who writes and through which route: every write service takes one and passes it to withWriteTransaction. */

@@ -1,11 +1,11 @@
-import type { Queryable } from '../db/pool';
+import type { Queryable } from './pool';
 import { storedCell } from '../geo/h3';
 
 const batchRows = 20_000;
 
 /**
- * Sets the stored hotspot cell (sql/140) of every incident and accident that has none. Run by the migration path
- * in the transaction of migration 140, so the column never exists half-filled. Per-row audit is switched off
+ * A data step of the migrations (db/migrate.ts): sets the stored hotspot cell (sql/140) of every incident and
+ * accident that has none, in the transaction of migration 140, so the column never exists half-filled. Per-row audit is switched off
  * (citygrid.bulk, as bulk loads do): one summary row per table records the back-fill instead.
  */
 export async function backfillHotspotCells(db: Queryable): Promise<Record<string, number>> {
