@@ -3,10 +3,11 @@ import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ForbiddenError, RuleViolationError } from '../errors';
-import { type CityExtent, extentSql, extentValues } from '../geo/extent';
+import { type CityExtent, extentValues } from '../geo/extent';
 import { announcePositions } from './live';
 import { type FlagReason, type IngestAnswer, type PatrolFixInput, flagReasons } from './schemas';
 import { rebuildDays, type WorkerDay } from './tracks';
+import { type WorkerRow, insertNewFixesSql, unknownWorkersSql } from './sql';
 
 /** What ingest needs besides the fixes: the city's calendar and extent, the retention horizon, the live throttle. */
 export interface IngestSettings {
@@ -60,8 +61,8 @@ function assertPostsOwn(actor: Actor | null, fixes: NormalisedFix[]): void {
 /** Refuses (422, naming the first row) a batch with a worker id no grid lists. */
 async function assertKnownWorkers(db: Queryable, fixes: NormalisedFix[]): Promise<void> {
   const ids = [...new Set(fixes.map((fix) => fix.workerId))];
-  const { rows } = await db.query<{ worker: string }>(
-    'SELECT w AS worker FROM unnest($1::text[]) w WHERE NOT EXISTS (SELECT 1 FROM grids WHERE workers @> ARRAY[w])',
+  const { rows } = await db.query<WorkerRow>(
+    unknownWorkersSql,
     [ids],
   );
   if (!rows.length) return;
@@ -95,39 +96,7 @@ interface InsertedFix {
  */
 async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settings: IngestSettings): Promise<InsertedFix[]> {
   const { rows } = await client.query<InsertedFix>(
-    `WITH city AS MATERIALIZED (SELECT ${extentSql(9)} AS extent),
-     input AS MATERIALIZED (
-       SELECT f.n, f.worker, timestamptz 'epoch' + f.ms * interval '1 millisecond' AS recorded_at, p.geom, f.lon, f.lat, f.accuracy, f.speed, f.heading,
-              NOT coalesce(p.geom && city.extent, true) AS outside
-       FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::real[], $6::real[], $7::real[]) WITH ORDINALITY
-         AS f(worker, ms, lon, lat, accuracy, speed, heading, n)
-       CROSS JOIN city CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326) AS geom) p
-     ),
-     candidate AS MATERIALIZED (
-       SELECT id, geom, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
-       FROM grids WHERE level = 4 AND geom && (SELECT ST_Extent(geom) FROM input WHERE NOT outside)
-     ),
-     -- A cell of the mean grid's size, but never so small that the largest grid spans more than 64 × 64 cells.
-     cell AS MATERIALIZED (SELECT nullif(greatest(avg(greatest(x1 - x0, y1 - y0)), max(greatest(x1 - x0, y1 - y0)) / 64), 0) AS size FROM candidate),
-     grid_cell AS MATERIALIZED (
-       SELECT c.id, c.geom, gx, gy
-       FROM candidate c CROSS JOIN cell
-       CROSS JOIN generate_series(floor(c.x0 / cell.size)::int, floor(c.x1 / cell.size)::int) gx
-       CROSS JOIN generate_series(floor(c.y0 / cell.size)::int, floor(c.y1 / cell.size)::int) gy
-     ),
-     placed AS (
-       SELECT i.n, min(gc.id) AS grid_id
-       FROM input i CROSS JOIN cell JOIN grid_cell gc ON gc.gx = floor(i.lon / cell.size)::int AND gc.gy = floor(i.lat / cell.size)::int
-       WHERE NOT i.outside AND ST_Intersects(gc.geom, i.geom)
-       GROUP BY i.n
-     )
-     INSERT INTO patrol_points (worker, recorded_at, geom, accuracy_m, speed_mps, heading_deg, grid_id, flag)
-     SELECT i.worker, i.recorded_at, i.geom, i.accuracy, i.speed, i.heading, placed.grid_id,
-            CASE WHEN i.outside THEN 'outside_city' WHEN i.accuracy > $8 THEN 'inaccurate' END
-     FROM input i LEFT JOIN placed USING (n)
-     ORDER BY i.n
-     ON CONFLICT (worker, recorded_at) DO NOTHING
-     RETURNING worker, (extract(epoch FROM recorded_at) * 1000)::float8 AS ms, (recorded_at AT TIME ZONE $11)::date::text AS day`,
+    insertNewFixesSql,
     [
       fixes.map((fix) => fix.workerId),
       fixes.map((fix) => fix.ms),

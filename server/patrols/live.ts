@@ -3,6 +3,7 @@ import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { type ChangeEvent, type EventBus, publishChange } from '../events/bus';
 import type { LivePosition } from './schemas';
+import { livePositionsSql, markAnnouncedSql, upsertLivePositionsSql } from './sql';
 
 /** A worker with a fix this recent is on duty. */
 export const onDutyMinutes = 15;
@@ -24,20 +25,12 @@ export async function announcePositions(
 ): Promise<void> {
   if (!newest.length) return;
   const { rows } = await db.query<PositionEvent & { announce: boolean }>(
-    `INSERT INTO patrol_live AS l (worker, recorded_at, geom, announced_at)
-     SELECT n.worker, timestamptz 'epoch' + n.ms * interval '1 millisecond', ST_SetSRID(ST_MakePoint(n.lon, n.lat), 4326), NULL
-     FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[]) AS n(worker, ms, lon, lat)
-     ORDER BY n.worker
-     ON CONFLICT (worker) DO UPDATE SET recorded_at = EXCLUDED.recorded_at, geom = EXCLUDED.geom
-       WHERE l.recorded_at < EXCLUDED.recorded_at
-     RETURNING l.worker AS "workerId", to_char(l.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t,
-       ST_X(l.geom) AS lon, ST_Y(l.geom) AS lat, grid_at(l.geom) AS "gridId",
-       l.recorded_at >= $5::timestamptz - make_interval(mins => $6) AND (l.announced_at IS NULL OR l.announced_at <= $5::timestamptz - make_interval(secs => $7)) AS announce`,
+    upsertLivePositionsSql,
     [newest.map((n) => n.worker), newest.map((n) => n.ms), newest.map((n) => n.lon), newest.map((n) => n.lat), now, onDutyMinutes, intervalSeconds],
   );
   const due = rows.filter((row) => row.announce).map(({ announce: _announce, ...position }) => position);
   if (!due.length) return;
-  await db.query('UPDATE patrol_live SET announced_at = $2 WHERE worker = ANY ($1::text[])', [due.map((p) => p.workerId), now]);
+  await db.query(markAnnouncedSql, [due.map((p) => p.workerId), now]);
   for (let i = 0; i < due.length; i += positionsPerEvent) {
     await publishChange(db, { kind: 'patrol-positions', positions: due.slice(i, i + positionsPerEvent) });
   }
@@ -74,11 +67,7 @@ export async function livePositions(db: Queryable, clock: Clock, reader: Actor |
   const at = clock();
   const own = reader?.role === 'grid_worker' ? reader.worker ?? '' : null;
   const { rows } = await db.query<LivePosition>(
-    `SELECT worker AS "workerId", to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t, ST_X(geom) AS lon, ST_Y(geom) AS lat,
-            grid_at(geom) AS "gridId", recorded_at >= $1::timestamptz - make_interval(mins => $3) AS "onDuty"
-     FROM patrol_live
-     WHERE recorded_at >= $1::timestamptz - $2::float8 * interval '1 hour' AND ($4::text IS NULL OR worker = $4)
-     ORDER BY worker`,
+    livePositionsSql,
     [at, hours, onDutyMinutes, own],
   );
   return { at: at.toISOString(), workers: rows };

@@ -3,6 +3,7 @@ import type { Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { NotFoundError } from '../errors';
 import type { TrackProperties, TracksQuery } from './schemas';
+import { type LocalDayRow, localDaySql, tracksOfDaySql } from './sql';
 
 /**
  * Whose tracks a reader gets: a grid worker their own only (another worker's are answered 404, as if there were
@@ -15,10 +16,9 @@ export function workerInScope(reader: Actor | null, asked: string | undefined): 
 }
 
 /** The local day asked for, or the clock's local day, with the instant it starts. */
-export async function localDay(db: Queryable, clock: Clock, zone: string, date: string | undefined): Promise<{ day: string; dayStart: Date; dayEnd: Date }> {
-  const { rows } = await db.query<{ day: string; dayStart: Date; dayEnd: Date }>(
-    `SELECT d::text AS day, d::timestamp AT TIME ZONE $2 AS "dayStart", (d + 1)::timestamp AT TIME ZONE $2 AS "dayEnd"
-     FROM (SELECT coalesce($1::date, ($3::timestamptz AT TIME ZONE $2)::date) AS d) x`,
+export async function localDay(db: Queryable, clock: Clock, zone: string, date: string | undefined): Promise<LocalDayRow> {
+  const { rows } = await db.query<LocalDayRow>(
+    localDaySql,
     [date ?? null, zone, clock()],
   );
   return rows[0];
@@ -36,17 +36,7 @@ interface TrackRow extends TrackProperties {
  */
 async function tracksOfDay(db: Queryable, window: { dayStart: Date; dayEnd: Date }, query: TracksQuery & { worker: string | undefined }): Promise<TrackRow[]> {
   const { rows } = await db.query<TrackRow>(
-    `SELECT t.id, t.worker AS "workerId", to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
-            to_char(t.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "endedAt", round(t.distance_m::numeric, 1)::float8 AS "distanceM",
-            extract(epoch FROM t.ended_at - t.started_at)::float8 AS "durationS", t.fixes, t.grid_ids::int[] AS "gridIds",
-            (SELECT json_agg(json_build_array(round(ST_X(v.geom)::numeric, 6), round(ST_Y(v.geom)::numeric, 6), ST_M(v.geom)) ORDER BY v.path)
-             FROM ST_DumpPoints(CASE WHEN $7::float8 > 0
-                   THEN ST_Transform(ST_Simplify(ST_Transform(t.geom_m, 3857), $7 / cos(radians(ST_Y(ST_StartPoint(t.geom_m)))), true), 4326)
-                   ELSE t.geom_m END) v) AS vertices
-     FROM patrol_tracks t
-     WHERE t.started_at >= $1 AND t.started_at < $2 AND ($3::text IS NULL OR t.worker = $3) AND ($4::bigint IS NULL OR t.grid_ids @> ARRAY[$4::bigint])
-       AND ($5::float8[] IS NULL OR t.geom && ST_MakeEnvelope($5[1], $5[2], $5[3], $5[4], 4326)) AND t.id > $6
-     ORDER BY t.id LIMIT $8`,
+    tracksOfDaySql,
     [window.dayStart, window.dayEnd, query.worker ?? null, query.grid ?? null, query.bbox ?? null, query.cursor ?? 0, query.tolerance, query.limit],
   );
   return rows;

@@ -2,6 +2,7 @@ import { withWriteTransaction } from '../db/write-context';
 import type { Pool } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
+import { type LockedRow, deleteExpiredFixesSliceSql, deleteExpiredLiveSql, tryRetentionLockSql } from './sql';
 
 // One retention round per cluster at a time: whoever holds this transaction-level advisory lock deletes.
 const retentionLockKey = 4_242_170;
@@ -17,11 +18,11 @@ export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number)
   let deleted = 0;
   for (;;) {
     const slice = await withWriteTransaction(pool, { actor: null, route: 'scheduler patrol-retention' }, async (client) => {
-      const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [retentionLockKey]);
+      const { rows: lock } = await client.query<LockedRow>(tryRetentionLockSql, [retentionLockKey]);
       if (!lock[0].locked) return 0;
-      await client.query('DELETE FROM patrol_live WHERE recorded_at < $1', [before]);
+      await client.query(deleteExpiredLiveSql, [before]);
       const result = await client.query(
-        'DELETE FROM patrol_points WHERE id IN (SELECT id FROM patrol_points WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2)',
+        deleteExpiredFixesSliceSql,
         [before, sliceSize],
       );
       return result.rowCount ?? 0;

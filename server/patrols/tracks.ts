@@ -2,6 +2,7 @@ import type { PoolClient } from '../db/pool';
 import { publishChange } from '../events/bus';
 import type { FlagReason } from './schemas';
 import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackPiecesEwkt, trackStretches } from './segments';
+import { type ChangedExtentRow, bumpDayVersionsSql, fixesOfDaysSql, lockWorkerDaysSql, replaceTracksSql, updateFlagsSql } from './sql';
 
 /** One worker's local calendar day (CITY_TIME_ZONE), the unit tracks are built in. */
 export interface WorkerDay {
@@ -17,25 +18,20 @@ export interface RebuildResult {
   newestAccepted: Array<{ worker: string; ms: number; lon: number; lat: number }>;
 }
 
-const dayBounds = (day: string, zone: string) => `(${day}::timestamp AT TIME ZONE ${zone})`;
-
 /**
  * Serialises builds of the same worker-day across transactions and processes: a batch waits for another batch of
  * that day to commit, then reads its fixes too. Taken in one order (sorted keys), so builds cannot deadlock.
  */
 async function lockDays(client: PoolClient, days: WorkerDay[]): Promise<void> {
   await client.query(
-    `SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(w || '/' || d, 17) AS k FROM unnest($1::text[], $2::text[]) AS x(w, d) ORDER BY 1) keys`,
+    lockWorkerDaysSql,
     [days.map((d) => d.worker), days.map((d) => d.day)],
   );
 }
 
 async function fixesOfDays(client: PoolClient, days: WorkerDay[], zone: string): Promise<Map<string, StoredFix[]>> {
   const { rows } = await client.query<StoredFix & { key: number }>(
-    `SELECT k.n AS key, p.id, (extract(epoch FROM p.recorded_at) * 1000)::float8 AS ms, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_id AS "gridId", p.flag
-     FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(worker, day, n)
-     JOIN patrol_points p ON p.worker = k.worker AND p.recorded_at >= ${dayBounds('k.day', '$3')} AND p.recorded_at < ${dayBounds('(k.day + 1)', '$3')}
-     ORDER BY k.n, p.recorded_at`,
+    fixesOfDaysSql,
     [days.map((d) => d.worker), days.map((d) => d.day), zone],
   );
   const byDay = new Map<string, StoredFix[]>();
@@ -57,32 +53,8 @@ interface BuiltTrack {
 async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<[number, number, number, number] | null> {
   const stretches = tracks.map((track) => trackStretches(track.fixes));
   const pieces = tracks.flatMap((track, i) => trackPiecesEwkt(track.fixes).map((ewkt) => ({ track: i + 1, ewkt })));
-  const { rows } = await client.query<{ minx: number | null; miny: number; maxx: number; maxy: number }>(
-    `WITH gone AS (
-       DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
-       WHERE t.worker = k.worker AND t.started_at >= ${dayBounds('k.day', '$13')} AND t.started_at < ${dayBounds('(k.day + 1)', '$13')}
-       RETURNING t.geom
-     ),
-     built AS (
-       SELECT nextval('patrol_tracks_id_seq') AS id, b.track, b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m,
-              timestamptz 'epoch' + b.started_ms * interval '1 millisecond' AS started_at, timestamptz 'epoch' + b.ended_ms * interval '1 millisecond' AS ended_at,
-              b.n, b.distance_m, b.main_grid, b.grids::bigint[] AS grids, b.metres::float8[] AS metres, b.seconds::float8[] AS seconds
-       FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
-         AS b(worker, ewkt, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds, track)
-     ),
-     added AS (
-       INSERT INTO patrol_tracks (id, worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_id, grid_ids, grid_metres, grid_seconds)
-       SELECT id, worker, started_at, ended_at, ST_Force2D(geom_m), geom_m, distance_m, n, main_grid, grids, metres, seconds
-       FROM built
-       RETURNING geom
-     ),
-     pieces AS (
-       INSERT INTO patrol_track_pieces (track_id, started_at, geom_3857)
-       SELECT built.id, built.started_at, ST_Transform(ST_GeomFromEWKT(p.ewkt), 3857)
-       FROM unnest($14::int[], $15::text[]) AS p(track, ewkt) JOIN built USING (track)
-     )
-     SELECT ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy
-     FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM gone UNION ALL SELECT geom FROM added) changed) extent`,
+  const { rows } = await client.query<ChangedExtentRow>(
+    replaceTracksSql,
     [
       days.map((d) => d.worker),
       days.map((d) => d.day),
@@ -108,7 +80,7 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
 /** Writes the speed flags that changed (a late batch can make an accepted fix a jump, or the reverse). */
 async function updateFlags(client: PoolClient, changes: Array<{ id: number; flag: FlagReason | null }>): Promise<void> {
   if (!changes.length) return;
-  await client.query('UPDATE patrol_points p SET flag = c.flag FROM unnest($1::bigint[], $2::text[]) AS c(id, flag) WHERE p.id = c.id', [
+  await client.query(updateFlagsSql, [
     changes.map((c) => c.id),
     changes.map((c) => c.flag),
   ]);
@@ -117,7 +89,7 @@ async function updateFlags(client: PoolClient, changes: Array<{ id: number; flag
 /** Marks the days' coverage stale (sql/170: patrol_days), in day order. */
 async function bumpDayVersions(client: PoolClient, days: WorkerDay[]): Promise<void> {
   const distinct = [...new Set(days.map((d) => d.day))].sort();
-  await client.query('INSERT INTO patrol_days (day) SELECT unnest($1::date[]) ON CONFLICT (day) DO UPDATE SET version = patrol_days.version + 1', [distinct]);
+  await client.query(bumpDayVersionsSql, [distinct]);
 }
 
 /**
