@@ -10,8 +10,6 @@ import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
 import { ancestorsSql, type ChildCountRow, childCountSql, type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
 
-export { servedDecimals } from './sql';
-
 export interface GridFeaturePage {
   features: unknown[];
   nextCursor: number | null;

@@ -6,11 +6,13 @@
 import { z } from 'zod';
 import type { Role } from '../auth/roles';
 import { listGridsQuery } from '../grids/schemas';
-import { servedDecimals } from '../grids/service';
+import { tableAs } from '../db/identifiers';
+import { servedDecimals } from '../grids/sql';
 import { cityCatalogue } from '../catalogue/city';
 import { featureLayersOf } from '../layers/registry';
 import { tileLayersOf } from '../tiles/registry';
-import { type FeatureEditor, gridEditor, gridVersionSql, layerEditor, layerVersionSql } from './editing';
+import { type FeatureEditor, gridEditor, layerEditor } from './editing';
+import { gridVersionSql, layerVersionSql } from './sql';
 
 export interface OgcCollection {
   id: string;
@@ -104,7 +106,7 @@ function layerCollections(): OgcCollection[] {
       title: `${chineseTitles[layer.name] ?? layer.name} · ${layer.name.replace('_', ' ')}`,
       description: tileLayer(layer.name).description,
       read: layer.read,
-      from: `${layer.table} t`,
+      from: tableAs(layer.table, 't'),
       idSql: 't.id',
       geometry: 't.geom',
       geometryType: layer.geometry!,

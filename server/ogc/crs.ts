@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool';
+import { type SridRow, knownSridsSql } from './sql';
 
 /**
  * A coordinate reference system a client may ask features in (OGC API – Features Part 2). `latitudeFirst`: EPSG's
@@ -24,7 +25,7 @@ const candidates: Crs[] = [
 
 /** The served CRSs, CRS84 first (the default and the storage CRS): looked up once per database. */
 export async function servedCrs(db: Queryable): Promise<Crs[]> {
-  const { rows } = await db.query<{ srid: number }>('SELECT srid FROM spatial_ref_sys WHERE srid = ANY($1::int[])', [candidates.map((crs) => crs.srid)]);
+  const { rows } = await db.query<SridRow>(knownSridsSql, [candidates.map((crs) => crs.srid)]);
   const known = new Set(rows.map((row) => row.srid));
   return [crs84, ...candidates.filter((crs) => known.has(crs.srid))];
 }

@@ -12,6 +12,7 @@ import { validateBody } from '../http/route';
 import type { LayerDefinition } from '../layers/registry';
 import { createBody, updateBody } from '../layers/schemas';
 import { createFeature, deleteFeature, updateFeature } from '../layers/service';
+import { type TagRow, type VersionRow, currentTransactionTagSql, gridVersionOfSql, lockedLayerVersionSql } from './sql';
 
 /** A Feature of a write, its geometry already in WGS84 longitude/latitude (what the services take). */
 export interface FeatureInput {
@@ -57,24 +58,18 @@ function withNulls(properties: Record<string, unknown>, schema: z.ZodObject): Re
   return { ...Object.fromEntries(cleared), ...properties };
 }
 
-/**
- * A layer row's entity tag is its xmin, the transaction that last wrote it: every change of the row changes it,
- * also a grid reassignment that no client made. Checked under the row lock inside the service's transaction.
- */
-export const layerVersionSql = (alias: string) => `${alias}.xmin::text`;
-
 export function layerEditor(layer: LayerDefinition): FeatureEditor {
   const readOnly = ['grid_id', 'created_at', 'updated_at'];
   /** Checks If-Match against the locked row and yields the tag the write will leave (this transaction's id). */
   const guarded = (request: EditRequest, id: number) => {
     let tag = '';
     const precondition = async (client: PoolClient) => {
-      const { rows } = await client.query<{ tag: string }>(`SELECT ${layerVersionSql('t')} AS tag FROM ${layer.table} t WHERE t.id = $1 FOR UPDATE`, [id]);
+      const { rows } = await client.query<TagRow>(lockedLayerVersionSql(layer.table), [id]);
       // A missing row is the service's 404.
       if (rows[0] && request.ifMatch && !matches(request.ifMatch, rows[0].tag)) {
         throw new StaleVersionError(`${layer.name} ${id} has changed since it was read (ETag "${rows[0].tag}"): read it again`, { id, etag: `"${rows[0].tag}"` });
       }
-      tag = (await client.query<{ tag: string }>('SELECT pg_current_xact_id()::xid::text AS tag')).rows[0].tag;
+      tag = (await client.query<TagRow>(currentTransactionTagSql)).rows[0].tag;
     };
     return { precondition, tag: () => tag };
   };
@@ -104,9 +99,6 @@ export function layerEditor(layer: LayerDefinition): FeatureEditor {
   };
 }
 
-/** A grid's entity tag is its version, as the grid API sends it: If-Match: "3". */
-export const gridVersionSql = (alias: string) => `${alias}.version::text`;
-
 const gridReadOnly = ['version', 'areaM2', 'level'];
 
 /**
@@ -116,7 +108,7 @@ const gridReadOnly = ['version', 'areaM2', 'level'];
 async function expectedGridVersion({ pool, ifMatch }: EditRequest, id: number): Promise<string | undefined> {
   if (!ifMatch) return undefined;
   if (ifMatch.includes('*')) {
-    const { rows } = await pool.query<{ version: number }>('SELECT version FROM grids WHERE id = $1', [id]);
+    const { rows } = await pool.query<VersionRow>(gridVersionOfSql, [id]);
     return String(rows[0]?.version ?? 0);
   }
   // A tag that is no grid version can match none: the service's 412 says which version is current.

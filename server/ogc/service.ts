@@ -5,6 +5,7 @@ import { NotFoundError, RuleViolationError } from '../errors';
 import type { OgcCollection } from './collections';
 import { type Crs, geometryJsonIn, toWgs84Json } from './crs';
 import type { TimeSpan } from './schemas';
+import { type CountRow, type ExtentRow, collectionExtentSql, countItemsSql, geometrySql, itemPageSql, itemSql } from './sql';
 
 export interface GeoJsonFeature {
   type: 'Feature';
@@ -66,14 +67,10 @@ export async function listItems(db: Queryable, collection: OgcCollection, filter
   const where = whereOf(sql);
   const filterValues = [...values];
   const [count, rows] = await Promise.all([
-    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${collection.from} ${where}`, filterValues),
+    db.query<CountRow>(countItemsSql(collection.from, where), filterValues),
     // The page's ids first: rows an offset skips are then counted, not turned into GeoJSON.
     db.query<{ feature: GeoJsonFeature }>(
-      `SELECT ${featureSql(collection, page.crs)} AS feature
-         FROM (SELECT ${collection.idSql} AS page_id FROM ${collection.from} ${where}
-                ORDER BY ${collection.idSql} LIMIT ${bind(page.limit)} OFFSET ${bind(page.offset)}) page
-         JOIN ${collection.from} ON ${collection.idSql} = page.page_id
-        ORDER BY page.page_id`,
+      itemPageSql(collection.from, collection.idSql, featureSql(collection, page.crs), where, bind(page.limit), bind(page.offset)),
       values,
     ),
   ]);
@@ -85,7 +82,7 @@ export async function getItem(db: Queryable, collection: OgcCollection, id: numb
   const { sql, values, bind } = conditions(collection, null, actor);
   sql.push(`${collection.idSql} = ${bind(id)}`);
   const { rows } = await db.query<{ feature: GeoJsonFeature; etag: string }>(
-    `SELECT ${featureSql(collection, crs)} AS feature, ${collection.version} AS etag FROM ${collection.from} ${whereOf(sql)}`,
+    itemSql(collection.from, featureSql(collection, crs), collection.version, whereOf(sql)),
     values,
   );
   if (!rows[0]) throw new NotFoundError(`${collection.id} has no feature ${id}`, { collection: collection.id, id });
@@ -96,10 +93,8 @@ export async function getItem(db: Queryable, collection: OgcCollection, id: numb
 export async function collectionExtent(db: Queryable, collection: OgcCollection, actor: Actor | null) {
   const { sql, values } = conditions(collection, null, actor);
   const time = collection.temporal ?? 'NULL::timestamptz';
-  const { rows } = await db.query<{ first: Date | null; last: Date | null; bbox: number[] | null }>(
-    `SELECT CASE WHEN e IS NULL THEN NULL ELSE ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS bbox, first, last
-       FROM (SELECT ST_Extent(${collection.geometry}) AS e, min(${time}) AS first, max(${time}) AS last
-               FROM ${collection.from} ${whereOf(sql)}) AS extent`,
+  const { rows } = await db.query<ExtentRow>(
+    collectionExtentSql(collection.from, collection.geometry, time, whereOf(sql)),
     values,
   );
   return rows[0];
@@ -109,7 +104,7 @@ export async function collectionExtent(db: Queryable, collection: OgcCollection,
 export async function geometryToWgs84(db: Queryable, geometry: unknown, crs: Crs): Promise<unknown> {
   if (crs.srid === 4326 && !crs.latitudeFirst) return geometry;
   const { rows } = await db
-    .query<{ geometry: string }>(`SELECT ${toWgs84Json(crs, 1)} AS geometry`, [JSON.stringify(geometry)])
+    .query<{ geometry: string }>(geometrySql(toWgs84Json(crs, 1)), [JSON.stringify(geometry)])
     .catch((error: Error) => {
       throw new RuleViolationError(`The geometry cannot be read in ${crs.uri}: ${error.message}`, { rule: 'valid-geometry', crs: crs.uri });
     });
