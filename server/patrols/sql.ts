@@ -3,6 +3,13 @@
 // file. Other domains read tracks through patrolTrackFacts.
 import { extentSql } from '../geo/extent';
 
+/**
+ * What other domains may read of every patrol track, as a relation: `FROM ${patrolTrackFacts} t`. The planner folds
+ * it into the statement, so it costs what reading the table would. `worker` is personal data: a reader shows it only
+ * as its own rules allow (the wall: no names).
+ */
+export const patrolTrackFacts = '(SELECT id, worker, started_at, ended_at, geom_m FROM patrol_tracks)';
+
 /** Roads and buildings this close to a track count as patrolled. */
 export const reachMetres = 30;
 /**
