@@ -90,9 +90,18 @@ export const dayCoverageSql = `
 /** Makes the transaction one snapshot (computeDayCoverage). */
 export const repeatableReadSql = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ';
 
+/** A day's coverage version and the instants the day starts and ends. */
+export interface DayVersionRow extends Omit<LocalDayRow, 'day'> {
+  version: number;
+}
+
 /** $1 a local day, $2 the city's time zone: the day's coverage version (0 before any track) and the instants it starts and ends. */
 export const dayVersionAndBoundsSql = `SELECT coalesce((SELECT version FROM patrol_days WHERE day = $1::date), 0) AS version,
               $1::date::timestamp AT TIME ZONE $2 AS "dayStart", ($1::date + 1)::timestamp AT TIME ZONE $2 AS "dayEnd"`;
+
+export interface DayRow {
+  day: string;
+}
 
 /** $1 local days: those whose kept coverage is missing, partial (a grid added since) or stale. */
 export const daysNeedingCoverageSql = `SELECT d::text AS day FROM unnest($1::date[]) d
@@ -108,6 +117,11 @@ export const coverageOfDaySql = `SELECT g.id AS "gridId", g.code, g.name, ${shar
      FROM patrol_coverage c JOIN grids g ON g.id = c.grid_id
      WHERE c.day = $1::date AND ($2::bigint IS NULL OR g.id = $2) AND ($3::bigint[] IS NULL OR g.id = ANY ($3))
      ORDER BY g.id`;
+
+export interface PeriodDaysRow {
+  from: string;
+  days: string[];
+}
 
 /** $1 the first day or null (then 29 days before $2), $2 the last day: the first day and every day of the period. */
 export const periodDaysSql = `SELECT f::text AS from, ARRAY(SELECT d::date::text FROM generate_series(f, $2::date, interval '1 day') d) AS days
@@ -170,6 +184,10 @@ export const workerSummarySql = `WITH t AS (
             (SELECT count(DISTINCT i.id)::int FROM incidents i JOIN t ON i.reported_at BETWEEN t.started_at AND t.ended_at AND ST_DWithin(i.geom::geography, t.geom::geography, 100)
              WHERE i.source = 'patrol') AS "patrolReports"`;
 
+export interface WorkerRow {
+  worker: string;
+}
+
 /** $1 worker ids: those no grid lists. */
 export const unknownWorkersSql = 'SELECT w AS worker FROM unnest($1::text[]) w WHERE NOT EXISTS (SELECT 1 FROM grids WHERE workers @> ARRAY[w])';
 
@@ -229,6 +247,13 @@ export const livePositionsSql = `SELECT worker AS "workerId", to_char(recorded_a
      WHERE recorded_at >= $1::timestamptz - $2::float8 * interval '1 hour' AND ($4::text IS NULL OR worker = $4)
      ORDER BY worker`;
 
+/** A local day and the instants it starts and ends. */
+export interface LocalDayRow {
+  day: string;
+  dayStart: Date;
+  dayEnd: Date;
+}
+
 /** $1 a local day or null (then that of $3), $2 the city's time zone, $3 now: the day and the instants it starts and ends (LocalDayRow). */
 export const localDaySql = `SELECT d::text AS day, d::timestamp AT TIME ZONE $2 AS "dayStart", (d + 1)::timestamp AT TIME ZONE $2 AS "dayEnd"
      FROM (SELECT coalesce($1::date, ($3::timestamptz AT TIME ZONE $2)::date) AS d) x`;
@@ -245,6 +270,10 @@ export const tracksOfDaySql = `SELECT t.id, t.worker AS "workerId", to_char(t.st
      WHERE t.started_at >= $1 AND t.started_at < $2 AND ($3::text IS NULL OR t.worker = $3) AND ($4::bigint IS NULL OR t.grid_ids @> ARRAY[$4::bigint])
        AND ($5::float8[] IS NULL OR t.geom && ST_MakeEnvelope($5[1], $5[2], $5[3], $5[4], 4326)) AND t.id > $6
      ORDER BY t.id LIMIT $8`;
+
+export interface LockedRow {
+  locked: boolean;
+}
 
 /** $1 the lock key: whether this transaction took the retention lock. */
 export const tryRetentionLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
@@ -263,6 +292,14 @@ export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.re
      FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(worker, day, n)
      JOIN patrol_points p ON p.worker = k.worker AND p.recorded_at >= ${dayBounds('k.day', '$3')} AND p.recorded_at < ${dayBounds('(k.day + 1)', '$3')}
      ORDER BY k.n, p.recorded_at`;
+
+/** The extent of the tracks removed and added (all null when none). */
+export interface ChangedExtentRow {
+  minx: number | null;
+  miny: number;
+  maxx: number;
+  maxy: number;
+}
 
 /** $1..$2 worker-days, $3..$12 the built tracks, $13 the time zone, $14..$15 their pieces: replaces the days' tracks and answers the extent of what changed. */
 export const replaceTracksSql = `WITH gone AS (
@@ -296,41 +333,3 @@ export const updateFlagsSql = 'UPDATE patrol_points p SET flag = c.flag FROM unn
 
 /** $1 days (sorted): marks their coverage stale (sql/170: patrol_days). */
 export const bumpDayVersionsSql = 'INSERT INTO patrol_days (day) SELECT unnest($1::date[]) ON CONFLICT (day) DO UPDATE SET version = patrol_days.version + 1';
-
-/** A local day and the instants it starts and ends. */
-export interface LocalDayRow {
-  day: string;
-  dayStart: Date;
-  dayEnd: Date;
-}
-
-export interface DayVersionRow {
-  version: number;
-  dayStart: Date;
-  dayEnd: Date;
-}
-
-export interface DayRow {
-  day: string;
-}
-
-export interface PeriodDaysRow {
-  from: string;
-  days: string[];
-}
-
-export interface WorkerRow {
-  worker: string;
-}
-
-export interface LockedRow {
-  locked: boolean;
-}
-
-/** The extent of the tracks removed and added (all null when none). */
-export interface ChangedExtentRow {
-  minx: number | null;
-  miny: number;
-  maxx: number;
-  maxy: number;
-}
