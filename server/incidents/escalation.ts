@@ -1,9 +1,10 @@
 import { withWriteTransaction } from '../db/write-context';
+import { tryTransactionLock } from '../db/advisory-lock';
 import type { Pool, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
 import { recordEvent } from './service';
-import { type EscalateRow, escalateSql, mostOverdueGridsSql, overdueByDepartmentSql, type OverdueIncidentRow, overdueIncidentsSql, type TryEscalationLockRow, tryEscalationLockSql } from './sql';
+import { type EscalateRow, escalateSql, mostOverdueGridsSql, overdueByDepartmentSql, type OverdueIncidentRow, overdueIncidentsSql } from './sql';
 import { escalableStatuses, openStatuses } from './workflow';
 
 // One scheduler per cluster: whoever holds this transaction-level advisory lock escalates; the others skip the round.
@@ -25,8 +26,7 @@ export interface EscalationRound {
 export async function escalateOverdue(pool: Pool, clock: Clock): Promise<EscalationRound> {
   const now = clock();
   return withWriteTransaction(pool, { actor: null, route: 'scheduler incident-escalation' }, async (client) => {
-    const { rows: lock } = await client.query<TryEscalationLockRow>(tryEscalationLockSql, [escalationLockKey]);
-    if (!lock[0].locked) return { ran: false, escalated: [] };
+    if (!(await tryTransactionLock(client, escalationLockKey))) return { ran: false, escalated: [] };
     const { rows } = await client.query<OverdueIncidentRow>(
       overdueIncidentsSql,
       [escalableStatuses, now, batchSize],

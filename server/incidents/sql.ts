@@ -276,13 +276,7 @@ export const transitionSql = `UPDATE incidents SET status = $2,
          version = version + 1, updated_at = $4
        WHERE id = $1`;
 
-export interface TryEscalationLockRow {
-  locked: boolean;
-}
-
 /** $1 the lock's key: true when this transaction holds it now (the round's scheduler), false when another does. */
-export const tryEscalationLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
-
 /** An overdue incident to escalate, with the supervisor of its department. */
 export interface OverdueIncidentRow {
   id: number;

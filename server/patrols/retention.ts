@@ -1,8 +1,9 @@
 import { withWriteTransaction } from '../db/write-context';
+import { tryTransactionLock } from '../db/advisory-lock';
 import type { Pool } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
-import { type LockedRow, deleteExpiredFixesSliceSql, deleteExpiredLiveSql, tryRetentionLockSql } from './sql';
+import { deleteExpiredFixesSliceSql, deleteExpiredLiveSql } from './sql';
 
 // One retention round per cluster at a time: whoever holds this transaction-level advisory lock deletes.
 const retentionLockKey = 4_242_170;
@@ -18,8 +19,7 @@ export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number)
   let deleted = 0;
   for (;;) {
     const slice = await withWriteTransaction(pool, { actor: null, route: 'scheduler patrol-retention' }, async (client) => {
-      const { rows: lock } = await client.query<LockedRow>(tryRetentionLockSql, [retentionLockKey]);
-      if (!lock[0].locked) return 0;
+      if (!(await tryTransactionLock(client, retentionLockKey))) return 0;
       await client.query(deleteExpiredLiveSql, [before]);
       const result = await client.query(
         deleteExpiredFixesSliceSql,

@@ -271,13 +271,7 @@ export const tracksOfDaySql = `SELECT t.id, t.worker AS "workerId", to_char(t.st
        AND ($5::float8[] IS NULL OR t.geom && ST_MakeEnvelope($5[1], $5[2], $5[3], $5[4], 4326)) AND t.id > $6
      ORDER BY t.id LIMIT $8`;
 
-export interface LockedRow {
-  locked: boolean;
-}
-
 /** $1 the lock key: whether this transaction took the retention lock. */
-export const tryRetentionLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
-
 /** $1 the horizon: deletes last positions older than it. */
 export const deleteExpiredLiveSql = 'DELETE FROM patrol_live WHERE recorded_at < $1';
 

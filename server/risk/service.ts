@@ -1,4 +1,5 @@
 import { cellPolygon } from '../geo/h3';
+import { tryTransactionLock } from '../db/advisory-lock';
 import { type Pool, type Queryable, withTransaction } from '../db/pool';
 import type { Clock } from '../deps';
 import { publishChange } from '../events/bus';
@@ -10,7 +11,6 @@ import { featureMeans, predictLog, topContributions } from './model';
 import { CELL_RESOLUTION, type ModelArtefact, type PredictionRows, latestModel, loadHistory, replacePredictions, saveModel } from './store';
 import { type ModelOptions, defaultModelOptions, indexEvents, trainModel } from './training';
 import { WINDOWS_PER_DAY, dayOf, parseUtcOffset, windowOf, windowStartMs } from './windows';
-import { type TryPredictionLockRow, tryPredictionLockSql } from './sql';
 
 /** Suzhou and Hong Kong: China Standard Time. Windows start at local midnight of this offset. */
 export const DEFAULT_UTC_OFFSET = '+08:00';
@@ -113,8 +113,7 @@ export async function issuePredictions(pool: Pool, clock: Clock): Promise<Predic
   const windows = Array.from({ length: PREDICTED_WINDOWS }, (_, index) => new Date(windowStartMs(first + index, offset)).toISOString());
   const issue: PredictionIssue = { modelVersion: artefact.version, issuedAt: now.toISOString(), windows, units: units.keys.length };
   const written = await withTransaction(pool, async (client) => {
-    const { rows: lock } = await client.query<TryPredictionLockRow>(tryPredictionLockSql, [predictionLockKey]);
-    if (!lock[0].locked) return false;
+    if (!(await tryTransactionLock(client, predictionLockKey))) return false;
     await replacePredictions(client, artefact.version, now, rows, new Date(windows[0]));
     await publishChange(client, { kind: 'risk-predicted', ...issue });
     return true;

@@ -4,13 +4,7 @@
 /** A timestamptz as JavaScript's toISOString writes it, whatever the session's time zone. */
 const isoUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-export interface TryPredictionLockRow {
-  locked: boolean;
-}
-
 /** $1 the lock's key: true when this transaction holds it now (the round's predictor), false when another does. */
-export const tryPredictionLockSql = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
-
 /** A road as a risk unit: its attributes, its midpoint and the roads it touches. */
 export interface RoadRow {
   id: string;
