@@ -66,12 +66,18 @@ export async function selectFeatures(db: Queryable, layer: LayerDefinition, quer
 }
 
 /**
- * One row with its version: its last change in µs since 1970 (updated_at), the ETag a write's If-Match names.
+ * A feature's version, its ETag in the feature API and OGC API alike: its last change (updated_at, set to the
+ * writing transaction's now()) in µs since 1970.
+ */
+export const featureVersionSql = (alias: string) => `(extract(epoch FROM ${alias}.updated_at) * 1000000)::bigint::text`;
+
+/**
+ * One row with its version (featureVersionSql), the ETag a write's If-Match names.
  * `lock` for a write: the row stays as read until the transaction ends.
  */
 export async function selectFeature(db: Queryable, layer: LayerDefinition, id: number, lock = false): Promise<(FeatureRow & { version: string }) | undefined> {
   const { rows } = await db.query<FeatureRow & { version: string }>(
-    `SELECT found.*, (extract(epoch FROM row_version.updated_at) * 1000000)::bigint::text AS version
+    `SELECT found.*, ${featureVersionSql('row_version')} AS version
        FROM (${featureSelect(layer)} WHERE t.id = $1) found
        JOIN ${tableAs(layer.table, 'row_version')} ON row_version.id = found.id${lock ? ' FOR UPDATE OF row_version' : ''}`,
     [id],

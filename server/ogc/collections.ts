@@ -12,7 +12,7 @@ import { cityCatalogue } from '../catalogue/city';
 import { featureLayersOf } from '../layers/registry';
 import { tileLayersOf } from '../tiles/registry';
 import { type FeatureEditor, gridEditor, layerEditor } from './editing';
-import { gridVersionSql, layerVersionSql } from './sql';
+import { gridVersionSql, layerVersionSql, readOnlyVersionSql } from './sql';
 
 export interface OgcCollection {
   id: string;
@@ -144,7 +144,7 @@ function tileCollection(
     temporal: options.temporal,
     grid: source.grid,
     owner: source.owner,
-    version: layerVersionSql(alias),
+    version: readOnlyVersionSql(alias),
     changedElsewhere: options.changedElsewhere,
   };
 }

@@ -12,7 +12,7 @@ import { validateBody } from '../http/route';
 import type { LayerDefinition } from '../layers/registry';
 import { createBody, updateBody } from '../layers/schemas';
 import { createFeature, deleteFeature, updateFeature } from '../layers/service';
-import { type TagRow, type VersionRow, currentTransactionTagSql, gridVersionOfSql, lockedLayerVersionSql } from './sql';
+import { type TagRow, type VersionRow, gridVersionOfSql, lockedLayerVersionSql } from './sql';
 
 /** A Feature of a write, its geometry already in WGS84 longitude/latitude (what the services take). */
 export interface FeatureInput {
@@ -60,19 +60,16 @@ function withNulls(properties: Record<string, unknown>, schema: z.ZodObject): Re
 
 export function layerEditor(layer: LayerDefinition): FeatureEditor {
   const readOnly = ['grid_id', 'created_at', 'updated_at'];
-  /** Checks If-Match against the locked row and yields the tag the write will leave (this transaction's id). */
-  const guarded = (request: EditRequest, id: number) => {
-    let tag = '';
-    const precondition = async (client: PoolClient) => {
+  /** Checks If-Match (any of its tags, or *) against the locked row. */
+  const guarded = (request: EditRequest, id: number) => ({
+    async precondition(client: PoolClient) {
       const { rows } = await client.query<TagRow>(lockedLayerVersionSql(layer.table), [id]);
       // A missing row is the service's 404.
       if (rows[0] && request.ifMatch && !matches(request.ifMatch, rows[0].tag)) {
         throw new StaleVersionError(`${layer.name} ${id} has changed since it was read (ETag "${rows[0].tag}"): read it again`, { id, etag: `"${rows[0].tag}"` });
       }
-      tag = (await client.query<TagRow>(currentTransactionTagSql)).rows[0].tag;
-    };
-    return { precondition, tag: () => tag };
-  };
+    },
+  });
   const input = (feature: FeatureInput) => ({ type: 'Feature', geometry: feature.geometry, properties: writable(feature.properties, readOnly) });
   return {
     roles: layer.write,
@@ -83,18 +80,14 @@ export function layerEditor(layer: LayerDefinition): FeatureEditor {
     async replace(request, id, feature) {
       const full = input(feature);
       const body = validateBody(createBody(layer.properties, layer.geometrySchema), { ...full, properties: withNulls(full.properties, layer.properties) });
-      const guard = guarded(request, id);
-      await updateFeature(request.pool, layer, id, body, request.writer, request.city, { precondition: guard.precondition });
-      return guard.tag();
+      return (await updateFeature(request.pool, layer, id, body, request.writer, request.city, guarded(request, id))).version;
     },
     async update(request, id, feature) {
       const body = validateBody(updateBody(layer.properties, layer.geometrySchema), input(feature));
-      const guard = guarded(request, id);
-      await updateFeature(request.pool, layer, id, body, request.writer, request.city, { precondition: guard.precondition });
-      return guard.tag();
+      return (await updateFeature(request.pool, layer, id, body, request.writer, request.city, guarded(request, id))).version;
     },
     async remove(request, id) {
-      await deleteFeature(request.pool, layer, id, request.writer, { precondition: guarded(request, id).precondition });
+      await deleteFeature(request.pool, layer, id, request.writer, guarded(request, id));
     },
   };
 }

@@ -2,6 +2,7 @@
 // the collection, built in collections.ts with its table names quoted), entity tags, CRS lookups. Every value is a
 // bound parameter.
 import { tableAs } from '../db/identifiers';
+import { featureVersionSql } from '../layers/sql';
 
 /** $1 SRIDs: those PostGIS knows (spatial_ref_sys). */
 export const knownSridsSql = 'SELECT srid FROM spatial_ref_sys WHERE srid = ANY($1::int[])';
@@ -48,16 +49,19 @@ export interface ExtentRow {
 export const geometrySql = (geometry: string) => `SELECT ${geometry} AS geometry`;
 
 /**
- * A layer row's entity tag is its xmin, the transaction that last wrote it: every change of the row changes it,
- * also a grid reassignment that no client made. Checked under the row lock inside the service's transaction.
+ * A layer row's entity tag is the feature API's version, so a client may read through one API and write through
+ * the other. Checked under the row lock inside the service's transaction.
  */
-export const layerVersionSql = (alias: string) => `${alias}.xmin::text`;
+export const layerVersionSql = featureVersionSql;
+
+/**
+ * The entity tag of a read-only collection's row (incidents, accidents, roads, tracks: not all have updated_at):
+ * its xmin, the transaction that last wrote it.
+ */
+export const readOnlyVersionSql = (alias: string) => `${alias}.xmin::text`;
 
 /** $1 a row id of `table`: its entity tag, the row locked. */
 export const lockedLayerVersionSql = (table: string) => `SELECT ${layerVersionSql('t')} AS tag FROM ${tableAs(table, 't')} WHERE t.id = $1 FOR UPDATE`;
-
-/** The tag this transaction's writes leave on a layer row. */
-export const currentTransactionTagSql = 'SELECT pg_current_xact_id()::xid::text AS tag';
 
 export interface TagRow {
   tag: string;

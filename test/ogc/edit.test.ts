@@ -108,6 +108,21 @@ describe('OGC API – Features Part 4: editing through the layer and grid servic
     expect(stored.headers.etag).toBe(winner.headers.etag);
   });
 
+  it('shares one ETag per feature with the REST API: read through one, write through the other', async () => {
+    const { api, db } = suite;
+    const { rows } = await db.pool.query<{ id: number }>('SELECT id::int FROM hazards ORDER BY id LIMIT 1');
+    const rest = `/api/layers/hazards/${rows[0].id}`;
+    const ogc = `/ogc/collections/hazards/items/${rows[0].id}`;
+    const readByRest = (await api.request.get(rest).set(api.auth('planner')).expect(200)).headers.etag as string;
+    expect((await api.request.get(ogc).set(api.auth('planner')).expect(200)).headers.etag).toBe(readByRest);
+    const changedByOgc = await api.request.patch(ogc).set(api.auth('planner')).set('If-Match', readByRest).send({ properties: { risk_level: 2 } }).expect(204);
+    expect((await api.request.get(rest).set(api.auth('planner')).expect(200)).headers.etag).toBe(changedByOgc.headers.etag);
+    await api.request.patch(rest).set(api.auth('planner')).set('If-Match', readByRest).send({ properties: { risk_level: 3 } }).expect(412);
+    const changedByRest = await api.request.patch(rest).set(api.auth('planner')).set('If-Match', changedByOgc.headers.etag as string).send({ properties: { risk_level: 3 } }).expect(200);
+    await api.request.patch(ogc).set(api.auth('planner')).set('If-Match', changedByOgc.headers.etag as string).send({ properties: { risk_level: 1 } }).expect(412);
+    expect((await api.request.get(ogc).set(api.auth('planner')).expect(200)).headers.etag).toBe(changedByRest.headers.etag);
+  });
+
   it('applies the layer rules and roles of the REST API', async () => {
     const { api } = suite;
     const [lon, lat] = await pointInGrid();
