@@ -8,9 +8,9 @@ import type { Role } from '../auth/roles';
 import { listGridsQuery } from '../grids/schemas';
 import { tableAs } from '../db/identifiers';
 import { servedDecimals } from '../grids/sql';
-import { cityCatalogue } from '../catalogue/city';
+import type { Catalogue } from '../catalogue/catalogue';
 import { featureLayersOf } from '../layers/registry';
-import { tileLayersOf } from '../tiles/registry';
+import { type TileLayer, tileLayersOf } from '../tiles/registry';
 import { type FeatureEditor, gridEditor, layerEditor } from './editing';
 import { gridVersionSql, layerVersionSql, readOnlyVersionSql } from './sql';
 
@@ -57,17 +57,20 @@ const chineseTitles: Record<string, string> = {
   patrol_tracks: '巡查轨迹',
 };
 
-const layers = featureLayersOf(cityCatalogue);
-const tileLayerByName = tileLayersOf(cityCatalogue);
+/** A tile layer of the catalogue by name (collections describe themselves as the tile layers do). */
+type TileLayerLookup = (name: string) => TileLayer;
 
-function tileLayer(name: string) {
-  const layer = tileLayerByName.get(name);
-  if (!layer) throw new Error(`tile registry has no layer ${name}`);
-  return layer;
+function tileLayerLookup(catalogue: Catalogue): TileLayerLookup {
+  const byName = tileLayersOf(catalogue);
+  return (name) => {
+    const layer = byName.get(name);
+    if (!layer) throw new Error(`tile registry has no layer ${name}`);
+    return layer;
+  };
 }
 
 /** Grids, one collection per level, with the grid API's property names; written through the grid service. */
-function gridCollections(): OgcCollection[] {
+function gridCollections(catalogue: Catalogue, tileLayer: TileLayerLookup): OgcCollection[] {
   const tiles = tileLayer('grids');
   return [1, 2, 3, 4].map((level) => ({
     id: `grids_level_${level}`,
@@ -93,13 +96,13 @@ function gridCollections(): OgcCollection[] {
     },
     filters: { code: z.string().min(1).max(64), parentId: listGridsQuery.shape.parent },
     version: gridVersionSql('t'),
-    editor: gridEditor(level, ['admin', 'planner']),
+    editor: gridEditor(level, ['admin', 'planner'], catalogue.gridMembers),
   }));
 }
 
 /** The layers of the layer registry with a geometry of their own, written through the layer service. */
-function layerCollections(): OgcCollection[] {
-  return layers
+function layerCollections(catalogue: Catalogue, tileLayer: TileLayerLookup): OgcCollection[] {
+  return featureLayersOf(catalogue)
     .filter((layer) => layer.geometry && !layer.personal)
     .map((layer) => ({
       id: layer.name,
@@ -123,6 +126,7 @@ function layerCollections(): OgcCollection[] {
  * roles and grid scope. Incidents change through their workflow (/api/incidents), not as features.
  */
 function tileCollection(
+  tileLayer: TileLayerLookup,
   name: string,
   options: { geometryType: OgcCollection['geometryType']; temporal?: string; where?: string; filters?: string[]; changedElsewhere?: string },
 ): OgcCollection {
@@ -149,23 +153,27 @@ function tileCollection(
   };
 }
 
-export const collections: readonly OgcCollection[] = [
-  ...gridCollections(),
-  ...layerCollections(),
-  // An imported report at a placeholder point (sql/130) has no real location: not a feature to map.
-  tileCollection('incidents', {
-    geometryType: 'Point',
-    temporal: 't.reported_at',
-    where: 'NOT t.location_placeholder',
-    filters: ['category', 'status'],
-    changedElsewhere: 'incidents change through their workflow, /api/incidents',
-  }),
-  tileCollection('accidents', { geometryType: 'Point', temporal: 't.occurred_at' }),
-  tileCollection('roads', { geometryType: 'LineString' }),
-  tileCollection('patrol_tracks', { geometryType: 'LineString', temporal: 't.started_at' }),
-];
+/** The collections of a catalogue: its grids per level, its feature layers, and the read-only layers. */
+export function ogcCollections(catalogue: Catalogue): readonly OgcCollection[] {
+  const tileLayer = tileLayerLookup(catalogue);
+  return [
+    ...gridCollections(catalogue, tileLayer),
+    ...layerCollections(catalogue, tileLayer),
+    // An imported report at a placeholder point (sql/130) has no real location: not a feature to map.
+    tileCollection(tileLayer, 'incidents', {
+      geometryType: 'Point',
+      temporal: 't.reported_at',
+      where: 'NOT t.location_placeholder',
+      filters: ['category', 'status'],
+      changedElsewhere: 'incidents change through their workflow, /api/incidents',
+    }),
+    tileCollection(tileLayer, 'accidents', { geometryType: 'Point', temporal: 't.occurred_at' }),
+    tileCollection(tileLayer, 'roads', { geometryType: 'LineString' }),
+    tileCollection(tileLayer, 'patrol_tracks', { geometryType: 'LineString', temporal: 't.started_at' }),
+  ];
+}
 
 /** The collections this role may read, in catalogue order. */
-export function readableCollections(role: Role): OgcCollection[] {
+export function readableCollections(collections: readonly OgcCollection[], role: Role): OgcCollection[] {
   return collections.filter((collection) => collection.read.includes(role));
 }

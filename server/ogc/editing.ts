@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { WriteContext } from '../db/write-context';
 import type { Role } from '../auth/roles';
-import { cityCatalogue } from '../catalogue/city';
+import type { GridMemberTable } from '../catalogue/catalogue';
 import type { Pool, PoolClient } from '../db/pool';
 import { RuleViolationError, StaleVersionError } from '../errors';
 import type { CityExtent } from '../geo/extent';
@@ -114,8 +114,9 @@ function checkLevel(level: number, properties: Record<string, unknown>): void {
   }
 }
 
-export function gridEditor(level: number, roles: readonly Role[]): FeatureEditor {
-  const options = ({ pool, writer, at, city }: EditRequest) => ({ pool, writer, at, city, members: cityCatalogue.gridMembers });
+/** `members`: the catalogue's layers placed in grids, re-placed when a grid's boundary changes. */
+export function gridEditor(level: number, roles: readonly Role[], members: readonly GridMemberTable[]): FeatureEditor {
+  const options = ({ pool, writer, at, city }: EditRequest) => ({ pool, writer, at, city, members });
   const change = (request: EditRequest, id: number, body: z.infer<typeof updateGridBody>) =>
     expectedGridVersion(request, id).then(async (version) => String((await updateGrid(options(request), id, version, body, false)).version));
   return {

@@ -10,7 +10,7 @@ import { RequestValidationError } from '../http/problem';
 import { publicUrlFor } from '../http/public-url';
 import { notModified } from '../http/request-schemas';
 import { defineRoute, type RouteDefinition, validateBody, writerForContent } from '../http/route';
-import { collections, type OgcCollection, readableCollections } from './collections';
+import { type OgcCollection, ogcCollections, readableCollections } from './collections';
 import { type Crs, crs84, findCrs, servedCrs } from './crs';
 import { collectionDocument, conformance, geoJsonType, type Link, Linker, landingPage, linkHeader, openApiDocument, openApiType } from './documents';
 import type { EditRequest, FeatureEditor, FeatureInput } from './editing';
@@ -74,7 +74,7 @@ function wantsHtml(ctx: Context, f: 'json' | 'html' | undefined): boolean {
 }
 
 /** The collection if this reader may see it; any other is unknown (404), also one that exists for other roles. */
-function visibleCollection(id: string, actor: Actor | null): OgcCollection {
+function visibleCollection(collections: readonly OgcCollection[], id: string, actor: Actor | null): OgcCollection {
   const collection = collections.find((candidate) => candidate.id === id);
   if (!collection || !actor || !collection.read.includes(actor.role)) throw new NotFoundError(`There is no collection ${id}; GET /ogc/collections lists yours`, { collectionId: id });
   return collection;
@@ -142,7 +142,8 @@ function collectionLink(links: Linker, collection: OgcCollection) {
  * a change event it routes to the primary until the replica has replayed it. Writes and what a write answers with
  * (Location, the new ETag) run on `pool` inside the write's own transaction.
  */
-export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinition[] {
+export function ogcRoutes({ pool, reads, config, clock, catalogue }: AppDeps): RouteDefinition[] {
+  const collections = ogcCollections(catalogue);
   const publicUrl = publicUrlFor(config.PUBLIC_URL);
   const city = cityExtentOf(config);
   const linker = (ctx: Context, token: string | undefined) => new Linker(publicUrl(ctx.get('Host') || undefined, ctx.protocol), token);
@@ -231,7 +232,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
         const links = linker(ctx, query.access_token);
         const crs = await servedList();
         const documents = await Promise.all(
-          readableCollections(actor!.role).map(async (collection) => collectionDocument(collection, await collectionExtent(reads, collection, actor), crs, links, html)),
+          readableCollections(collections, actor!.role).map(async (collection) => collectionDocument(collection, await collectionExtent(reads, collection, actor), crs, links, html)),
         );
         const own = links.selfAndAlternate('/collections', {}, html);
         ctx.body = html ? collectionsHtml(documents, own) : { collections: documents, links: own };
@@ -248,7 +249,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       params: collectionParams,
       query: documentQuery,
       async handler(ctx, { params, query, actor }) {
-        const collection = visibleCollection(params.collectionId, actor);
+        const collection = visibleCollection(collections, params.collectionId, actor);
         const html = wantsHtml(ctx, query.f);
         const document = collectionDocument(collection, await collectionExtent(reads, collection, actor), await servedList(), linker(ctx, query.access_token), html);
         ctx.body = html ? collectionHtml(document) : document;
@@ -265,7 +266,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       params: collectionParams,
       query: itemsQuery,
       async handler(ctx, { params, query, actor }) {
-        const collection = visibleCollection(params.collectionId, actor);
+        const collection = visibleCollection(collections, params.collectionId, actor);
         const { f, access_token: token, limit, offset, bbox, 'bbox-crs': bboxCrsName, crs: crsName, datetime, ...rest } = query;
         const served = await servedList();
         const crs = crsParameter(served, crsName, 'crs');
@@ -303,7 +304,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       params: itemParams,
       query: itemQuery,
       async handler(ctx, { params, query, actor }) {
-        const collection = visibleCollection(params.collectionId, actor);
+        const collection = visibleCollection(collections, params.collectionId, actor);
         const crs = crsParameter(await servedList(), query.crs, 'crs');
         const { feature, etag } = await getItem(reads, collection, params.featureId, crs, actor);
         const html = wantsHtml(ctx, query.f);
@@ -331,7 +332,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       rawBody: true,
       params: collectionParams,
       async handler(ctx, { params, actor, writer }) {
-        const collection = visibleCollection(params.collectionId, actor);
+        const collection = visibleCollection(collections, params.collectionId, actor);
         const editor = editorFor(ctx, collection, actor);
         const { feature, content } = await featureOf(ctx, false);
         const id = await editor.create(editRequest(ctx, writerForContent(ctx, writer, content)), feature);
@@ -351,7 +352,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
         rawBody: true,
         params: itemParams,
           async handler(ctx, { params, actor, writer }) {
-          const collection = visibleCollection(params.collectionId, actor);
+          const collection = visibleCollection(collections, params.collectionId, actor);
           const editor = editorFor(ctx, collection, actor);
           const { feature } = await featureOf(ctx, method === 'patch');
           const request = editRequest(ctx, writer);
@@ -371,7 +372,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
       access: allRoles,
       params: itemParams,
       async handler(ctx, { params, actor, writer }) {
-        const collection = visibleCollection(params.collectionId, actor);
+        const collection = visibleCollection(collections, params.collectionId, actor);
         await editorFor(ctx, collection, actor).remove(editRequest(ctx, writer), params.featureId);
         ctx.status = 204;
       },
@@ -387,7 +388,7 @@ export function ogcRoutes({ pool, reads, config, clock }: AppDeps): RouteDefinit
         access: allRoles,
         params: item ? itemParams : collectionParams,
           async handler(ctx, { params, actor }) {
-          const collection = visibleCollection(params.collectionId, actor);
+          const collection = visibleCollection(collections, params.collectionId, actor);
           if ('featureId' in params) await getItem(reads, collection, params.featureId as number, crs84, actor);
           const writes = collection.editor?.roles.includes(actor!.role) ? (item ? ', PUT, PATCH, DELETE' : ', POST') : '';
           ctx.set('Allow', `${readMethods}${writes}`);

@@ -147,11 +147,31 @@ describe('a layer added to the catalogue', () => {
     expect(decode(body).map((light) => light.grid_id)).toEqual([pair.a, pair.a, pair.a]);
   });
 
+  it('gets an OGC API collection, read and written with the REST API\'s rules and roles', async () => {
+    const created = await api.request
+      .post('/ogc/collections/street_lights/items')
+      .set(api.auth('planner'))
+      .set('Content-Type', 'application/geo+json')
+      .send(JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [at.lon, at.lat] }, properties: { kind: 'sodium', lumens: 2400 } }))
+      .expect(201);
+    const path = new URL(created.headers.location as string).pathname;
+    const item = await api.request.get(path).set(api.auth('commander')).expect(200);
+    const rest = await api.request.get(`/api/layers/street_lights/${item.body.id}`).set(api.auth('commander')).expect(200);
+    expect(item.body.properties).toMatchObject({ kind: 'sodium', lumens: 2400, grid_id: rest.body.properties.grid_id });
+    expect(rest.body.properties.grid_id).toEqual(expect.any(Number));
+    const listed = await api.request.get('/ogc/collections/street_lights/items').query({ kind: 'sodium' }).set(api.auth('admin')).expect(200);
+    expect(listed.body.features.map((feature: { id: number }) => feature.id)).toContain(item.body.id);
+    await api.request.patch(path).set(api.auth('planner')).set('If-Match', item.headers.etag as string).send({ properties: { lumens: 5 } }).expect(400);
+    await api.request.get('/ogc/collections/street_lights').set(api.auth('hotline')).expect(404);
+    await api.request.delete(path).set(api.auth('planner')).expect(204);
+  });
+
   it('is unknown to an app running on the city catalogue alone', async () => {
     const plain = await createTestApp(db);
     try {
       await plain.request.get('/tiles/street_lights.json').set(plain.auth('planner')).expect(404);
       await plain.request.get('/api/layers/street_lights').set(plain.auth('planner')).expect(404);
+      await plain.request.get('/ogc/collections/street_lights').set(plain.auth('planner')).expect(404);
     } finally {
       await plain.close();
     }
