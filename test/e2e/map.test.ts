@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { loadConfig } from '../../server/config';
 import { useTestApp } from '../support/app';
-import { forbidOutsideRequests, launchBrowser, listen, shareNotBackground } from '../support/browser';
+import { forbidOutsideRequests, launchBrowser, listen, screenshots, shareNotBackground } from '../support/browser';
 
 jest.setTimeout(90_000);
 
@@ -59,6 +59,12 @@ describe('city map in headless Chromium', () => {
     const canvasHasGrids = await shareNotBackground(page, shot, [0x0b, 0x17, 0x26]);
     expect(canvasHasGrids).toBeGreaterThan(0.5);
     expect(outside).toEqual([]);
+
+    // The picture a commander sees on a desktop screen, for a look (test-output/screenshots).
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.waitForLoadState('networkidle');
+    fs.mkdirSync(screenshots, { recursive: true });
+    await page.screenshot({ path: path.join(screenshots, 'map-1920x1080.png'), timeout: 120_000 });
   });
 
   it('tells the user how to get in when there is no token', async () => {

@@ -45,6 +45,7 @@ export function historyHtml(entries: HistoryEntry[], currentVersion: number): st
   // A grid loaded in bulk has no entry of its own for its first version: the first change holds it as `before`.
   const first = entries[0]?.before as { version?: number } | null | undefined;
   if (first?.version) rows.unshift(`<li data-version="${first.version}"><b>v${first.version}</b> ${t('plannerOriginal')}${restore(first.version)}</li>`);
+  if (rows.length === 0) return `<li class="empty">v${currentVersion} · ${t('plannerNoHistory')}</li>`;
   return rows.reverse().join('');
 }
 
