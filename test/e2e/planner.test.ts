@@ -49,7 +49,11 @@ describe('the planner’s grid editor in headless Chromium, driven with the mous
     const stats = await api(`/api/grids/${grid.id}/stats`);
     expect(await page.textContent('#grid-details h2')).toContain(grid.code);
     expect(await page.textContent('#figure-households')).toContain(String(stats.households));
-    expect(await page.locator('#history li').count()).toBeGreaterThanOrEqual(0);
+    // One line per change, plus the bulk-loaded first version a first change holds as `before`; else the "no history" line.
+    const { entries } = await api(`/api/grids/${grid.id}/history`);
+    const firstLoaded = entries[0]?.before?.version ? 1 : 0;
+    await page.waitForFunction((want) => document.querySelectorAll('#history li').length === want, Math.max(1, entries.length + firstLoaded));
+    expect(await page.locator('#history li.empty').count()).toBe(entries.length + firstLoaded === 0 ? 1 : 0);
     expect(errors).toEqual([]);
     expect(outside).toEqual([]);
   });
