@@ -7,6 +7,7 @@ export const systemPackages = {
   chromium: { pkg: 'chromium', marker: '/usr/bin/chromium' },
   cjkFont: { pkg: 'fonts-noto-cjk', marker: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc' },
   gdal: { pkg: 'gdal-bin', marker: '/usr/bin/ogrinfo' },
+  pyqgis: { pkg: 'python3-qgis', marker: '/usr/lib/python3/dist-packages/qgis/core/__init__.py' },
 } as const;
 
 export type SystemPackage = keyof typeof systemPackages;
