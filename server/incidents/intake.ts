@@ -1,6 +1,6 @@
 import { incidentCells } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../db/write-context';
-import { executePrepared, type Pool, type PoolClient, type PreparedStatement, type Queryable, withConnection } from '../db/pool';
+import { type OneMessageStatement, type Pool, type PoolClient, type Queryable, runAsOneMessage, withConnection } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
 import { checkFingerprint, type KeyedWrite, keptHours, replaceResult, scopesAndKeys } from '../idempotency/keys';
@@ -100,7 +100,7 @@ export function intakeQueue(pool: Pool): IntakeQueue {
 type Outcome = { incident: Incident; replayed?: boolean } | { error: Error };
 
 /**
- * A batch is one implicit transaction sent as one message (executePrepared): the category and key locks, then one
+ * A batch is one implicit transaction sent as one message (runAsOneMessage): the category and key locks, then one
  * statement writing its incidents, audit rows, timeline events, Idempotency-Keys and notification. They commit
  * together or not at all, and while the batch holds its locks it waits on nothing of this process (a round trip
  * to a busy process's event loop takes milliseconds, and other processes' batches of the category wait that long).
@@ -110,7 +110,7 @@ type Outcome = { incident: Incident; replayed?: boolean } | { error: Error };
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
   const [first] = reports;
   if (first.attach) return writeAlone(pool, first, first.attach);
-  const rows = await withConnection(pool, async (client) => (await executePrepared(client, intakeStatements(reports)))[1].rows as WrittenReport[]);
+  const rows = await withConnection(pool, async (client) => (await runAsOneMessage(client, intakeStatements(reports)))[1].rows as WrittenReport[]);
   const stored = rows.filter((row) => row.incident && reports[row.ord].writer.idempotency).length;
   if (rows.length > 0 && rows[0].remembered !== stored) throw new Error('an Idempotency-Key was claimed twice in one batch');
   return Promise.all(rows.map((row) => outcomeOf(pool, reports[row.ord], row)));
@@ -124,7 +124,7 @@ async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[
 async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
   const { writer } = report;
   return withWriteTransaction(pool, { ...writer, idempotency: undefined }, async (client) => {
-    const [row] = (await executePrepared(client, intakeStatements([report])))[1].rows as WrittenReport[];
+    const [row] = (await runAsOneMessage(client, intakeStatements([report])))[1].rows as WrittenReport[];
     const outcome = await outcomeOf(client, report, row);
     if ('error' in outcome || outcome.replayed) return [outcome];
     // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
@@ -149,16 +149,12 @@ function keyedReports(reports: IntakeReport[]): KeyedWrite[] {
  * order of their keys (no deadlock), and only then, in a statement of its own, writes. Batches of other
  * categories go on beside. The locks of the reports' Idempotency-Keys are taken with them, in the same order.
  */
-function intakeStatements(reports: IntakeReport[]): [PreparedStatement, PreparedStatement] {
+function intakeStatements(reports: IntakeReport[]): [OneMessageStatement, OneMessageStatement] {
   const lock = {
-    name: 'incident_intake_lock',
-    types: ['text[]', 'text[]', 'text[]'],
     text: lockCategoriesAndKeysSql,
     values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
   };
   const batch = {
-    name: 'incident_intake_batch',
-    types: ['jsonb', 'text', 'int', 'float8', 'int'],
     text: writeBatchSql,
     values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres, keptHours],
   };
