@@ -85,6 +85,9 @@ function incidentWhere(alias: string): string {
   AND ({to} IS NULL OR ${alias}.reported_at < {to})`;
 }
 
+/** True when a tile request names none of incidentFilters. */
+const noIncidentFilter = Object.keys(incidentFilters).map((name) => `{${name}} IS NULL`).join(' AND ');
+
 /** Grid level drawn at a zoom when the request names none: districts far out, level-4 grids close in. */
 function gridBand(level: number, minzoom: number, maxzoom: number) {
   return { minzoom, maxzoom, where: `t.level = coalesce({level}, ${level})`, simplifyPixels: 1 };
@@ -184,10 +187,13 @@ const cityLayers: CatalogueLayer[] = [
           minzoom: 0,
           maxzoom: 14,
           simplifyPixels: 1,
-          // Counts are whole-grid counts, so a grid shows the same number in every tile it crosses.
+          // Counts are whole-grid counts, so a grid shows the same number in every tile it crosses. Unfiltered,
+          // the count kept per grid in every write's transaction (sql/210); PostgreSQL runs only the branch taken.
           summary: {
             from: `grids t CROSS JOIN LATERAL (
-          SELECT count(*)::int AS n FROM incidents f WHERE f.grid_id = t.id AND ${incidentWhere('f')}) c`,
+          SELECT CASE WHEN ${noIncidentFilter}
+                      THEN (SELECT k.count FROM incident_grid_counts k WHERE k.grid_id = t.id)
+                      ELSE (SELECT count(*)::int FROM incidents f WHERE f.grid_id = t.id AND ${incidentWhere('f')}) END AS n) c`,
             geometry: 't.geom_3857',
             id: 't.id',
             attributes: {

@@ -88,6 +88,51 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
   }
 }
 
+/** A statement of runAsOneMessage: its text with parameters $1, $2, … and their values. */
+export interface OneMessageStatement {
+  text: string;
+  values: unknown[];
+}
+
+/** A value as an SQL literal: strings quoted (pg's escapeLiteral), arrays as ARRAY[…], null as NULL. */
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (Array.isArray(value)) return value.length === 0 ? "'{}'" : `ARRAY[${value.map(sqlLiteral).join(', ')}]`;
+  return pg.escapeLiteral(String(value));
+}
+
+/** A statement with its values written in as literals; its text holds `$` only in its parameters. */
+function withLiterals({ text, values }: OneMessageStatement): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    if (Number(n) < 1 || Number(n) > values.length) throw new Error(`no value for parameter $${n}`);
+    return sqlLiteral(values[Number(n) - 1]);
+  });
+}
+
+/**
+ * Runs statements in ONE round trip: one simple-query message, the values written in as literals (a simple query
+ * has no parameters). Outside a transaction the message is one implicit transaction (all commit, or none on an
+ * error); each statement still takes its own snapshot (READ COMMITTED), after the statements before it. For a
+ * write that holds a lock other processes wait on: between taking it and committing, nothing waits on this
+ * process's event loop, which under load takes milliseconds per turn. Unlike a prepared statement it keeps no
+ * state in the session, so it works through a transaction-mode pooler too; it is planned each time (≈ 2 ms for
+ * the intake batch).
+ */
+export async function runAsOneMessage(client: PoolClient, statements: OneMessageStatement[]): Promise<pg.QueryResult[]> {
+  const results = (await client.query(statements.map(withLiterals).join(';\n'))) as pg.QueryResult | pg.QueryResult[];
+  return Array.isArray(results) ? results : [results];
+}
+
+/** Runs fn with a connection of the pool, released afterwards. */
+export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
 /** Creates the database named in the URL when it does not exist yet (used for the embedded cluster and tests). */
 export async function ensureDatabaseExists(connectionString: string): Promise<void> {
   const url = new URL(connectionString);

@@ -72,28 +72,63 @@ export async function claimKeys(client: PoolClient, writes: KeyedWrite[], { lock
   // In key order, so two transactions claiming several keys never wait on each other in a circle.
   if (!locked) await client.query(`SELECT pg_advisory_xact_lock(class, key) FROM (${keyLockRows('$1', '$2')} ORDER BY 2) locks`, [scopes, keys]);
   // A statement of its own, after the lock: its snapshot sees what a request holding the lock before committed.
-  const { rows } = await client.query<{ scope: string; key: string; fingerprint: string; result: unknown }>(
-    `WITH swept AS (
-       DELETE FROM idempotency_keys WHERE (scope, key) IN (
-         SELECT scope, key FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $3)
-         ORDER BY created_at LIMIT ${sweepBatch} FOR UPDATE SKIP LOCKED)
-     )
+  const { rows } = await client.query<StoredKey & { scope: string; key: string }>(
+    `WITH swept AS (${sweepExpiredKeysSql('$3')})
      SELECT k.scope, k.key, k.fingerprint, k.result
      FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS c (scope, key) USING (scope, key)
-     WHERE k.created_at >= now() - make_interval(hours => $3)`,
+     WHERE ${liveKeySql('k', '$3')}`,
     [scopes, keys, keptHours],
   );
   const found = new Map(rows.map((row) => [`${row.scope} ${row.key}`, row]));
-  return writes.map((write, i) => {
-    const row = found.get(`${scopes[i]} ${keys[i]}`);
-    if (!row) return { stored: false };
-    if (row.fingerprint !== write.claim.fingerprint) {
-      throw new IdempotencyKeyReusedError(`Idempotency-Key ${JSON.stringify(write.claim.key)} was used for another request in the last ${keptHours} hours`, {
-        idempotencyKey: write.claim.key,
-      });
-    }
-    return { stored: true, result: row.result };
+  return writes.map((write, i) => storedClaim(write, found.get(`${scopes[i]} ${keys[i]}`)));
+}
+
+/** What a key holds: the fingerprint of the request that first used it and what its write returned. */
+export interface StoredKey {
+  fingerprint: string;
+  result: unknown;
+}
+
+/** A write's claim given what its key holds (undefined: nothing); see checkFingerprint. */
+function storedClaim(write: KeyedWrite, stored: StoredKey | undefined): Claimed {
+  if (!stored) return { stored: false };
+  checkFingerprint(write, stored);
+  return { stored: true, result: stored.result };
+}
+
+/** Throws IdempotencyKeyReusedError when the key holds what another request returned. */
+export function checkFingerprint(write: KeyedWrite, stored: StoredKey): void {
+  if (stored.fingerprint === write.claim.fingerprint) return;
+  throw new IdempotencyKeyReusedError(`Idempotency-Key ${JSON.stringify(write.claim.key)} was used for another request in the last ${keptHours} hours`, {
+    idempotencyKey: write.claim.key,
   });
+}
+
+/** SQL: the key row `k` is still remembered, `hours` (a parameter holding keptHours) after it was stored. */
+export function liveKeySql(k: string, hours: string): string {
+  return `${k}.created_at >= now() - make_interval(hours => ${hours})`;
+}
+
+/**
+ * SQL: deletes up to sweepBatch keys older than `hours`, skipping those another transaction holds. `spared`: a
+ * SELECT of (scope, key) rows not to delete, the keys the same statement stores again (one statement may not
+ * change a row twice).
+ */
+export function sweepExpiredKeysSql(hours: string, spared?: string): string {
+  return `DELETE FROM idempotency_keys WHERE (scope, key) IN (
+         SELECT scope, key FROM idempotency_keys WHERE created_at < now() - make_interval(hours => ${hours})
+         ${spared ? `AND (scope, key) NOT IN (${spared})` : ''}
+         ORDER BY created_at LIMIT ${sweepBatch} FOR UPDATE SKIP LOCKED)`;
+}
+
+/**
+ * SQL: stores the (scope, key, fingerprint, result) rows of `rows` (a SELECT). An expired row of the same key is
+ * replaced; a live one is not (the caller compares the rows stored with the rows given).
+ */
+export function rememberKeysSql(rows: string, hours: string): string {
+  return `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, result) ${rows}
+     ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = now()
+       WHERE k.created_at < now() - make_interval(hours => ${hours})`;
 }
 
 /**
@@ -103,10 +138,7 @@ export async function claimKeys(client: PoolClient, writes: KeyedWrite[], { lock
 export async function rememberResults(client: PoolClient, writes: Array<KeyedWrite & { result: unknown }>): Promise<void> {
   if (writes.length === 0) return;
   const { rowCount } = await client.query(
-    `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, result)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::json[])
-     ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = now()
-       WHERE k.created_at < now() - make_interval(hours => $5)`,
+    rememberKeysSql('SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::json[])', '$5'),
     [
       ...scopesAndKeys(writes),
       writes.map((write) => write.claim.fingerprint),
@@ -115,4 +147,10 @@ export async function rememberResults(client: PoolClient, writes: Array<KeyedWri
     ],
   );
   if (rowCount !== writes.length) throw new Error('an Idempotency-Key was claimed twice in one transaction');
+}
+
+/** Replaces what a key stored in this transaction answers: for a write that added to its result after storing it. */
+export async function replaceResult(client: PoolClient, write: KeyedWrite & { result: unknown }): Promise<void> {
+  const [[scope], [key]] = scopesAndKeys([write]);
+  await client.query('UPDATE idempotency_keys SET result = $3 WHERE scope = $1 AND key = $2', [scope, key, JSON.stringify(write.result)]);
 }

@@ -1,9 +1,9 @@
 import { incidentCells } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../db/write-context';
-import { type Pool, type PoolClient, type Queryable, withTransaction } from '../db/pool';
+import { type OneMessageStatement, type Pool, type PoolClient, type Queryable, runAsOneMessage, withConnection } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
-import { claimKeys, type KeyedWrite, rememberResults, scopesAndKeys } from '../idempotency/keys';
+import { checkFingerprint, type KeyedWrite, keptHours, replaceResult, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
 import { auditTriggerOnSql, type CategoryNamesRow, categoryNamesSql, lockCategoriesAndKeysSql, writeBatchSql, type WrittenReport } from './sql';
 import { getIncident } from './views';
@@ -100,103 +100,81 @@ export function intakeQueue(pool: Pool): IntakeQueue {
 type Outcome = { incident: Incident; replayed?: boolean } | { error: Error };
 
 /**
- * A batch is one statement, and so one transaction: its incidents, audit rows, timeline events and notification
- * commit together or not at all, in one round trip. Reports with an unknown category or outside every grid are
- * left out and answered with their own error. A report with attachments adds them in the same transaction.
+ * A batch is one implicit transaction sent as one message (runAsOneMessage): the category and key locks, then one
+ * statement writing its incidents, audit rows, timeline events, Idempotency-Keys and notification. They commit
+ * together or not at all, and while the batch holds its locks it waits on nothing of this process (a round trip
+ * to a busy process's event loop takes milliseconds, and other processes' batches of the category wait that long).
+ * Reports with an unknown category or outside every grid are left out and answered with their own error. A report
+ * with attachments adds them in the same transaction (writeAlone).
  */
 async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[]> {
   const [first] = reports;
   if (first.attach) return writeAlone(pool, first, first.attach);
-  return withTransaction(pool, async (client) => {
-    const outcomes = await runBatch(client, reports);
-    await rememberOutcomes(client, reports, outcomes);
-    return outcomes;
-  });
+  const rows = await withConnection(pool, async (client) => (await runAsOneMessage(client, intakeStatements(reports)))[1].rows as WrittenReport[]);
+  const stored = rows.filter((row) => row.incident && reports[row.ord].writer.idempotency).length;
+  if (rows.length > 0 && rows[0].remembered !== stored) throw new Error('an Idempotency-Key was claimed twice in one batch');
+  return Promise.all(rows.map((row) => outcomeOf(pool, reports[row.ord], row)));
 }
 
 /**
- * One report and its attachments in one transaction, the attachments audited as every other write. Its key is
- * claimed by runBatch (after the category locks, as in every batch), so the writer goes in without it.
+ * One report and its attachments in one transaction, the attachments audited as every other write. The batch
+ * statement stores its key with the incident as it was before its attachments; the key then answers the incident
+ * with them (replaceResult), in the same transaction.
  */
 async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
-  return withWriteTransaction(pool, { ...report.writer, idempotency: undefined }, async (client) => {
-    const [outcome] = await runBatch(client, [report]);
+  const { writer } = report;
+  return withWriteTransaction(pool, { ...writer, idempotency: undefined }, async (client) => {
+    const [row] = (await runAsOneMessage(client, intakeStatements([report])))[1].rows as WrittenReport[];
+    const outcome = await outcomeOf(client, report, row);
     if ('error' in outcome || outcome.replayed) return [outcome];
     // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
     await client.query(auditTriggerOnSql);
     const id = outcome.incident.id as number;
     await attach(client, id);
-    const attached = [{ incident: await getIncident(client, id) }];
-    await rememberOutcomes(client, [report], attached);
-    return attached;
+    const incident = await getIncident(client, id);
+    if (writer.idempotency) await replaceResult(client, { actor: writer.actor, claim: writer.idempotency, result: incident });
+    return [{ incident }];
   });
 }
 
-/** The reports of a batch that carry an Idempotency-Key, with their index in the batch. */
-function keyedReports(reports: IntakeReport[]): Array<KeyedWrite & { index: number }> {
-  return reports.flatMap(({ writer }, index) => (writer.idempotency ? [{ actor: writer.actor, claim: writer.idempotency, index }] : []));
-}
-
-/** Stores each new incident under its report's Idempotency-Key, in the batch's transaction. */
-async function rememberOutcomes(client: PoolClient, reports: IntakeReport[], outcomes: Outcome[]): Promise<void> {
-  const written = keyedReports(reports).flatMap((keyed) => {
-    const outcome = outcomes[keyed.index];
-    return 'incident' in outcome && !outcome.replayed ? [{ ...keyed, result: outcome.incident }] : [];
-  });
-  await rememberResults(client, written);
-}
-
-/**
- * The reports whose Idempotency-Key a committed report used: their outcome is that report's incident (or the
- * error of a key reused for another report). Their locks were taken with the category locks
- * (lockCategoriesAndKeys), in every batch, so batches and single reports take their locks in one order.
- */
-async function claimReportKeys(client: PoolClient, reports: IntakeReport[]): Promise<Map<number, Outcome>> {
-  const keyed = keyedReports(reports);
-  const settled = new Map<number, Outcome>();
-  if (keyed.length === 0) return settled;
-  const claimed = await claimKeys(client, keyed, { locked: true });
-  claimed.forEach((earlier, i) => {
-    if (earlier.stored) settled.set(keyed[i].index, { incident: earlier.result as Incident, replayed: true });
-  });
-  return settled;
+/** The reports of a batch that carry an Idempotency-Key. */
+function keyedReports(reports: IntakeReport[]): KeyedWrite[] {
+  return reports.flatMap(({ writer }) => (writer.idempotency ? [{ actor: writer.actor, claim: writer.idempotency }] : []));
 }
 
 /**
  * Another process's batch with a report of the same category must have committed before this batch looks for
  * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
  * sees only what committed before it started). So a batch first takes a transaction lock per category, in the
- * order of their keys (no deadlock), and only then runs its statement. Batches of other categories go on beside.
- * The same statement takes the locks of the reports' Idempotency-Keys, after the categories (a round trip less
- * than claimKeys taking them).
+ * order of their keys (no deadlock), and only then, in a statement of its own, writes. Batches of other
+ * categories go on beside. The locks of the reports' Idempotency-Keys are taken with them, in the same order.
  */
-async function lockCategoriesAndKeys(client: PoolClient, reports: IntakeReport[]): Promise<void> {
-  await client.query({
-    name: 'incident-intake-lock',
+function intakeStatements(reports: IntakeReport[]): [OneMessageStatement, OneMessageStatement] {
+  const lock = {
     text: lockCategoriesAndKeysSql,
     values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
-  });
+  };
+  const batch = {
+    text: writeBatchSql,
+    values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres, keptHours],
+  };
+  return [lock, batch];
 }
 
-async function runBatch(client: PoolClient, reports: IntakeReport[]): Promise<Outcome[]> {
-  await lockCategoriesAndKeys(client, reports);
-  const outcomes = await claimReportKeys(client, reports);
-  const fresh = reports.map((report, index) => ({ report, index })).filter(({ index }) => !outcomes.has(index));
-  if (fresh.length === 0) return reports.map((_, index) => outcomes.get(index) as Outcome);
-  // Named, so each connection plans it once: planning took about 2 ms of every batch.
-  const { rows } = await client.query<WrittenReport>({
-    name: 'incident-intake-batch',
-    text: writeBatchSql,
-    values: [JSON.stringify(fresh.map(({ report }, ord) => reportRow(report, ord))), changeChannel, duplicateWindowHours, duplicateRadiusMetres],
-  });
-  for (const row of rows) {
-    const { report, index } = fresh[row.ord];
-    const { input } = report;
-    if (!row.known_category) outcomes.set(index, { error: await unknownCategory(client, input.category) });
-    else if (!row.inside_grid) outcomes.set(index, { error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) });
-    else outcomes.set(index, { incident: row.incident as Incident });
+/** What a report is answered, from its row of the batch statement. */
+async function outcomeOf(db: Queryable, report: IntakeReport, row: WrittenReport): Promise<Outcome> {
+  const { input, writer } = report;
+  if (row.stored_key && writer.idempotency) {
+    try {
+      checkFingerprint({ actor: writer.actor, claim: writer.idempotency }, row.stored_key);
+    } catch (error) {
+      return { error: error as Error };
+    }
+    return { incident: row.stored_key.result as Incident, replayed: true };
   }
-  return reports.map((_, index) => outcomes.get(index) as Outcome);
+  if (!row.known_category) return { error: await unknownCategory(db, input.category) };
+  if (!row.inside_grid) return { error: new RuleViolationError('The location lies outside every level-4 grid', { rule: 'inside-grid', location: input.location }) };
+  return { incident: row.incident as Incident };
 }
 
 async function unknownCategory(db: Queryable, category: string): Promise<RuleViolationError> {
@@ -206,6 +184,7 @@ async function unknownCategory(db: Queryable, category: string): Promise<RuleVio
 
 function reportRow(report: IntakeReport, ord: number) {
   const { input, writer } = report;
+  const [[keyScope], [keyName]] = scopesAndKeys(keyedReports([report]));
   const [lon, lat] = input.location.coordinates;
   const [h3_r7, h3_r8, h3_r9, h3_r10] = incidentCells(lon, lat);
   return {
@@ -226,5 +205,8 @@ function reportRow(report: IntakeReport, ord: number) {
     role: writer.actor?.role ?? null,
     route: writer.route,
     request_id: writer.requestId ?? null,
+    key_scope: keyScope ?? null,
+    key_name: keyName ?? null,
+    key_fingerprint: writer.idempotency?.fingerprint ?? null,
   };
 }

@@ -1,6 +1,6 @@
 // The incidents domain's SQL: intake, the workflow, escalation, the event stream, statistics, photos and the bulk
 // history import. Every value is a bound parameter; grids are read through the grids domain's fragments.
-import { keyLockRows } from '../idempotency/keys';
+import { keyLockRows, liveKeySql, type StoredKey, rememberKeysSql, sweepExpiredKeysSql } from '../idempotency/keys';
 import { gridFacts, gridFirstWorker, gridOutline } from '../grids/sql';
 import { identifier } from '../db/identifiers';
 import type { StatsQuery } from './schemas';
@@ -63,9 +63,14 @@ export const categoryNamesSql = 'SELECT name FROM incident_categories ORDER BY n
 /** A report as the batch statement answers it (writeBatchSql). */
 export interface WrittenReport {
   ord: number;
-  known_category: boolean;
+  /** Null when the report's Idempotency-Key was used before (stored_key). */
+  known_category: boolean | null;
   inside_grid: boolean;
   incident: Record<string, unknown> | null;
+  /** What the report's Idempotency-Key holds: a report committed with it before; then nothing was written. */
+  stored_key: StoredKey | null;
+  /** Keys the statement stored, over the whole batch. */
+  remembered: number;
 }
 
 /** Statuses left out of the open-first-reports index (sql/090): the text must match its predicate to use it. */
@@ -73,7 +78,13 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
 
 /*
  * $1 the reports (reportRow, in arrival order), $2 the change channel, $3 the duplicate window (hours), $4 the
- * duplicate radius (metres). The final statuses are written into the text, as the partial index of sql/090 has them.
+ * duplicate radius (metres), $5 how long keys are kept (hours). The final statuses are written into the text, as
+ * the partial index of sql/090 has them.
+ *
+ * Idempotency-Keys (key_scope, key_name, key_fingerprint of a report; their locks were taken by the statement
+ * before, lockCategoriesAndKeysSql, so this statement's snapshot sees every report committed under them): a report
+ * whose key is stored is not written but answered with what the key holds (`claimed`); each new incident is stored
+ * under its report's key (`remembered`), in this same statement.
  *
  * Near-duplicates as if the reports were written one by one, in arrival order (`decided`, one step per report): a
  * report links to the nearest open first report (lowest id on a tie) among those committed before (`open`) and
@@ -88,11 +99,18 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
 const maxAnnouncedBoxes = 64;
 
 export const writeBatchSql = `
-WITH RECURSIVE report AS (
-  SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom
-  FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
+WITH RECURSIVE submitted AS (
+  SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r (ord int, category text, source text, description text, reported_at timestamptz,
     lon float8, lat float8, h3_r7 text, h3_r8 text, h3_r9 text, h3_r10 bigint, reporter_contact text, photos text[],
-    token_id bigint, role text, route text, request_id text)
+    token_id bigint, role text, route text, request_id text, key_scope text, key_name text, key_fingerprint text)
+),
+claimed AS (
+  SELECT s.ord, json_build_object('fingerprint', k.fingerprint, 'result', k.result) AS stored_key
+  FROM submitted s JOIN idempotency_keys k ON k.scope = s.key_scope AND k.key = s.key_name
+  WHERE ${liveKeySql('k', '$5')}
+),
+report AS (
+  SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS geom FROM submitted r WHERE r.ord NOT IN (SELECT ord FROM claimed)
 ),
 placed AS (
   SELECT r.ord, EXISTS (SELECT 1 FROM incident_categories c WHERE c.name = r.category) AS known_category, grid_at(r.geom) AS grid_id
@@ -193,12 +211,20 @@ announced AS (
                                                                               ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
                                                         FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}))::text)
   FROM created c HAVING count(*) > 0
-)
-SELECT p.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, (SELECT count(*) FROM announced) AS notified
-FROM placed p
-LEFT JOIN numbered n USING (ord)
-LEFT JOIN (SELECT i.id, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i) shown ON shown.id = n.id
-ORDER BY p.ord`;
+),
+shown AS (SELECT n.ord, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i JOIN numbered n USING (id)),
+remembered AS (
+  ${rememberKeysSql('SELECT a.key_scope, a.key_name, a.key_fingerprint, s.incident::json FROM accepted a JOIN shown s USING (ord) WHERE a.key_name IS NOT NULL', '$5')}
+  RETURNING 1
+),
+swept AS (${sweepExpiredKeysSql('$5', 'SELECT key_scope, key_name FROM submitted WHERE key_name IS NOT NULL')})
+SELECT s.ord, p.known_category, p.grid_id IS NOT NULL AS inside_grid, shown.incident, c.stored_key,
+       (SELECT count(*) FROM remembered) AS remembered, (SELECT count(*) FROM announced) AS notified
+FROM submitted s
+LEFT JOIN claimed c USING (ord)
+LEFT JOIN placed p USING (ord)
+LEFT JOIN shown USING (ord)
+ORDER BY s.ord`;
 
 /** $1–$9: incident, at, kind, from, to, actor token, actor role, comment, details. */
 export const insertEventSql = `WITH event AS (

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { createPool } from '../../server/db/pool';
 import { attachPhotos } from '../../server/incidents/photos';
 import { createIncident, reportIncident } from '../../server/incidents/service';
@@ -118,6 +119,33 @@ describe('incident intake under concurrent reports', () => {
     } finally {
       await otherProcess.end();
     }
+  });
+
+  it('sends each batch, its locks, its Idempotency-Keys and its commit, as one message: no round trip while it holds its locks', async () => {
+    const { db } = suite;
+    const places = await Promise.all(Array.from({ length: 12 }, (_, n) => pointInGrid(db.pool, n)));
+    const input = (place: { lon: number; lat: number }) => ({
+      category: '路灯故障',
+      source: 'hotline' as const,
+      location: { type: 'Point' as const, coordinates: [place.lon, place.lat] as [number, number] },
+      photos: [],
+    });
+    const keyed = (n: number) => ({ ...hotline, idempotency: { key: `one-message-${n}`, fingerprint: `fingerprint-${n}` } });
+    // Another process's batches of the category wait on these locks; each round trip to this process's busy event
+    // loop would make them wait longer. So what PostgreSQL is sent while writing is watched.
+    const sent = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const first = await Promise.all(places.map((place, n) => createIncident(db.pool, time.clock, keyed(n), input(place))));
+      const again = await Promise.all(places.map((place, n) => createIncident(db.pool, time.clock, keyed(n), input(place))));
+      expect(again).toEqual(first);
+      const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text));
+      expect(texts.length).toBeGreaterThanOrEqual(2);
+      for (const text of texts) expect(text).toMatch(/^SELECT pg_advisory_xact_lock\(.*;\s*WITH RECURSIVE submitted AS .*ORDER BY s.ord$/s);
+    } finally {
+      sent.mockRestore();
+    }
+    const stored = await db.pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE key LIKE 'one-message-%'");
+    expect(stored.rows[0].n).toBe(places.length);
   });
 
   it('writes a report with attachments in its own transaction, the attached rows audited with its writer', async () => {
