@@ -37,11 +37,12 @@ const dayBounds = (day: string, zone: string) => `(${day}::timestamp AT TIME ZON
 /**
  * Rows of worker `k.worker` whose `time` falls on local day `k.day`, as a range of the (worker, time) index. Written
  * as row comparisons so that only that index can serve it: with `time` bounds alone the planner may walk the
- * whole day of every worker on the time index and filter by worker, which it did whenever its statistics lagged
- * behind a day's fixes (a batch then read ~40 rows for each row it kept).
+ * whole day of every worker on the time index and filter by worker, and with a plain `worker =` it may hash-join a
+ * scan of the whole table; it did either whenever its statistics lagged behind the fixes (statistics of a table
+ * that held one worker; test/patrols/day-reads), and a batch then read ~40 rows for each row it kept.
  */
 const workerDayRange = (worker: string, time: string, k: string, zone: string) =>
-  `${worker} = ${k}.worker AND (${worker}, ${time}) >= (${k}.worker, ${dayBounds(`${k}.day`, zone)}) AND (${worker}, ${time}) < (${k}.worker, ${dayBounds(`(${k}.day + 1)`, zone)})`;
+  `(${worker}, ${time}) >= (${k}.worker, ${dayBounds(`${k}.day`, zone)}) AND (${worker}, ${time}) < (${k}.worker, ${dayBounds(`(${k}.day + 1)`, zone)})`;
 
 /**
  * Coverage of every level-4 grid on one local day, from that day's tracks, in metres measured in Web Mercator and
@@ -293,7 +294,9 @@ export const lockWorkerDaysSql = `SELECT pg_advisory_xact_lock(k) FROM (SELECT h
 /** $1 workers, $2 days, $3 the time zone: every stored fix of those worker-days, by key then time. */
 export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.recorded_at) * 1000)::float8 AS ms, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_id AS "gridId", p.flag
      FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(worker, day, n)
-     JOIN patrol_points p ON ${workerDayRange('p.worker', 'p.recorded_at', 'k', '$3')}
+     CROSS JOIN LATERAL (
+       SELECT * FROM patrol_points p WHERE ${workerDayRange('p.worker', 'p.recorded_at', 'k', '$3')} ORDER BY p.worker, p.recorded_at
+     ) p
      ORDER BY k.n, p.recorded_at`;
 
 /** The extent of the tracks removed and added (all null when none). */
