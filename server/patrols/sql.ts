@@ -35,6 +35,16 @@ const share = (part: string, whole: string) => `CASE WHEN ${whole} > 0 THEN (${p
 const dayBounds = (day: string, zone: string) => `(${day}::timestamp AT TIME ZONE ${zone})`;
 
 /**
+ * Rows of worker `k.worker` whose `time` falls on local day `k.day`, as a range of the (worker, time) index. Written
+ * as row comparisons so that only that index can serve it: with `time` bounds alone the planner may walk the
+ * whole day of every worker on the time index and filter by worker, and with a plain `worker =` it may hash-join a
+ * scan of the whole table; it did either whenever its statistics lagged behind the fixes (statistics of a table
+ * that held one worker; test/patrols/day-reads), and a batch then read ~40 rows for each row it kept.
+ */
+const workerDayRange = (worker: string, time: string, k: string, zone: string) =>
+  `(${worker}, ${time}) >= (${k}.worker, ${dayBounds(`${k}.day`, zone)}) AND (${worker}, ${time}) < (${k}.worker, ${dayBounds(`(${k}.day + 1)`, zone)})`;
+
+/**
  * Coverage of every level-4 grid on one local day, from that day's tracks, in metres measured in Web Mercator and
  * scaled by each grid's latitude (30 m on the ground is 30 / cos φ there). A road counts where it lies within 30 m
  * of any track, whichever grid the track was in (measured on pieces of road of 10 m by their midpoints: buffering
@@ -284,7 +294,9 @@ export const lockWorkerDaysSql = `SELECT pg_advisory_xact_lock(k) FROM (SELECT h
 /** $1 workers, $2 days, $3 the time zone: every stored fix of those worker-days, by key then time. */
 export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.recorded_at) * 1000)::float8 AS ms, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_id AS "gridId", p.flag
      FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(worker, day, n)
-     JOIN patrol_points p ON p.worker = k.worker AND p.recorded_at >= ${dayBounds('k.day', '$3')} AND p.recorded_at < ${dayBounds('(k.day + 1)', '$3')}
+     CROSS JOIN LATERAL (
+       SELECT * FROM patrol_points p WHERE ${workerDayRange('p.worker', 'p.recorded_at', 'k', '$3')} ORDER BY p.worker, p.recorded_at
+     ) p
      ORDER BY k.n, p.recorded_at`;
 
 /** The extent of the tracks removed and added (all null when none). */
@@ -298,7 +310,7 @@ export interface ChangedExtentRow {
 /** $1..$2 worker-days, $3..$12 the built tracks, $13 the time zone, $14..$15 their pieces: replaces the days' tracks and answers the extent of what changed. */
 export const replaceTracksSql = `WITH gone AS (
        DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
-       WHERE t.worker = k.worker AND t.started_at >= ${dayBounds('k.day', '$13')} AND t.started_at < ${dayBounds('(k.day + 1)', '$13')}
+       WHERE ${workerDayRange('t.worker', 't.started_at', 'k', '$13')}
        RETURNING t.geom
      ),
      built AS (
