@@ -72,20 +72,29 @@ export function createPool(connectionString: string, max = 4, { applicationName 
 /** The options of the pools that serve requests (PG_POOL_MAX): see PoolOptions.parallelWorkers. */
 export const requestPoolOptions = { parallelWorkers: 0 } as const satisfies PoolOptions;
 
-/** Runs fn inside one transaction: committed when it returns, rolled back when it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/** Runs fn with a connection of the pool, released afterwards. */
+export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await fn(client);
   } finally {
     client.release();
   }
+}
+
+/** Runs fn inside one transaction: committed when it returns, rolled back when it throws. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withConnection(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
 }
 
 /** A statement of runAsOneMessage: its text with parameters $1, $2, … and their values. */
@@ -121,16 +130,6 @@ function withLiterals({ text, values }: OneMessageStatement): string {
 export async function runAsOneMessage(client: PoolClient, statements: OneMessageStatement[]): Promise<pg.QueryResult[]> {
   const results = (await client.query(statements.map(withLiterals).join(';\n'))) as pg.QueryResult | pg.QueryResult[];
   return Array.isArray(results) ? results : [results];
-}
-
-/** Runs fn with a connection of the pool, released afterwards. */
-export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.release();
-  }
 }
 
 /** Creates the database named in the URL when it does not exist yet (used for the embedded cluster and tests). */

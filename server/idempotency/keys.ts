@@ -55,7 +55,7 @@ export function scopesAndKeys(writes: KeyedWrite[]): [string[], string[]] {
 
 /**
  * SQL rows (class, key) of the advisory locks of some keys, given the parameters holding scopesAndKeys: for a
- * caller that takes them in one statement with locks of its own, in one order (then claimKeys with locked).
+ * caller that takes them in one statement with locks of its own, in one order (the incident intake).
  */
 export function keyLockRows(scopesParam: string, keysParam: string): string {
   return `SELECT ${keyLockClass} AS class, hashtext(scope || ' ' || key) AS key FROM unnest(${scopesParam}::text[], ${keysParam}::text[]) AS c (scope, key)`;
@@ -63,14 +63,13 @@ export function keyLockRows(scopesParam: string, keysParam: string): string {
 
 /**
  * Inside the write transaction, before it writes: locks each key for the rest of the transaction (so a
- * concurrent request with the same key, in any process, waits for this one to commit or roll back; `locked`:
- * the caller took the locks of keyLockRows already) and returns what is stored under it. Throws
- * IdempotencyKeyReusedError when a key was used for another request.
+ * concurrent request with the same key, in any process, waits for this one to commit or roll back) and returns
+ * what is stored under it. Throws IdempotencyKeyReusedError when a key was used for another request.
  */
-export async function claimKeys(client: PoolClient, writes: KeyedWrite[], { locked = false } = {}): Promise<Claimed[]> {
+export async function claimKeys(client: PoolClient, writes: KeyedWrite[]): Promise<Claimed[]> {
   const [scopes, keys] = scopesAndKeys(writes);
   // In key order, so two transactions claiming several keys never wait on each other in a circle.
-  if (!locked) await client.query(`SELECT pg_advisory_xact_lock(class, key) FROM (${keyLockRows('$1', '$2')} ORDER BY 2) locks`, [scopes, keys]);
+  await client.query(`SELECT pg_advisory_xact_lock(class, key) FROM (${keyLockRows('$1', '$2')} ORDER BY 2) locks`, [scopes, keys]);
   // A statement of its own, after the lock: its snapshot sees what a request holding the lock before committed.
   const { rows } = await client.query<StoredKey & { scope: string; key: string }>(
     `WITH swept AS (${sweepExpiredKeysSql('$3')})

@@ -1,5 +1,6 @@
 // The incidents domain's SQL: intake, the workflow, escalation, the event stream, statistics, photos and the bulk
-// history import. Every value is a bound parameter; grids are read through the grids domain's fragments.
+// history import. Every value is a bound parameter (the intake's lock and batch statements travel as one message,
+// their values written in as escaped literals by runAsOneMessage); grids are read through the grids domain's fragments.
 import { keyLockRows, liveKeySql, type StoredKey, rememberKeysSql, sweepExpiredKeysSql } from '../idempotency/keys';
 import { gridFacts, gridFirstWorker, gridOutline } from '../grids/sql';
 import { identifier } from '../db/identifiers';
