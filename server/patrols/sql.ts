@@ -213,6 +213,8 @@ export const insertNewFixesSql = `WITH city AS MATERIALIZED (SELECT ${extentSql(
      candidate AS MATERIALIZED (
        SELECT id, geom, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
        FROM grids WHERE level = 4 AND geom && (SELECT ST_Extent(geom) FROM input WHERE NOT outside)
+       -- What a foreign key would lock fix by fix, once per grid (sql/220): a grid cannot go while fixes go into it.
+       FOR KEY SHARE
      ),
      -- A cell of the mean grid's size, but never so small that the largest grid spans more than 64 × 64 cells.
      cell AS MATERIALIZED (SELECT nullif(greatest(avg(greatest(x1 - x0, y1 - y0)), max(greatest(x1 - x0, y1 - y0)) / 64), 0) AS size FROM candidate),
