@@ -1,12 +1,14 @@
 import type { Actor } from '../auth/roles';
 import { type WriteContext, withWriteTransaction } from '../db/write-context';
+import { numberArrayLiteral } from '../db/array-literals';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import type { Clock } from '../deps';
 import { ForbiddenError, RuleViolationError } from '../errors';
 import { type CityExtent, extentValues } from '../geo/extent';
 import { announcePositions } from './live';
 import { type FlagReason, type IngestAnswer, type PatrolFixInput, flagReasons } from './schemas';
-import { rebuildDays, type WorkerDay } from './tracks';
+import type { StoredFix } from './segments';
+import { dayKey, rebuildDays, type WorkerDay } from './tracks';
 import { type WorkerRow, insertNewFixesSql, unknownWorkersSql } from './sql';
 
 /** What ingest needs besides the fixes: the city's calendar and extent, the retention horizon, the live throttle. */
@@ -77,9 +79,9 @@ function uniqueSorted(fixes: NormalisedFix[]): NormalisedFix[] {
   return sorted.filter((fix, i) => i === 0 || fix.workerId !== sorted[i - 1].workerId || fix.ms !== sorted[i - 1].ms);
 }
 
-interface InsertedFix {
+/** A fix this batch stored, as stored (its time to the microsecond, its grid and its ingest-time flag). */
+interface InsertedFix extends StoredFix {
   worker: string;
-  ms: number;
   day: string;
 }
 
@@ -99,12 +101,12 @@ async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settin
     insertNewFixesSql,
     [
       fixes.map((fix) => fix.workerId),
-      fixes.map((fix) => fix.ms),
-      fixes.map((fix) => fix.lon),
-      fixes.map((fix) => fix.lat),
-      fixes.map((fix) => fix.accuracy),
-      fixes.map((fix) => fix.speed),
-      fixes.map((fix) => fix.heading),
+      numberArrayLiteral(fixes.map((fix) => fix.ms)),
+      numberArrayLiteral(fixes.map((fix) => fix.lon)),
+      numberArrayLiteral(fixes.map((fix) => fix.lat)),
+      numberArrayLiteral(fixes.map((fix) => fix.accuracy)),
+      numberArrayLiteral(fixes.map((fix) => fix.speed)),
+      numberArrayLiteral(fixes.map((fix) => fix.heading)),
       worstAccuracyM,
       ...extentValues(settings.city),
       settings.timeZone,
@@ -113,10 +115,22 @@ async function insertNewFixes(client: PoolClient, fixes: NormalisedFix[], settin
   return rows;
 }
 
-function touchedDays(inserted: InsertedFix[]): WorkerDay[] {
-  const keys = new Map<string, WorkerDay>();
-  for (const fix of inserted) keys.set(`${fix.worker}\u0000${fix.day}`, { worker: fix.worker, day: fix.day });
-  return [...keys.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+/** The stored fixes per worker-day (dayKey), each day's by time, and the days in one order (worker, day). */
+function byWorkerDay(inserted: InsertedFix[]): { days: WorkerDay[]; fresh: Map<string, StoredFix[]> } {
+  const fresh = new Map<string, StoredFix[]>();
+  const days: WorkerDay[] = [];
+  for (const { worker, day, ...fix } of inserted) {
+    const key = dayKey(worker, day);
+    const list = fresh.get(key);
+    if (list) list.push(fix);
+    else {
+      fresh.set(key, [fix]);
+      days.push({ worker, day });
+    }
+  }
+  for (const list of fresh.values()) list.sort((a, b) => a.ms - b.ms);
+  days.sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  return { days, fresh };
 }
 
 /**
@@ -138,15 +152,16 @@ export async function ingestFixes(
     await assertKnownWorkers(client, fixes);
     const unique = uniqueSorted(fixes);
     const inserted = await insertNewFixes(client, unique, settings);
-    const days = touchedDays(inserted);
-    const rebuilt = await rebuildDays(client, days, settings.timeZone);
+    const { days, fresh } = byWorkerDay(inserted);
+    const rebuilt = await rebuildDays(client, days, settings.timeZone, fresh);
     await announcePositions(client, rebuilt.newestAccepted, now, settings.positionIntervalSeconds);
     const flagged = Object.fromEntries(flagReasons.map((reason) => [reason, 0])) as Record<FlagReason, number>;
     let accepted = 0;
-    for (const fix of inserted) {
-      const flag = rebuilt.flagOf(fix.worker, fix.ms);
-      if (flag) flagged[flag] += 1;
-      else accepted += 1;
+    for (const flags of rebuilt.freshFlags.values()) {
+      for (const flag of flags) {
+        if (flag) flagged[flag] += 1;
+        else accepted += 1;
+      }
     }
     return { received: input.length, accepted, duplicates: input.length - inserted.length, flagged, days: rebuilt.days };
   };

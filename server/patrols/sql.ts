@@ -213,6 +213,8 @@ export const insertNewFixesSql = `WITH city AS MATERIALIZED (SELECT ${extentSql(
      candidate AS MATERIALIZED (
        SELECT id, geom, ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
        FROM grids WHERE level = 4 AND geom && (SELECT ST_Extent(geom) FROM input WHERE NOT outside)
+       -- What a foreign key would lock fix by fix, once per grid (sql/220): a grid cannot go while fixes go into it.
+       FOR KEY SHARE
      ),
      -- A cell of the mean grid's size, but never so small that the largest grid spans more than 64 × 64 cells.
      cell AS MATERIALIZED (SELECT nullif(greatest(avg(greatest(x1 - x0, y1 - y0)), max(greatest(x1 - x0, y1 - y0)) / 64), 0) AS size FROM candidate),
@@ -234,7 +236,8 @@ export const insertNewFixesSql = `WITH city AS MATERIALIZED (SELECT ${extentSql(
      FROM input i LEFT JOIN placed USING (n)
      ORDER BY i.n
      ON CONFLICT (worker, recorded_at) DO NOTHING
-     RETURNING worker, (extract(epoch FROM recorded_at) * 1000)::float8 AS ms, (recorded_at AT TIME ZONE $11)::date::text AS day`;
+     RETURNING id, worker, (extract(epoch FROM recorded_at) * 1000)::float8 AS ms, (recorded_at AT TIME ZONE $11)::date::text AS day,
+       ST_X(geom) AS lon, ST_Y(geom) AS lat, grid_id AS "gridId", flag`;
 
 /** $1..$4 newest fixes (worker, ms, lon, lat), $5 now, $6 onDutyMinutes, $7 the announce interval (seconds): keeps each worker's newest fix; the position of each worker whose fix is newer, and whether to announce it. */
 export const upsertLivePositionsSql = `INSERT INTO patrol_live AS l (worker, recorded_at, geom, announced_at)
@@ -291,11 +294,18 @@ export const deleteExpiredFixesSliceSql = 'DELETE FROM patrol_points WHERE id IN
 /** $1 workers, $2 days (sorted keys): the advisory locks of those worker-days, in one order. */
 export const lockWorkerDaysSql = `SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(w || '/' || d, 17) AS k FROM unnest($1::text[], $2::text[]) AS x(w, d) ORDER BY 1) keys`;
 
-/** $1 workers, $2 days, $3 the time zone: every stored fix of those worker-days, by key then time. */
+/**
+ * $1 workers, $2 days, $3 the time zone, $4 how many fixes of each day this transaction stored: every stored fix of
+ * those worker-days, by key then time — except of the days that hold no other fixes, whose fixes the caller has in
+ * hand already (a count on the index decides, after the days' locks).
+ */
 export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.recorded_at) * 1000)::float8 AS ms, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_id AS "gridId", p.flag
-     FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(worker, day, n)
+     FROM unnest($1::text[], $2::date[], $4::int[]) WITH ORDINALITY AS k(worker, day, fresh, n)
      CROSS JOIN LATERAL (
-       SELECT * FROM patrol_points p WHERE ${workerDayRange('p.worker', 'p.recorded_at', 'k', '$3')} ORDER BY p.worker, p.recorded_at
+       SELECT * FROM patrol_points p
+       WHERE ${workerDayRange('p.worker', 'p.recorded_at', 'k', '$3')}
+         AND (SELECT count(*) FROM patrol_points c WHERE ${workerDayRange('c.worker', 'c.recorded_at', 'k', '$3')}) > k.fresh
+       ORDER BY p.worker, p.recorded_at
      ) p
      ORDER BY k.n, p.recorded_at`;
 

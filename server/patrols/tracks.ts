@@ -12,11 +12,14 @@ export interface WorkerDay {
 
 export interface RebuildResult {
   days: Array<{ workerId: string; day: string; tracks: number }>;
-  /** The final flag of a fix of a rebuilt day (null: in a track). */
-  flagOf: (worker: string, ms: number) => FlagReason | null;
+  /** The final flags of the fixes this transaction stored, per day key (dayKey), in the order given (null: in a track). */
+  freshFlags: Map<string, Array<FlagReason | null>>;
   /** Each rebuilt worker's newest accepted fix, for the live positions. */
   newestAccepted: Array<{ worker: string; ms: number; lon: number; lat: number }>;
 }
+
+/** The key of a worker-day in the maps of this module. */
+export const dayKey = (worker: string, day: string) => `${worker}\u0000${day}`;
 
 /**
  * Serialises builds of the same worker-day across transactions and processes: a batch waits for another batch of
@@ -29,19 +32,33 @@ async function lockDays(client: PoolClient, days: WorkerDay[]): Promise<void> {
   );
 }
 
-async function fixesOfDays(client: PoolClient, days: WorkerDay[], zone: string): Promise<Map<string, StoredFix[]>> {
+/**
+ * Every fix of each day: read back, unless the day holds no fixes but those this transaction stored (`fresh`, by
+ * time), which are then the day's fixes as they are: most batches start days of their own.
+ */
+async function fixesOfDays(client: PoolClient, days: WorkerDay[], zone: string, fresh: Map<string, StoredFix[]>): Promise<Map<string, StoredFix[]>> {
+  const keys = days.map((d) => dayKey(d.worker, d.day));
   const { rows } = await client.query<StoredFix & { key: number }>(
     fixesOfDaysSql,
-    [days.map((d) => d.worker), days.map((d) => d.day), zone],
+    [days.map((d) => d.worker), days.map((d) => d.day), zone, keys.map((key) => fresh.get(key)?.length ?? 0)],
   );
   const byDay = new Map<string, StoredFix[]>();
   for (const { key, ...fix } of rows) {
-    const name = `${days[key - 1].worker}\u0000${days[key - 1].day}`;
+    const name = keys[key - 1];
     const list = byDay.get(name) ?? [];
     list.push(fix);
     byDay.set(name, list);
   }
+  for (const key of keys) if (!byDay.has(key)) byDay.set(key, fresh.get(key) ?? []);
   return byDay;
+}
+
+/** The final flags of the fresh fixes of a day, from the flags decided for all its fixes. */
+function flagsOfFresh(dayFixes: StoredFix[], decided: Array<FlagReason | null>, fresh: StoredFix[] | undefined): Array<FlagReason | null> {
+  if (!fresh) return [];
+  if (fresh === dayFixes) return decided;
+  const byTime = new Map(dayFixes.map((fix, i) => [fix.ms, decided[i]]));
+  return fresh.map((fix) => byTime.get(fix.ms) ?? null);
 }
 
 interface BuiltTrack {
@@ -95,26 +112,27 @@ async function bumpDayVersions(client: PoolClient, days: WorkerDay[]): Promise<v
 /**
  * Builds the tracks of the given worker-days from all their stored fixes, in the caller's transaction: speed flags
  * decided over the whole day, accepted fixes cut at gaps over 10 minutes, each piece a LineStringM. The result
- * depends on the set of fixes only, so batches in any order, split or repeated, give the same tracks.
+ * depends on the set of fixes only, so batches in any order, split or repeated, give the same tracks. `fresh` holds
+ * the fixes this transaction stored, per day key, by time (as stored: RETURNING of the insert).
  */
-export async function rebuildDays(client: PoolClient, days: WorkerDay[], zone: string): Promise<RebuildResult> {
-  const flags = new Map<string, FlagReason | null>();
-  const result: RebuildResult = { days: [], flagOf: (worker, ms) => flags.get(`${worker}\u0000${ms}`) ?? null, newestAccepted: [] };
+export async function rebuildDays(client: PoolClient, days: WorkerDay[], zone: string, fresh = new Map<string, StoredFix[]>()): Promise<RebuildResult> {
+  const result: RebuildResult = { days: [], freshFlags: new Map(), newestAccepted: [] };
   if (!days.length) return result;
   await lockDays(client, days);
-  const fixes = await fixesOfDays(client, days, zone);
+  const fixes = await fixesOfDays(client, days, zone, fresh);
   const tracks: BuiltTrack[] = [];
   const changes: Array<{ id: number; flag: FlagReason | null }> = [];
   const newest = new Map<string, RebuildResult['newestAccepted'][number]>();
   for (const { worker, day } of days) {
-    const dayFixes = fixes.get(`${worker}\u0000${day}`) ?? [];
+    const key = dayKey(worker, day);
+    const dayFixes = fixes.get(key) ?? [];
     const decided = decideSpeedFlags(dayFixes);
     dayFixes.forEach((fix, i) => {
-      flags.set(`${worker}\u0000${fix.ms}`, decided[i]);
       if (decided[i] !== fix.flag) changes.push({ id: fix.id, flag: decided[i] });
       const known = newest.get(worker);
       if (decided[i] === null && (!known || known.ms < fix.ms)) newest.set(worker, { worker, ms: fix.ms, lon: fix.lon, lat: fix.lat });
     });
+    result.freshFlags.set(key, flagsOfFresh(dayFixes, decided, fresh.get(key)));
     const pieces = cutIntoTracks(dayFixes, decided);
     for (const piece of pieces) tracks.push({ worker, fixes: piece });
     result.days.push({ workerId: worker, day, tracks: pieces.length });

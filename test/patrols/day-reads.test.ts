@@ -34,12 +34,22 @@ describe('patrol track rebuild reads a worker-day as a range of the (worker, tim
       ['plan-worker-1', 'plan-worker-2'],
       ['2026-01-10', '2026-01-10'],
       'Asia/Shanghai',
+      [0, 0],
     ]);
     const plan = JSON.stringify(rows[0]['QUERY PLAN']);
     expect(plan).toContain('"Index Name":"patrol_points_worker_time_key"');
     expect(plan).not.toContain('patrol_points_recorded_at_idx');
-    const { rows: read } = await db.pool.query(fixesOfDaysSql, [['plan-worker-1', 'plan-worker-2'], ['2026-01-10', '2026-01-10'], 'Asia/Shanghai']);
+    const { rows: read } = await db.pool.query(fixesOfDaysSql, [['plan-worker-1', 'plan-worker-2'], ['2026-01-10', '2026-01-10'], 'Asia/Shanghai', [0, 0]]);
     expect(read).toHaveLength(7000);
     await db.pool.query('ALTER TABLE patrol_points RESET (autovacuum_enabled)');
+  });
+
+  // Most batches start days of their own: the caller has those fixes in hand (the insert's RETURNING) and reads
+  // back only the days that also hold fixes of earlier batches.
+  it('reads back only the days holding fixes besides the ones the caller stored', async () => {
+    const days = [['plan-worker-1', 'plan-worker-2', 'plan-worker-3'], ['2026-01-10', '2026-01-10', '2026-01-10'], 'Asia/Shanghai'];
+    const { rows } = await db.pool.query<{ key: string }>(fixesOfDaysSql, [...days, [5000, 1999, 0]]);
+    const perDay = rows.reduce<Record<string, number>>((counts, row) => ({ ...counts, [row.key]: (counts[row.key] ?? 0) + 1 }), {});
+    expect(perDay).toEqual({ 2: 2000, 3: 2000 });
   });
 });
