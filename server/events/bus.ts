@@ -20,6 +20,11 @@ export type ChangeEvent =
       ids?: number[];
       /** An intake batch's extents grid by grid (null when it spans too many grids to list): only these changed. */
       gridBboxes?: Array<[number, number, number, number]> | null;
+      /**
+       * Where an intake batch's single incidents lie, [lon, lat] rounded to 1e-6° (null when too many to list): only
+       * map features there changed; the grid boxes still cover the grids' counts.
+       */
+      points?: Array<[number, number]> | null;
     }
   /** New risk predictions were stored (server/risk): the model, when, and the windows they cover. */
   | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number }

@@ -98,6 +98,11 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
  */
 /** Grid boxes a batch's notification names one by one; a batch over more grids names only the box around them all. */
 const maxAnnouncedBoxes = 64;
+/**
+ * Points a batch's notification names (its reports and the first reports they link, 23 bytes each at 1e-6°); with
+ * more, maps drop by the grid boxes alone. With 64 boxes and 200 ids it stays under NOTIFY's 8,000 bytes.
+ */
+const maxAnnouncedPoints = 96;
 
 export const writeBatchSql = `
 WITH RECURSIVE submitted AS (
@@ -196,21 +201,26 @@ timeline AS (
 ),
 -- Where the batch shows on maps, grid by grid: the new incidents and the first reports they link, with their
 -- level-4 grids. A batch's reports are spread over the city, so one box around them all would cover most of it.
+located AS (
+  SELECT grid_id, geom FROM created
+  UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)
+),
 extents AS (
   SELECT ST_Extent(part.geom) AS e
-  FROM (SELECT grid_id, geom FROM created
-        UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
-  CROSS JOIN LATERAL (VALUES (i.geom), (${gridOutline('i.grid_id')})) AS part (geom)
+  FROM located i CROSS JOIN LATERAL (VALUES (i.geom), (${gridOutline('i.grid_id')})) AS part (geom)
   GROUP BY i.grid_id
 ),
 -- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written. The
--- boxes per grid, rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}: a notification holds at most 8,000 bytes.
+-- boxes per grid (the grids' counts change), rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}, and the points
+-- (the single incidents shown), rounded to 1e-6°, only up to ${maxAnnouncedPoints}: a notification holds at most 8,000 bytes.
 announced AS (
   SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
                                          'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents),
                                          'gridBboxes', (SELECT json_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6,
                                                                               ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
-                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}))::text)
+                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}),
+                                         'points', (SELECT json_agg(ARRAY[round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)])
+                                                    FROM located HAVING count(*) <= ${maxAnnouncedPoints}))::text)
   FROM created c HAVING count(*) > 0
 ),
 shown AS (SELECT n.ord, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i JOIN numbered n USING (id)),
