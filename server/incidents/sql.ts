@@ -99,10 +99,11 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
 /** Grid boxes a batch's notification names one by one; a batch over more grids names only the box around them all. */
 const maxAnnouncedBoxes = 64;
 /**
- * Points a batch's notification names (its reports and the first reports they link, 23 bytes each at 1e-6°); with
- * more, maps drop by the grid boxes alone. With 64 boxes and 200 ids it stays under NOTIFY's 8,000 bytes.
+ * The longest notification a batch sends, in bytes of its text: NOTIFY refuses 8,000 or more, and a refused NOTIFY
+ * fails the batch. A batch whose notification with its points (or its grid boxes) would be longer sends it without
+ * them (see `announced`); without both it is at most about 4,300 bytes (maxBatchSize ids of up to 19 digits).
  */
-const maxAnnouncedPoints = 96;
+export const maxNotificationBytes = 7000;
 
 export const writeBatchSql = `
 WITH RECURSIVE submitted AS (
@@ -210,18 +211,25 @@ extents AS (
   FROM located i CROSS JOIN LATERAL (VALUES (i.geom), (${gridOutline('i.grid_id')})) AS part (geom)
   GROUP BY i.grid_id
 ),
--- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written. The
--- boxes per grid (the grids' counts change), rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}, and the points
--- (the single incidents shown), rounded to 1e-6°, only up to ${maxAnnouncedPoints}: a notification holds at most 8,000 bytes.
-announced AS (
-  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
-                                         'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents),
-                                         'gridBboxes', (SELECT json_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6,
-                                                                              ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
-                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}),
-                                         'points', (SELECT json_agg(ARRAY[round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)])
-                                                    FROM located HAVING count(*) <= ${maxAnnouncedPoints}))::text)
+-- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written: the
+-- ids and the box around it all; the boxes per grid (the grids' counts change), rounded outwards to 1e-6°, only up
+-- to ${maxAnnouncedBoxes}; the points (where single incidents changed), rounded to 1e-6°. The first of these texts that fits in
+-- ${maxNotificationBytes} bytes is sent: with points and boxes, with boxes only, or neither (listeners then drop by the one box).
+notice AS (
+  SELECT jsonb_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', jsonb_agg(c.id ORDER BY c.id),
+                            'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents)) AS batch,
+         (SELECT jsonb_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6, ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
+          FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}) AS boxes,
+         (SELECT jsonb_agg(DISTINCT ARRAY[round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)]) FROM located) AS points
   FROM created c HAVING count(*) > 0
+),
+announced AS (
+  SELECT pg_notify($2, (SELECT t.text FROM (VALUES (1, batch || jsonb_build_object('gridBboxes', boxes, 'points', points)),
+                                                   (2, batch || jsonb_build_object('gridBboxes', boxes)),
+                                                   (3, batch)) AS v (step, payload)
+                        CROSS JOIN LATERAL (SELECT v.payload::text AS text) t
+                        WHERE octet_length(t.text) <= ${maxNotificationBytes} OR v.step = 3 ORDER BY v.step LIMIT 1))
+  FROM notice
 ),
 shown AS (SELECT n.ord, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i JOIN numbered n USING (id)),
 remembered AS (
