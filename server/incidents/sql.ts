@@ -43,11 +43,12 @@ export const incidentDetailSql = `SELECT ${incidentDetailJson()} AS incident FRO
 const intakeLockClass = 7305;
 
 /**
- * The transaction locks of an intake batch: $1 the reports' categories, then the scopes ($2) and keys ($3) of
- * their Idempotency-Keys (idempotency/keys scopesAndKeys), all in one order (no deadlock).
+ * The transaction locks of an intake batch: $1 the names of its near-duplicate locks (intake.ts duplicateLocks),
+ * then the scopes ($2) and keys ($3) of its Idempotency-Keys (idempotency/keys scopesAndKeys), all in one order
+ * (no deadlock).
  */
-export const lockCategoriesAndKeysSql = `SELECT pg_advisory_xact_lock(class, key)
-           FROM (SELECT ${intakeLockClass} AS class, hashtext(category) AS key FROM unnest($1::text[]) AS category
+export const intakeLocksSql = `SELECT pg_advisory_xact_lock(class, key)
+           FROM (SELECT ${intakeLockClass} AS class, hashtext(place) AS key FROM unnest($1::text[]) AS place
                  UNION ${keyLockRows('$2', '$3')}
                  ORDER BY 1, 2) locks`;
 
@@ -83,7 +84,7 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
  * the partial index of sql/090 has them.
  *
  * Idempotency-Keys (key_scope, key_name, key_fingerprint of a report; their locks were taken by the statement
- * before, lockCategoriesAndKeysSql, so this statement's snapshot sees every report committed under them): a report
+ * before, intakeLocksSql, so this statement's snapshot sees every report committed under them): a report
  * whose key is stored is not written but answered with what the key holds (`claimed`); each new incident is stored
  * under its report's key (`remembered`), in this same statement.
  *
