@@ -41,38 +41,31 @@ interface Pending {
 }
 
 /**
- * Batches one process writes at once. A report arriving while one batch waits for its statement and commit goes
- * into the next batch at once instead of waiting for it: the intake's locks (duplicateLocks) order batches that
- * could link each other's reports, in one process as across processes.
- */
-export const batchesInFlight = 2;
-
-/**
- * Group commit: reports that arrive while batches are being written wait and are written together by the next
+ * Group commit: reports that arrive while a batch is being written wait and are written together by the next
  * batch, with set-based SQL. Each caller is answered only once the statement holding its report has committed,
  * so nothing acknowledged is lost. Near-duplicate linking stays exact: a batch sees every report committed before
- * it, links to earlier reports of its own batch (`decided` in writeBatchSql), and waits for the batches, of this
- * process or another, holding a report that could be a near-duplicate of one of its own (intakeStatements).
+ * it, links to earlier reports of its own batch (`decided` in writeBatchSql), and waits for batches of other
+ * processes with a report of the same category (lockCategoriesAndKeys).
  */
 class IntakeQueue {
   private waiting: Pending[] = [];
-  private writers = 0;
+  private writing = false;
 
   constructor(private readonly pool: Pool) {}
 
   submit(report: IntakeReport): Promise<Incident> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ report, resolve, reject });
-      if (this.writers < batchesInFlight) void this.drain();
+      if (!this.writing) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.writers++;
+    this.writing = true;
     try {
       while (this.waiting.length) await this.write(this.waiting.splice(0, batchLength(this.waiting)));
     } finally {
-      this.writers--;
+      this.writing = false;
     }
   }
 
