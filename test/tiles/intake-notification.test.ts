@@ -8,7 +8,7 @@ import { reportIncident } from '../../server/incidents/service';
 import { tileLayersOf } from '../../server/tiles/registry';
 import { TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
-import { tileAt } from '../support/tiles';
+import { announcedIncidents, tileAt } from '../support/tiles';
 
 const tileLayerByName = tileLayersOf(cityCatalogue);
 
@@ -48,12 +48,7 @@ describe('the notification of the largest intake batch', () => {
       heard();
     });
     await listener.query(`LISTEN ${pg.escapeIdentifier(changeChannel)}`);
-    const announced = new Set<number>();
-    let applied = () => {};
-    const off = api.events.onChange((event) => {
-      if (event.kind === 'incident-changed') for (const id of event.ids ?? [event.id]) announced.add(id);
-      applied();
-    });
+    const announced = announcedIncidents(api.events);
     try {
       await service.tile(incidents, corner, {}, 'gzip');
       expect(service.cached(incidents, corner, {})).toBeDefined();
@@ -63,10 +58,7 @@ describe('the notification of the largest intake batch', () => {
       const written = await Promise.all([report(grids[1]), ...places.map(report)]);
       const ids = written.slice(1).map((incident) => incident.id as number);
       expect(Math.min(...ids)).toBeGreaterThan(10 ** 15);
-      await new Promise<void>((resolve) => {
-        applied = () => ids.every((id) => announced.has(id)) && resolve();
-        applied();
-      });
+      await announced.all(ids);
       await new Promise<void>((resolve) => {
         heard = () => payloads.length >= 2 && resolve();
         heard();
@@ -81,7 +73,7 @@ describe('the notification of the largest intake batch', () => {
       // So the tile at a grid's corner, far from every report but inside its grid's box, is dropped and re-made.
       expect(service.cached(incidents, corner, {})).toBeUndefined();
     } finally {
-      off();
+      announced.off();
       stop();
       await listener.end();
     }

@@ -16,7 +16,7 @@ import { createIncidentBody } from '../../server/incidents/schemas';
 import { reportIncident } from '../../server/incidents/service';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
-import { binary, type Tile, tileAt } from '../support/tiles';
+import { announcedIncidents, binary, type Tile, tileAt } from '../support/tiles';
 
 const tileLayerByName = tileLayersOf(cityCatalogue);
 
@@ -472,22 +472,14 @@ describe('vector tiles', () => {
     const incidents = tileLayerByName.get('incidents')!;
     const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
     const stop = service.listen(api.events);
-    const announced = new Set<number>();
-    let heard = () => {};
-    const off = api.events.onChange((event) => {
-      if (event.kind === 'incident-changed') for (const id of event.ids ?? [event.id]) announced.add(id);
-      heard();
-    });
+    const announced = announcedIncidents(api.events);
     try {
       for (const tile of [inner, corner, neighbour]) await service.tile(incidents, tile, {}, 'gzip');
       const report = (at: { lon: number; lat: number }) =>
         reportIncident(db.pool, () => new Date(), { actor: null, route: 'test' }, createIncidentBody.parse({ category: '违章建筑', source: 'hotline', location: { type: 'Point', coordinates: [at.lon, at.lat] } }));
       const [atInner, atEdge] = await Promise.all([report(grid), report(nearEdge)]);
       const ids = [atInner.id as number, atEdge.id as number];
-      await new Promise<void>((resolve) => {
-        heard = () => ids.every((id) => announced.has(id)) && resolve();
-        heard();
-      });
+      await announced.all(ids);
       // The corner of the grid's box is far from both reports: its tile stays.
       expect(service.cached(incidents, corner, {})).toBeDefined();
       const shown = async (tile: Tile) => {
@@ -498,7 +490,7 @@ describe('vector tiles', () => {
       expect(await shown(inner)).toEqual(expect.arrayContaining(ids));
       expect(await shown(neighbour)).toContain(ids[1]);
     } finally {
-      off();
+      announced.off();
       stop();
     }
   });
