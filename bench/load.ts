@@ -1,7 +1,8 @@
 /**
- * npm run bench:load [-- --quick] — a mixed load on the server as production runs it (server/supervisor.ts,
+ * npm run bench:load [-- --quick] [-- --goal] — a mixed load on the server as production runs it (server/supervisor.ts,
  * node:cluster), with 1 and then 2 server processes: 70 % vector tiles, 20 % reads, 10 % writes, at 1, 8, 32 and
- * 64 connections for 30 s each (--quick: 5 s), after a warm-up (every tile asked for 2 × workers times, spread over
+ * 64 connections for 30 s each (--quick: 5 s; --goal: only the goal's level, 2 processes at 64 connections, for
+ * trying a change quickly: the full run's figures are the ones to record), after a warm-up (every tile asked for 2 × workers times, spread over
  * the processes as connections are, then 10 s of the mix). Each connection is one keep-alive socket sending
  * its next request when the last one is answered (a closed loop), so throughput is what the server sustains and
  * latency is the full round trip. Prints throughput and p50/p95/p99 per level, overall and per kind, and the CPU
@@ -39,8 +40,9 @@ import { loadDemoCity } from '../data/demo/load';
 import { withScratchDatabase } from './scratch-database';
 
 const quick = process.argv.includes('--quick');
-const connectionLevels = [1, 8, 32, 64];
-const workerCounts = [1, 2];
+const goalOnly = process.argv.includes('--goal');
+const connectionLevels = goalOnly ? [64] : [1, 8, 32, 64];
+const workerCounts = goalOnly ? [2] : [1, 2];
 const levelSeconds = quick ? 5 : 30;
 const warmUpSeconds = quick ? 3 : 10;
 /** Connections of the warm-up pass over every tile. */
@@ -363,7 +365,7 @@ async function measureAll(pool: Pool, databaseUrl: string, postmaster: number | 
       await server.stop();
     }
   }
-  console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}`);
+  console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}${goalOnly ? ' (--goal: that level only)' : ''}`);
   console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
   console.log(table(levels));
   console.log(`\nFloor: the same generator and connections asking for ${floorRequest.path} only (cached in every process)\n`);

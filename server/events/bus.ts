@@ -18,8 +18,16 @@ export type ChangeEvent =
       gridBbox?: [number, number, number, number];
       /** Every incident of one intake batch (announced once: `id` is the last, gridBbox covers them all). */
       ids?: number[];
-      /** An intake batch's extents grid by grid (null when it spans too many grids to list): only these changed. */
+      /**
+       * An intake batch's extents grid by grid (null when it spans too many grids to list, absent when the
+       * notification would not fit with them): only these changed.
+       */
       gridBboxes?: Array<[number, number, number, number]> | null;
+      /**
+       * Where an intake batch's single incidents lie, [lon, lat] rounded to 1e-6° (absent when the notification would
+       * not fit with them): only map features there changed; the grid boxes still cover the grids' counts.
+       */
+      points?: Array<[number, number]> | null;
     }
   /** New risk predictions were stored (server/risk): the model, when, and the windows they cover. */
   | { kind: 'risk-predicted'; modelVersion: number; issuedAt: string; windows: string[]; units: number }

@@ -1,5 +1,5 @@
 // H3 cells, every resolution, in one place: which cell a point lies in, how cells are stored, and their shapes.
-import { cellToBoundary, cellToLatLng, latLngToCell } from 'h3-js';
+import { cellToBoundary, cellToLatLng, gridDisk, latLngToCell } from 'h3-js';
 
 /**
  * Hotspot cells are stored once per row, as the resolution-10 H3 index in a bigint (`h3_r10`); any coarser cell
@@ -11,6 +11,11 @@ export const hotspotResolutions = { min: 6, max: storedResolution } as const;
 /** The cell (h3-js hex) holding a WGS84 point at a resolution. */
 export function cellAt(lon: number, lat: number, resolution: number): string {
   return latLngToCell(lat, lon, resolution);
+}
+
+/** The cell holding a WGS84 point at a resolution and its neighbours: where points near it lie. */
+export function cellsAround(lon: number, lat: number, resolution: number): string[] {
+  return gridDisk(cellAt(lon, lat, resolution), 1);
 }
 
 /** The centre of a cell as [lon, lat]. */

@@ -8,7 +8,7 @@ import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
-import { ancestorsSql, type ChildCountRow, childCountSql, type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
+import { type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type GridWithChainRow, gridWithChainSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
 
 export interface GridFeaturePage {
   features: unknown[];
@@ -35,13 +35,10 @@ export async function gridFeature(db: Queryable, id: number): Promise<{ feature:
 
 /** The grid with its ancestors (nearest first, without geometry) and how many children it has. */
 export async function getGrid(db: Queryable, id: number) {
-  const { feature, version } = await gridFeature(db, id);
-  const { rows: parents } = await db.query(
-    ancestorsSql,
-    [id],
-  );
-  const { rows: counts } = await db.query<ChildCountRow>(childCountSql, [id]);
-  return { feature, version, parents, childCount: counts[0].n };
+  const { rows } = await db.query<GridWithChainRow>(gridWithChainSql, [id]);
+  if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
+  const { feature, version, parents, child_count: childCount } = rows[0];
+  return { feature, version, parents, childCount };
 }
 
 export async function listChildren(db: Queryable, id: number): Promise<unknown[]> {

@@ -76,12 +76,24 @@ export interface GridFeatureRow {
 /** $1 a grid: its feature and version. */
 export const gridFeatureSql = `SELECT ${featureSql} AS feature, version FROM grids WHERE id = $1`;
 
-/** $1 a grid: its ancestors (id, code, name, level), nearest first. */
-export const ancestorsSql = `WITH RECURSIVE chain AS (
-       SELECT g.parent_id AS id, 1 AS depth FROM grids g WHERE g.id = $1
-       UNION ALL
-       SELECT g.parent_id, chain.depth + 1 FROM grids g JOIN chain ON g.id = chain.id WHERE g.parent_id IS NOT NULL)
-     SELECT g.id, g.code, g.name, g.level FROM chain JOIN grids g ON g.id = chain.id ORDER BY chain.depth`;
+export interface GridWithChainRow extends GridFeatureRow {
+  parents: Array<{ id: number; code: string; name: string; level: number }>;
+  child_count: number;
+}
+
+/**
+ * $1 a grid: its feature, version, ancestors (id, code, name, level; nearest first) and how many children it has,
+ * in one statement: one snapshot, and one round trip, which under load is one wait for a pool connection instead of three.
+ */
+export const gridWithChainSql = `SELECT ${featureSql} AS feature, version,
+       (WITH RECURSIVE chain AS (
+          SELECT grids.parent_id AS id, 1 AS depth
+          UNION ALL
+          SELECT g.parent_id, chain.depth + 1 FROM grids g JOIN chain ON g.id = chain.id WHERE g.parent_id IS NOT NULL)
+        SELECT coalesce(json_agg(json_build_object('id', a.id, 'code', a.code, 'name', a.name, 'level', a.level) ORDER BY chain.depth), '[]')
+        FROM chain JOIN grids a ON a.id = chain.id) AS parents,
+       (SELECT count(*)::int FROM grids c WHERE c.parent_id = grids.id) AS child_count
+     FROM grids WHERE id = $1`;
 
 export interface ChildCountRow {
   n: number;

@@ -1,16 +1,22 @@
-import { incidentCells } from '../geo/h3';
+import { cellsAround, incidentCells } from '../geo/h3';
 import { type WriteContext, withWriteTransaction } from '../db/write-context';
 import { type OneMessageStatement, type Pool, type PoolClient, type Queryable, runAsOneMessage, withConnection } from '../db/pool';
 import { RuleViolationError } from '../errors';
 import { changeChannel } from '../events/bus';
 import { checkFingerprint, type KeyedWrite, keptHours, replaceResult, scopesAndKeys } from '../idempotency/keys';
 import type { CreateIncidentInput } from './schemas';
-import { auditTriggerOnSql, type CategoryNamesRow, categoryNamesSql, lockCategoriesAndKeysSql, writeBatchSql, type WrittenReport } from './sql';
+import { auditTriggerOnSql, type CategoryNamesRow, categoryNamesSql, intakeLocksSql, writeBatchSql, type WrittenReport } from './sql';
 import { getIncident } from './views';
 
 /** Near-duplicates: same category, still open, this close in space and time, are linked to the first report. */
 export const duplicateRadiusMetres = 50;
 export const duplicateWindowHours = 24;
+
+/**
+ * The H3 resolution of the intake's locks. Its cells' edges are well over 100 m long, so two points within
+ * duplicateRadiusMetres lie in the same or neighbouring cells (test/incidents/intake-batch.test.ts checks it).
+ */
+export const duplicateLockResolution = 9;
 
 /** Reports written in one statement at most; more wait for the next batch. */
 export const maxBatchSize = 200;
@@ -143,22 +149,30 @@ function keyedReports(reports: IntakeReport[]): KeyedWrite[] {
 }
 
 /**
- * Another process's batch with a report of the same category must have committed before this batch looks for
- * near-duplicates, or two reports of one spot at one instant would both become first reports (each statement
- * sees only what committed before it started). So a batch first takes a transaction lock per category, in the
- * order of their keys (no deadlock), and only then, in a statement of its own, writes. Batches of other
- * categories go on beside. The locks of the reports' Idempotency-Keys are taken with them, in the same order.
+ * Another process's batch with a report that may be a near-duplicate of one of this batch (same category, within
+ * duplicateRadiusMetres) must have committed before this batch looks for near-duplicates, or two reports of one spot
+ * at one instant would both become first reports (each statement sees only what committed before it started). So a
+ * batch first takes a transaction lock per category and H3 cell around each report (duplicateLocks: two such reports
+ * share a cell), in the order of their keys (no deadlock), and only then, in a statement of its own, writes. Batches
+ * of other categories, or elsewhere in the city, go on beside. The locks of the reports' Idempotency-Keys are taken
+ * with them, in the same order.
  */
 function intakeStatements(reports: IntakeReport[]): [OneMessageStatement, OneMessageStatement] {
   const lock = {
-    text: lockCategoriesAndKeysSql,
-    values: [reports.map((report) => report.input.category), ...scopesAndKeys(keyedReports(reports))],
+    text: intakeLocksSql,
+    values: [reports.flatMap(duplicateLocks), ...scopesAndKeys(keyedReports(reports))],
   };
   const batch = {
     text: writeBatchSql,
     values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres, keptHours],
   };
   return [lock, batch];
+}
+
+/** The lock names of a report: its category with its H3 cell and each neighbouring cell. */
+export function duplicateLocks({ input }: Pick<IntakeReport, 'input'>): string[] {
+  const [lon, lat] = input.location.coordinates;
+  return cellsAround(lon, lat, duplicateLockResolution).map((cell) => `${input.category} ${cell}`);
 }
 
 /** What a report is answered, from its row of the batch statement. */

@@ -43,11 +43,12 @@ export const incidentDetailSql = `SELECT ${incidentDetailJson()} AS incident FRO
 const intakeLockClass = 7305;
 
 /**
- * The transaction locks of an intake batch: $1 the reports' categories, then the scopes ($2) and keys ($3) of
- * their Idempotency-Keys (idempotency/keys scopesAndKeys), all in one order (no deadlock).
+ * The transaction locks of an intake batch: $1 the names of its near-duplicate locks (intake.ts duplicateLocks),
+ * then the scopes ($2) and keys ($3) of its Idempotency-Keys (idempotency/keys scopesAndKeys), all in one order
+ * (no deadlock).
  */
-export const lockCategoriesAndKeysSql = `SELECT pg_advisory_xact_lock(class, key)
-           FROM (SELECT ${intakeLockClass} AS class, hashtext(category) AS key FROM unnest($1::text[]) AS category
+export const intakeLocksSql = `SELECT pg_advisory_xact_lock(class, key)
+           FROM (SELECT ${intakeLockClass} AS class, hashtext(place) AS key FROM unnest($1::text[]) AS place
                  UNION ${keyLockRows('$2', '$3')}
                  ORDER BY 1, 2) locks`;
 
@@ -83,7 +84,7 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
  * the partial index of sql/090 has them.
  *
  * Idempotency-Keys (key_scope, key_name, key_fingerprint of a report; their locks were taken by the statement
- * before, lockCategoriesAndKeysSql, so this statement's snapshot sees every report committed under them): a report
+ * before, intakeLocksSql, so this statement's snapshot sees every report committed under them): a report
  * whose key is stored is not written but answered with what the key holds (`claimed`); each new incident is stored
  * under its report's key (`remembered`), in this same statement.
  *
@@ -98,6 +99,12 @@ const openFirstReportsIndexStatuses = `{${finalStatuses.join(',')}}`;
  */
 /** Grid boxes a batch's notification names one by one; a batch over more grids names only the box around them all. */
 const maxAnnouncedBoxes = 64;
+/**
+ * The longest notification a batch sends, in bytes of its text: NOTIFY refuses 8,000 or more, and a refused NOTIFY
+ * fails the batch. A batch whose notification with its points (or its grid boxes) would be longer sends it without
+ * them (see `announced`); without both it is at most about 4,300 bytes (maxBatchSize ids of up to 19 digits).
+ */
+export const maxNotificationBytes = 7000;
 
 export const writeBatchSql = `
 WITH RECURSIVE submitted AS (
@@ -196,22 +203,34 @@ timeline AS (
 ),
 -- Where the batch shows on maps, grid by grid: the new incidents and the first reports they link, with their
 -- level-4 grids. A batch's reports are spread over the city, so one box around them all would cover most of it.
+located AS (
+  SELECT grid_id, geom FROM created
+  UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)
+),
 extents AS (
   SELECT ST_Extent(part.geom) AS e
-  FROM (SELECT grid_id, geom FROM created
-        UNION ALL SELECT d.grid_id, d.geom FROM incidents d WHERE d.id IN (SELECT duplicate_of FROM created)) i
-  CROSS JOIN LATERAL (VALUES (i.geom), (${gridOutline('i.grid_id')})) AS part (geom)
+  FROM located i CROSS JOIN LATERAL (VALUES (i.geom), (${gridOutline('i.grid_id')})) AS part (geom)
   GROUP BY i.grid_id
 ),
--- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written. The
--- boxes per grid, rounded outwards to 1e-6°, only up to ${maxAnnouncedBoxes}: a notification holds at most 8,000 bytes.
-announced AS (
-  SELECT pg_notify($2, json_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', json_agg(c.id ORDER BY c.id),
-                                         'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents),
-                                         'gridBboxes', (SELECT json_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6,
-                                                                              ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
-                                                        FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}))::text)
+-- One notification for the batch (a ChangeEvent of kind incident-changed), only when something was written: the
+-- ids and the box around it all; the boxes per grid (the grids' counts change), rounded outwards to 1e-6°, only up
+-- to ${maxAnnouncedBoxes}; the points (where single incidents changed), rounded to 1e-6°. The first of these texts that fits in
+-- ${maxNotificationBytes} bytes is sent: with points and boxes, with boxes only, or neither (listeners then drop by the one box).
+notice AS (
+  SELECT jsonb_build_object('kind', 'incident-changed', 'id', max(c.id), 'status', 'reported', 'ids', jsonb_agg(c.id ORDER BY c.id),
+                            'gridBbox', (SELECT ARRAY[min(ST_XMin(e)), min(ST_YMin(e)), max(ST_XMax(e)), max(ST_YMax(e))] FROM extents)) AS batch,
+         (SELECT jsonb_agg(ARRAY[floor(ST_XMin(e) * 1e6) / 1e6, floor(ST_YMin(e) * 1e6) / 1e6, ceil(ST_XMax(e) * 1e6) / 1e6, ceil(ST_YMax(e) * 1e6) / 1e6])
+          FROM extents HAVING count(*) <= ${maxAnnouncedBoxes}) AS boxes,
+         (SELECT jsonb_agg(DISTINCT ARRAY[round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)]) FROM located) AS points
   FROM created c HAVING count(*) > 0
+),
+announced AS (
+  SELECT pg_notify($2, (SELECT t.text FROM (VALUES (1, batch || jsonb_build_object('gridBboxes', boxes, 'points', points)),
+                                                   (2, batch || jsonb_build_object('gridBboxes', boxes)),
+                                                   (3, batch)) AS v (step, payload)
+                        CROSS JOIN LATERAL (SELECT v.payload::text AS text) t
+                        WHERE octet_length(t.text) <= ${maxNotificationBytes} OR v.step = 3 ORDER BY v.step LIMIT 1))
+  FROM notice
 ),
 shown AS (SELECT n.ord, ${incidentDetailJson('created', 'timeline')} AS incident FROM created i JOIN numbered n USING (id)),
 remembered AS (

@@ -87,13 +87,23 @@ function touches(a: Bbox, b: Bbox): boolean {
 type Bbox = [number, number, number, number];
 
 /**
- * Where a change shows: the layer, boxes (null: anywhere), and whether the boxes also cover the summaries the
- * change alters (an incident event carries its grid's extent, so the grid's count tiles are inside it).
+ * Where a change shows: the layer, where its features changed and where the summaries it alters lie (null:
+ * anywhere). An incident event carries its grid's extent, so the grid's count tiles are inside it; an intake batch
+ * also names its points, so single-incident tiles elsewhere in those grids stay.
  */
-function changedArea(event: Exclude<ChangeEvent, { kind: 'patrol-positions' }>): { layer: string; bboxes: Bbox[] | null; coversSummaries: boolean } {
-  if (event.kind === 'incident-changed') return { layer: 'incidents', bboxes: event.gridBboxes ?? (event.gridBbox ? [event.gridBbox] : null), coversSummaries: true };
-  if (event.kind === 'risk-predicted') return { layer: 'risk', bboxes: null, coversSummaries: false };
-  return { layer: event.layer, bboxes: event.bbox && [event.bbox], coversSummaries: false };
+function changedArea(event: Exclude<ChangeEvent, { kind: 'patrol-positions' }>): { layer: string; features: Bbox[] | null; summaries: Bbox[] | null } {
+  if (event.kind === 'incident-changed') {
+    const grids = event.gridBboxes ?? (event.gridBbox ? [event.gridBbox] : null);
+    return { layer: 'incidents', features: event.points ? event.points.map(roundedPointBox) : grids, summaries: grids };
+  }
+  if (event.kind === 'risk-predicted') return { layer: 'risk', features: null, summaries: null };
+  return { layer: event.layer, features: event.bbox && [event.bbox], summaries: null };
+}
+
+/** The box a point rounded to 1e-6° (as announced) may have come from. */
+function roundedPointBox([lon, lat]: [number, number]): Bbox {
+  const half = 1e-6;
+  return [lon - half, lat - half, lon + half, lat + half];
 }
 
 /** Makes the tiles of a computed layer (catalogue: `tiles.computed`). */
@@ -157,13 +167,12 @@ export class TileService {
     if (event.kind === 'patrol-positions') return 0;
     const change = changedArea(event);
     const affected = new Map([...this.layers].filter(([, layer]) => layer.changedBy.includes(change.layer)));
-    const { bboxes, coversSummaries } = change;
     const alters: TileTest = (tile) => {
       const layer = affected.get(tile.layer);
       if (!layer) return false;
-      if (bboxes === null || layer.changesEverywhere) return true;
-      const summarised = sourceAtZoom(layer, tile.z)?.source.aggregate === true;
-      if (summarised && !coversSummaries) return true;
+      if (layer.changesEverywhere) return true;
+      const bboxes = sourceAtZoom(layer, tile.z)?.source.aggregate === true ? change.summaries : change.features;
+      if (bboxes === null) return true;
       const bounds = tileBoundsWithBuffer(tile);
       return bboxes.some((bbox) => touches(bounds, bbox));
     };

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { useTestApp } from '../support/app';
 import { one } from './support';
 
@@ -16,6 +17,24 @@ describe('grid reads', () => {
     expect(response.headers.etag).toBe(`"${response.body.version}"`);
     const children = await api.request.get(`/api/grids/${community.id}/children`).set(api.auth('hotline')).expect(200);
     expect(children.body.features).toHaveLength(community.children);
+  });
+
+  it('reads a grid, its parent chain and its child count with one statement: one snapshot, one wait for a connection', async () => {
+    const { db, api } = suite;
+    const grid = await one<{ id: number; top: number }>(db, 'SELECT id, (SELECT id FROM grids WHERE parent_id IS NULL ORDER BY id LIMIT 1) AS top FROM grids WHERE level = 4 ORDER BY id LIMIT 1');
+    const sent = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const response = await api.request.get(`/api/grids/${grid.id}`).set(api.auth('police')).expect(200);
+      expect(response.body.parents.map((parent: { level: number }) => parent.level)).toEqual([3, 2, 1]);
+      expect(response.body.childCount).toBe(0);
+      const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text));
+      expect(texts.filter((text) => /\bFROM grids\b/.test(text))).toHaveLength(1);
+    } finally {
+      sent.mockRestore();
+    }
+    const top = await api.request.get(`/api/grids/${grid.top}`).set(api.auth('police')).expect(200);
+    expect(top.body.parents).toEqual([]);
+    expect(top.body.childCount).toBeGreaterThan(0);
   });
 
   it('documents every grid route in the OpenAPI document', async () => {

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import * as turf from '@turf/turf';
 import pg from 'pg';
+import seedrandom from 'seedrandom';
 import { createPool } from '../../server/db/pool';
+import { demoCityOptions } from '../../data/demo/options';
+import { duplicateLocks, duplicateRadiusMetres } from '../../server/incidents/intake';
+import { intakeLocksSql } from '../../server/incidents/sql';
 import { attachPhotos } from '../../server/incidents/photos';
 import { createIncident, reportIncident } from '../../server/incidents/service';
 import { useTestApp } from '../support/app';
@@ -118,6 +123,48 @@ describe('incident intake under concurrent reports', () => {
       }
     } finally {
       await otherProcess.end();
+    }
+  });
+
+  it('locks by category and place: reports that may be near-duplicates share a lock, a batch elsewhere does not wait', async () => {
+    const { db } = suite;
+    const input = (at: { lon: number; lat: number }, category = '窨井盖') => ({
+      category,
+      source: 'hotline' as const,
+      location: { type: 'Point' as const, coordinates: [at.lon, at.lat] as [number, number] },
+      photos: [],
+    });
+    // Any two points closer than the duplicate radius share a lock name, over the whole demo city.
+    const random = seedrandom('duplicate-locks');
+    const [west, south, east, north] = demoCityOptions.bbox;
+    for (let i = 0; i < 5_000; i++) {
+      const from = turf.point([west + random() * (east - west), south + random() * (north - south)]);
+      const to = turf.destination(from, duplicateRadiusMetres, random() * 360 - 180, { units: 'meters' });
+      const [a, b] = [from, to].map((point) => new Set(duplicateLocks({ input: input({ lon: point.geometry.coordinates[0], lat: point.geometry.coordinates[1] }) })));
+      expect([...a].some((name) => b.has(name))).toBe(true);
+    }
+    // Another process's batch holds the locks of a report at `here`, not yet committed.
+    const here = await pointInGrid(db.pool, 40);
+    const far = await pointInGrid(db.pool, 5);
+    expect(turf.distance([here.lon, here.lat], [far.lon, far.lat], { units: 'meters' })).toBeGreaterThan(1000);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(intakeLocksSql, [duplicateLocks({ input: input(here) }), [], []]);
+      // A report of the category elsewhere is written meanwhile; one 20 m away waits for that batch to commit.
+      await createIncident(db.pool, time.clock, hotline, input(far));
+      const near = turf.destination([here.lon, here.lat], 20, 90, { units: 'meters' }).geometry.coordinates;
+      const waiting = createIncident(db.pool, time.clock, hotline, input({ lon: near[0], lat: near[1] }));
+      for (;;) {
+        const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+        if (rows[0].n > 0) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await other.query('COMMIT');
+      expect(await waiting).toBeGreaterThan(0);
+    } finally {
+      await other.end();
     }
   });
 

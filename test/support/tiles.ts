@@ -1,4 +1,5 @@
 import type { Response } from 'supertest';
+import type { EventBus } from '../../server/events/bus';
 
 export interface Tile {
   z: number;
@@ -23,3 +24,19 @@ export const binary = (res: Response, done: (error: Error | null, body: Buffer) 
   res.on('data', (chunk: Buffer) => chunks.push(chunk));
   res.on('end', () => done(null, Buffer.concat(chunks)));
 };
+
+/** Follows a bus's change events: `all(ids)` resolves once incident-changed events have named every one of ids. */
+export function announcedIncidents(events: Pick<EventBus, 'onChange'>) {
+  const seen = new Set<number>();
+  let check = () => {};
+  const off = events.onChange((event) => {
+    if (event.kind === 'incident-changed') for (const id of event.ids ?? [event.id]) seen.add(id);
+    check();
+  });
+  const all = (ids: number[]) =>
+    new Promise<void>((resolve) => {
+      check = () => ids.every((id) => seen.has(id)) && resolve();
+      check();
+    });
+  return { all, off };
+}

@@ -16,7 +16,7 @@ import { createIncidentBody } from '../../server/incidents/schemas';
 import { reportIncident } from '../../server/incidents/service';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
-import { binary, type Tile, tileAt } from '../support/tiles';
+import { announcedIncidents, binary, type Tile, tileAt } from '../support/tiles';
 
 const tileLayerByName = tileLayersOf(cityCatalogue);
 
@@ -447,6 +447,50 @@ describe('vector tiles', () => {
       expect(service.cached(incidents, between, {})).toBeDefined();
     } finally {
       off();
+      stop();
+    }
+  });
+
+  it('drops the single-incident tiles where the reports of an intake batch lie, not the rest of their grid', async () => {
+    const { db, api } = suite;
+    // A level-4 grid's inner point, and the corner of its box: both inside the box announced for the grid.
+    const { rows } = await db.pool.query<{ lon: number; lat: number; xmin: number; ymin: number }>(
+      `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, ST_XMin(geom) AS xmin, ST_YMin(geom) AS ymin
+       FROM (SELECT geom, ST_PointOnSurface(geom) AS p FROM grids WHERE level = 4 ORDER BY id LIMIT 1) g`,
+    );
+    const [grid] = rows;
+    const z = 18;
+    const inner = tileAt(grid.lon, grid.lat, z);
+    const corner = tileAt(grid.xmin + 1e-7, grid.ymin + 1e-7, z);
+    expect(Math.max(Math.abs(corner.x - inner.x), Math.abs(corner.y - inner.y))).toBeGreaterThan(2);
+    // A second report 16 pixels inside the inner tile's east edge: the eastern neighbour shows it in its buffer.
+    const eastEdge = ((inner.x + 1) / 2 ** z) * 360 - 180;
+    const nearEdge = { lon: eastEdge - (16 / 4096) * (360 / 2 ** z), lat: grid.lat };
+    const neighbour = { ...inner, x: inner.x + 1 };
+    const inside = await db.pool.query<{ grid: number }>('SELECT grid_at(ST_SetSRID(ST_MakePoint($1, $2), 4326)) AS grid', [nearEdge.lon, nearEdge.lat]);
+    expect(inside.rows[0].grid).not.toBeNull();
+    const incidents = tileLayerByName.get('incidents')!;
+    const service = new TileService(db.pool, tileLayerByName, 16 * 1024 * 1024);
+    const stop = service.listen(api.events);
+    const announced = announcedIncidents(api.events);
+    try {
+      for (const tile of [inner, corner, neighbour]) await service.tile(incidents, tile, {}, 'gzip');
+      const report = (at: { lon: number; lat: number }) =>
+        reportIncident(db.pool, () => new Date(), { actor: null, route: 'test' }, createIncidentBody.parse({ category: '违章建筑', source: 'hotline', location: { type: 'Point', coordinates: [at.lon, at.lat] } }));
+      const [atInner, atEdge] = await Promise.all([report(grid), report(nearEdge)]);
+      const ids = [atInner.id as number, atEdge.id as number];
+      await announced.all(ids);
+      // The corner of the grid's box is far from both reports: its tile stays.
+      expect(service.cached(incidents, corner, {})).toBeDefined();
+      const shown = async (tile: Tile) => {
+        expect(service.cached(incidents, tile, {})).toBeUndefined();
+        const layer = new VectorTile(new PbfReader((await service.tile(incidents, tile, {}, 'identity')).body)).layers.incidents;
+        return Array.from({ length: layer?.length ?? 0 }, (_, i) => layer.feature(i).id);
+      };
+      expect(await shown(inner)).toEqual(expect.arrayContaining(ids));
+      expect(await shown(neighbour)).toContain(ids[1]);
+    } finally {
+      announced.off();
       stop();
     }
   });
