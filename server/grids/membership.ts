@@ -15,6 +15,18 @@ export function placementSql(placement: GridPlacement, geom: string): string {
 }
 
 /**
+ * The rows of a member table whose grid an edit inside `$1` (the area) may change. A row placed by a point (its
+ * own, or one on its surface) lies in its grid, so when that point is in the area its grid meets the area: the
+ * rows of the grids meeting it (an array, so that the grid_id index serves it inside the OR) and the rows no grid
+ * holds, by place, are all there is to look at, without an index on every row's geometry (sql/230: patrol GPS
+ * fixes). A track is placed by its longest stretch, which may lie outside the area while a part is inside: by place.
+ */
+function mayMoveSql(placement: GridPlacement): string {
+  if (placement === 'longest-stretch') return 'geom && $1::geometry';
+  return '(grid_id = ANY (ARRAY(SELECT id FROM grids WHERE level = 4 AND geom && $1::geometry)) OR (grid_id IS NULL AND geom && $1::geometry))';
+}
+
+/**
  * Re-places every member inside `area` (hex EWKB; the old and new extent of the changed grids) by its rule, in
  * the caller's transaction. Returns how many rows changed grid, per layer.
  */
@@ -24,7 +36,7 @@ export async function reassignMembers(db: Queryable, members: readonly GridMembe
     const name = identifier(table);
     const result = await db.query(
       `UPDATE ${name} m SET grid_id = placed.grid_id
-       FROM (SELECT id, ${placementSql(placement, 'geom')} AS grid_id FROM ${name} WHERE geom && $1::geometry) placed
+       FROM (SELECT id, ${placementSql(placement, 'geom')} AS grid_id FROM ${name} WHERE ${mayMoveSql(placement)}) placed
        WHERE m.id = placed.id AND m.grid_id IS DISTINCT FROM placed.grid_id`,
       [area],
     );
