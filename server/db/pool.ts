@@ -82,11 +82,14 @@ export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => 
   }
 }
 
-/** Runs fn inside one transaction: committed when it returns, rolled back when it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn inside one transaction: committed when it returns, rolled back when it throws. `opening` statements
+ * (runAsOneMessage) go in the same message as BEGIN: a transaction's settings cost no round trip of their own.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, opening: OneMessageStatement[] = []): Promise<T> {
   return withConnection(pool, async (client) => {
-    await client.query('BEGIN');
     try {
+      await runAsOneMessage(client, [{ text: 'BEGIN', values: [] }, ...opening]);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;

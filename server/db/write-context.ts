@@ -23,13 +23,13 @@ export interface WriteContext {
  * what fn returns is stored under the key in this same transaction.
  */
 export async function withWriteTransaction<T>(pool: Pool, context: WriteContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const writer = {
+    text: `SELECT set_config('citygrid.token_id', $1, true), set_config('citygrid.role', $2, true),
+                  set_config('citygrid.route', $3, true), set_config('citygrid.request_id', $4, true),
+                  set_config('citygrid.bulk', $5, true)`,
+    values: [String(context.actor?.tokenId ?? ''), context.actor?.role ?? '', context.route, context.requestId ?? '', context.bulk ? 'on' : 'off'],
+  };
   return withTransaction(pool, async (client) => {
-    await client.query(
-      `SELECT set_config('citygrid.token_id', $1, true), set_config('citygrid.role', $2, true),
-              set_config('citygrid.route', $3, true), set_config('citygrid.request_id', $4, true),
-              set_config('citygrid.bulk', $5, true)`,
-      [String(context.actor?.tokenId ?? ''), context.actor?.role ?? '', context.route, context.requestId ?? '', context.bulk ? 'on' : 'off'],
-    );
     const claim = context.idempotency;
     if (!claim) return fn(client);
     const keyed = { actor: context.actor, claim };
@@ -39,5 +39,5 @@ export async function withWriteTransaction<T>(pool: Pool, context: WriteContext,
     const result = await fn(client);
     await rememberResults(client, [{ ...keyed, result }]);
     return result;
-  });
+  }, [writer]);
 }

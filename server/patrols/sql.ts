@@ -309,15 +309,11 @@ export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.re
      ) p
      ORDER BY k.n, p.recorded_at`;
 
-/** The extent of the tracks removed and added (all null when none). */
-export interface ChangedExtentRow {
-  minx: number | null;
-  miny: number;
-  maxx: number;
-  maxy: number;
-}
-
-/** $1..$2 worker-days, $3..$12 the built tracks, $13 the time zone, $14..$15 their pieces: replaces the days' tracks and answers the extent of what changed. */
+/**
+ * $1..$2 worker-days, $3..$12 the built tracks, $13 the time zone, $14..$15 their pieces, $16 the change channel
+ * (events/bus): replaces the days' tracks, marks the days' coverage stale (sql/170: patrol_days, in day order) and
+ * announces the extent of what changed on the map, if anything did, as a layer-changed event of patrol_tracks.
+ */
 export const replaceTracksSql = `WITH gone AS (
        DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
        WHERE ${workerDayRange('t.worker', 't.started_at', 'k', '$13')}
@@ -340,12 +336,16 @@ export const replaceTracksSql = `WITH gone AS (
        INSERT INTO patrol_track_pieces (track_id, started_at, geom_3857)
        SELECT built.id, built.started_at, ST_Transform(ST_GeomFromEWKT(p.ewkt), 3857)
        FROM unnest($14::int[], $15::text[]) AS p(track, ewkt) JOIN built USING (track)
+     ),
+     stale AS (
+       INSERT INTO patrol_days (day) SELECT DISTINCT d FROM unnest($2::date[]) d ORDER BY d
+       ON CONFLICT (day) DO UPDATE SET version = patrol_days.version + 1
      )
-     SELECT ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy
-     FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM gone UNION ALL SELECT geom FROM added) changed) extent`;
+     SELECT pg_notify($16, json_build_object('kind', 'layer-changed', 'layer', 'patrol_tracks', 'ids', '[]'::json,
+                                             'bbox', json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)))::text)
+     FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM gone UNION ALL SELECT geom FROM added) changed) extent
+     WHERE e IS NOT NULL`;
 
 /** $1 fix ids, $2 their flags: writes the changed speed flags. */
 export const updateFlagsSql = 'UPDATE patrol_points p SET flag = c.flag FROM unnest($1::bigint[], $2::text[]) AS c(id, flag) WHERE p.id = c.id';
 
-/** $1 days (sorted): marks their coverage stale (sql/170: patrol_days). */
-export const bumpDayVersionsSql = 'INSERT INTO patrol_days (day) SELECT unnest($1::date[]) ON CONFLICT (day) DO UPDATE SET version = patrol_days.version + 1';

@@ -1,8 +1,8 @@
-import type { PoolClient } from '../db/pool';
-import { publishChange } from '../events/bus';
+import { type PoolClient, runAsOneMessage } from '../db/pool';
+import { changeChannel } from '../events/bus';
 import type { FlagReason } from './schemas';
 import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackPiecesEwkt, trackStretches } from './segments';
-import { type ChangedExtentRow, bumpDayVersionsSql, fixesOfDaysSql, lockWorkerDaysSql, replaceTracksSql, updateFlagsSql } from './sql';
+import { fixesOfDaysSql, lockWorkerDaysSql, replaceTracksSql, updateFlagsSql } from './sql';
 
 /** One worker's local calendar day (CITY_TIME_ZONE), the unit tracks are built in. */
 export interface WorkerDay {
@@ -22,28 +22,23 @@ export interface RebuildResult {
 export const dayKey = (worker: string, day: string) => `${worker}\u0000${day}`;
 
 /**
- * Serialises builds of the same worker-day across transactions and processes: a batch waits for another batch of
- * that day to commit, then reads its fixes too. Taken in one order (sorted keys), so builds cannot deadlock.
+ * Every fix of each day, after taking the days' advisory locks: builds of the same worker-day are serialised
+ * across transactions and processes (a batch waits for another batch of that day to commit, then reads its fixes
+ * too), and taken in one order (sorted keys) so that they cannot deadlock. The lock and the read go as one message,
+ * two statements: the read's snapshot is taken after the locks. A day that holds no fixes but those this
+ * transaction stored (`fresh`, by time) is not read back: those are the day's fixes as they are (most batches start
+ * days of their own).
  */
-async function lockDays(client: PoolClient, days: WorkerDay[]): Promise<void> {
-  await client.query(
-    lockWorkerDaysSql,
-    [days.map((d) => d.worker), days.map((d) => d.day)],
-  );
-}
-
-/**
- * Every fix of each day: read back, unless the day holds no fixes but those this transaction stored (`fresh`, by
- * time), which are then the day's fixes as they are: most batches start days of their own.
- */
-async function fixesOfDays(client: PoolClient, days: WorkerDay[], zone: string, fresh: Map<string, StoredFix[]>): Promise<Map<string, StoredFix[]>> {
+async function lockAndReadDays(client: PoolClient, days: WorkerDay[], zone: string, fresh: Map<string, StoredFix[]>): Promise<Map<string, StoredFix[]>> {
   const keys = days.map((d) => dayKey(d.worker, d.day));
-  const { rows } = await client.query<StoredFix & { key: number }>(
-    fixesOfDaysSql,
-    [days.map((d) => d.worker), days.map((d) => d.day), zone, keys.map((key) => fresh.get(key)?.length ?? 0)],
-  );
+  const workers = days.map((d) => d.worker);
+  const dates = days.map((d) => d.day);
+  const [, read] = await runAsOneMessage(client, [
+    { text: lockWorkerDaysSql, values: [workers, dates] },
+    { text: fixesOfDaysSql, values: [workers, dates, zone, keys.map((key) => fresh.get(key)?.length ?? 0)] },
+  ]);
   const byDay = new Map<string, StoredFix[]>();
-  for (const { key, ...fix } of rows) {
+  for (const { key, ...fix } of read.rows as Array<StoredFix & { key: number }>) {
     const name = keys[key - 1];
     const list = byDay.get(name) ?? [];
     list.push(fix);
@@ -66,11 +61,11 @@ interface BuiltTrack {
   fixes: StoredFix[];
 }
 
-/** Replaces the tracks of the days with the built ones; returns the extent of what changed on the map. */
-async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<[number, number, number, number] | null> {
+/** Replaces the tracks of the days with the built ones, marks the days' coverage stale and announces the change (replaceTracksSql). */
+async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<void> {
   const stretches = tracks.map((track) => trackStretches(track.fixes));
   const pieces = tracks.flatMap((track, i) => trackPiecesEwkt(track.fixes).map((ewkt) => ({ track: i + 1, ewkt })));
-  const { rows } = await client.query<ChangedExtentRow>(
+  await client.query(
     replaceTracksSql,
     [
       days.map((d) => d.worker),
@@ -88,10 +83,9 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
       zone,
       pieces.map((piece) => piece.track),
       pieces.map((piece) => piece.ewkt),
+      changeChannel,
     ],
   );
-  const { minx, miny, maxx, maxy } = rows[0];
-  return minx === null ? null : [minx, miny, maxx, maxy];
 }
 
 /** Writes the speed flags that changed (a late batch can make an accepted fix a jump, or the reverse). */
@@ -103,12 +97,6 @@ async function updateFlags(client: PoolClient, changes: Array<{ id: number; flag
   ]);
 }
 
-/** Marks the days' coverage stale (sql/170: patrol_days), in day order. */
-async function bumpDayVersions(client: PoolClient, days: WorkerDay[]): Promise<void> {
-  const distinct = [...new Set(days.map((d) => d.day))].sort();
-  await client.query(bumpDayVersionsSql, [distinct]);
-}
-
 /**
  * Builds the tracks of the given worker-days from all their stored fixes, in the caller's transaction: speed flags
  * decided over the whole day, accepted fixes cut at gaps over 10 minutes, each piece a LineStringM. The result
@@ -118,8 +106,7 @@ async function bumpDayVersions(client: PoolClient, days: WorkerDay[]): Promise<v
 export async function rebuildDays(client: PoolClient, days: WorkerDay[], zone: string, fresh = new Map<string, StoredFix[]>()): Promise<RebuildResult> {
   const result: RebuildResult = { days: [], freshFlags: new Map(), newestAccepted: [] };
   if (!days.length) return result;
-  await lockDays(client, days);
-  const fixes = await fixesOfDays(client, days, zone, fresh);
+  const fixes = await lockAndReadDays(client, days, zone, fresh);
   const tracks: BuiltTrack[] = [];
   const changes: Array<{ id: number; flag: FlagReason | null }> = [];
   const newest = new Map<string, RebuildResult['newestAccepted'][number]>();
@@ -138,9 +125,7 @@ export async function rebuildDays(client: PoolClient, days: WorkerDay[], zone: s
     result.days.push({ workerId: worker, day, tracks: pieces.length });
   }
   await updateFlags(client, changes);
-  const bbox = await replaceTracks(client, days, tracks, zone);
-  await bumpDayVersions(client, days);
-  if (bbox) await publishChange(client, { kind: 'layer-changed', layer: 'patrol_tracks', ids: [], bbox });
+  await replaceTracks(client, days, tracks, zone);
   result.newestAccepted = [...newest.values()];
   return result;
 }
