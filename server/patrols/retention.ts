@@ -3,32 +3,34 @@ import { tryTransactionLock } from '../db/advisory-lock';
 import type { Pool } from '../db/pool';
 import type { Clock } from '../deps';
 import type { Logger } from '../logger';
-import { deleteExpiredFixesSliceSql, deleteExpiredLiveSql } from './sql';
+import { deleteExpiredFixesSliceSql, deleteExpiredLiveSql, type RetentionSliceRow } from './sql';
 
 // One retention round per cluster at a time: whoever holds this transaction-level advisory lock deletes.
 const retentionLockKey = 4_242_170;
-// Deleted in slices, each its own short transaction, so a first run over years of fixes holds no long lock.
-const sliceSize = 50_000;
+// Deleted in slices of this many workers, each its own short transaction, so a first run over years of fixes
+// holds no long lock.
+const workersPerSlice = 200;
 
 /**
  * Deletes raw GPS fixes (personal data) older than `days` before clock(), and last positions as old. Tracks and
- * the coverage kept per day stay: they were built from the fixes and need them no more. Returns how many fixes went.
+ * the coverage kept per day stay: they were built from the fixes and need them no more. Goes through the workers
+ * in order, `perSlice` at a time; returns how many fixes went.
  */
-export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number): Promise<number> {
+export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number, perSlice = workersPerSlice): Promise<number> {
   const before = new Date(clock().getTime() - days * 86_400_000);
   let deleted = 0;
+  let after = '';
   for (;;) {
     const slice = await withWriteTransaction(pool, { actor: null, route: 'scheduler patrol-retention' }, async (client) => {
-      if (!(await tryTransactionLock(client, retentionLockKey))) return 0;
+      if (!(await tryTransactionLock(client, retentionLockKey))) return null;
       await client.query(deleteExpiredLiveSql, [before]);
-      const result = await client.query(
-        deleteExpiredFixesSliceSql,
-        [before, sliceSize],
-      );
-      return result.rowCount ?? 0;
+      const { rows } = await client.query<RetentionSliceRow>(deleteExpiredFixesSliceSql, [before, after, perSlice]);
+      return rows[0];
     });
-    deleted += slice;
-    if (slice < sliceSize) return deleted;
+    if (!slice) return deleted;
+    deleted += slice.deleted;
+    if (slice.last === null) return deleted;
+    after = slice.last;
   }
 }
 

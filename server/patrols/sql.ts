@@ -288,8 +288,28 @@ export const tracksOfDaySql = `SELECT t.id, t.worker AS "workerId", to_char(t.st
 /** $1 the horizon: deletes last positions older than it. */
 export const deleteExpiredLiveSql = 'DELETE FROM patrol_live WHERE recorded_at < $1';
 
-/** $1 the horizon, $2 slice size: deletes up to $2 of the oldest fixes older than it. */
-export const deleteExpiredFixesSliceSql = 'DELETE FROM patrol_points WHERE id IN (SELECT id FROM patrol_points WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2)';
+/** The last worker of a retention slice (null when no worker came after the cursor) and how many fixes went. */
+export interface RetentionSliceRow {
+  last: string | null;
+  deleted: number;
+}
+
+/**
+ * $1 the horizon, $2 the worker after which to go on ('' at first), $3 workers per slice: deletes the fixes older
+ * than the horizon of the next $3 workers that have fixes, each found by one probe of the (worker, recorded_at)
+ * index (a loose index scan) and its old fixes as one range of it.
+ */
+export const deleteExpiredFixesSliceSql = `WITH RECURSIVE w(worker, n) AS (
+       (SELECT worker, 1 FROM patrol_points WHERE worker > $2 ORDER BY worker LIMIT 1)
+       UNION ALL
+       SELECT (SELECT p.worker FROM patrol_points p WHERE p.worker > w.worker ORDER BY p.worker LIMIT 1), w.n + 1
+       FROM w WHERE w.worker IS NOT NULL AND w.n < $3
+     ),
+     gone AS (
+       DELETE FROM patrol_points p USING w WHERE p.worker = w.worker AND p.recorded_at < $1
+       RETURNING 1
+     )
+     SELECT (SELECT max(worker) FROM w) AS last, (SELECT count(*) FROM gone)::int AS deleted`;
 
 /** $1 workers, $2 days (sorted keys): the advisory locks of those worker-days, in one order. */
 export const lockWorkerDaysSql = `SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(w || '/' || d, 17) AS k FROM unnest($1::text[], $2::text[]) AS x(w, d) ORDER BY 1) keys`;

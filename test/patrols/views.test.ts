@@ -126,6 +126,20 @@ describe('patrol views: playback, live, coverage, retention', () => {
     expect(csv.text).toContain(`HAND-3,手工网格3,3,1,${before.roadShare}`);
     const tracksBefore = (await db.pool.query('SELECT count(*)::int AS n FROM patrol_tracks')).rows[0].n;
 
+    // First a horizon in the middle of the stored fixes, one worker per slice: exactly the older fixes go.
+    const span = (
+      await db.pool.query<{ cut: Date; older: number; newer: number; workers: number }>(
+        `SELECT c.cut, (SELECT count(*) FROM patrol_points WHERE recorded_at < c.cut)::int AS older,
+                (SELECT count(*) FROM patrol_points WHERE recorded_at >= c.cut)::int AS newer, (SELECT count(DISTINCT worker) FROM patrol_points)::int AS workers
+         FROM (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY recorded_at) AS cut FROM patrol_points) c`,
+      )
+    ).rows[0];
+    expect(span.older).toBeGreaterThan(0);
+    expect(span.workers).toBeGreaterThan(1);
+    expect(await deleteExpiredFixes(db.pool, () => new Date(span.cut.getTime() + 180 * 86_400_000), 180, 1)).toBe(span.older);
+    const kept = (await db.pool.query('SELECT count(*)::int AS n, count(*) FILTER (WHERE recorded_at < $1)::int AS older FROM patrol_points', [span.cut])).rows[0];
+    expect(kept).toEqual({ n: span.newer, older: 0 });
+
     const later = () => new Date(now.getTime() + 181 * 86_400_000);
     const deleted = await deleteExpiredFixes(db.pool, later, 180);
     expect(deleted).toBeGreaterThan(0);
