@@ -330,7 +330,7 @@ export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.re
      ORDER BY k.n, p.recorded_at`;
 
 /**
- * $1..$2 worker-days, $3..$12 the built tracks, $13 the time zone, $14..$15 their pieces, $16 the change channel
+ * $1..$2 worker-days, $3..$12 the built tracks (geometry as hex EWKB), $13 the time zone, $14..$15 their pieces (hex EWKB), $16 the change channel
  * (events/bus): replaces the days' tracks, marks the days' coverage stale (sql/170: patrol_days, in day order) and
  * announces the extent of what changed on the map, if anything did, as a layer-changed event of patrol_tracks.
  */
@@ -340,11 +340,11 @@ export const replaceTracksSql = `WITH gone AS (
        RETURNING t.geom
      ),
      built AS (
-       SELECT nextval('patrol_tracks_id_seq') AS id, b.track, b.worker, ST_GeomFromEWKT(b.ewkt) AS geom_m,
+       SELECT nextval('patrol_tracks_id_seq') AS id, b.track, b.worker, b.ewkb::geometry AS geom_m,
               timestamptz 'epoch' + b.started_ms * interval '1 millisecond' AS started_at, timestamptz 'epoch' + b.ended_ms * interval '1 millisecond' AS ended_at,
               b.n, b.distance_m, b.main_grid, b.grids::bigint[] AS grids, b.metres::float8[] AS metres, b.seconds::float8[] AS seconds
        FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::int[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
-         AS b(worker, ewkt, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds, track)
+         AS b(worker, ewkb, started_ms, ended_ms, n, distance_m, main_grid, grids, metres, seconds, track)
      ),
      added AS (
        INSERT INTO patrol_tracks (id, worker, started_at, ended_at, geom, geom_m, distance_m, fixes, grid_id, grid_ids, grid_metres, grid_seconds)
@@ -354,8 +354,8 @@ export const replaceTracksSql = `WITH gone AS (
      ),
      pieces AS (
        INSERT INTO patrol_track_pieces (track_id, started_at, geom_3857)
-       SELECT built.id, built.started_at, ST_Transform(ST_GeomFromEWKT(p.ewkt), 3857)
-       FROM unnest($14::int[], $15::text[]) AS p(track, ewkt) JOIN built USING (track)
+       SELECT built.id, built.started_at, ST_Transform(p.ewkb::geometry, 3857)
+       FROM unnest($14::int[], $15::text[]) AS p(track, ewkb) JOIN built USING (track)
      ),
      stale AS (
        INSERT INTO patrol_days (day) SELECT DISTINCT d FROM unnest($2::date[]) d ORDER BY d

@@ -1,7 +1,7 @@
 import { type PoolClient, runAsOneMessage } from '../db/pool';
 import { changeChannel } from '../events/bus';
 import type { FlagReason } from './schemas';
-import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkt, trackPiecesEwkt, trackStretches } from './segments';
+import { cutIntoTracks, decideSpeedFlags, type StoredFix, trackEwkb, trackPiecesEwkb, trackStretches } from './segments';
 import { fixesOfDaysSql, lockWorkerDaysSql, replaceTracksSql, updateFlagsSql } from './sql';
 
 /** One worker's local calendar day (CITY_TIME_ZONE), the unit tracks are built in. */
@@ -64,14 +64,14 @@ interface BuiltTrack {
 /** Replaces the tracks of the days with the built ones, marks the days' coverage stale and announces the change (replaceTracksSql). */
 async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: BuiltTrack[], zone: string): Promise<void> {
   const stretches = tracks.map((track) => trackStretches(track.fixes));
-  const pieces = tracks.flatMap((track, i) => trackPiecesEwkt(track.fixes).map((ewkt) => ({ track: i + 1, ewkt })));
+  const pieces = tracks.flatMap((track, i) => trackPiecesEwkb(track.fixes).map((ewkb) => ({ track: i + 1, ewkb })));
   await client.query(
     replaceTracksSql,
     [
       days.map((d) => d.worker),
       days.map((d) => d.day),
       tracks.map((t) => t.worker),
-      tracks.map((t) => trackEwkt(t.fixes)),
+      tracks.map((t) => trackEwkb(t.fixes)),
       tracks.map((t) => t.fixes[0].ms),
       tracks.map((t) => t.fixes[t.fixes.length - 1].ms),
       tracks.map((t) => t.fixes.length),
@@ -82,7 +82,7 @@ async function replaceTracks(client: PoolClient, days: WorkerDay[], tracks: Buil
       stretches.map((s) => `{${s.seconds.join(',')}}`),
       zone,
       pieces.map((piece) => piece.track),
-      pieces.map((piece) => piece.ewkt),
+      pieces.map((piece) => piece.ewkb),
       changeChannel,
     ],
   );
