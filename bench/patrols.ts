@@ -1,8 +1,10 @@
-// npm run bench:patrols [-- --fixes 1000000 --workers 500 --batch 5000 --clients 2]
+// npm run bench:patrols [-- --fixes 1000000 --workers 500 --batch 5000 --clients 2,4]
 // Patrol pipeline (issue 17) on a private database with the demo city's grids, roads and buildings:
 //  1. ingest floor: a bare COPY of the fixes into patrol_points with its indexes (no checks, no grids, no tracks);
 //  2. the same fixes over HTTP, POST /api/patrols/points in batches, to the real server in a child process
 //     (checks, grid per fix, flags, tracks of every touched worker-day rebuilt, live positions) — goal 50,000 fixes/s;
+//     once per number of concurrent clients (--clients; 500 phones post at once in a city, and on 2 cores two batches
+//     in flight leave a core idle while one waits for the other's day lock or its JSON), the tables emptied between;
 //  3. tracks for one day of every worker, built again from their fixes; and read back as TripsLayer data;
 //  4. coverage floor: road length and buildings per level-4 grid, the part of coverage that no track changes;
 //  5. coverage of every level-4 grid for that day, computed afresh (not read from patrol_coverage) — goal < 5 s.
@@ -27,11 +29,11 @@ import { processStat, serverCpuSeconds } from './cpu';
 import { scratchDatabase } from './scratch-database';
 
 const { values } = parseArgs({
-  options: { fixes: { type: 'string', default: '1000000' }, workers: { type: 'string', default: '500' }, batch: { type: 'string', default: '5000' }, clients: { type: 'string', default: '2' } },
+  options: { fixes: { type: 'string', default: '1000000' }, workers: { type: 'string', default: '500' }, batch: { type: 'string', default: '5000' }, clients: { type: 'string', default: '2,4' } },
 });
 const totalFixes = Number(values.fixes);
 const batchSize = Number(values.batch);
-const clients = Number(values.clients);
+const clientCounts = values.clients.split(',').map(Number);
 const zone = 'Asia/Shanghai';
 // Yesterday in the city, from 08:00: inside retention and not in the future.
 const dayStartMs = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - 1) - 8 * 3_600_000;
@@ -139,7 +141,7 @@ async function bareCopy(pool: Pool, fixes: BenchFix[]): Promise<Step<void>> {
 }
 
 /** POSTs the batches from `clients` concurrent clients. */
-async function overHttp(url: string, token: string, batches: BenchFix[][]): Promise<void> {
+async function overHttp(url: string, token: string, batches: BenchFix[][], clients: number): Promise<void> {
   const queue = [...batches];
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -192,9 +194,13 @@ async function main(): Promise<void> {
     const child = await startChildServer(url);
     stopServer = child.stop;
     const admin = await createToken(pool, { role: 'admin', label: 'bench:patrols' });
-    const ingest = await measured(pool, child.pid, () => overHttp(child.url, admin.token, batches));
-    const ingestRate = fixes.length / ingest.seconds;
-    console.log(`HTTP ingest: ${Math.round(ingestRate)} fixes/s`);
+    const ingests: Array<{ clients: number; step: Step<void>; rate: number }> = [];
+    for (const [i, clients] of clientCounts.entries()) {
+      if (i > 0) await pool.query('TRUNCATE patrol_points, patrol_tracks, patrol_track_pieces, patrol_live, patrol_days');
+      const step = await measured(pool, child.pid, () => overHttp(child.url, admin.token, batches, clients));
+      ingests.push({ clients, step, rate: fixes.length / step.seconds });
+      console.log(`HTTP ingest, ${clients} client(s): ${Math.round(fixes.length / step.seconds)} fixes/s`);
+    }
 
     const days = people.map((walker) => ({ worker: walker.worker, day }));
     const rebuild = await timed(() => withTransaction(pool, (client) => rebuildDays(client, days, zone)));
@@ -213,17 +219,19 @@ async function main(): Promise<void> {
     const coverageFloorSeconds = median(floorRuns.map((step) => step.seconds));
     const coverageSeconds = median(coverageRuns.map((step) => step.seconds));
 
-    console.log(`\nmachine shared with other work; ${clients} HTTP client(s); load average after: ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+    console.log(`\nmachine shared with other work; load average after: ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}`);
     console.table([
       { measure: `floor: bare COPY of ${fixes.length} fixes`, result: `${Math.round(floorRate)} fixes/s`, goal: '', ratio: '', 'load avg': floor.load.toFixed(1) },
-      {
-        measure: `POST /api/patrols/points, batches of ${batchSize}`,
-        result: `${Math.round(ingestRate)} fixes/s`,
-        goal: '≥ 50000 fixes/s',
-        ratio: (ingestRate / 50_000).toFixed(2),
-        'load avg': ingest.load.toFixed(1),
-      },
-      { measure: 'ingest / floor', result: (ingestRate / floorRate).toFixed(2), goal: '', ratio: '', 'load avg': '' },
+      ...ingests.flatMap(({ clients, step, rate }) => [
+        {
+          measure: `POST /api/patrols/points, batches of ${batchSize}, ${clients} client(s)`,
+          result: `${Math.round(rate)} fixes/s`,
+          goal: '≥ 50000 fixes/s',
+          ratio: (rate / 50_000).toFixed(2),
+          'load avg': step.load.toFixed(1),
+        },
+        { measure: `ingest / floor, ${clients} client(s)`, result: (rate / floorRate).toFixed(2), goal: '', ratio: '', 'load avg': '' },
+      ]),
       { measure: 'floor / goal', result: (floorRate / 50_000).toFixed(2), goal: '', ratio: '', 'load avg': '' },
       { measure: `tracks of ${people.length} workers for a day, rebuilt`, result: `${rebuild.seconds.toFixed(2)} s`, goal: '', ratio: '', 'load avg': '' },
       { measure: `GET tracks format=trips (${trips.result.trips.length} tracks)`, result: `${trips.seconds.toFixed(2)} s`, goal: '', ratio: '', 'load avg': '' },
@@ -248,12 +256,12 @@ async function main(): Promise<void> {
     console.log('\nCPU per fix (µs; all processes of each kind, from /proc; n/a when not measurable here):');
     console.table([
       { step: 'bare COPY', database: perFix(floor.databaseCpu, fixes.length), 'server process': '', 'bench (client)': perFix(floor.benchCpu, fixes.length) },
-      {
-        step: 'HTTP ingest',
-        database: perFix(ingest.databaseCpu, fixes.length),
-        'server process': perFix(ingest.serverCpu, fixes.length),
-        'bench (client)': perFix(ingest.benchCpu, fixes.length),
-      },
+      ...ingests.map(({ clients, step }) => ({
+        step: `HTTP ingest, ${clients} client(s)`,
+        database: perFix(step.databaseCpu, fixes.length),
+        'server process': perFix(step.serverCpu, fixes.length),
+        'bench (client)': perFix(step.benchCpu, fixes.length),
+      })),
     ]);
   } finally {
     await stopServer();
