@@ -74,10 +74,10 @@ export interface CitygridApp {
 }
 
 /** The shared services; the caches kept fresh by change events are subscribed here, where they are made. */
-function sharedServices({ pool, reads, clock, config, events, catalogue }: AppDeps): { shared: SharedServices; stopListening: () => void } {
+function sharedServices({ pool, reads, clock, config, events, catalogue, tilePeers }: AppDeps): { shared: SharedServices; stopListening: () => void } {
   const authenticator = createAuthenticator(pool);
   const hotspots = new HotspotService(reads, clock);
-  const tiles = new TileService(reads, tileLayersOf(catalogue), config.TILE_CACHE_MB * 1024 * 1024, { hotspots: hotspotTiles(hotspots, clock) });
+  const tiles = new TileService(reads, tileLayersOf(catalogue), config.TILE_CACHE_MB * 1024 * 1024, { hotspots: hotspotTiles(hotspots, clock) }, tilePeers);
   const stops = [hotspots.listen(events), tiles.listen(events)];
   return { shared: { hotspots, tiles, authenticator }, stopListening: () => stops.forEach((stop) => stop()) };
 }

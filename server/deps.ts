@@ -4,6 +4,7 @@ import type { HeavyWork } from './db/heavy-work';
 import type { Pool, Queryable } from './db/pool';
 import type { EventBus } from './events/bus';
 import type { Logger } from './logger';
+import type { TilePeers } from './tiles/peers';
 
 /** Current time, injected so deadlines, escalation and risk windows can be tested without sleeping. */
 export type Clock = () => Date;
@@ -26,6 +27,8 @@ export interface AppDeps {
   events: EventBus;
   /** The spatial layers: tiles, the feature API and grid membership are derived from it. */
   catalogue: Catalogue;
+  /** The other server processes of this host, which the tiles made here are handed to (node:cluster workers). */
+  tilePeers?: TilePeers;
 }
 
 /** What createApp is given: the catalogue defaults to the city's (catalogue/city.ts). */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import cluster from 'node:cluster';
 import { createApp } from './app';
 import { type Config, exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
@@ -15,6 +16,7 @@ import { createLogger, type Logger } from './logger';
 import { startRiskScheduler } from './risk/service';
 import { startPatrolRetentionScheduler } from './patrols/retention';
 import { type ListeningMessage, whenAskedToStop } from './supervisor';
+import { clusterTilePeers } from './tiles/peers';
 
 export interface RunningServer {
   url: string;
@@ -33,7 +35,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
   await events.start();
   const reads = openReads(config, pool, events, log);
   const heavy = new HeavyWork(databaseUrl, config, reads);
-  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: systemClock, events });
+  const app = createApp({ config, pool, reads: reads.reads, heavy, log, clock: systemClock, events, tilePeers: cluster.isWorker ? clusterTilePeers() : undefined });
   const stopSchedulers = config.RUN_SCHEDULERS ? startSchedulers(pool, log, config) : () => undefined;
   const server = http.createServer(withFastPath(app, log));
   await new Promise<void>((resolve, reject) => {

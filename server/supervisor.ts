@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { exitWithStartError, loadConfig } from './config';
 import { resolveDatabaseUrl } from './db/connect';
 import { createLogger, type Logger } from './logger';
+import { relayTiles } from './tiles/peers';
 
 /** What server/main.ts tells its supervisor over the IPC channel once it listens. */
 export interface ListeningMessage {
@@ -46,7 +47,8 @@ export function superviseServer(env: NodeJS.ProcessEnv, log: Logger, workers = 1
   const ready = new Promise<string>((resolve) => {
     markReady = resolve;
   });
-  cluster.setupPrimary({ exec: mainScript, execArgv: process.execArgv, args: [] });
+  // 'advanced': the tiles the workers hand each other (tiles/peers.ts) pass as bytes, not as JSON arrays of numbers.
+  cluster.setupPrimary({ exec: mainScript, execArgv: process.execArgv, args: [], serialization: 'advanced' });
 
   function start(slot: number): void {
     const startedAt = performance.now();
@@ -56,7 +58,7 @@ export function superviseServer(env: NodeJS.ProcessEnv, log: Logger, workers = 1
     running.set(slot, worker);
     log.info({ pid, worker: slot }, 'server process started');
     worker.on('message', (message: ListeningMessage) => {
-      if (message?.type !== 'listening') return;
+      if (relayTiles(worker.id, message) || message?.type !== 'listening') return;
       listening.add(slot);
       if (listening.size === workers) markReady(message.url);
     });

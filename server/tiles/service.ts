@@ -7,6 +7,7 @@ import type { Queryable } from '../db/pool';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { ChangeEvent, EventBus } from '../events/bus';
 import { type CachedTile, TileCache } from './cache';
+import type { SharedTile, TilePeers } from './peers';
 import { layerFields, layerZoomRange, sourceAtZoom, type TileLayer } from './registry';
 import { runTileQuery, tableBounds, type TileSource, tileBuffer, tileExtent } from './sql';
 
@@ -136,7 +137,9 @@ export class TileService {
   private readonly cache: TileCache;
   /** Counts changes; `changes` holds the last ones, the newest last, so a tile being made can be checked against them. */
   private generation = 0;
-  private readonly changes: Array<{ generation: number; alters: TileTest }> = [];
+  private readonly changes: Array<{ generation: number; alters: TileTest; heardAt: number }> = [];
+  /** When this service began to hear changes: it cannot judge a shared tile whose query began earlier. */
+  private listeningSince = Infinity;
   /** Tiles being made, by cache key: requests for the same missing tile meanwhile share one query. */
   private readonly making = new Map<string, { since: number; made: Promise<MadeTile> }>();
 
@@ -146,20 +149,41 @@ export class TileService {
     readonly layers: TileLayers,
     private readonly cacheBytes: number,
     private readonly renderers: Record<string, TileRenderer> = {},
+    /** The other server processes of this host (tiles/peers.ts), or none. */
+    private readonly peers: TilePeers | null = null,
   ) {
     this.cache = new TileCache(cacheBytes);
   }
 
   listen(events: Pick<EventBus, 'onChange' | 'onResync'>): () => void {
+    this.listeningSince = Date.now();
     const stopChanges = events.onChange((event) => this.invalidate(event));
     const stopResync = events.onResync(() => {
       this.remember(() => true);
       this.cache.clear();
     });
+    const stopPeers = this.peers?.onShared((tile) => this.adopt(tile)) ?? (() => undefined);
     return () => {
       stopChanges();
       stopResync();
+      stopPeers();
     };
+  }
+
+  /**
+   * Keeps a tile another process made, unless a change that may alter it reached this process after that tile's
+   * query began (the processes share the host's clock): a change committed after the other query's snapshot is
+   * heard here after the query began, so it is either among those (and the copy is refused) or still to come (and
+   * drops the copy like any cached tile). Returns whether it was kept.
+   */
+  adopt(tile: SharedTile): boolean {
+    if (this.cacheBytes === 0 || tile.queryStartedAt < this.listeningSince) return false;
+    const oldest = this.changes[0];
+    if (this.changes.length === rememberedChanges && oldest.heardAt >= tile.queryStartedAt) return false;
+    if (this.changes.some((change) => change.heardAt >= tile.queryStartedAt && change.alters(tile))) return false;
+    const { key, queryStartedAt: _queryStartedAt, ...cached } = tile;
+    this.cache.set(key, cached);
+    return true;
   }
 
   invalidate(event: ChangeEvent): number {
@@ -181,7 +205,7 @@ export class TileService {
   }
 
   private remember(alters: TileTest): void {
-    this.changes.push({ generation: ++this.generation, alters });
+    this.changes.push({ generation: ++this.generation, alters, heardAt: Date.now() });
     if (this.changes.length > rememberedChanges) this.changes.shift();
   }
 
@@ -221,6 +245,7 @@ export class TileService {
     const running = this.making.get(key);
     if (running && !this.changedSince(running.since, tile)) return running.made;
     const since = this.generation;
+    const queryStartedAt = Date.now();
     const made = query().then((mvt): MadeTile => {
       let gzip: Buffer | undefined;
       // Synchronous on purpose (the thread-pool round trip of zlib.gzip costs more than compressing), and at level
@@ -235,7 +260,10 @@ export class TileService {
     };
     made.then((result) => {
       done();
-      if (this.cacheBytes > 0 && !this.changedSince(since, tile)) this.cache.set(key, { ...tile, gzip: result.gzip(), etag: result.etag });
+      if (this.cacheBytes === 0 || this.changedSince(since, tile)) return;
+      const cached = { ...tile, gzip: result.gzip(), etag: result.etag };
+      this.cache.set(key, cached);
+      this.peers?.share({ ...cached, key, queryStartedAt });
     }, done);
     return made;
   }

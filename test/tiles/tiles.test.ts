@@ -14,6 +14,7 @@ import { cityCatalogue } from '../../server/catalogue/city';
 import { tileLayersOf } from '../../server/tiles/registry';
 import { createIncidentBody } from '../../server/incidents/schemas';
 import { reportIncident } from '../../server/incidents/service';
+import type { SharedTile, TilePeers } from '../../server/tiles/peers';
 import { queryTile, TileService } from '../../server/tiles/service';
 import { useTestApp } from '../support/app';
 import { announcedIncidents, binary, type Tile, tileAt } from '../support/tiles';
@@ -405,6 +406,64 @@ describe('vector tiles', () => {
     await service.tile(buildings, east, {}, 'gzip');
     expect(service.cached(buildings, east, {})).toBeUndefined();
     expect(queries).toBe(3);
+  });
+
+  it('hands the tiles it keeps to the other processes, which keep them unless a change that may alter them came after the query began', async () => {
+    const { db } = suite;
+    const buildings = tileLayerByName.get('buildings')!;
+    const tile = await tileOfRow(middleBuilding, 15);
+    // Two processes' tile services, joined as the supervisor joins its workers (tiles/peers.ts: relayTiles).
+    const takers: Array<(shared: SharedTile) => void> = [];
+    const peerOf = (index: number): TilePeers => ({
+      share: (shared) => takers.forEach((take, i) => i !== index && take(shared)),
+      onShared: (take) => {
+        takers[index] = take;
+        return () => undefined;
+      },
+    });
+    let duringMakersQuery = () => {};
+    const makersDb: Queryable = {
+      query: ((...args: Parameters<Queryable['query']>) => {
+        duringMakersQuery();
+        return db.pool.query(...args);
+      }) as Queryable['query'],
+    };
+    let othersQueries = 0;
+    const othersDb: Queryable = {
+      query: ((...args: Parameters<Queryable['query']>) => {
+        othersQueries++;
+        return db.pool.query(...args);
+      }) as Queryable['query'],
+    };
+    const quiet = { onChange: () => () => undefined, onResync: () => () => undefined };
+    const maker = new TileService(makersDb, tileLayerByName, 16 * 1024 * 1024, {}, peerOf(0));
+    const other = new TileService(othersDb, tileLayerByName, 16 * 1024 * 1024, {}, peerOf(1));
+    maker.listen(quiet);
+    other.listen(quiet);
+
+    const made = await maker.tile(buildings, tile, {}, 'gzip');
+    expect(other.cached(buildings, tile, {})?.etag).toBe(made.etag);
+    expect((await other.tile(buildings, tile, {}, 'gzip')).body.equals(made.body)).toBe(true);
+    expect(othersQueries).toBe(0);
+
+    // A change that may alter the tile reaches the other process while the maker's query runs: the copy may predate it.
+    const east = { ...tile, x: tile.x + 1 };
+    duringMakersQuery = () => other.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [], bbox: null });
+    await maker.tile(buildings, east, {}, 'gzip');
+    expect(maker.cached(buildings, east, {})).toBeDefined();
+    expect(other.cached(buildings, east, {})).toBeUndefined();
+    // One far from the tile changes nothing; nor does one heard before the query began.
+    const west = { ...tile, x: tile.x - 1 };
+    duringMakersQuery = () => other.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: [0, 0, 0.001, 0.001] });
+    await maker.tile(buildings, west, {}, 'gzip');
+    expect(other.cached(buildings, west, {})).toBeDefined();
+    duringMakersQuery = () => {};
+    other.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [], bbox: null });
+    for (const heard = Date.now(); Date.now() <= heard; ) await new Promise<void>((resolve) => setImmediate(resolve));
+    const north = { ...tile, y: tile.y - 1 };
+    await maker.tile(buildings, north, {}, 'gzip');
+    expect(other.cached(buildings, north, {})).toBeDefined();
+    expect(othersQueries).toBe(0);
   });
 
   it('drops the incident tiles of each grid of an intake batch, not those between its grids', async () => {
