@@ -23,13 +23,14 @@ describe('migration runner', () => {
     expect(recorded.rows.map((r) => r.name)).toEqual(files);
   });
 
-  it('has PostGIS and a spatial index (GIST, or SP-GiST for raw GPS fixes) led by every geometry column', async () => {
+  it('has PostGIS and a GIST index led by every geometry column, on every row but for raw GPS fixes (those no grid holds, sql/230)', async () => {
     const { rows } = await db.pool.query<{ table_name: string; column_name: string }>(`
       SELECT c.f_table_name AS table_name, c.f_geometry_column AS column_name
       FROM geometry_columns c
       WHERE c.f_table_schema = 'public' AND NOT EXISTS (
         SELECT 1 FROM pg_indexes i
-        WHERE i.tablename = c.f_table_name AND i.indexdef ~* ('USING (sp)?gist \\(' || c.f_geometry_column || '[,)]'))`);
+        WHERE i.tablename = c.f_table_name AND i.indexdef ~* ('USING gist \\(' || c.f_geometry_column || '[,)]')
+          AND (i.indexdef !~* ' WHERE ' OR c.f_table_name = 'patrol_points'))`);
     expect(rows).toEqual([]);
   });
 });
