@@ -452,14 +452,19 @@ describe('vector tiles', () => {
     await maker.tile(buildings, east, {}, 'gzip');
     expect(maker.cached(buildings, east, {})).toBeDefined();
     expect(other.cached(buildings, east, {})).toBeUndefined();
+    // Changes are judged by the millisecond they were heard in: the next query begins in a later one.
+    const nextMillisecond = async () => {
+      for (const now = Date.now(); Date.now() <= now; ) await new Promise<void>((resolve) => setImmediate(resolve));
+    };
     // One far from the tile changes nothing; nor does one heard before the query began.
+    await nextMillisecond();
     const west = { ...tile, x: tile.x - 1 };
     duringMakersQuery = () => other.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [1], bbox: [0, 0, 0.001, 0.001] });
     await maker.tile(buildings, west, {}, 'gzip');
     expect(other.cached(buildings, west, {})).toBeDefined();
     duringMakersQuery = () => {};
     other.invalidate({ kind: 'layer-changed', layer: 'buildings', ids: [], bbox: null });
-    for (const heard = Date.now(); Date.now() <= heard; ) await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextMillisecond();
     const north = { ...tile, y: tile.y - 1 };
     await maker.tile(buildings, north, {}, 'gzip');
     expect(other.cached(buildings, north, {})).toBeDefined();
