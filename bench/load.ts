@@ -3,10 +3,11 @@
  * (server/supervisor.ts, node:cluster), with 1 and then 2 server processes: 70 % vector tiles, 20 % reads, 10 %
  * writes, at 1, 8, 32 and 64 connections for 30 s each (--quick: 5 s; --goal: only the goal's level, 2 processes at
  * 64 connections, for trying a change quickly: the full run's figures are the ones to record), after a warm-up
- * (every tile asked for 2 × workers times, spread over the processes as connections are, then 10 s of the mix). Each connection is one keep-alive socket sending
- * its next request when the last one is answered (a closed loop), so throughput is what the server sustains and
- * latency is the full round trip. Prints throughput and p50/p95/p99 per level, overall and per kind, and the CPU
- * time per request of the server processes, of PostgreSQL (when it is the embedded cluster) and of the generator:
+ * (every tile asked for 2 × workers times, spread over the processes as connections are, then 10 s of the mix).
+ * Each connection is one keep-alive socket sending its next request when the last one is answered (a closed
+ * loop), so throughput is what the server sustains and latency is the full round trip. Prints throughput and
+ * p50/p95/p99 per level, overall and per kind, and the CPU time per request of the server processes, of
+ * PostgreSQL (when it is the embedded cluster) and of the generator:
  * on a shared machine, where waiting for a core inflates latency, CPU per request shows which part costs what.
  *
  * - tiles: a fixed set of tiles over the demo city (z12–z16, every plain public layer), as map clients ask for

@@ -23,7 +23,8 @@ export async function deleteExpiredFixes(pool: Pool, clock: Clock, days: number,
   for (;;) {
     const slice = await withWriteTransaction(pool, { actor: null, route: 'scheduler patrol-retention' }, async (client) => {
       if (!(await tryTransactionLock(client, retentionLockKey))) return null;
-      await client.query(deleteExpiredLiveSql, [before]);
+      // Last positions are one row per worker: once per round, not once per slice.
+      if (after === '') await client.query(deleteExpiredLiveSql, [before]);
       const { rows } = await client.query<RetentionSliceRow>(deleteExpiredFixesSliceSql, [before, after, perSlice]);
       return rows[0];
     });

@@ -284,7 +284,6 @@ export const tracksOfDaySql = `SELECT t.id, t.worker AS "workerId", to_char(t.st
        AND ($5::float8[] IS NULL OR t.geom && ST_MakeEnvelope($5[1], $5[2], $5[3], $5[4], 4326)) AND t.id > $6
      ORDER BY t.id LIMIT $8`;
 
-/** $1 the lock key: whether this transaction took the retention lock. */
 /** $1 the horizon: deletes last positions older than it. */
 export const deleteExpiredLiveSql = 'DELETE FROM patrol_live WHERE recorded_at < $1';
 
@@ -330,9 +329,10 @@ export const fixesOfDaysSql = `SELECT k.n AS key, p.id, (extract(epoch FROM p.re
      ORDER BY k.n, p.recorded_at`;
 
 /**
- * $1..$2 worker-days, $3..$12 the built tracks (geometry as hex EWKB), $13 the time zone, $14..$15 their pieces (hex EWKB), $16 the change channel
- * (events/bus): replaces the days' tracks, marks the days' coverage stale (sql/170: patrol_days, in day order) and
- * announces the extent of what changed on the map, if anything did, as a layer-changed event of patrol_tracks.
+ * $1..$2 worker-days, $3..$12 the built tracks (geometry as hex EWKB), $13 the time zone, $14..$15 their pieces (hex
+ * EWKB), $16 the change channel (events/bus): replaces the days' tracks, marks the days' coverage stale (sql/170:
+ * patrol_days, in day order) and announces the extent of what changed on the map, if anything did, as a
+ * layer-changed event of patrol_tracks.
  */
 export const replaceTracksSql = `WITH gone AS (
        DELETE FROM patrol_tracks t USING unnest($1::text[], $2::date[]) AS k(worker, day)
