@@ -130,7 +130,7 @@ async function writeBatch(pool: Pool, reports: IntakeReport[]): Promise<Outcome[
 async function writeAlone(pool: Pool, report: IntakeReport, attach: IntakeAttachment): Promise<Outcome[]> {
   const { writer } = report;
   return withWriteTransaction(pool, { ...writer, idempotency: undefined }, async (client) => {
-    const [row] = (await runAsOneMessage(client, intakeStatements([report])))[1].rows as WrittenReport[];
+    const [row] = (await runAsOneMessage(client, intakeStatements([report], false)))[1].rows as WrittenReport[];
     const outcome = await outcomeOf(client, report, row);
     if ('error' in outcome || outcome.replayed) return [outcome];
     // The batch statement switched the audit trigger off for its own rows, for the rest of the transaction.
@@ -156,8 +156,11 @@ function keyedReports(reports: IntakeReport[]): KeyedWrite[] {
  * share a cell), in the order of their keys (no deadlock), and only then, in a statement of its own, writes. Batches
  * of other categories, or elsewhere in the city, go on beside. The locks of the reports' Idempotency-Keys are taken
  * with them, in the same order.
+ *
+ * The batch statement is prepared once per connection (`prepare`), except inside a transaction of more statements
+ * (writeAlone): there a session that lost it (runAsOneMessage) would have failed that whole transaction.
  */
-function intakeStatements(reports: IntakeReport[]): [OneMessageStatement, OneMessageStatement] {
+function intakeStatements(reports: IntakeReport[], prepare = true): [OneMessageStatement, OneMessageStatement] {
   const lock = {
     text: intakeLocksSql,
     values: [reports.flatMap(duplicateLocks), ...scopesAndKeys(keyedReports(reports))],
@@ -165,6 +168,7 @@ function intakeStatements(reports: IntakeReport[]): [OneMessageStatement, OneMes
   const batch = {
     text: writeBatchSql,
     values: [JSON.stringify(reports.map(reportRow)), changeChannel, duplicateWindowHours, duplicateRadiusMetres, keptHours],
+    ...(prepare && { prepared: { name: 'intake_batch', types: ['jsonb', 'text', 'int', 'float8', 'int'] } }),
   };
   return [lock, batch];
 }

@@ -187,12 +187,47 @@ describe('incident intake under concurrent reports', () => {
       expect(again).toEqual(first);
       const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text));
       expect(texts.length).toBeGreaterThanOrEqual(2);
-      for (const text of texts) expect(text).toMatch(/^SELECT pg_advisory_xact_lock\(.*;\s*WITH RECURSIVE submitted AS .*ORDER BY s.ord$/s);
+      const batch = /^SELECT pg_advisory_xact_lock\(.*;\s*(PREPARE intake_batch \(.*\) AS\s+WITH RECURSIVE submitted AS .*ORDER BY s.ord;\s*)?EXECUTE intake_batch \(.*\)$/s;
+      for (const text of texts) expect(text).toMatch(batch);
+      // The batch statement is parsed and planned once per connection, not once per batch.
+      const preparing = texts.filter((text) => text.includes('PREPARE intake_batch'));
+      expect(preparing.length).toBeLessThanOrEqual(db.pool.options.max);
+      expect(preparing.length).toBeLessThan(texts.length);
     } finally {
       sent.mockRestore();
     }
     const stored = await db.pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE key LIKE 'one-message-%'");
     expect(stored.rows[0].n).toBe(places.length);
+  });
+
+  it('writes on through a session that lost the prepared batch statement (a pooler between), with the values written out', async () => {
+    const { db } = suite;
+    const pool = createPool(db.url, 1);
+    const sent = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const reportAt = async (n: number) => {
+        const { lon, lat } = await pointInGrid(db.pool, 20 + n);
+        const input = { category: '路灯故障', source: 'hotline' as const, description: `lost-statement-${n}`, location: { type: 'Point' as const, coordinates: [lon, lat] as [number, number] }, photos: [] };
+        return createIncident(pool, time.clock, hotline, input);
+      };
+      const first = await reportAt(0);
+      await pool.query('DEALLOCATE ALL');
+      const second = await reportAt(1);
+      const third = await reportAt(2);
+      const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text)).filter((text) => text.startsWith('SELECT pg_advisory_xact_lock'));
+      // Prepared and executed; executed and refused (26000); written out, and written out from then on.
+      expect(texts.map((text) => (text.includes('PREPARE intake_batch') ? 'prepare' : text.includes('EXECUTE intake_batch') ? 'execute' : 'literal'))).toEqual([
+        'prepare',
+        'execute',
+        'literal',
+        'literal',
+      ]);
+      const stored = await db.pool.query('SELECT id, description FROM incidents WHERE id = ANY ($1) ORDER BY id', [[first, second, third]]);
+      expect(stored.rows.map((row) => row.description)).toEqual(['lost-statement-0', 'lost-statement-1', 'lost-statement-2']);
+    } finally {
+      sent.mockRestore();
+      await pool.end();
+    }
   });
 
   it('writes a report with attachments in its own transaction, the attached rows audited with its writer', async () => {
