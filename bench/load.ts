@@ -27,6 +27,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,6 @@ import type { Pool } from '../server/db/pool';
 import { cityCatalogue } from '../server/catalogue/city';
 import { sourceAtZoom, tileLayersOf } from '../server/tiles/registry';
 import { loadDemoCity } from '../data/demo/load';
-import { HttpConnection, requestBytes } from './http-connection';
 import { withScratchDatabase } from './scratch-database';
 
 const quick = process.argv.includes('--quick');
@@ -116,8 +116,10 @@ function cpuNow(serverPid: number, postmaster: number | null) {
 
 interface Request {
   kind: Kind;
-  /** The request as sent (http-connection.ts: requestBytes). */
-  bytes: Buffer;
+  method: 'GET' | 'POST';
+  path: string;
+  headers: http.OutgoingHttpHeaders;
+  body?: string;
 }
 
 /** Tile paths over the demo city: every zoom from 12 to 16 around points in level-4 grids, each plain public layer. */
@@ -152,33 +154,51 @@ async function pickTargets(pool: Pool): Promise<Targets> {
 }
 
 const readHeaders = (targets: Targets) => ({ Authorization: `Bearer ${targets.readToken}`, 'Accept-Encoding': 'gzip' });
-const tileRequest = (targets: Targets, path: string): Request => ({ kind: 'tile', bytes: requestBytes('GET', path, readHeaders(targets)) });
 
 /** The next request of the mix, drawn with `random`. */
 function nextRequest(targets: Targets, random: () => number): Request {
   const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
   const read = readHeaders(targets);
   const draw = random();
-  if (draw < 0.7) return tileRequest(targets, pick(targets.tiles));
+  if (draw < 0.7) return { kind: 'tile', method: 'GET', path: pick(targets.tiles), headers: read };
   if (draw < 0.9) {
     const which = random();
     const path =
       which < 1 / 3 ? `/api/incidents/${pick(targets.incidentIds)}` : which < 2 / 3 ? `/api/grids/${pick(targets.gridIds)}` : `/api/incidents?grid=${pick(targets.gridIds)}&limit=20`;
-    return { kind: 'read', bytes: requestBytes('GET', path, read) };
+    return { kind: 'read', method: 'GET', path, headers: read };
   }
   const body = JSON.stringify({ category: '窨井盖', source: 'hotline', description: '压测上报：井盖松动', location: { type: 'Point', coordinates: pick(targets.points) } });
-  const headers = { Authorization: `Bearer ${targets.writeToken}`, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() };
-  return { kind: 'write', bytes: requestBytes('POST', '/api/incidents', headers, body) };
+  return {
+    kind: 'write',
+    method: 'POST',
+    path: '/api/incidents',
+    headers: { Authorization: `Bearer ${targets.writeToken}`, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() },
+    body,
+  };
+}
+
+/** Sends one request over `agent`; resolves with its status once the whole answer arrived. */
+function send(port: number, agent: http.Agent, request: Request): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = http.request({ host: '127.0.0.1', port, method: request.method, path: request.path, headers: request.headers, agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode!));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(request.body);
+  });
 }
 
 /** Asks for every tile `passes` times over warmUpConnections new connections: the processes' caches fill as in a day's use. */
 async function warmTiles(port: number, targets: Targets, passes: number): Promise<void> {
   const queue = Array.from({ length: passes }, () => targets.tiles).flat();
+  const headers = readHeaders(targets);
   await Promise.all(
     Array.from({ length: warmUpConnections }, async () => {
-      const connection = new HttpConnection(port);
-      for (let path = queue.pop(); path !== undefined; path = queue.pop()) await connection.send(tileRequest(targets, path).bytes);
-      connection.close();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let path = queue.pop(); path !== undefined; path = queue.pop()) await send(port, agent, { kind: 'tile', method: 'GET', path, headers });
+      agent.destroy();
     }),
   );
 }
@@ -191,23 +211,19 @@ async function runLevel(server: Server, next: (random: () => number) => Request,
   const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, index) => {
-      let connection = new HttpConnection(port);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const random = seedrandom(`load-${workers}-${connections}-${index}`);
       while (performance.now() < until) {
         const request = next(random);
         const started = performance.now();
-        const status = await connection.send(request.bytes).catch(() => {
-          connection.close();
-          connection = new HttpConnection(port);
-          return 0;
-        });
+        const status = await send(port, agent, request).catch(() => 0);
         const ms = performance.now() - started;
         level.requests++;
         if (status < 200 || status >= 300) level.failures++;
         level.latencies[request.kind].push(ms);
         level.latencies.all.push(ms);
       }
-      connection.close();
+      agent.destroy();
     }),
   );
   const cpuAfter = server.cpu();
@@ -331,8 +347,7 @@ async function measureAll(pool: Pool, databaseUrl: string, postmaster: number | 
   const floors: Level[] = [];
   const mix = (random: () => number) => nextRequest(targets, random);
   // One tile of a layer the writes do not change: after the warm-up every process answers it from its cache.
-  const floorPath = targets.tiles.find((tile) => tile.startsWith('/tiles/buildings/'))!;
-  const floorRequest = tileRequest(targets, floorPath);
+  const floorRequest: Request = { kind: 'tile', method: 'GET', path: targets.tiles.find((tile) => tile.startsWith('/tiles/buildings/'))!, headers: readHeaders(targets) };
   for (const workers of workerCounts) {
     const server = await startServer(databaseUrl, workers, uploads, postmaster);
     try {
@@ -354,7 +369,7 @@ async function measureAll(pool: Pool, databaseUrl: string, postmaster: number | 
   console.log(`\n${targets.tiles.length} tiles, ${targets.gridIds.length} grids, ${targets.incidentIds.length} incidents to read; ${levelSeconds} s per level${quick ? ' (--quick)' : ''}${goalOnly ? ' (--goal: that level only)' : ''}`);
   console.log(`${os.cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after\n`);
   console.log(table(levels));
-  console.log(`\nFloor: the same generator and connections asking for ${floorPath} only (cached in every process)\n`);
+  console.log(`\nFloor: the same generator and connections asking for ${floorRequest.path} only (cached in every process)\n`);
   console.log(table(floors));
   console.log(`\n${ratioTable(levels)}`);
   console.log(`\n${goalLine(levels, floors)}`);
