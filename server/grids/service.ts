@@ -8,7 +8,7 @@ import { type GridMemberTable, addMoved, reassignMembers } from './membership';
 import { type GeometryHex, checkChildrenInside, checkLevel, normalizeGeometry, placeGeometry } from './rules';
 import type { CreateGridInput, ListGridsQuery, UpdateGridInput } from './schemas';
 import { type CityExtent, assertStorableGeometry } from '../geo/extent';
-import { type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type GridWithChainRow, gridWithChainSql, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
+import { type ChildFeaturesRow, childFeaturesSql, type ExtentOfRow, extentOfSql, type GeometryHexRow, geometryHexSql, type GridFeatureRow, gridFeatureSql, type GridWithChainRow, gridWithChainQuery, type InsertGridRow, insertGridSql, type ListGridsRow, listGridsSql, lockGridSql, updateGridSql } from './sql';
 
 export interface GridFeaturePage {
   features: unknown[];
@@ -35,7 +35,7 @@ export async function gridFeature(db: Queryable, id: number): Promise<{ feature:
 
 /** The grid with its ancestors (nearest first, without geometry) and how many children it has. */
 export async function getGrid(db: Queryable, id: number) {
-  const { rows } = await db.query<GridWithChainRow>(gridWithChainSql, [id]);
+  const { rows } = await db.query<GridWithChainRow>({ ...gridWithChainQuery, values: [id] });
   if (!rows[0]) throw new NotFoundError(`grid ${id} does not exist`, { id });
   const { feature, version, parents, child_count: childCount } = rows[0];
   return { feature, version, parents, childCount };

@@ -84,8 +84,10 @@ export interface GridWithChainRow extends GridFeatureRow {
 /**
  * $1 a grid: its feature, version, ancestors (id, code, name, level; nearest first) and how many children it has,
  * in one statement: one snapshot, and one round trip, which under load is one wait for a pool connection instead of three.
+ * A named statement (prepared once per connection): its plan does not depend on the id, and planning it took 0.3 ms
+ * of the 0.8 ms it cost.
  */
-export const gridWithChainSql = `SELECT ${featureSql} AS feature, version,
+export const gridWithChainQuery = { name: 'grid_with_chain', text: `SELECT ${featureSql} AS feature, version,
        (WITH RECURSIVE chain AS (
           SELECT grids.parent_id AS id, 1 AS depth
           UNION ALL
@@ -93,7 +95,7 @@ export const gridWithChainSql = `SELECT ${featureSql} AS feature, version,
         SELECT coalesce(json_agg(json_build_object('id', a.id, 'code', a.code, 'name', a.name, 'level', a.level) ORDER BY chain.depth), '[]')
         FROM chain JOIN grids a ON a.id = chain.id) AS parents,
        (SELECT count(*)::int FROM grids c WHERE c.parent_id = grids.id) AS child_count
-     FROM grids WHERE id = $1`;
+     FROM grids WHERE id = $1` };
 
 export interface ChildCountRow {
   n: number;

@@ -36,8 +36,11 @@ export interface IncidentDetailRow {
   incident: Record<string, unknown>;
 }
 
-/** $1 the incident: as GET /api/incidents/:id shows it. */
-export const incidentDetailSql = `SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1`;
+/**
+ * $1 the incident: as GET /api/incidents/:id shows it. A named statement (prepared once per connection): its plan
+ * does not depend on the id, and planning it took twice as long as running it (0.3 ms against 0.14).
+ */
+export const incidentDetailQuery = { name: 'incident_detail', text: `SELECT ${incidentDetailJson()} AS incident FROM incidents i WHERE i.id = $1` };
 
 /** Advisory lock class of intake batches (two-key form: the second key is a category's hash). */
 const intakeLockClass = 7305;
