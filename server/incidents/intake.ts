@@ -157,13 +157,14 @@ function keyedReports(reports: IntakeReport[]): KeyedWrite[] {
  * of other categories, or elsewhere in the city, go on beside. The locks of the reports' Idempotency-Keys are taken
  * with them, in the same order.
  *
- * The batch statement is prepared once per connection (`prepare`), except inside a transaction of more statements
+ * Both statements are prepared once per connection (`prepare`), except inside a transaction of more statements
  * (writeAlone): there a session that lost it (runAsOneMessage) would have failed that whole transaction.
  */
 function intakeStatements(reports: IntakeReport[], prepare = true): [OneMessageStatement, OneMessageStatement] {
   const lock = {
     text: intakeLocksSql,
     values: [reports.flatMap(duplicateLocks), ...scopesAndKeys(keyedReports(reports))],
+    ...(prepare && { prepared: { name: 'intake_locks', types: ['text[]', 'text[]', 'text[]'] } }),
   };
   const batch = {
     text: writeBatchSql,

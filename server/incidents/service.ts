@@ -9,7 +9,7 @@ import { publishChange } from '../events/bus';
 import { assertTwoDimensional } from '../geo/extent';
 import { type IntakeAttachment, intakeQueue } from './intake';
 import type { CreateIncidentInput, ListIncidentsQuery, TransitionInput } from './schemas';
-import { categoryExistsSql, departmentExistsSql, insertEventSql, type InsertedEventRow, listCategoriesSql, listIncidentsSql, lockIncidentSql, type LockedIncidentRow, transitionSql, updateCategorySql } from './sql';
+import { categoryExistsSql, departmentExistsSql, incidentPageQuery, insertEventSql, type InsertedEventRow, listCategoriesSql, lockIncidentSql, type LockedIncidentRow, transitionSql, updateCategorySql } from './sql';
 import { getIncident, incidentAsSeenBy } from './views';
 import { allowedFrom, findTransition, finalStatuses, type StageHours, type Status, stageHours } from './workflow';
 
@@ -81,10 +81,9 @@ export interface IncidentSummary {
 }
 
 export async function listIncidents(db: Queryable, query: IncidentFilter): Promise<{ items: IncidentSummary[]; nextCursor: number | null }> {
+  const { status, category, department, grid, from, to, open, ids, grids } = query;
   const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(
-    listIncidentsSql,
-    [query.status ?? null, query.category ?? null, query.department ?? null, query.grid ?? null, query.from ?? null, query.to ?? null, query.cursor ?? 0, query.limit + 1,
-      query.open ?? null, finalStatuses, query.ids ?? null, query.grids ?? null],
+    incidentPageQuery({ status, category, department, grid, from, to, open, ids, grids }, query.cursor ?? 0, query.limit + 1),
   );
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };

@@ -266,17 +266,37 @@ export interface InsertedEventRow {
   grid_bbox: [number, number, number, number] | null;
 }
 
+/** The filters a page of incidents may name: the condition each adds (`$` its value) and the type of its value. */
+const incidentPageFilters = {
+  status: { condition: 'i.status = $', type: 'text' },
+  category: { condition: 'i.category = $', type: 'text' },
+  department: { condition: 'i.department = $', type: 'text' },
+  grid: { condition: 'i.grid_id = $', type: 'bigint' },
+  from: { condition: 'i.reported_at >= $', type: 'timestamptz' },
+  to: { condition: 'i.reported_at < $', type: 'timestamptz' },
+  open: { condition: `(i.status = ANY ('{${finalStatuses.join(',')}}'::text[])) <> $`, type: 'boolean' },
+  ids: { condition: 'i.id = ANY ($)', type: 'bigint[]' },
+  /** The reader's grids (readerScope): none given is all. */
+  grids: { condition: 'i.grid_id = ANY ($)', type: 'bigint[]' },
+} as const;
+
+export type IncidentPageFilters = Partial<Record<keyof typeof incidentPageFilters, string | number | boolean | number[] | null>>;
+
 /**
- * One page of incidents in id order: $1 status, $2 category, $3 department, $4 grid, $5 from, $6 to, $7 cursor,
- * $8 limit, $9 open (null: both), $10 the final statuses, $11 ids, $12 the reader's grids (null: all).
+ * One page of incidents in id order after `cursor`, with the conditions of the filters given (null or absent: not
+ * given) and no others. A named statement per combination of filters, prepared once per connection: holding only its
+ * own conditions, its plan fits every value (a grid's page reads that grid's rows), where one statement for all
+ * combinations (`$4 IS NULL OR grid_id = $4`) had to be planned anew for each request.
  */
-export const listIncidentsSql = `SELECT i.id, ${incidentJson} AS incident FROM incidents i
-     WHERE ($1::text IS NULL OR i.status = $1) AND ($2::text IS NULL OR i.category = $2)
-       AND ($3::text IS NULL OR i.department = $3) AND ($4::bigint IS NULL OR i.grid_id = $4)
-       AND ($5::timestamptz IS NULL OR i.reported_at >= $5) AND ($6::timestamptz IS NULL OR i.reported_at < $6)
-       AND i.id > $7 AND ($9::boolean IS NULL OR (i.status = ANY ($10::text[])) <> $9) AND ($11::bigint[] IS NULL OR i.id = ANY ($11))
-       AND ($12::bigint[] IS NULL OR i.grid_id = ANY ($12))
-     ORDER BY i.id LIMIT $8`;
+export function incidentPageQuery(filters: IncidentPageFilters, cursor: number, limit: number) {
+  const given = (Object.keys(incidentPageFilters) as Array<keyof typeof incidentPageFilters>).filter((name) => filters[name] !== undefined && filters[name] !== null);
+  const conditions = given.map((name, n) => incidentPageFilters[name].condition.replace('$', `$${n + 3}::${incidentPageFilters[name].type}`));
+  return {
+    name: `incident_page${given.map((name) => `_${name}`).join('')}`,
+    text: `SELECT i.id, ${incidentJson} AS incident FROM incidents i WHERE ${['i.id > $1', ...conditions].join(' AND ')} ORDER BY i.id LIMIT $2`,
+    values: [cursor, limit, ...given.map((name) => filters[name])],
+  };
+}
 
 const categoryColumns = 'name, code, department, priority, accept_hours, dispatch_hours, handle_hours, feedback_hours, supervise_hours, sensitive';
 

@@ -187,7 +187,7 @@ describe('incident intake under concurrent reports', () => {
       expect(again).toEqual(first);
       const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text));
       expect(texts.length).toBeGreaterThanOrEqual(2);
-      const batch = /^SELECT pg_advisory_xact_lock\(.*;\s*(PREPARE intake_batch \(.*\) AS\s+WITH RECURSIVE submitted AS .*ORDER BY s.ord;\s*)?EXECUTE intake_batch \(.*\)$/s;
+      const batch = /^(PREPARE intake_locks \(.*\) AS SELECT pg_advisory_xact_lock\(.*;\s*)?EXECUTE intake_locks \(.*\);\s*(PREPARE intake_batch \(.*\) AS\s+WITH RECURSIVE submitted AS .*ORDER BY s.ord;\s*)?EXECUTE intake_batch \(.*\)$/s;
       for (const text of texts) expect(text).toMatch(batch);
       // The batch statement is parsed and planned once per connection, not once per batch.
       const preparing = texts.filter((text) => text.includes('PREPARE intake_batch'));
@@ -214,7 +214,7 @@ describe('incident intake under concurrent reports', () => {
       await pool.query('DEALLOCATE ALL');
       const second = await reportAt(1);
       const third = await reportAt(2);
-      const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text)).filter((text) => text.startsWith('SELECT pg_advisory_xact_lock'));
+      const texts = sent.mock.calls.map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text)).filter((text) => text.includes('pg_advisory_xact_lock') || text.includes('EXECUTE intake_locks'));
       // Prepared and executed; executed and refused (26000); written out, and written out from then on.
       expect(texts.map((text) => (text.includes('PREPARE intake_batch') ? 'prepare' : text.includes('EXECUTE intake_batch') ? 'execute' : 'literal'))).toEqual([
         'prepare',
