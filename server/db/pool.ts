@@ -147,13 +147,13 @@ const sessionStateErrors = new Set(['26000', '42P05']);
  */
 export async function runAsOneMessage(client: PoolClient, statements: OneMessageStatement[]): Promise<pg.QueryResult[]> {
   const prepared = preparedOn.get(client) ?? new Set<string>();
-  if (prepared === false) return runMessage(client, statements.map((statement) => ({ sql: withLiterals(statement), result: true })));
   const parts = statements.flatMap((statement) => {
-    if (!statement.prepared) return [{ sql: withLiterals(statement), result: true }];
+    if (!statement.prepared || prepared === false) return [{ sql: withLiterals(statement), result: true }];
     const { name, types } = statement.prepared;
     const execute = { sql: `EXECUTE ${name} (${statement.values.map(sqlLiteral).join(', ')})`, result: true };
     return prepared.has(name) ? [execute] : [{ sql: `PREPARE ${name} (${types.join(', ')}) AS ${statement.text}`, result: false }, execute];
   });
+  if (prepared === false) return runMessage(client, parts);
   try {
     const results = await runMessage(client, parts);
     for (const { prepared: statement } of statements) if (statement) prepared.add(statement.name);

@@ -81,10 +81,7 @@ export interface IncidentSummary {
 }
 
 export async function listIncidents(db: Queryable, query: IncidentFilter): Promise<{ items: IncidentSummary[]; nextCursor: number | null }> {
-  const { status, category, department, grid, from, to, open, ids, grids } = query;
-  const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(
-    incidentPageQuery({ status, category, department, grid, from, to, open, ids, grids }, query.cursor ?? 0, query.limit + 1),
-  );
+  const { rows } = await db.query<{ id: number; incident: IncidentSummary }>(incidentPageQuery(query, query.cursor ?? 0, query.limit + 1));
   const page = rows.slice(0, query.limit);
   return { items: page.map((row) => row.incident), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null };
 }
